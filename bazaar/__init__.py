@@ -1,0 +1,1 @@
+"""bazaar-inventory: process shell (settings, CLI, local broker, supervision)."""

@@ -1,0 +1,49 @@
+"""The one console command, ``bazaar``, with a subcommand per job.
+
+Each subcommand lives in the module that owns the job; this file only gathers them.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, help). Each module defines add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "kafka": ("bazaar.kafka_local", "fetch Apache Kafka with Maven and run a local single-node broker"),
+    "worker": ("bazaar.run_worker", "run a stream worker (Faust) that keeps the stock tables"),
+    "api": ("bazaar.run_api", "run the HTTP API (ingest, lookups, pages)"),
+    "up": ("bazaar.up", "broker, worker and API together on embedded defaults (foreground)"),
+    "demo": ("bazaar.demo", "`up` plus a simulated day of POS traffic with a live display"),
+    "schema": ("bazaar.schema_cmd", "print or write the JSON Schema of the event contract"),
+    "topics": ("bazaar.topics_cmd", "create the app's topics idempotently"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bazaar", description="bazaar-inventory: real-time stock for kiryana stores")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:  # a subcommand whose module is not there yet
+            if exc.name != module_name:
+                raise
+            p.set_defaults(_missing=module_name)
+            continue
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "_missing", None):
+        print(f"bazaar {args.command}: not available in this build ({args._missing} missing)", file=sys.stderr)
+        return 2
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""One settings class for every process. Environment variables use the prefix ``BAZAAR_``."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BAZAAR_", extra="ignore")
+
+    # Where every process keeps its data (broker logs, RocksDB tables, analytics).
+    data_dir: Path = Path(".bazaar")
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_controller_port: int = 9093
+    kafka_version: str = "3.9.1"
+    kafka_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "bazaar" / "kafka")
+    kafka_heap: str = "512m"
+    topic_prefix: str = "bazaar"
+    partitions: int = 8
+
+    # Stream worker
+    app_id: str = "bazaar-inventory"
+    worker_host: str = "127.0.0.1"
+    worker_port: int = 6066
+    late_window_days: int = 30
+    standby_replicas: int = 0
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    worker_urls: list[str] = ["http://127.0.0.1:6066"]
+    produce_timeout_s: float = 5.0
+    max_batch: int = 500
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}.events.v1"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.data_dir / "kafka"
+
+    @property
+    def worker_dir(self) -> Path:
+        return self.data_dir / f"worker-{self.worker_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The functional core: plain rules, no Kafka, Faust or FastAPI."""

@@ -1,0 +1,127 @@
+"""From one contract event to the per-(store, sku) operations it implies, and applying them.
+
+A transfer has two legs: the ``out`` leg is applied where the event arrives (keyed by the
+sending store), the ``in`` leg is the same event re-keyed to the receiving store. Both legs use
+the event's id, so each key counts it once however often either leg is delivered.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, MutableMapping
+
+from domain.quantities import to_milli
+from domain.stock import Result, StockState, apply_count, apply_movement
+from schemas.events import Adjustment, Count, Event, Purchase, Return, Sale, Transfer
+
+SEP = "|"
+LEG_OUT = "out"
+LEG_IN = "in"
+US_PER_DAY = 86_400 * 1_000_000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def to_us(ts: datetime) -> int:
+    """Aware datetime to integer microseconds since the epoch (exact, no float)."""
+    delta = ts - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+
+
+def stock_key(store_id: str, sku: str) -> str:
+    return f"{store_id}{SEP}{sku}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    store_id, sku = key.split(SEP, 1)
+    return store_id, sku
+
+
+def digest(event: Event) -> str:
+    """Fingerprint of the payload as the terminal sent it (without the server's received_at)."""
+    body = event.model_dump_json(exclude={"received_at"}, exclude_none=True).encode()
+    return hashlib.blake2b(body, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyOp:
+    store_id: str
+    sku: str
+    is_count: bool
+    quantity: int  # milli-units: signed movement, or the counted on-hand
+
+    @property
+    def key(self) -> str:
+        return stock_key(self.store_id, self.sku)
+
+
+def key_ops(event: Event, leg: str = LEG_OUT) -> list[KeyOp]:
+    """The operations an event implies for the keys owned by the store it is keyed by."""
+    store = event.to_store_id if leg == LEG_IN else event.store_id
+    per_sku: dict[str, int] = {}
+    for line in event.lines:
+        per_sku[line.sku] = per_sku.get(line.sku, 0) + _signed(event, line, leg)
+    is_count = isinstance(event, Count)
+    return [KeyOp(store, sku, is_count, qty) for sku, qty in per_sku.items()]
+
+
+def _signed(event: Event, line, leg: str) -> int:
+    q = to_milli(line.quantity)
+    if isinstance(event, (Purchase, Return, Adjustment, Count)):
+        return q
+    if isinstance(event, Sale):
+        return -q
+    if isinstance(event, Transfer):
+        return q if leg == LEG_IN else -q
+    raise TypeError(f"unknown event type {type(event).__name__}")
+
+
+def needs_in_leg(event: Event, leg: str) -> bool:
+    return isinstance(event, Transfer) and leg == LEG_OUT
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    op: KeyOp
+    result: Result
+    state: StockState
+
+
+def apply_event(
+    states: MutableMapping[str, StockState],
+    event: Event,
+    *,
+    leg: str = LEG_OUT,
+    fingerprint: str | None = None,
+    window_days: int = 30,
+    received_at_us: int | None = None,
+) -> list[Applied]:
+    """Apply one event to a mapping of key -> StockState. Every key is written back, even when
+    nothing changed, so a replay re-publishes state that may not have reached a changelog."""
+    fp = fingerprint or digest(event)
+    at = to_us(event.occurred_at)
+    received = received_at_us if received_at_us is not None else to_us(event.received_at or event.occurred_at)
+    window = window_days * US_PER_DAY
+    eid = str(event.event_id)
+    out: list[Applied] = []
+    for op in key_ops(event, leg):
+        state = states.get(op.key) or StockState()
+        if op.is_count:
+            result = apply_count(state, eid, at, op.quantity, fp, received, window)
+        else:
+            result = apply_movement(state, eid, at, op.quantity, fp, received, window)
+        states[op.key] = state
+        out.append(Applied(op, result, state))
+    return out
+
+
+def apply_all(states: MutableMapping[str, StockState], events: Iterable[Event], **kw) -> None:
+    """Apply events in the given order, following transfers to their receiving store."""
+    for event in events:
+        apply_event(states, event, **kw)
+        if needs_in_leg(event, LEG_OUT):
+            apply_event(states, event, leg=LEG_IN, **kw)

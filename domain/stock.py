@@ -1,0 +1,119 @@
+"""Stock of one (store, sku): the rules for applying movements and counts.
+
+The invariant, independent of arrival order:
+    on_hand = latest count by occurred_at (0 if none)
+              + the sum of movements whose occurred_at is after that count's.
+A movement at exactly the count's time is inside the count. Ties between counts at the same
+instant go to the larger event id, so every arrival order picks the same count.
+
+State keeps the latest count and the movements after it with their event ids (the dedupe set).
+Movements older than the late-arrival window (relative to the server's receive time) are folded
+into ``base``: their ids are forgotten, so per-key state stays bounded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Outcome(str, Enum):
+    APPLIED = "applied"  # changed on-hand (or set it, for a count)
+    DUPLICATE = "duplicate"  # same event id seen already: counted once
+    CONFLICT = "conflict"  # same event id, different payload: first one kept, flagged
+    BEFORE_COUNT = "before_count"  # recorded, but a later count already covers it
+    STALE_COUNT = "stale_count"  # a count older than the latest count: recorded, no change
+    BEYOND_WINDOW = "beyond_window"  # older than the dedupe window: applied, not deduplicable
+
+
+@dataclass(slots=True)
+class Move:
+    at: int  # occurred_at, microseconds since the epoch (UTC)
+    delta: int  # milli-units
+    digest: str  # payload fingerprint, to flag a re-send with a different payload
+
+
+@dataclass(slots=True)
+class StockState:
+    count_at: int | None = None
+    count_id: str = ""
+    count_qty: int = 0
+    count_digest: str = ""
+    base: int = 0  # folded movements (after the count, at or before folded_until)
+    folded_until: int | None = None
+    moves: dict[str, Move] = field(default_factory=dict)
+    updated_at: int | None = None  # received_at of the last change to on-hand
+
+    @property
+    def on_hand(self) -> int:
+        return self.count_qty + self.base + sum(m.delta for m in self.moves.values())
+
+    @property
+    def negative(self) -> bool:
+        return self.on_hand < 0
+
+
+@dataclass(slots=True, frozen=True)
+class Result:
+    outcome: Outcome
+    before: int
+    after: int
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    @property
+    def went_negative(self) -> bool:
+        return self.after < 0 <= self.before
+
+
+def apply_movement(
+    state: StockState, event_id: str, at: int, delta: int, digest: str, received_at: int, window: int
+) -> Result:
+    """Apply a signed movement (sale -, purchase +, return +, adjustment ±, transfer ±)."""
+    before = state.on_hand
+    seen = state.moves.get(event_id)
+    if seen is not None:
+        return Result(Outcome.DUPLICATE if seen.digest == digest else Outcome.CONFLICT, before, before)
+    if state.count_at is not None and at <= state.count_at:
+        return Result(Outcome.BEFORE_COUNT, before, before)
+    if state.folded_until is not None and at <= state.folded_until:
+        state.base += delta
+        outcome = Outcome.BEYOND_WINDOW
+    else:
+        state.moves[event_id] = Move(at, delta, digest)
+        outcome = Outcome.APPLIED
+    _fold(state, received_at - window)
+    state.updated_at = received_at
+    return Result(outcome, before, state.on_hand)
+
+
+def apply_count(
+    state: StockState, event_id: str, at: int, quantity: int, digest: str, received_at: int, window: int
+) -> Result:
+    """A physical count is the truth as of its time; later movements still apply on top."""
+    before = state.on_hand
+    if state.count_at is not None and (at, event_id) <= (state.count_at, state.count_id):
+        if event_id == state.count_id:
+            return Result(Outcome.DUPLICATE if digest == state.count_digest else Outcome.CONFLICT, before, before)
+        return Result(Outcome.STALE_COUNT, before, before)
+    if state.folded_until is not None and at < state.folded_until:
+        # Movements on both sides of this count were folded together: it cannot be placed exactly.
+        return Result(Outcome.STALE_COUNT, before, before)
+    state.count_at, state.count_id, state.count_qty, state.count_digest = at, event_id, quantity, digest
+    state.moves = {eid: m for eid, m in state.moves.items() if m.at > at}
+    state.base = 0
+    state.folded_until = None
+    _fold(state, received_at - window)
+    state.updated_at = received_at
+    return Result(Outcome.APPLIED, before, state.on_hand)
+
+
+def _fold(state: StockState, horizon: int) -> None:
+    """Fold movements older than the horizon into ``base``; their ids are no longer kept."""
+    old = [eid for eid, m in state.moves.items() if m.at < horizon]
+    for eid in old:
+        move = state.moves.pop(eid)
+        state.base += move.delta
+        if state.folded_until is None or move.at > state.folded_until:
+            state.folded_until = move.at

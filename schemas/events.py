@@ -1,0 +1,166 @@
+"""Version 1 of the POS event contract, one pydantic model per event type.
+
+Every event carries a terminal-made ``event_id`` (the idempotency key), the store, the terminal,
+the terminal's clock (``occurred_at``) and 1 to 200 lines. The server adds ``received_at``.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from schemas.types import (
+    MAX_LINES,
+    Money,
+    NonNegativeQuantity,
+    NonZeroQuantity,
+    PositiveQuantity,
+    Sku,
+    StoreId,
+    TerminalId,
+    Timestamp,
+)
+
+ADJUSTMENT_REASONS = ("damage", "expiry", "theft", "own_use", "correction")
+AdjustmentReason = Literal["damage", "expiry", "theft", "own_use", "correction"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# ---- lines -------------------------------------------------------------------------------------
+
+
+class SaleLine(_Model):
+    sku: Sku
+    quantity: PositiveQuantity = Field(description="Units (or kg, litres) sold; leaves stock")
+    unit_price: Money
+
+
+class PurchaseLine(_Model):
+    sku: Sku
+    quantity: PositiveQuantity = Field(description="Units received; arrives in stock")
+    unit_cost: Money
+
+
+class ReturnLine(_Model):
+    sku: Sku
+    quantity: PositiveQuantity = Field(description="Units a customer brought back; arrive back in stock")
+    unit_price: Money | None = Field(default=None, description="Refund per unit, if any")
+
+
+class AdjustmentLine(_Model):
+    sku: Sku
+    quantity: NonZeroQuantity = Field(description="Signed change to on-hand; negative for every reason but correction")
+    reason: AdjustmentReason | None = Field(default=None, description="Overrides the event's reason for this line")
+
+
+class CountLine(_Model):
+    sku: Sku
+    quantity: NonNegativeQuantity = Field(description="On-hand found by the physical count, as of occurred_at")
+
+
+class TransferLine(_Model):
+    sku: Sku
+    quantity: PositiveQuantity = Field(description="Units leaving store_id and arriving at to_store_id")
+
+
+# ---- events ------------------------------------------------------------------------------------
+
+
+class _EventBase(_Model):
+    v: Literal[1] = 1
+    event_id: UUID = Field(description="Made by the terminal; the idempotency key of the event")
+    store_id: StoreId
+    terminal_id: TerminalId
+    occurred_at: Timestamp = Field(description="Terminal clock, RFC 3339 with offset")
+    received_at: Timestamp | None = Field(default=None, description="Set by the server; ignored on input")
+    actor: str | None = Field(default=None, max_length=64, description="Cashier or user who recorded it")
+    note: str | None = Field(default=None, max_length=500)
+
+
+def _lines(model: type) -> Any:
+    return Annotated[list[model], Field(min_length=1, max_length=MAX_LINES)]
+
+
+class Sale(_EventBase):
+    type: Literal["sale"]
+    lines: _lines(SaleLine)
+
+
+class Purchase(_EventBase):
+    type: Literal["purchase"]
+    supplier: str = Field(min_length=1, max_length=120)
+    lines: _lines(PurchaseLine)
+
+
+class Return(_EventBase):
+    type: Literal["return"]
+    lines: _lines(ReturnLine)
+
+
+class Adjustment(_EventBase):
+    type: Literal["adjustment"]
+    reason: AdjustmentReason | None = Field(default=None, description="Reason for every line without its own")
+    lines: _lines(AdjustmentLine)
+
+    @model_validator(mode="after")
+    def _signs_follow_reasons(self) -> "Adjustment":
+        for i, line in enumerate(self.lines):
+            reason = line.reason or self.reason
+            if reason is None:
+                raise ValueError(f"lines[{i}].reason: required (on the line or the event)")
+            if reason != "correction" and line.quantity > 0:
+                raise ValueError(
+                    f"lines[{i}].quantity: must be negative for reason {reason!r} (only a correction may add stock)"
+                )
+        return self
+
+    def reason_of(self, line: AdjustmentLine) -> str:
+        return line.reason or self.reason or "correction"
+
+
+class Count(_EventBase):
+    type: Literal["count"]
+    lines: _lines(CountLine)
+
+
+class Transfer(_EventBase):
+    type: Literal["transfer"]
+    to_store_id: StoreId
+    lines: _lines(TransferLine)
+
+    @model_validator(mode="after")
+    def _different_stores(self) -> "Transfer":
+        if self.to_store_id == self.store_id:
+            raise ValueError("to_store_id: must differ from store_id")
+        return self
+
+
+Event = Annotated[Union[Sale, Purchase, Return, Adjustment, Count, Transfer], Field(discriminator="type")]
+EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES = ("sale", "purchase", "return", "adjustment", "count", "transfer")
+
+
+class EventBatch(_Model):
+    """Body of ``POST /v1/events`` with several events."""
+
+    events: list[Event] = Field(min_length=1, max_length=500)
+
+
+def loads_exact(body: bytes | str) -> Any:
+    """Parse JSON keeping every number exact (JSON numbers become Decimal, never float)."""
+    return json.loads(body, parse_float=Decimal)
+
+
+def to_wire(event: Event) -> bytes:
+    """The bytes written to Kafka: the model's JSON, decimals as strings."""
+    return event.model_dump_json(exclude_none=True).encode()
+
+
+def from_wire(data: bytes) -> Event:
+    return EventAdapter.validate_json(data)

@@ -1,0 +1,86 @@
+"""Field types shared by the event models: exact decimals, identifiers, RFC 3339 times."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, PlainSerializer
+
+MAX_LINES = 200
+
+# Identifiers end up in Kafka keys and state keys ("store|sku"), so they are kept to a safe alphabet.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
+StoreId = Annotated[str, Field(pattern=ID_PATTERN, description="Store identifier (letters, digits, . _ : -)")]
+Sku = Annotated[str, Field(pattern=ID_PATTERN, description="Stock keeping unit (letters, digits, . _ : -)")]
+TerminalId = Annotated[str, Field(min_length=1, max_length=64)]
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def _rfc3339_only(value: Any) -> Any:
+    """Accept RFC 3339 strings with an offset (or datetimes that carry one); refuse epoch numbers."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp with a UTC offset, e.g. 2026-11-22T09:30:00+05:00")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+
+
+def _no_float(value: Any) -> Any:
+    """Floats are refused unless they came from JSON numbers the API parsed as Decimal already."""
+    if isinstance(value, bool):
+        raise ValueError("must be a decimal number or a decimal string")
+    if isinstance(value, float):
+        raise ValueError("must be exact: send a decimal string such as \"0.125\"")
+    return value
+
+
+def _decimal_as_str(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+_DecimalOut = PlainSerializer(_decimal_as_str, return_type=str, when_used="json")
+
+# Quantities: up to 3 decimal places (grams of a kg item), money: up to 2 (paisa).
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(max_digits=15, decimal_places=3, allow_inf_nan=False, description="Exact decimal, at most 3 places"),
+    _DecimalOut,
+]
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False, description="Exact decimal, at most 2 places"),
+    _DecimalOut,
+]
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _non_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+def _non_zero(value: Decimal) -> Decimal:
+    if value == 0:
+        raise ValueError("must not be 0")
+    return value
+
+
+PositiveQuantity = Annotated[Quantity, AfterValidator(_positive)]
+NonNegativeQuantity = Annotated[Quantity, AfterValidator(_non_negative)]
+NonZeroQuantity = Annotated[Quantity, AfterValidator(_non_zero)]

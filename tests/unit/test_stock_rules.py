@@ -1,0 +1,148 @@
+"""Each rule of the stock core, one scenario at a time."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from domain.events import LEG_IN, apply_event, key_ops
+from domain.quantities import cents_str, milli_str, to_milli
+from domain.stock import Outcome
+from schemas.events import EventAdapter
+
+pytestmark = pytest.mark.unit
+
+PKT = timezone(timedelta(hours=5))
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=PKT)
+
+
+def ev(kind, minutes=0, store="s1", eid=None, received_days=0, **extra):
+    body = {
+        "event_id": eid or str(uuid.uuid4()),
+        "type": kind,
+        "store_id": store,
+        "terminal_id": "t1",
+        "occurred_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+        "received_at": (T0 + timedelta(minutes=minutes, days=received_days)).isoformat(),
+        **extra,
+    }
+    return EventAdapter.validate_python(body)
+
+
+def sale(q, sku="rice", **kw):
+    return ev("sale", lines=[{"sku": sku, "quantity": q, "unit_price": "100.00"}], **kw)
+
+
+def purchase(q, sku="rice", **kw):
+    return ev("purchase", supplier="metro", lines=[{"sku": sku, "quantity": q, "unit_cost": "90.00"}], **kw)
+
+
+def count(q, sku="rice", **kw):
+    return ev("count", lines=[{"sku": sku, "quantity": q}], **kw)
+
+
+def on_hand(states, key="s1|rice"):
+    return milli_str(states[key].on_hand)
+
+
+def test_loose_goods_stay_exact():
+    states = {}
+    apply_event(states, purchase("1"))
+    for _ in range(3):
+        apply_event(states, sale("0.125"))
+    assert on_hand(states) == "0.625"
+
+
+def test_sale_beyond_stock_applies_and_goes_negative():
+    states = {}
+    apply_event(states, purchase("2"))
+    [applied] = apply_event(states, sale("3.5", minutes=1))
+    assert applied.result.outcome is Outcome.APPLIED
+    assert on_hand(states) == "-1.5"
+    assert states["s1|rice"].negative and applied.result.went_negative
+
+
+def test_resend_counts_once_and_a_changed_resend_is_flagged():
+    states = {}
+    first = sale("2")
+    apply_event(states, first)
+    [dup] = apply_event(states, first)
+    assert dup.result.outcome is Outcome.DUPLICATE
+    changed = sale("5", eid=str(first.event_id))
+    [conflict] = apply_event(states, changed)
+    assert conflict.result.outcome is Outcome.CONFLICT
+    assert on_hand(states) == "-2"
+
+
+def test_late_movement_before_count_is_recorded_without_changing_on_hand():
+    states = {}
+    apply_event(states, count("10", minutes=10))
+    [late] = apply_event(states, sale("3", minutes=5))
+    assert late.result.outcome is Outcome.BEFORE_COUNT and not late.result.changed
+    [same_instant] = apply_event(states, sale("1", minutes=10))
+    assert same_instant.result.outcome is Outcome.BEFORE_COUNT
+    assert on_hand(states) == "10"
+
+
+def test_late_count_recomputes_from_movements_after_it():
+    states = {}
+    apply_event(states, purchase("20", minutes=0))
+    apply_event(states, sale("2", minutes=5))
+    apply_event(states, sale("3", minutes=15))
+    apply_event(states, count("7", minutes=10))  # arrives late, from an offline terminal
+    assert on_hand(states) == "4"  # 7 - 3
+    [older] = apply_event(states, count("100", minutes=8))
+    assert older.result.outcome is Outcome.STALE_COUNT
+    assert on_hand(states) == "4"
+
+
+def test_transfer_moves_stock_between_stores_exactly_once():
+    states = {}
+    apply_event(states, purchase("10"))
+    t = ev("transfer", minutes=1, to_store_id="s2", lines=[{"sku": "rice", "quantity": "4"}])
+    for _ in range(2):
+        apply_event(states, t)
+        apply_event(states, t, leg=LEG_IN)
+    assert on_hand(states, "s1|rice") == "6"
+    assert on_hand(states, "s2|rice") == "4"
+
+
+def test_adjustment_reasons_and_signs():
+    states = {}
+    apply_event(states, ev("adjustment", reason="damage", lines=[{"sku": "rice", "quantity": "-0.5"}]))
+    apply_event(states, ev("adjustment", reason="correction", lines=[{"sku": "rice", "quantity": "2"}]))
+    assert on_hand(states) == "1.5"
+
+
+def test_lines_of_one_sku_are_combined():
+    e = ev("sale", lines=[{"sku": "rice", "quantity": "1", "unit_price": "1"}, {"sku": "rice", "quantity": "0.5", "unit_price": "1"}])
+    [op] = key_ops(e)
+    assert op.quantity == -1500
+
+
+def test_state_stays_bounded_by_the_window():
+    states = {}
+    for day in range(90):
+        apply_event(states, sale("1", minutes=day * 1440), window_days=30)
+    st = states["s1|rice"]
+    assert len(st.moves) <= 31
+    assert on_hand(states) == "-90"
+    # a re-send from beyond the window cannot be recognised: it is applied and flagged
+    [old] = apply_event(states, sale("1", minutes=0), window_days=30)
+    assert old.result.outcome is Outcome.BEYOND_WINDOW
+
+
+def test_count_inside_folded_history_is_not_applied():
+    states = {}
+    for day in range(60):
+        apply_event(states, sale("1", minutes=day * 1440), window_days=30)
+    [c] = apply_event(states, count("50", minutes=5 * 1440 + 1), window_days=30)
+    assert c.result.outcome is Outcome.STALE_COUNT
+    assert on_hand(states) == "-60"
+
+
+def test_quantity_helpers_are_exact():
+    assert to_milli(__import__("decimal").Decimal("0.125")) == 125
+    assert milli_str(-2500) == "-2.5" and milli_str(0) == "0" and milli_str(12000) == "12"
+    assert cents_str(150) == "1.50" and cents_str(-5) == "-0.05"
