@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}.events.v1"
 
     @property
+    def group_id(self) -> str:
+        """Faust app id: names the consumer group and the table changelog topics."""
+        return f"{self.topic_prefix}-{self.app_id}"
+
+    @property
     def kafka_dir(self) -> Path:
         return self.data_dir / "kafka"
 

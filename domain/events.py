@@ -1,8 +1,10 @@
 """From one contract event to the per-(store, sku) operations it implies, and applying them.
 
-A transfer has two legs: the ``out`` leg is applied where the event arrives (keyed by the
-sending store), the ``in`` leg is the same event re-keyed to the receiving store. Both legs use
-the event's id, so each key counts it once however often either leg is delivered.
+A transfer has two legs on the events topic, both written by the producer (the API) before it
+acknowledges the POST: the ``out`` leg keyed by the sending store and the ``in`` leg, the same
+event with header ``bazaar-leg: in``, keyed by the receiving store. Both legs carry the event's
+id, so each key counts it once however often either leg is delivered, and a read-your-writes
+token covers both stores.
 """
 from __future__ import annotations
 
@@ -82,6 +84,14 @@ def _signed(event: Event, line, leg: str) -> int:
 
 def needs_in_leg(event: Event, leg: str) -> bool:
     return isinstance(event, Transfer) and leg == LEG_OUT
+
+
+def wire_legs(event: Event) -> list[tuple[str, str]]:
+    """(Kafka key, leg) of every message that carries this event onto the events topic."""
+    legs = [(event.store_id, LEG_OUT)]
+    if isinstance(event, Transfer):
+        legs.append((event.to_store_id, LEG_IN))
+    return legs
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,39 @@
+"""`bazaar worker`: run one stream worker (Faust) holding a share of the stock tables."""
+from __future__ import annotations
+
+import argparse
+
+from bazaar import logs
+from bazaar.settings import get_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, help="web port of this worker (default BAZAAR_WORKER_PORT=6066)")
+
+
+def build_worker(settings):
+    import faust
+
+    from agents import register_all
+    from streams.app import build
+    from streams.web import register_views
+
+    pipeline = build(settings)
+    register_all(pipeline)
+    register_views(pipeline)
+    return faust.Worker(pipeline.app, loglevel=settings.log_level.lower(), redirect_stdouts=False, override_logging=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bazaar.kafka_local import ensure_topics
+    from streams.topics import topic_configs, topic_specs
+
+    settings = get_settings()
+    if args.port:
+        settings = settings.model_copy(update={"worker_port": args.port})
+    logs.setup(settings.log_level, settings.log_json)
+    ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+    settings.worker_dir.mkdir(parents=True, exist_ok=True)
+    worker = build_worker(settings)
+    worker.execute_from_commandline()  # runs until SIGTERM / Ctrl-C, then stops cleanly
+    return 0

@@ -1,0 +1,1 @@
+"""The stream app: the Faust app, every topic and every table, named in one place."""

@@ -1,0 +1,66 @@
+"""The Faust app, its topics and its tables, built from Settings in one place."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from bazaar.settings import Settings
+from streams.progress import Progress
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    app: faust.App
+    events: faust.TopicT  # POS events keyed by store_id (and transfer in-legs keyed by the receiving store)
+    stock: faust.TableT  # "store|sku" -> encoded StockState, in RocksDB (rocksdict), changelog-backed
+    progress: Progress
+
+
+def make_app(settings: Settings) -> faust.App:
+    url = f"http://{settings.worker_host}:{settings.worker_port}"
+    return faust.App(
+        settings.group_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="rocksdb://",
+        datadir=str(settings.worker_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=settings.standby_replicas,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=True,
+        web_host=settings.worker_host,
+        web_port=settings.worker_port,
+        canonical_url=url,
+        autodiscover=False,
+    )
+
+
+def build(settings: Settings) -> Pipeline:
+    app = make_app(settings)
+    events = app.topic(
+        settings.events_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+    stock = app.Table(
+        "stock",
+        default=None,
+        key_type=bytes,  # bytes in and out: Faust picks the raw codec for both
+        value_type=bytes,
+        partitions=settings.partitions,
+        options={"driver": "rocksdict"},
+    )
+
+    def committed(partition: int) -> int | None:
+        from faust.types import TP
+
+        return app.consumer._committed_offset.get(TP(settings.events_topic, partition))
+
+    return Pipeline(settings, app, events, stock, Progress(committed))

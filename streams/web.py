@@ -1,0 +1,107 @@
+"""The worker's HTTP pages: stock lookups routed to the owning worker, health, metrics, status.
+
+``table_route`` forwards a request to the worker that owns the store's partition (Faust's
+partition assignor knows it), so any worker answers for any store.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import generate_latest
+
+from domain import tokens
+from domain.events import SEP, stock_key
+from domain.lookup import stock_item
+from streams.app import Pipeline
+from streams.state import decode
+
+MAX_WAIT_MS = 30_000
+MAX_LIMIT = 1000
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # aiohttp refuses a charset in content_type
+
+
+def register_views(p: Pipeline) -> None:
+    app, settings = p.app, p.settings
+
+    def partition_of(store_id: str) -> int:
+        return tokens.partition_for(store_id.encode(), settings.partitions)
+
+    def db_for(partition: int):
+        return p.stock.data._db_for_partition(partition)
+
+    async def ready_for(web, request, store_id: str) -> Any:
+        """None when the owning partition has caught up with the request's token, else a response."""
+        if app.rebalancing or getattr(app, "in_recovery", False):
+            return web.json({"error": "rebalancing", "detail": "tables are recovering; retry"}, status=503)
+        token = request.query.get("after")
+        if not token:
+            return None
+        try:
+            offsets = tokens.decode(token)
+        except tokens.BadToken as exc:
+            return web.json({"error": "bad_token", "detail": str(exc)}, status=400)
+        partition = partition_of(store_id)
+        if partition not in offsets:
+            return None
+        wait_ms = min(int(request.query.get("wait_ms", "2000")), MAX_WAIT_MS)
+        if await p.progress.wait(partition, offsets[partition], wait_ms / 1000):
+            return None
+        return web.json(
+            {"error": "not_caught_up", "detail": f"partition {partition} has not applied offset {offsets[partition]} within {wait_ms} ms"},
+            status=504,
+        )
+
+    @app.page("/stock/{store_id}/{sku}")
+    @app.table_route(table=p.stock, match_info="store_id")
+    async def stock_one(web, request, store_id: str, sku: str) -> Any:
+        not_ready = await ready_for(web, request, store_id)
+        if not_ready is not None:
+            return not_ready
+        raw = db_for(partition_of(store_id)).get(stock_key(store_id, sku).encode())
+        if raw is None:
+            return web.json({"error": "not_found", "detail": f"no stock recorded for sku {sku!r} at store {store_id!r}"}, status=404)
+        return web.json(stock_item(store_id, sku, decode(raw)))
+
+    @app.page("/stock/{store_id}")
+    @app.table_route(table=p.stock, match_info="store_id")
+    async def stock_list(web, request, store_id: str) -> Any:
+        not_ready = await ready_for(web, request, store_id)
+        if not_ready is not None:
+            return not_ready
+        q = request.query
+        limit = max(1, min(int(q.get("limit", "100")), MAX_LIMIT))
+        negative = q.get("negative")
+        want_negative = None if negative is None else negative.lower() in ("1", "true", "yes")
+        prefix = f"{store_id}{SEP}".encode()
+        start = prefix + q.get("sku_prefix", "").encode()
+        cursor = q.get("cursor")
+        items, next_cursor = [], None
+        it = db_for(partition_of(store_id)).iter()
+        it.seek(prefix + cursor.encode() + b"\x00" if cursor else start)
+        while it.valid():
+            key = it.key()
+            if not key.startswith(start):
+                break
+            sku = key[len(prefix):].decode()
+            item = stock_item(store_id, sku, decode(it.value()))
+            if want_negative is None or item["negative"] == want_negative:
+                if len(items) == limit:
+                    next_cursor = items[-1]["sku"]
+                    break
+                items.append(item)
+            it.next()
+        return web.json({"items": items, "next_cursor": next_cursor})
+
+    @app.page("/health")
+    async def health(web, request) -> Any:
+        recovering = bool(app.rebalancing or getattr(app, "in_recovery", False))
+        body = {"status": "recovering" if recovering else "ok", "assigned": sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic)}
+        return web.json(body, status=503 if recovering else 200)
+
+    @app.page("/status")
+    async def status(web, request) -> Any:
+        return web.json({"applied": {str(k): v for k, v in sorted(p.progress.applied.items())}, "rebalancing": bool(app.rebalancing)})
+
+    @app.page("/metrics")
+    async def metrics_page(web, request) -> Any:
+        return web.bytes(generate_latest(), content_type=PROMETHEUS_TEXT)
