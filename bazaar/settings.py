@@ -1,6 +1,7 @@
 """One settings class for every process. Environment variables use the prefix ``BAZAAR_``."""
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,6 +40,13 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as BAZAAR_* environment variables, for child processes."""
+        out = {}
+        for name, value in self.model_dump(mode="json").items():
+            out[f"BAZAAR_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+        return out
 
     @property
     def events_topic(self) -> str:

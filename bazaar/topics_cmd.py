@@ -1,0 +1,21 @@
+"""`bazaar topics`: create the app's topics idempotently on the configured broker."""
+from __future__ import annotations
+
+import argparse
+
+from bazaar.kafka_local import ensure_topics
+from bazaar.settings import get_settings
+from streams.topics import topic_configs, topic_specs
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    specs = topic_specs(settings)
+    ensure_topics(settings.kafka_bootstrap, specs, topic_configs(settings))
+    for name, partitions in specs.items():
+        print(f"{name}: {partitions} partitions")
+    return 0

@@ -1,0 +1,104 @@
+"""`bazaar up`: the broker, a stream worker and the API together, in the foreground.
+
+Ctrl-C or SIGTERM stops every child cleanly (API, then worker, then broker). A child that
+crashes is restarted with backoff.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from bazaar.kafka_local import LocalKafka, ensure_topics
+from bazaar.settings import Settings, get_settings
+from bazaar.supervisor import Child
+from streams.topics import topic_configs, topic_specs
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=1, help="number of stream worker processes (default 1)")
+
+
+class Stack:
+    def __init__(self, settings: Settings, workers: int = 1) -> None:
+        self.settings = settings
+        self.kafka = LocalKafka(settings)
+        self.log_dir = settings.data_dir.resolve() / "logs"
+        ports = [settings.worker_port + i for i in range(workers)]
+        settings = settings.model_copy(update={
+            "data_dir": settings.data_dir.resolve(),
+            "worker_urls": [f"http://{settings.worker_host}:{p}" for p in ports],
+        })
+        env = {**os.environ, **settings.to_env()}
+        self.workers = [
+            Child.bazaar(f"worker-{p}", ["worker", "--port", str(p)], env, self.log_dir, f"http://{settings.worker_host}:{p}/health")
+            for p in ports
+        ]
+        self.api = Child.bazaar("api", ["api"], env, self.log_dir, f"http://{settings.api_host}:{settings.api_port}/health")
+
+    @property
+    def children(self) -> list[Child]:
+        return [*self.workers, self.api]
+
+    def start(self) -> None:
+        if self.kafka.is_running_elsewhere():
+            say(f"using the Kafka broker already at {self.settings.kafka_bootstrap}")
+        else:
+            say(f"starting Kafka at {self.settings.kafka_bootstrap} (data in {self.kafka.kafka_dir})")
+            self.kafka.ensure_jars()
+            self.kafka.format()
+            self.kafka.start()
+            self.kafka.wait_ready()
+        ensure_topics(self.settings.kafka_bootstrap, topic_specs(self.settings), topic_configs(self.settings))
+        for child in self.children:
+            child.start()
+        for child in self.children:
+            child.wait_healthy(timeout=120)
+            say(f"{child.name} healthy ({child.health_url})")
+
+    def watch(self) -> None:
+        for child in self.children:
+            if child.restart_if_dead():
+                say(f"{child.name} exited with code {child.proc.returncode if child.proc else '?'}; restarted (see {child.log_path})")
+
+    def stop(self) -> None:
+        for child in [self.api, *self.workers]:
+            child.stop()
+        self.kafka.stop()
+        say("stopped")
+
+
+@contextmanager
+def running(settings: Settings, workers: int = 1) -> Iterator[Stack]:
+    stack = Stack(settings, workers)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean stop short
+        stack.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    try:
+        with running(settings, args.workers) as stack:
+            say(f"up: API on http://{settings.api_host}:{settings.api_port} (logs in {stack.log_dir}); Ctrl-C to stop")
+            while True:
+                stack.watch()
+                time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def say(message: str) -> None:
+    print(f"bazaar up: {message}", flush=True)

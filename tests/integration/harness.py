@@ -1,0 +1,80 @@
+"""Runs the real processes (stream workers, API) against the session's broker, for tests."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+
+from bazaar.kafka_local import ensure_topics
+from bazaar.settings import Settings
+from bazaar.supervisor import Child
+from domain import tokens
+from streams.topics import topic_configs, topic_specs
+
+
+class Running:
+    """Workers and an API as subprocesses, as in production; stopped by close()."""
+
+    def __init__(self, settings: Settings, worker_ports: list[int]) -> None:
+        self.settings = settings.model_copy(update={"worker_urls": [f"http://127.0.0.1:{p}" for p in worker_ports]})
+        self.log_dir = Path(self.settings.data_dir) / "logs"
+        self.env = {**os.environ, **self.settings.to_env()}
+        ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+        self.workers = {p: self._worker(p) for p in worker_ports}
+        self.api = Child.bazaar("api", ["api"], self.env, self.log_dir, f"{self.api_url}/health")
+        self.offsets: dict[int, int] = {}
+        self.http = httpx.Client(base_url=self.api_url, timeout=60)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.api_port}"
+
+    def _worker(self, port: int) -> Child:
+        return Child.bazaar(f"worker-{port}", ["worker", "--port", str(port)], self.env, self.log_dir, f"http://127.0.0.1:{port}/health")
+
+    def start(self) -> "Running":
+        for child in [*self.workers.values(), self.api]:
+            child.start()
+        for child in [*self.workers.values(), self.api]:
+            child.wait_healthy(timeout=120)
+        return self
+
+    def restart_worker(self, port: int) -> None:
+        self.workers[port] = self._worker(port)
+        self.workers[port].start()
+        self.workers[port].wait_healthy(timeout=120)
+
+    def post(self, body) -> httpx.Response:
+        resp = self.http.post("/v1/events", json=body)
+        if resp.status_code == 202:
+            for p, o in tokens.decode(resp.json()["token"]).items():
+                tokens.merge(self.offsets, p, o)
+        return resp
+
+    @property
+    def token(self) -> str:
+        return tokens.encode(self.offsets)
+
+    def stock(self, store: str, sku: str, **params) -> httpx.Response:
+        return self.http.get(f"/v1/stores/{store}/stock/{sku}", params=params)
+
+    def store_stock(self, store: str, timeout_ms: int = 30_000) -> dict[str, dict]:
+        """Every sku of a store, following pagination; waits for everything posted so far."""
+        items, cursor = {}, None
+        while True:
+            params = {"after": self.token, "timeout_ms": timeout_ms, "limit": 50}
+            if cursor:
+                params["cursor"] = cursor
+            resp = self.http.get(f"/v1/stores/{store}/stock", params=params)
+            assert resp.status_code == 200, resp.text
+            page = resp.json()
+            items.update({item["sku"]: item for item in page["items"]})
+            cursor = page["next_cursor"]
+            if not cursor:
+                return items
+
+    def close(self) -> None:
+        self.http.close()
+        for child in [self.api, *self.workers.values()]:
+            child.stop()

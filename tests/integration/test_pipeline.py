@@ -1,0 +1,131 @@
+"""POS events over HTTP, through the real broker, into the stock tables of real worker processes."""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bench.generator import GenConfig, Generator, wire_body
+from domain.quantities import milli_str
+from tests.conftest import free_ports
+from tests.integration.harness import Running
+
+pytestmark = pytest.mark.integration
+
+PKT = timezone(timedelta(hours=5))
+
+
+def now_iso(minutes: int = 0) -> str:
+    return (datetime.now(PKT) + timedelta(minutes=minutes)).isoformat()
+
+
+def event(kind: str, store: str = "s1", minutes: int = 0, **fields) -> dict:
+    return {"event_id": str(uuid.uuid4()), "type": kind, "store_id": store, "terminal_id": "t1", "occurred_at": now_iso(minutes), **fields}
+
+
+@pytest.fixture
+def one_worker(settings_factory):
+    settings = settings_factory()
+    running = Running(settings, [settings.worker_port]).start()
+    yield running
+    running.close()
+
+
+def post_generated(running: Running, gen: Generator, batch: int = 100, on_half=None) -> int:
+    bodies = [wire_body(b) for b in gen.events()]
+    half = len(bodies) // 2
+    for i in range(0, len(bodies), batch):
+        if on_half and i <= half < i + batch:
+            on_half()
+        resp = running.post({"events": bodies[i:i + batch]})
+        assert resp.status_code == 202, resp.text
+    return len(bodies)
+
+
+def assert_matches(running: Running, gen: Generator) -> int:
+    expected = gen.expected()
+    by_store: dict[str, dict[str, str]] = {}
+    for key, milli in expected.items():
+        store, sku = key.split("|")
+        by_store.setdefault(store, {})[sku] = milli_str(milli)
+    checked = 0
+    for store, want in by_store.items():
+        got = {sku: item["on_hand"] for sku, item in running.store_stock(store).items()}
+        assert got == want, f"store {store} differs"
+        checked += len(want)
+    return checked
+
+
+def test_posted_events_give_exact_stock_and_resends_count_once(one_worker):
+    r = one_worker
+    assert r.post(event("purchase", supplier="Metro", lines=[{"sku": "atta", "quantity": "10", "unit_cost": "95.50"}], minutes=-10)).status_code == 202
+    sale = event("sale", lines=[{"sku": "atta", "quantity": 0.125, "unit_price": "120.00"}], minutes=-5)
+    for _ in range(3):  # a terminal re-sending after timeouts
+        assert r.post(sale).status_code == 202
+    resp = r.stock("s1", "atta", after=r.token, timeout_ms=20_000)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["on_hand"] == "9.875" and body["negative"] is False
+    assert body["store_id"] == "s1" and body["sku"] == "atta" and body["updated_at"]
+
+    # a sale bigger than stock still applies, and is flagged negative
+    r.post(event("sale", lines=[{"sku": "atta", "quantity": "12", "unit_price": "120.00"}], minutes=-4))
+    body = r.stock("s1", "atta", after=r.token, timeout_ms=20_000).json()
+    assert body["on_hand"] == "-2.125" and body["negative"] is True
+
+    # a count is the truth as of its time; a late sale from before it changes nothing
+    r.post(event("count", lines=[{"sku": "atta", "quantity": "4.5"}], minutes=-2))
+    r.post(event("sale", lines=[{"sku": "atta", "quantity": "1", "unit_price": "120.00"}], minutes=-3))
+    body = r.stock("s1", "atta", after=r.token, timeout_ms=20_000).json()
+    assert body["on_hand"] == "4.5" and body["last_count_at"] is not None
+
+    # a transfer moves stock once, visible at both stores with the same token
+    r.post(event("transfer", to_store_id="s2", lines=[{"sku": "atta", "quantity": "1.5"}], minutes=-1))
+    assert r.stock("s1", "atta", after=r.token, timeout_ms=20_000).json()["on_hand"] == "3"
+    assert r.stock("s2", "atta", after=r.token, timeout_ms=20_000).json()["on_hand"] == "1.5"
+
+    listed = r.store_stock("s1")
+    assert listed["atta"]["on_hand"] == "3"
+    assert r.http.get("/v1/stores/s1/stock", params={"negative": "true"}).json()["items"] == []
+
+
+def test_generated_day_matches_generator_totals(one_worker):
+    gen = Generator(GenConfig(stores=8, events_per_store_day=120, skus=60, seed=11))
+    post_generated(one_worker, gen)
+    assert assert_matches(one_worker, gen) > 100
+
+
+def test_worker_killed_mid_stream_loses_and_doubles_nothing(settings_factory):
+    settings = settings_factory()
+    running = Running(settings, [settings.worker_port]).start()
+    try:
+        gen = Generator(GenConfig(stores=10, events_per_store_day=150, skus=60, seed=5))
+        worker = running.workers[settings.worker_port]
+        post_generated(running, gen, batch=50, on_half=worker.kill)
+        assert not worker.alive
+        running.restart_worker(settings.worker_port)
+        assert assert_matches(running, gen) > 100
+    finally:
+        running.close()
+
+
+def test_two_workers_answer_for_every_store(settings_factory):
+    settings = settings_factory()
+    second = free_ports(1)[0]
+    running = Running(settings, [settings.worker_port, second]).start()
+    try:
+        assigned = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until the group settled with both members
+            assigned = [running.http.get(f"http://127.0.0.1:{p}/health").json().get("assigned", []) for p in running.workers]
+            if all(assigned) and sum(map(len, assigned)) == settings.partitions:
+                break
+            time.sleep(0.5)
+        assert all(assigned), f"both workers should own partitions: {assigned}"
+        gen = Generator(GenConfig(stores=12, events_per_store_day=80, skus=40, seed=3))
+        post_generated(running, gen)
+        assert assert_matches(running, gen) > 100
+    finally:
+        running.close()
