@@ -1,13 +1,16 @@
 """The worker's HTTP pages: stock lookups routed to the owning worker, health, metrics, status.
 
-``table_route`` forwards a request to the worker that owns the store's partition (Faust's
-partition assignor knows it), so any worker answers for any store.
+Faust's router forwards a request to the worker that owns the store's partition (the partition
+assignor knows it), so any worker answers for any store.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from prometheus_client import generate_latest
+
+from faust.exceptions import SameNode
+from faust.web.exceptions import ServiceUnavailable
 
 from domain import tokens
 from domain.events import SEP, stock_key
@@ -51,9 +54,20 @@ def register_views(p: Pipeline) -> None:
             status=504,
         )
 
+    async def routed(web, request, store_id: str, handler) -> Any:
+        """Answer here if this worker owns the store's partition, else forward to the owner."""
+        try:
+            return await app.router.route_req(p.stock.name, store_id, web, request)
+        except SameNode:
+            return await handler()
+        except (ServiceUnavailable, KeyError, TypeError):  # assignment or metadata not known yet
+            return web.json({"error": "rebalancing", "detail": "partition owner not known yet; retry"}, status=503)
+
     @app.page("/stock/{store_id}/{sku}")
-    @app.table_route(table=p.stock, match_info="store_id")
     async def stock_one(web, request, store_id: str, sku: str) -> Any:
+        return await routed(web, request, store_id, lambda: _stock_one(web, request, store_id, sku))
+
+    async def _stock_one(web, request, store_id: str, sku: str) -> Any:
         not_ready = await ready_for(web, request, store_id)
         if not_ready is not None:
             return not_ready
@@ -63,8 +77,10 @@ def register_views(p: Pipeline) -> None:
         return web.json(stock_item(store_id, sku, decode(raw)))
 
     @app.page("/stock/{store_id}")
-    @app.table_route(table=p.stock, match_info="store_id")
     async def stock_list(web, request, store_id: str) -> Any:
+        return await routed(web, request, store_id, lambda: _stock_list(web, request, store_id))
+
+    async def _stock_list(web, request, store_id: str) -> Any:
         not_ready = await ready_for(web, request, store_id)
         if not_ready is not None:
             return not_ready

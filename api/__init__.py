@@ -1,0 +1,1 @@
+"""The HTTP API: ingest of POS events, stock lookups, health and metrics."""

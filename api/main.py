@@ -1,0 +1,40 @@
+"""``create_app(settings)``: routers, error handlers, and a lifespan owning the producer and HTTP client."""
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from api import errors, metrics
+from api.producer import EventProducer
+from api.routes import events, health, stock
+from api.workers import WorkerClient
+from bazaar.settings import Settings, get_settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings: Settings = app.state.settings
+    producer = EventProducer(settings)
+    producer.start()
+    await producer.check()  # know at once whether the broker is there (no-broker POSTs fail fast)
+    metrics.watch_broker(lambda: not producer.is_down)
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+    app.state.producer, app.state.http = producer, http
+    app.state.workers = WorkerClient(http, settings.worker_urls)
+    try:
+        yield
+    finally:
+        await http.aclose()
+        await asyncio.to_thread(producer.close, settings.produce_timeout_s)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(title="bazaar-inventory", version="1", lifespan=lifespan)
+    app.state.settings = settings or get_settings()
+    errors.install(app, on_error=metrics.count_rejected)
+    for module in (events, stock, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,252 @@
+"""The API's Kafka producer: idempotent, acks=all, awaited from asyncio.
+
+A background thread polls librdkafka; every delivery report resolves its asyncio future on the
+loop that produced it (``loop.call_soon_threadsafe``). Broker health is a flag, ``is_down``:
+
+* it is set by a metadata probe (``list_topics``) that fails, which the monitor thread runs at
+  start, whenever librdkafka reports ``_ALL_BROKERS_DOWN`` or a delivery fails, and about once a
+  second while the broker is down;
+* it is cleared by any successful probe or delivery.
+
+While the broker is known to be down, ``send_many`` fails at once, and the futures still waiting
+for acks are failed too, so a POST answers 503 in well under a second instead of waiting for
+``message.timeout.ms``. Messages already handed to librdkafka may still be delivered later;
+clients re-send, and event ids dedupe downstream.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from bazaar.settings import Settings
+
+log = logging.getLogger("bazaar.api.producer")
+
+Headers = list[tuple[str, bytes]]
+Item = tuple[bytes, bytes, Headers]  # key, value, headers
+
+BROKER_DOWN = "broker unavailable"
+QUEUE_FULL = "producer queue full"
+TIMED_OUT = "timed out waiting for the broker's ack"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    partition: int | None = None
+    offset: int | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def producer_config(settings: Settings) -> dict:
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        # Same partition as Kafka's Java client and aiokafka (domain.tokens.partition_for).
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+        "message.timeout.ms": max(1, int(settings.produce_timeout_s * 1000)),
+        "logger": logging.getLogger("bazaar.api.librdkafka"),
+    }
+
+
+class EventProducer:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        probe_ttl_s: float = 1.0,
+        probe_timeout_s: float = 0.5,
+        queue_full_wait_s: float = 1.0,
+    ) -> None:
+        self.topic = settings.events_topic
+        self._config = producer_config(settings)
+        self._probe_ttl = probe_ttl_s
+        self._probe_timeout = probe_timeout_s
+        self._queue_full_wait = queue_full_wait_s
+        self._producer: Producer | None = None
+        self._down = False
+        self._probed_at = float("-inf")
+        self._probe_ok = False
+        self._probe_lock = threading.Lock()
+        self._pending: dict[asyncio.Future, asyncio.AbstractEventLoop] = {}
+        self._pending_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake_monitor = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._producer = Producer({**self._config, "error_cb": self._on_error})
+        self._threads = [
+            threading.Thread(target=self._poll_loop, name="kafka-poll", daemon=True),
+            threading.Thread(target=self._monitor_loop, name="kafka-monitor", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush what is queued (bounded by ``timeout``), then stop the threads."""
+        if self._producer is None:
+            return
+        if not self._down:
+            self._producer.flush(timeout)
+        self._stop.set()
+        self._wake_monitor.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._fail_pending(BROKER_DOWN)
+        self._producer = None
+
+    # ---- health ----------------------------------------------------------------------------
+
+    @property
+    def is_down(self) -> bool:
+        return self._down
+
+    def probe(self, max_age: float | None = None) -> bool:
+        """Whether a broker answered a metadata request; cached for ``probe_ttl_s``. Blocking.
+
+        While another thread is probing, the last result is returned instead of waiting for it
+        (only the very first probe is waited for).
+        """
+        max_age = self._probe_ttl if max_age is None else max_age
+        never = self._probed_at == float("-inf")
+        if not never and time.monotonic() - self._probed_at < max_age:
+            return self._probe_ok
+        if not self._probe_lock.acquire(blocking=never):
+            return self._probe_ok
+        try:
+            if time.monotonic() - self._probed_at >= max_age:
+                self._probe_ok, self._probed_at = self._metadata_answers(), time.monotonic()
+            ok = self._probe_ok
+        finally:
+            self._probe_lock.release()
+        self._set_down(not ok)
+        return ok
+
+    def _metadata_answers(self) -> bool:
+        if self._producer is None:
+            return False
+        try:
+            self._producer.list_topics(timeout=self._probe_timeout)
+            return True
+        except KafkaException:
+            return False
+
+    async def check(self) -> bool:
+        return await asyncio.to_thread(self.probe)
+
+    # ---- sending ---------------------------------------------------------------------------
+
+    async def send_many(self, items: Sequence[Item], timeout: float) -> list[DeliveryResult]:
+        """Produce every item and wait for every ack (or ``timeout``). One result per item, in order."""
+        if self._down or self._producer is None:
+            return [DeliveryResult(error=BROKER_DOWN)] * len(items)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        futures: list[asyncio.Future] = []
+        for key, value, headers in items:
+            fut = loop.create_future()
+            futures.append(fut)
+            with self._pending_lock:
+                self._pending[fut] = loop
+            if not await self._produce(key, value, headers, fut, loop, deadline):
+                self._resolve(fut, DeliveryResult(error=BROKER_DOWN if self._down else QUEUE_FULL))
+        if futures:
+            await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
+        results = []
+        for fut in futures:
+            with self._pending_lock:
+                self._pending.pop(fut, None)
+            results.append(fut.result() if fut.done() else DeliveryResult(error=TIMED_OUT))
+        return results
+
+    async def _produce(self, key, value, headers, fut, loop, deadline) -> bool:
+        """Hand one message to librdkafka; on a full queue wait briefly for room, then give up."""
+        give_up = min(deadline, loop.time() + self._queue_full_wait)
+        while not self._down:
+            try:
+                self._producer.produce(
+                    self.topic, value=value, key=key, headers=headers,
+                    on_delivery=lambda err, msg, fut=fut, loop=loop: self._on_delivery(err, msg, fut, loop),
+                )
+                return True
+            except BufferError:
+                if loop.time() >= give_up:
+                    return False
+                await asyncio.sleep(0.01)  # the poll thread drains delivery reports meanwhile
+        return False
+
+    # ---- callbacks (poll thread) -------------------------------------------------------------
+
+    def _on_delivery(self, err: KafkaError | None, msg, fut: asyncio.Future, loop: asyncio.AbstractEventLoop) -> None:
+        if err is None:
+            self._set_down(False)
+            result = DeliveryResult(partition=msg.partition(), offset=msg.offset())
+        else:
+            self._wake_monitor.set()
+            result = DeliveryResult(error=err.str())
+        self._call_on(loop, self._resolve, fut, result)
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._wake_monitor.set()  # confirm with a probe; an idle disconnect is not an outage
+        if err.fatal():
+            log.error("fatal producer error: %s", err.str())
+        else:
+            log.debug("producer error: %s", err.str())
+
+    # ---- internals ---------------------------------------------------------------------------
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+
+    def _monitor_loop(self) -> None:
+        while not self._stop.is_set():
+            woken = self._wake_monitor.wait(self._probe_ttl)
+            self._wake_monitor.clear()
+            if self._stop.is_set():
+                return
+            if woken or self._down:
+                self.probe(max_age=0.0 if woken else None)
+
+    def _set_down(self, down: bool) -> None:
+        if down and not self._down:
+            log.warning("kafka broker unreachable: %s", self._config["bootstrap.servers"])
+            self._down = True
+            self._fail_pending(BROKER_DOWN)
+        elif not down and self._down:
+            log.info("kafka broker reachable again")
+            self._down = False
+
+    def _fail_pending(self, reason: str) -> None:
+        with self._pending_lock:
+            pending = list(self._pending.items())
+        for fut, loop in pending:
+            self._call_on(loop, self._resolve, fut, DeliveryResult(error=reason))
+
+    @staticmethod
+    def _call_on(loop: asyncio.AbstractEventLoop, fn, *args) -> None:
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    @staticmethod
+    def _resolve(fut: asyncio.Future, result: DeliveryResult) -> None:
+        if not fut.done():
+            fut.set_result(result)

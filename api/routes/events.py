@@ -1,0 +1,35 @@
+"""``POST /v1/events``: one event, or ``{"events": [...]}`` (1..max_batch), answered after Kafka acks.
+
+* 202 ``{"accepted": n, "event_ids": [...], "token": "v1.P:O,..."}`` once every event is acked;
+  pass ``token`` as ``after`` to a stock lookup to read your own writes.
+* The body decides, whatever the Content-Type says. 400 ``invalid_json``, 413 ``batch_too_large``, 422 ``invalid_event``
+  (every bad event by index); nothing is produced then.
+* 503 ``broker_unavailable`` with ``delivered``/``failed`` event ids and ``Retry-After: 1``. Re-sending
+  the whole request is always safe: event ids dedupe downstream.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Request
+
+from api import ingest, metrics
+from api.deps import ProducerDep, SettingsDep
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+ACK_GRACE_S = 1.0  # librdkafka's message.timeout.ms fires first; this only bounds the wait
+
+
+@router.post("/events", status_code=202)
+async def post_events(request: Request, settings: SettingsDep, producer: ProducerDep) -> dict:
+    with metrics.INGEST_SECONDS.time():
+        events = ingest.parse_events(await request.body(), settings.max_batch)
+        events = ingest.stamp(events, datetime.now(timezone.utc))
+        items, owners = ingest.messages(events)
+        results = await producer.send_many(items, timeout=settings.produce_timeout_s + ACK_GRACE_S)
+        if failure := ingest.delivery_failure(events, ingest.per_event(results, owners, len(events))):
+            metrics.PRODUCE_FAILURES.inc(len(failure.extra["failed"]))
+            raise failure
+        metrics.count_accepted(e.type for e in events)
+        return ingest.accepted(events, results)

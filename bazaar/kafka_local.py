@@ -1,0 +1,371 @@
+"""A local single-node Apache Kafka broker (KRaft), fetched with Maven and run as a subprocess.
+
+``bazaar kafka`` fetches the jars once into ``kafka_cache_dir/<version>/libs``, formats storage
+under ``data_dir/kafka`` and runs the broker in the foreground until Ctrl-C or SIGTERM.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bazaar.settings import Settings, get_settings
+
+JAVA_MISSING = "bazaar kafka: Java 17+ is required (java not found on PATH); install openjdk-17-jre-headless"
+MVN_MISSING = "bazaar kafka: Maven is required to fetch Kafka (mvn not found on PATH); install maven"
+
+POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>bazaar</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>{version}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{version}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
+  </dependencies>
+</project>
+"""
+
+LOG4J = """log4j.rootLogger=WARN, file
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File={log_file}
+log4j.appender.file.MaxFileSize=10MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+"""
+
+
+class KafkaSetupError(RuntimeError):
+    """The local broker cannot be fetched, formatted or started."""
+
+
+class LocalKafka:
+    """One broker+controller node bound to 127.0.0.1, with its files under ``settings.kafka_dir``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.bootstrap = settings.kafka_bootstrap
+        self.port = int(self.bootstrap.rpartition(":")[2])
+        self.kafka_dir = settings.kafka_dir.resolve()
+        self.version_dir = settings.kafka_cache_dir.expanduser().resolve() / settings.kafka_version
+        self.libs_dir = self.version_dir / "libs"
+        self.server_properties = self.kafka_dir / "server.properties"
+        self.log4j_properties = self.kafka_dir / "log4j.properties"
+        self.pid_file = self.kafka_dir / "broker.pid"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # -- jars -------------------------------------------------------------
+
+    def ensure_jars(self) -> Path:
+        """Fetch the Kafka jars with Maven unless an earlier fetch completed; return the libs dir."""
+        _require("java", JAVA_MISSING)
+        if self._jars_stamp.exists():
+            return self.libs_dir
+        mvn = _require("mvn", MVN_MISSING)
+        self.version_dir.mkdir(parents=True, exist_ok=True)
+        with _file_lock(self.version_dir / ".fetch.lock"):
+            if not self._jars_stamp.exists():
+                self._fetch(mvn)
+        return self.libs_dir
+
+    @property
+    def _jars_stamp(self) -> Path:
+        return self.version_dir / "libs.complete"
+
+    def _fetch(self, mvn: str) -> None:
+        version = self.settings.kafka_version
+        print(f"bazaar kafka: fetching Apache Kafka {version} with Maven into {self.libs_dir} (once)", flush=True)
+        started = time.monotonic()
+        shutil.rmtree(self.libs_dir, ignore_errors=True)  # leftovers of an interrupted fetch
+        pom = self.version_dir / "pom.xml"
+        pom.write_text(POM.format(version=version))
+        command = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+                   f"-DoutputDirectory={self.libs_dir}", "-DincludeScope=runtime"]
+        result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            sys.stderr.write(result.stdout + result.stderr)
+            raise KafkaSetupError(
+                f"bazaar kafka: Maven could not fetch Kafka {version} (exit {result.returncode}); see its output above")
+        self._jars_stamp.write_text(f"{version}\n")
+        jars = len(list(self.libs_dir.glob("*.jar")))
+        print(f"bazaar kafka: fetched {jars} jars in {time.monotonic() - started:.0f} s", flush=True)
+
+    # -- storage ----------------------------------------------------------
+
+    def render_server_properties(self) -> str:
+        cport = self.settings.kafka_controller_port
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{cport}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{cport}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.kafka_dir / "data"),
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+        }
+        return "".join(f"{key}={value}\n" for key, value in props.items())
+
+    def format(self) -> None:
+        """Write the broker's config files and format its storage if that was never done."""
+        self.kafka_dir.mkdir(parents=True, exist_ok=True)
+        self.server_properties.write_text(self.render_server_properties())
+        self.log4j_properties.write_text(LOG4J.format(log_file=self.kafka_dir / "broker.log"))
+        if (self.kafka_dir / "data" / "meta.properties").exists():
+            return
+        command = self._java("kafka.tools.StorageTool", "format", "-t", self._cluster_id(),
+                             "-c", str(self.server_properties), "--ignore-formatted")
+        result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            raise KafkaSetupError(f"bazaar kafka: formatting storage failed:\n{result.stdout}{result.stderr}")
+
+    def _cluster_id(self) -> str:
+        path = self.kafka_dir / "cluster.id"
+        if not path.exists():
+            path.write_text(_new_cluster_id() + "\n")
+        return path.read_text().strip()
+
+    # -- process ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the broker in its own process group; output goes to ``broker.out``."""
+        if self._proc is not None:
+            raise RuntimeError("broker already started")
+        self.stop_stale()
+        with open(self.kafka_dir / "broker.out", "wb") as out:
+            self._proc = subprocess.Popen(
+                self._java("kafka.Kafka", str(self.server_properties), heap=self.settings.kafka_heap),
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid_file.write_text(f"{self._proc.pid} {os.getpid()}\n")  # broker, and the process that runs it
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Block until the broker answers metadata requests; raise with the log tail if it dies or stalls."""
+        if self._proc is None:
+            raise RuntimeError("start() the broker first")
+        deadline = time.monotonic() + timeout
+        while not _answers(self.bootstrap):
+            code = self._proc.poll()
+            if code is not None:
+                raise KafkaSetupError(f"bazaar kafka: broker exited with code {code} while starting\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise KafkaSetupError(f"bazaar kafka: broker not ready after {timeout:.0f} s\n{self.log_tail()}")
+            time.sleep(0.3)
+
+    def wait(self) -> int:
+        """Block until the broker process exits; return its exit code."""
+        if self._proc is None:
+            raise RuntimeError("start() the broker first")
+        return self._proc.wait()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM the broker's process group, then SIGKILL it if it outlives ``timeout``."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        _terminate_group(proc.pid, lambda: proc.poll() is None, timeout)
+        proc.wait()
+        self.pid_file.unlink(missing_ok=True)
+
+    def is_running_elsewhere(self) -> bool:
+        """True when something other than this object's broker answers at the bootstrap address."""
+        return self._proc is None and _answers(self.bootstrap)
+
+    def log_tail(self, lines: int = 25) -> str:
+        parts = [_tail(self.kafka_dir / name, lines) for name in ("broker.log", "broker.out")]
+        return "\n".join(part for part in parts if part) or "(the broker wrote no log)"
+
+    def stop_stale(self) -> None:
+        """Stop a broker on this data dir whose runner died (a crashed run), as recorded in the pid file.
+
+        A broker whose runner is still alive is left alone.
+        """
+        try:
+            broker, owner = (int(word) for word in self.pid_file.read_text().split())
+        except (FileNotFoundError, ValueError):
+            return
+        if not _is_broker_process(broker, self.server_properties):
+            self.pid_file.unlink(missing_ok=True)
+        elif not _pid_alive(owner):
+            print(f"bazaar kafka: stopping stale broker (pid {broker}) left by an earlier run", file=sys.stderr)
+            _terminate_group(broker, lambda: _is_broker_process(broker, self.server_properties), timeout=20.0)
+            self.pid_file.unlink(missing_ok=True)
+
+    def _java(self, main_class: str, *args: str, heap: str | None = None) -> list[str]:
+        memory = [f"-Xmx{heap}"] if heap else []
+        return [_require("java", JAVA_MISSING), *memory, "-Djava.awt.headless=true",
+                f"-Dlog4j.configuration=file:{self.log4j_properties}",
+                "-cp", f"{self.libs_dir}/*", main_class, *args]
+
+    def __enter__(self) -> LocalKafka:
+        self.ensure_jars()
+        self.format()
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def ensure_topics(bootstrap: str, specs: dict[str, int], config: dict[str, dict] | None = None,
+                  timeout: float = 30.0) -> None:
+    """Create each topic ``name -> partitions`` (replication factor 1) unless it exists already."""
+    if not specs:
+        return
+    config = config or {}
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topics = [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config.get(name, {}))
+              for name, partitions in specs.items()]
+    futures = admin.create_topics(topics, operation_timeout=timeout, request_timeout=timeout)
+    for future in futures.values():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+
+
+# -- subcommand -----------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fetch-only", action="store_true", help="only fetch the Kafka jars, then exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    kafka = LocalKafka(get_settings())
+    try:
+        kafka.ensure_jars()
+        if args.fetch_only:
+            return 0
+        kafka.stop_stale()
+        if kafka.is_running_elsewhere():
+            print(f"kafka already answers at {kafka.bootstrap}; not starting another")
+            return 0
+        return _serve(kafka)
+    except KafkaSetupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+
+def _serve(kafka: LocalKafka) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # background jobs keep ignoring Ctrl-C
+        signal.signal(signal.SIGINT, _interrupt)
+    try:
+        with kafka:
+            print(f"kafka ready at {kafka.bootstrap} (data in {kafka.kafka_dir})", flush=True)
+            code = kafka.wait()
+    except KeyboardInterrupt:
+        print("kafka stopped", flush=True)
+        return 0
+    print(f"bazaar kafka: broker exited with code {code}\n{kafka.log_tail()}", file=sys.stderr)
+    return 1
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Turn the first SIGTERM/SIGINT into KeyboardInterrupt; ignore repeats while the broker stops."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+
+# -- helpers --------------------------------------------------------------
+
+def _require(tool: str, message: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise KafkaSetupError(message)
+    return path
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _new_cluster_id() -> str:
+    """A random Kafka cluster id: 16 bytes, URL-safe base64 without padding, not starting with '-'."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def _answers(bootstrap: str, timeout: float = 2.0) -> bool:
+    """True when a Kafka broker at ``bootstrap`` returns cluster metadata listing at least one broker."""
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError:
+        return False
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        return bool(admin.list_topics(timeout=timeout).brokers)
+    except KafkaException:
+        return False
+
+
+def _terminate_group(pgid: int, alive: Callable[[], bool], timeout: float) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not alive():
+            return
+
+
+def _pid_alive(pid: int) -> bool:
+    """True for a running process; a zombie (killed, not yet reaped) counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _is_broker_process(pid: int, server_properties: Path) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"kafka.Kafka" in argv and str(server_properties).encode() in argv
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
