@@ -4,9 +4,12 @@ from __future__ import annotations
 import logging
 import time
 
+import orjson
+
 from pydantic import ValidationError
 
 from domain.events import LEG_OUT, Applied, apply_event
+from domain.ledger import ledger_entry
 from domain.stock import Outcome
 from schemas.events import Event, from_wire
 from streams import metrics
@@ -23,6 +26,14 @@ def register(p: Pipeline) -> None:
 
     @p.app.agent(p.events, name="stock", concurrency=1)  # >1 can commit past unprocessed (faust #606)
     async def stock_agent(stream):
+        try:
+            await _consume(stream)
+        except Exception as exc:  # a bug, not bad input: stop the worker rather than skip an event
+            log.critical("stock agent crashed; stopping the worker so it restarts and replays", exc_info=exc)
+            await p.app.crash(exc)
+            raise
+
+    async def _consume(stream) -> None:
         async for event in stream.events():
             msg = event.message
             headers = _headers(msg.headers)
@@ -36,6 +47,9 @@ def register(p: Pipeline) -> None:
                 p.progress.mark(msg.partition, msg.offset)
                 continue
             applied = apply_event(states, ev, leg=leg, fingerprint=headers.get(DIGEST_HEADER), window_days=window_days)
+            entry = ledger_entry(ev, leg, applied)
+            if entry is not None:  # sent again on a replay, with the same figures
+                await p.ledger.send(key=msg.key, value=orjson.dumps(entry))
             _observe(ev, leg, applied)
             metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
             metrics.APPLIED_OFFSET.labels(str(msg.partition)).set(msg.offset)

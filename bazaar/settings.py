@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}.events.v1"
 
     @property
+    def ledger_topic(self) -> str:
+        return f"{self.topic_prefix}.ledger.v1"
+
+    @property
     def group_id(self) -> str:
         """Faust app id: names the consumer group and the table changelog topics."""
         return f"{self.topic_prefix}-{self.app_id}"

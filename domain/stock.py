@@ -30,6 +30,7 @@ class Move:
     at: int  # occurred_at, microseconds since the epoch (UTC)
     delta: int  # milli-units
     digest: str  # payload fingerprint, to flag a re-send with a different payload
+    before: int = 0  # on-hand just before it was applied, so a replay reports the same change
 
 
 @dataclass(slots=True)
@@ -38,6 +39,8 @@ class StockState:
     count_id: str = ""
     count_qty: int = 0
     count_digest: str = ""
+    count_before: int = 0  # on-hand just before and just after the count was applied,
+    count_after: int = 0  # so a replayed count reports the same change
     base: int = 0  # folded movements (after the count, at or before folded_until)
     folded_until: int | None = None
     moves: dict[str, Move] = field(default_factory=dict)
@@ -54,17 +57,20 @@ class StockState:
 
 @dataclass(slots=True, frozen=True)
 class Result:
+    """What applying one event did to one key. For a DUPLICATE, ``before`` and ``after`` are those
+    of the first application, so a replayed event reports exactly what it reported the first time."""
+
     outcome: Outcome
     before: int
     after: int
 
     @property
     def changed(self) -> bool:
-        return self.before != self.after
+        return self.outcome is not Outcome.CONFLICT and self.before != self.after
 
     @property
     def went_negative(self) -> bool:
-        return self.after < 0 <= self.before
+        return self.outcome in (Outcome.APPLIED, Outcome.BEYOND_WINDOW) and self.after < 0 <= self.before
 
 
 def apply_movement(
@@ -74,14 +80,16 @@ def apply_movement(
     before = state.on_hand
     seen = state.moves.get(event_id)
     if seen is not None:
-        return Result(Outcome.DUPLICATE if seen.digest == digest else Outcome.CONFLICT, before, before)
+        if seen.digest == digest:
+            return Result(Outcome.DUPLICATE, seen.before, seen.before + seen.delta)
+        return Result(Outcome.CONFLICT, before, before)
     if state.count_at is not None and at <= state.count_at:
         return Result(Outcome.BEFORE_COUNT, before, before)
     if state.folded_until is not None and at <= state.folded_until:
         state.base += delta
         outcome = Outcome.BEYOND_WINDOW
     else:
-        state.moves[event_id] = Move(at, delta, digest)
+        state.moves[event_id] = Move(at, delta, digest, before)
         outcome = Outcome.APPLIED
     _fold(state, received_at - window)
     state.updated_at = received_at
@@ -95,18 +103,22 @@ def apply_count(
     before = state.on_hand
     if state.count_at is not None and (at, event_id) <= (state.count_at, state.count_id):
         if event_id == state.count_id:
-            return Result(Outcome.DUPLICATE if digest == state.count_digest else Outcome.CONFLICT, before, before)
+            if digest == state.count_digest:
+                return Result(Outcome.DUPLICATE, state.count_before, state.count_after)
+            return Result(Outcome.CONFLICT, before, before)
         return Result(Outcome.STALE_COUNT, before, before)
     if state.folded_until is not None and at < state.folded_until:
         # Movements on both sides of this count were folded together: it cannot be placed exactly.
         return Result(Outcome.STALE_COUNT, before, before)
     state.count_at, state.count_id, state.count_qty, state.count_digest = at, event_id, quantity, digest
+    state.count_before = before
     state.moves = {eid: m for eid, m in state.moves.items() if m.at > at}
     state.base = 0
     state.folded_until = None
     _fold(state, received_at - window)
     state.updated_at = received_at
-    return Result(Outcome.APPLIED, before, state.on_hand)
+    state.count_after = state.on_hand
+    return Result(Outcome.APPLIED, before, state.count_after)
 
 
 def _fold(state: StockState, horizon: int) -> None:

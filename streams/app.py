@@ -14,6 +14,7 @@ class Pipeline:
     settings: Settings
     app: faust.App
     events: faust.TopicT  # POS events keyed by store_id (and transfer in-legs keyed by the receiving store)
+    ledger: faust.TopicT  # what each applied event leg did, per sku (schemas/ledger.py), keyed by store_id
     stock: faust.TableT  # "store|sku" -> encoded StockState, in RocksDB (rocksdict), changelog-backed
     progress: Progress
 
@@ -49,6 +50,10 @@ def build(settings: Settings) -> Pipeline:
         value_serializer="raw",
         partitions=settings.partitions,
     )
+    ledger = app.topic(
+        settings.ledger_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+        partitions=settings.partitions,
+    )
     stock = app.Table(
         "stock",
         default=None,
@@ -63,4 +68,4 @@ def build(settings: Settings) -> Pipeline:
 
         return app.consumer._committed_offset.get(TP(settings.events_topic, partition))
 
-    return Pipeline(settings, app, events, stock, Progress(committed))
+    return Pipeline(settings, app, events, ledger, stock, Progress(committed))

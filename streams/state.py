@@ -1,7 +1,8 @@
 """StockState <-> bytes for the RocksDB table, and a mapping view of the Faust table.
 
 The encoding is a compact JSON array of integers and strings (no floats):
-[count_at, count_id, count_qty, count_digest, base, folded_until, updated_at, {id: [at, delta, digest]}]
+[count_at, count_id, count_qty, count_digest, count_before, count_after, base, folded_until,
+ updated_at, {id: [at, delta, digest, before]}]
 """
 from __future__ import annotations
 
@@ -19,25 +20,29 @@ def encode(state: StockState) -> bytes:
             state.count_id,
             state.count_qty,
             state.count_digest,
+            state.count_before,
+            state.count_after,
             state.base,
             state.folded_until,
             state.updated_at,
-            {eid: (m.at, m.delta, m.digest) for eid, m in state.moves.items()},
+            {eid: (m.at, m.delta, m.digest, m.before) for eid, m in state.moves.items()},
         ]
     )
 
 
 def decode(data: bytes) -> StockState:
-    c_at, c_id, c_qty, c_dig, base, folded, updated, moves = orjson.loads(data)
+    c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, moves = orjson.loads(data)
     return StockState(
         count_at=c_at,
         count_id=c_id,
         count_qty=c_qty,
         count_digest=c_dig,
+        count_before=c_before,
+        count_after=c_after,
         base=base,
         folded_until=folded,
         updated_at=updated,
-        moves={eid: Move(at, delta, dig) for eid, (at, delta, dig) in moves.items()},
+        moves={eid: Move(at, delta, dig, before) for eid, (at, delta, dig, before) in moves.items()},
     )
 
 

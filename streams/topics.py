@@ -9,7 +9,7 @@ DIGEST_HEADER = "bazaar-digest"
 
 def topic_specs(settings: Settings) -> dict[str, int]:
     """Topics created idempotently before any process starts (name -> partitions)."""
-    return {settings.events_topic: settings.partitions}
+    return {settings.events_topic: settings.partitions, settings.ledger_topic: settings.partitions}
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:

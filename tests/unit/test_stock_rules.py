@@ -146,3 +146,20 @@ def test_quantity_helpers_are_exact():
     assert to_milli(__import__("decimal").Decimal("0.125")) == 125
     assert milli_str(-2500) == "-2.5" and milli_str(0) == "0" and milli_str(12000) == "12"
     assert cents_str(150) == "1.50" and cents_str(-5) == "-0.05"
+
+
+def test_a_replayed_event_reports_its_first_change():
+    states = {}
+    apply_event(states, purchase("5"))
+    s = sale("2", minutes=1)
+    [first] = apply_event(states, s)
+    apply_event(states, sale("1", minutes=2))
+    [again] = apply_event(states, s)
+    assert again.result.outcome is Outcome.DUPLICATE
+    assert (again.result.before, again.result.after, again.result.changed) == (first.result.before, first.result.after, True)
+    c = count("9", minutes=3)
+    [counted] = apply_event(states, c)
+    apply_event(states, sale("1", minutes=4))
+    [recount] = apply_event(states, c)
+    assert (recount.result.before, recount.result.after) == (counted.result.before, counted.result.after) == (2000, 9000)
+    assert not recount.result.went_negative

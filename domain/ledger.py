@@ -1,0 +1,71 @@
+"""The ledger entry of one applied event leg: per sku, what it asked and what it did to on-hand."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from domain.events import LEG_IN, Applied
+from domain.quantities import MILLI
+from domain.stock import Outcome
+from schemas.events import Adjustment, Event, Purchase, Return, Sale, Transfer
+
+
+def ledger_entry(event: Event, leg: str, applied: list[Applied]) -> dict | None:
+    """JSON-ready LedgerEntry, or None when nothing is left to record (only conflicting re-sends)."""
+    money = _amounts(event)
+    reasons = _reasons(event)
+    rows = []
+    for a in applied:
+        outcome = a.result.outcome
+        if outcome is Outcome.CONFLICT:
+            continue  # a re-send with another payload: the first one is the record
+        rows.append({
+            "sku": a.op.sku,
+            "quantity": _dec(a.op.quantity),
+            "amount": money.get(a.op.sku),
+            "reason": reasons.get(a.op.sku),
+            "on_hand_before": _dec(a.result.before),
+            "on_hand_after": _dec(a.result.after),
+            "changed": a.result.changed,
+            "outcome": Outcome.APPLIED.value if outcome is Outcome.DUPLICATE else outcome.value,
+        })
+    if not rows:
+        return None
+    transfer = isinstance(event, Transfer)
+    return {
+        "v": 1,
+        "event_id": str(event.event_id),
+        "type": event.type,
+        "leg": leg,
+        "store_id": event.to_store_id if transfer and leg == LEG_IN else event.store_id,
+        "other_store_id": (event.store_id if leg == LEG_IN else event.to_store_id) if transfer else None,
+        "terminal_id": event.terminal_id,
+        "actor": event.actor,
+        "supplier": getattr(event, "supplier", None),
+        "occurred_at": event.occurred_at.isoformat(),
+        "received_at": event.received_at.isoformat() if event.received_at else None,
+        "rows": rows,
+    }
+
+
+def _dec(milli: int) -> str:
+    return format(Decimal(milli) / MILLI, "f")
+
+
+def _amounts(event: Event) -> dict[str, str]:
+    out: dict[str, Decimal] = {}
+    for line in event.lines:
+        if isinstance(event, (Sale, Return)):
+            price = line.unit_price
+        elif isinstance(event, Purchase):
+            price = line.unit_cost
+        else:
+            return {}
+        if price is not None:
+            out[line.sku] = out.get(line.sku, Decimal(0)) + line.quantity * price
+    return {sku: format(v.normalize(), "f") for sku, v in out.items()}
+
+
+def _reasons(event: Event) -> dict[str, str]:
+    if not isinstance(event, Adjustment):
+        return {}
+    return {line.sku: event.reason_of(line) for line in event.lines}

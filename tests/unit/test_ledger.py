@@ -1,0 +1,47 @@
+"""Ledger entries: what each applied event leg did per sku, identical when replayed."""
+import pytest
+
+from domain.events import LEG_IN, apply_event
+from domain.ledger import ledger_entry
+from schemas.ledger import LedgerEntry
+from tests.unit.test_stock_rules import ev, purchase, sale
+
+pytestmark = pytest.mark.unit
+
+
+def test_sale_entry_has_exact_amounts_and_on_hand_change():
+    states = {}
+    apply_event(states, purchase("2"))
+    s = ev("sale", minutes=1, lines=[{"sku": "rice", "quantity": "0.125", "unit_price": "120.50"},
+                                     {"sku": "rice", "quantity": "1", "unit_price": "100.00"}])
+    entry = ledger_entry(s, "out", apply_event(states, s))
+    LedgerEntry.model_validate(entry)
+    [row] = entry["rows"]
+    assert row["quantity"] == "-1.125" and row["amount"] == "115.0625"
+    assert (row["on_hand_before"], row["on_hand_after"], row["changed"], row["outcome"]) == ("2", "0.875", True, "applied")
+    assert ledger_entry(s, "out", apply_event(states, s)) == entry  # a replay writes the same entry
+
+
+def test_transfer_legs_name_both_stores():
+    t = ev("transfer", to_store_id="s2", lines=[{"sku": "rice", "quantity": "4"}])
+    states = {}
+    out = ledger_entry(t, "out", apply_event(states, t))
+    inn = ledger_entry(t, LEG_IN, apply_event(states, t, leg=LEG_IN))
+    assert (out["store_id"], out["other_store_id"], out["rows"][0]["quantity"]) == ("s1", "s2", "-4")
+    assert (inn["store_id"], inn["other_store_id"], inn["rows"][0]["quantity"]) == ("s2", "s1", "4")
+
+
+def test_conflicting_resend_is_left_out():
+    states = {}
+    first = sale("1")
+    apply_event(states, first)
+    changed = sale("3", eid=str(first.event_id))
+    assert ledger_entry(changed, "out", apply_event(states, changed)) is None
+
+
+def test_adjustment_reason_and_late_movement_outcome():
+    states = {}
+    apply_event(states, ev("count", minutes=10, lines=[{"sku": "rice", "quantity": "5"}]))
+    adj = ev("adjustment", minutes=5, reason="expiry", lines=[{"sku": "rice", "quantity": "-1"}])
+    [row] = ledger_entry(adj, "out", apply_event(states, adj))["rows"]
+    assert (row["reason"], row["outcome"], row["changed"]) == ("expiry", "before_count", False)
