@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     worker_host: str = "127.0.0.1"
     worker_port: int = 6066
     late_window_days: int = 30
+    velocity_window_days: int = 14  # days of sales behind the running-out (days of cover) alert
     standby_replicas: int = 0
 
     # API
@@ -55,6 +56,22 @@ class Settings(BaseSettings):
     @property
     def ledger_topic(self) -> str:
         return f"{self.topic_prefix}.ledger.v1"
+
+    @property
+    def products_topic(self) -> str:
+        return f"{self.topic_prefix}.products.v1"  # compacted, key sku
+
+    @property
+    def stores_topic(self) -> str:
+        return f"{self.topic_prefix}.stores.v1"  # compacted, key store_id
+
+    @property
+    def store_products_topic(self) -> str:
+        return f"{self.topic_prefix}.store-products.v1"  # compacted, key "store_id|sku"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.topic_prefix}.alerts.v1"  # key store_id
 
     @property
     def group_id(self) -> str:

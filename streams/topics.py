@@ -9,9 +9,24 @@ DIGEST_HEADER = "bazaar-digest"
 
 def topic_specs(settings: Settings) -> dict[str, int]:
     """Topics created idempotently before any process starts (name -> partitions)."""
-    return {settings.events_topic: settings.partitions, settings.ledger_topic: settings.partitions}
+    return {
+        settings.events_topic: settings.partitions,
+        settings.ledger_topic: settings.partitions,
+        settings.alerts_topic: settings.partitions,
+        settings.products_topic: 1,
+        settings.stores_topic: 1,
+        settings.store_products_topic: 1,
+    }
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     # The events topic is the system of record: keep it, so analytics can be rebuilt from it.
-    return {settings.events_topic: {"retention.ms": "-1"}}
+    compacted = {"cleanup.policy": "compact"}
+    return {
+        settings.events_topic: {"retention.ms": "-1"},
+        settings.ledger_topic: {"retention.ms": "-1"},
+        settings.alerts_topic: {"retention.ms": "-1"},
+        settings.products_topic: compacted,
+        settings.stores_topic: compacted,
+        settings.store_products_topic: compacted,
+    }
