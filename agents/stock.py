@@ -9,9 +9,11 @@ import orjson
 from pydantic import ValidationError
 
 from domain.events import LEG_OUT, Applied, apply_event
+from domain.alerts import after_apply
+from domain.alerts import message as alert_message
 from domain.ledger import ledger_entry
 from domain.stock import Outcome
-from schemas.events import Event, from_wire
+from schemas.events import Event, Sale, from_wire
 from streams import metrics
 from streams.app import Pipeline
 from streams.state import TableStates
@@ -23,6 +25,8 @@ log = logging.getLogger("bazaar.agents.stock")
 def register(p: Pipeline) -> None:
     states = TableStates(p.stock)
     window_days = p.settings.late_window_days
+    velocity_days = p.settings.velocity_window_days
+    catalog = p.catalog
 
     @p.app.agent(p.events, name="stock", concurrency=1)  # >1 can commit past unprocessed (faust #606)
     async def stock_agent(stream):
@@ -46,14 +50,35 @@ def register(p: Pipeline) -> None:
                 log.error("message breaks the event contract", extra={"partition": msg.partition, "offset": msg.offset, "error": str(exc)})
                 p.progress.mark(msg.partition, msg.offset)
                 continue
-            applied = apply_event(states, ev, leg=leg, fingerprint=headers.get(DIGEST_HEADER), window_days=window_days)
-            entry = ledger_entry(ev, leg, applied)
+            raised: list[dict] = []
+            event_key, sale = f"{ev.event_id}|{leg}", isinstance(ev, Sale)
+            received = (ev.received_at or ev.occurred_at).isoformat()
+
+            def alert_step(op, result, state) -> None:
+                transitions = after_apply(
+                    state.alerts, sale=sale, outcome=result.outcome.value, store_id=op.store_id, sku=op.sku,
+                    quantity=op.quantity, on_hand=result.after, limits=catalog.thresholds(op.store_id, op.sku),
+                    day=catalog.local_day(op.store_id, ev.occurred_at), event_key=event_key, window_days=velocity_days,
+                )
+                raised.extend(alert_message(t, op.store_id, op.sku, str(ev.event_id), ev.occurred_at.isoformat(), received) for t in transitions)
+
+            applied = apply_event(states, ev, leg=leg, fingerprint=headers.get(DIGEST_HEADER), window_days=window_days, on_applied=alert_step)
+            entry = ledger_entry(ev, leg, applied, inactive=_inactive(catalog, ev, leg, sale))
             if entry is not None:  # sent again on a replay, with the same figures
                 await p.ledger.send(key=msg.key, value=orjson.dumps(entry))
+            for alert in raised:  # a replay re-sends the same alert ids; consumers dedupe on them
+                await p.alerts.send(key=msg.key, value=orjson.dumps(alert))
             _observe(ev, leg, applied)
             metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
             metrics.APPLIED_OFFSET.labels(str(msg.partition)).set(msg.offset)
             p.progress.mark(msg.partition, msg.offset)
+
+
+def _inactive(catalog, ev: Event, leg: str, sale: bool) -> set[str]:
+    """Skus of a sale that the catalog says are inactive at the store: recorded and flagged."""
+    if not sale:
+        return set()
+    return {line.sku for line in ev.lines if catalog.active(ev.store_id, line.sku) is False}
 
 
 def _headers(raw) -> dict[str, str]:

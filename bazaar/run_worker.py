@@ -21,6 +21,7 @@ def build_worker(settings):
     pipeline = build(settings)
     register_all(pipeline)
     register_views(pipeline)
+    pipeline.catalog.start()
     return faust.Worker(pipeline.app, loglevel=settings.log_level.lower(), redirect_stdouts=False, override_logging=False)
 
 

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     late_window_days: int = 30
     velocity_window_days: int = 14  # days of sales behind the running-out (days of cover) alert
     standby_replicas: int = 0
+    session_timeout_s: float = 10.0  # how soon a dead worker's partitions are reassigned
 
     # API
     api_host: str = "127.0.0.1"
@@ -38,6 +39,17 @@ class Settings(BaseSettings):
     worker_urls: list[str] = ["http://127.0.0.1:6066"]
     produce_timeout_s: float = 5.0
     max_batch: int = 500
+    catalog_strict: bool = False  # every store counts as managed: events of unregistered stores are refused
+    sse_heartbeat_s: float = 15.0  # comment line on idle alert streams
+
+    # Notifier (webhooks for alerts)
+    notifier_host: str = "127.0.0.1"
+    notifier_port: int = 6070
+    webhook_timeout_s: float = 10.0  # one POST to a receiver
+    webhook_backoff_base_s: float = 0.5  # wait after the first failed attempt, doubling ...
+    webhook_backoff_max_s: float = 60.0  # ... up to this
+    webhook_max_attempts: int = 12  # then the delivery is dead-lettered
+    webhook_concurrency: int = 4  # deliveries in flight per webhook
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -72,6 +84,26 @@ class Settings(BaseSettings):
     @property
     def alerts_topic(self) -> str:
         return f"{self.topic_prefix}.alerts.v1"  # key store_id
+
+    @property
+    def alert_acks_topic(self) -> str:
+        return f"{self.topic_prefix}.alert-acks.v1"  # compacted, key alert_id
+
+    @property
+    def webhooks_topic(self) -> str:
+        return f"{self.topic_prefix}.webhooks.v1"  # compacted, key webhook_id (tombstone = deleted)
+
+    @property
+    def webhook_deliveries_topic(self) -> str:
+        return f"{self.topic_prefix}.webhook-deliveries.v1"  # compacted, key "webhook_id|alert_id"
+
+    @property
+    def webhook_dead_letters_topic(self) -> str:
+        return f"{self.topic_prefix}.webhook-dead-letters.v1"  # compacted, key "webhook_id|alert_id"
+
+    @property
+    def notifier_group(self) -> str:
+        return f"{self.topic_prefix}-notifier"
 
     @property
     def group_id(self) -> str:

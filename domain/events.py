@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, MutableMapping
+from typing import Callable, Iterable, MutableMapping
 
 from domain.quantities import to_milli
 from domain.stock import Result, StockState, apply_count, apply_movement
@@ -109,9 +109,11 @@ def apply_event(
     fingerprint: str | None = None,
     window_days: int = 30,
     received_at_us: int | None = None,
+    on_applied: Callable[[KeyOp, Result, StockState], None] | None = None,
 ) -> list[Applied]:
     """Apply one event to a mapping of key -> StockState. Every key is written back, even when
-    nothing changed, so a replay re-publishes state that may not have reached a changelog."""
+    nothing changed, so a replay re-publishes state that may not have reached a changelog.
+    ``on_applied`` may update the key's state further (alerts) before it is written."""
     fp = fingerprint or digest(event)
     at = to_us(event.occurred_at)
     received = received_at_us if received_at_us is not None else to_us(event.received_at or event.occurred_at)
@@ -124,6 +126,8 @@ def apply_event(
             result = apply_count(state, eid, at, op.quantity, fp, received, window)
         else:
             result = apply_movement(state, eid, at, op.quantity, fp, received, window)
+        if on_applied is not None:
+            on_applied(op, result, state)
         states[op.key] = state
         out.append(Applied(op, result, state))
     return out

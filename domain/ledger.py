@@ -9,8 +9,9 @@ from domain.stock import Outcome
 from schemas.events import Adjustment, Event, Purchase, Return, Sale, Transfer
 
 
-def ledger_entry(event: Event, leg: str, applied: list[Applied]) -> dict | None:
-    """JSON-ready LedgerEntry, or None when nothing is left to record (only conflicting re-sends)."""
+def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: set[str] = frozenset()) -> dict | None:
+    """JSON-ready LedgerEntry, or None when nothing is left to record (only conflicting re-sends).
+    ``inactive``: skus the catalog marks inactive at the store (a sale of one is kept and flagged)."""
     money = _amounts(event)
     reasons = _reasons(event)
     rows = []
@@ -27,6 +28,7 @@ def ledger_entry(event: Event, leg: str, applied: list[Applied]) -> dict | None:
             "on_hand_after": _dec(a.result.after),
             "changed": a.result.changed,
             "outcome": Outcome.APPLIED.value if outcome is Outcome.DUPLICATE else outcome.value,
+            "flags": ["inactive_product"] if a.op.sku in inactive else [],
         })
     if not rows:
         return None

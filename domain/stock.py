@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from domain.alerts import AlertState
+
 
 class Outcome(str, Enum):
     APPLIED = "applied"  # changed on-hand (or set it, for a count)
@@ -45,6 +47,7 @@ class StockState:
     folded_until: int | None = None
     moves: dict[str, Move] = field(default_factory=dict)
     updated_at: int | None = None  # received_at of the last change to on-hand
+    alerts: AlertState = field(default_factory=AlertState)  # kept with the stock: one atomic write per key
 
     @property
     def on_hand(self) -> int:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal, Union
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.types import Sku, StoreId, Timestamp
 
@@ -19,6 +19,7 @@ class Alert(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     v: Literal[1] = 1
+    type: Literal["alert"] = "alert"
     alert_id: UUID
     kind: AlertKind
     store_id: StoreId
@@ -32,3 +33,41 @@ class Alert(BaseModel):
     event_id: UUID  # the event that crossed the threshold
     occurred_at: Timestamp  # when that event happened
     raised_at: Timestamp  # when the stream raised it (the event's received_at)
+
+
+class AlertCleared(BaseModel):
+    """Stock rose back past a threshold: the alert ``cleared_alert_id`` is re-armed (and no longer
+    active). Written by the stream on the alerts topic like an Alert, with its own derived id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    v: Literal[1] = 1
+    type: Literal["cleared"] = "cleared"
+    alert_id: UUID  # id of this message
+    cleared_alert_id: UUID | None  # the alert it ends (None if that alert predates this worker's state)
+    kind: AlertKind
+    store_id: StoreId
+    sku: Sku
+    on_hand: Decimal
+    threshold: Decimal
+    event_id: UUID
+    occurred_at: Timestamp
+    raised_at: Timestamp  # the event's received_at
+
+
+AlertMessage = Annotated[Union[Alert, AlertCleared], Field(discriminator="type")]
+AlertMessageAdapter: TypeAdapter = TypeAdapter(AlertMessage)
+
+
+class AlertAck(BaseModel):
+    """A manager acknowledged an alert: on the compacted acks topic, keyed by alert_id. Written by
+    the API (``POST /v1/stores/{store_id}/alerts/{alert_id}/ack``); the first ack stands."""
+
+    model_config = ConfigDict(frozen=True)
+
+    v: Literal[1] = 1
+    alert_id: UUID
+    store_id: StoreId
+    by: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=500)
+    acked_at: Timestamp

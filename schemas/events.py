@@ -18,6 +18,7 @@ from schemas.types import (
     NonNegativeQuantity,
     NonZeroQuantity,
     PositiveQuantity,
+    Quantity,
     Sku,
     StoreId,
     TerminalId,
@@ -34,39 +35,66 @@ class _Model(BaseModel):
 
 # ---- lines -------------------------------------------------------------------------------------
 
+# Pack and measure units on a line: the API converts to the product's base unit before producing.
+LineUnit = Annotated[str | None, Field(min_length=1, max_length=24, description=(
+    "Unit of `quantity` when it is not the product's base unit: a pack (carton, dozen) or a measure "
+    "(g, kg, ml, litre); the API converts to the base unit"))]
+EnteredQuantity = Annotated[Quantity | None, Field(description=(
+    "Set by the server when it converted the line: the quantity as entered, in `entered_unit`; ignored on input"))]
+EnteredUnit = Annotated[str | None, Field(max_length=24, description=(
+    "Set by the server when it converted the line: the unit as entered; ignored on input"))]
+
 
 class SaleLine(_Model):
     sku: Sku
     quantity: PositiveQuantity = Field(description="Units (or kg, litres) sold; leaves stock")
     unit_price: Money
+    unit: LineUnit = None
+    entered_quantity: EnteredQuantity = None
+    entered_unit: EnteredUnit = None
 
 
 class PurchaseLine(_Model):
     sku: Sku
     quantity: PositiveQuantity = Field(description="Units received; arrives in stock")
     unit_cost: Money
+    unit: LineUnit = None
+    entered_quantity: EnteredQuantity = None
+    entered_unit: EnteredUnit = None
 
 
 class ReturnLine(_Model):
     sku: Sku
     quantity: PositiveQuantity = Field(description="Units a customer brought back; arrive back in stock")
     unit_price: Money | None = Field(default=None, description="Refund per unit, if any")
+    unit: LineUnit = None
+    entered_quantity: EnteredQuantity = None
+    entered_unit: EnteredUnit = None
 
 
 class AdjustmentLine(_Model):
     sku: Sku
     quantity: NonZeroQuantity = Field(description="Signed change to on-hand; negative for every reason but correction")
     reason: AdjustmentReason | None = Field(default=None, description="Overrides the event's reason for this line")
+    unit: LineUnit = None
+    entered_quantity: EnteredQuantity = None
+    entered_unit: EnteredUnit = None
 
 
 class CountLine(_Model):
     sku: Sku
     quantity: NonNegativeQuantity = Field(description="On-hand found by the physical count, as of occurred_at")
+    unit: LineUnit = None
+    entered_quantity: EnteredQuantity = None
+    entered_unit: EnteredUnit = None
 
 
 class TransferLine(_Model):
     sku: Sku
     quantity: PositiveQuantity = Field(description="Units leaving store_id and arriving at to_store_id")
+    unit: LineUnit = None
+    entered_quantity: EnteredQuantity = None
+    entered_unit: EnteredUnit = None
 
 
 # ---- events ------------------------------------------------------------------------------------

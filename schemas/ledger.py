@@ -29,6 +29,7 @@ class LedgerRow(BaseModel):
     on_hand_after: Decimal
     changed: bool  # did it change on-hand
     outcome: Outcome
+    flags: list[str] = []  # e.g. "inactive_product": a sale of a product the catalog marks inactive
 
 
 class LedgerEntry(BaseModel):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import faust
 
 from bazaar.settings import Settings
+from streams.catalog import CatalogCache
 from streams.progress import Progress
 
 
@@ -17,6 +18,8 @@ class Pipeline:
     ledger: faust.TopicT  # what each applied event leg did, per sku (schemas/ledger.py), keyed by store_id
     stock: faust.TableT  # "store|sku" -> encoded StockState, in RocksDB (rocksdict), changelog-backed
     progress: Progress
+    alerts: faust.TopicT  # schemas/alerts.py messages raised by the stock agent, keyed by store_id
+    catalog: CatalogCache  # follows the compacted catalog topics
 
 
 def make_app(settings: Settings) -> faust.App:
@@ -32,6 +35,9 @@ def make_app(settings: Settings) -> faust.App:
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # a SIGKILLed worker's partitions move on after this, not Faust's default minute
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 3),
         web_enabled=True,
         web_host=settings.worker_host,
         web_port=settings.worker_port,
@@ -68,4 +74,9 @@ def build(settings: Settings) -> Pipeline:
 
         return app.consumer._committed_offset.get(TP(settings.events_topic, partition))
 
-    return Pipeline(settings, app, events, ledger, stock, Progress(committed))
+    alerts = app.topic(
+        settings.alerts_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+        partitions=settings.partitions,
+    )
+    catalog = CatalogCache(settings)
+    return Pipeline(settings, app, events, ledger, stock, Progress(committed), alerts, catalog)

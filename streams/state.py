@@ -2,7 +2,7 @@
 
 The encoding is a compact JSON array of integers and strings (no floats):
 [count_at, count_id, count_qty, count_digest, count_before, count_after, base, folded_until,
- updated_at, {id: [at, delta, digest, before]}]
+ updated_at, {id: [at, delta, digest, before]}, [fired, {day: sold}, first_day, recent]]
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, Iterator, MutableMapping
 
 import orjson
 
+from domain.alerts import AlertState
 from domain.stock import Move, StockState
 
 
@@ -26,12 +27,13 @@ def encode(state: StockState) -> bytes:
             state.folded_until,
             state.updated_at,
             {eid: (m.at, m.delta, m.digest, m.before) for eid, m in state.moves.items()},
+            _encode_alerts(state.alerts),
         ]
     )
 
 
 def decode(data: bytes) -> StockState:
-    c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, moves = orjson.loads(data)
+    c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, moves, alerts = orjson.loads(data)
     return StockState(
         count_at=c_at,
         count_id=c_id,
@@ -43,7 +45,17 @@ def decode(data: bytes) -> StockState:
         folded_until=folded,
         updated_at=updated,
         moves={eid: Move(at, delta, dig, before) for eid, (at, delta, dig, before) in moves.items()},
+        alerts=_decode_alerts(alerts),
     )
+
+
+def _encode_alerts(a: AlertState) -> list:
+    return [a.fired, {str(day): sold for day, sold in a.sales.items()}, a.first_day, a.recent]
+
+
+def _decode_alerts(v: list) -> AlertState:
+    fired, sales, first_day, recent = v
+    return AlertState(fired=fired, sales={int(day): sold for day, sold in sales.items()}, first_day=first_day, recent=recent)
 
 
 class TableStates(MutableMapping[str, StockState]):

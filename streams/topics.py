@@ -16,6 +16,10 @@ def topic_specs(settings: Settings) -> dict[str, int]:
         settings.products_topic: 1,
         settings.stores_topic: 1,
         settings.store_products_topic: 1,
+        settings.alert_acks_topic: 1,
+        settings.webhooks_topic: 1,
+        settings.webhook_deliveries_topic: 1,
+        settings.webhook_dead_letters_topic: 1,
     }
 
 
@@ -29,4 +33,8 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
         settings.products_topic: compacted,
         settings.stores_topic: compacted,
         settings.store_products_topic: compacted,
+        settings.alert_acks_topic: compacted,
+        settings.webhooks_topic: compacted,
+        settings.webhook_deliveries_topic: compacted,
+        settings.webhook_dead_letters_topic: compacted,
     }

@@ -116,7 +116,11 @@ def register_views(p: Pipeline) -> None:
 
     @app.page("/status")
     async def status(web, request) -> Any:
-        return web.json({"applied": {str(k): v for k, v in sorted(p.progress.applied.items())}, "rebalancing": bool(app.rebalancing)})
+        return web.json({
+            "applied": {str(k): v for k, v in sorted(p.progress.applied.items())},
+            "rebalancing": bool(app.rebalancing),
+            "catalog": {"products": len(p.catalog.products), "stores": len(p.catalog.stores), "overrides": len(p.catalog.overrides)},
+        })
 
     @app.page("/metrics")
     async def metrics_page(web, request) -> Any:

@@ -2,6 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
+from domain.alerts import AlertState
 from domain.stock import Move, StockState
 from streams.state import decode, encode
 
@@ -11,6 +12,16 @@ ints = st.integers(-(2**62), 2**62)
 moves = st.dictionaries(st.uuids().map(str), st.builds(Move, ints, ints, st.text(max_size=16), ints), max_size=5)
 
 
-@given(st.builds(StockState, st.none() | ints, st.text(max_size=36), ints, st.text(max_size=16), ints, ints, ints, st.none() | ints, moves, st.none() | ints))
+alerts = st.builds(
+    AlertState,
+    st.dictionaries(st.sampled_from(["low_stock", "out_of_stock"]), st.uuids().map(str)),
+    st.dictionaries(st.integers(0, 30000), ints),
+    st.none() | st.integers(0, 30000),
+    st.lists(st.lists(st.text(max_size=8), max_size=2), max_size=3),
+)
+
+
+@given(st.builds(StockState, st.none() | ints, st.text(max_size=36), ints, st.text(max_size=16), ints, ints, ints,
+                 st.none() | ints, moves, st.none() | ints, alerts))
 def test_round_trip(state):
     assert decode(encode(state)) == state

@@ -1,0 +1,87 @@
+"""The webhooks contract: registrations, delivery records and dead letters, each on a compacted topic.
+
+* webhooks topic, key ``webhook_id``: a ``Webhook`` (a tombstone deletes it). It holds the shared
+  secret, so the topic must be readable only by the API and the notifier.
+* deliveries topic, key ``webhook_id|alert_id``: a ``Delivery`` once a receiver answered 2xx. The
+  notifier reads it back after a restart and never posts that alert to that webhook again.
+* dead-letters topic, same key: a ``DeadLetter`` after the last failed attempt; the API writes the
+  same key with ``state="retry_requested"`` to ask the notifier for another round of attempts.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+
+from schemas.alerts import AlertKind
+from schemas.types import StoreId, Timestamp
+
+MessageType = Literal["alert", "cleared"]
+DeadLetterState = Literal["dead", "retry_requested", "redelivered"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WebhookIn(_Model):
+    """Body of ``POST /v1/webhooks``."""
+
+    url: AnyHttpUrl
+    secret: str = Field(min_length=16, max_length=256, description="Shared secret of the HMAC-SHA256 signature")
+    store_ids: list[StoreId] = Field(default_factory=list, max_length=10_000, description="Only these stores; empty = all")
+    kinds: list[AlertKind] = Field(default_factory=list, description="Only these alert kinds; empty = all")
+    types: list[MessageType] = Field(default_factory=lambda: ["alert"], min_length=1,
+                                     description='"alert" (default), and "cleared" to hear when stock recovers')
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        if value.scheme not in ("http", "https"):
+            raise ValueError("must be an http or https URL")
+        return value
+
+
+class Webhook(WebhookIn):
+    webhook_id: UUID
+    created_at: Timestamp  # alerts raised before this are not sent to it
+
+    def public(self) -> dict:
+        """What the API shows: everything but the secret."""
+        return self.model_dump(mode="json", exclude={"secret"})
+
+    def wants(self, store_id: str, kind: str, type_: str, raised_at: datetime) -> bool:
+        return (
+            type_ in self.types
+            and (not self.store_ids or store_id in self.store_ids)
+            and (not self.kinds or kind in self.kinds)
+            and raised_at >= self.created_at
+        )
+
+
+class Delivery(_Model):
+    webhook_id: UUID
+    alert_id: UUID
+    delivered_at: Timestamp
+    attempts: int
+    status: int  # the receiver's HTTP status
+
+
+class DeadLetter(_Model):
+    webhook_id: UUID
+    alert_id: UUID
+    store_id: StoreId
+    kind: AlertKind
+    type: MessageType = "alert"
+    body: str  # the alert JSON exactly as it was (and will be) posted
+    attempts: int
+    last_error: str
+    dead_at: Timestamp
+    state: DeadLetterState = "dead"
+    retry_requested_at: Timestamp | None = None
+
+
+def pair_key(webhook_id: UUID | str, alert_id: UUID | str) -> bytes:
+    return f"{webhook_id}|{alert_id}".encode()
