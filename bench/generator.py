@@ -40,6 +40,7 @@ class GenConfig:
     offline_share: float = 0.15  # share of terminal-days that spend a few hours offline
     resend_share: float = 0.02  # share of events re-sent after a (simulated) timeout
     transfers: bool = True
+    opening_count: bool = True  # each store counts its shelves before the first day opens
     start: datetime | None = None  # default: 08:00 local, `days` days before today (inside the late window)
 
 
@@ -89,11 +90,27 @@ class Generator:
             self.emitted += 1
             yield p.body
 
+    def _opening(self, store: str, at: datetime) -> dict:
+        """A stock count of the store's assortment, a week's sales or so of each product."""
+        eid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        lines = []
+        for p in self.products[:200]:
+            qty = self.rng.randint(5, 60) * 1000 if p.loose else self.rng.randint(6, 120) * 1000
+            lines.append({"sku": p.sku, "quantity": _q(qty)})
+            self._record_count(f"{store}|{p.sku}", _us(at), eid, qty)
+        return {"event_id": eid, "type": "count", "store_id": store, "terminal_id": f"{store}-t0", "occurred_at": at.isoformat(), "lines": lines}
+
     def _day(self, day: int) -> Iterator[tuple[dict, int]]:
         cfg, rng = self.config, self.rng
         day_start = cfg.start + timedelta(days=day)
         open_us = 14 * 3600 * 1_000_000  # 08:00 to 22:00
         for store in self.stores:
+            if day == 0 and cfg.opening_count:
+                at = day_start - timedelta(minutes=30)
+                body = self._opening(store, at)
+                body["received_at_hint"] = _us(at) + 100_000
+                self.unique += 1
+                yield body, _us(at) + 100_000
             offline = {}
             for t in range(cfg.terminals_per_store):
                 if rng.random() < cfg.offline_share:

@@ -62,8 +62,9 @@ def _amounts(event: Event) -> dict[str, str]:
             price = line.unit_cost
         else:
             return {}
-        if price is not None:
-            out[line.sku] = out.get(line.sku, Decimal(0)) + line.quantity * price
+        if price is not None:  # money is per unit as entered (a carton's price, not a piece's)
+            entered = line.entered_quantity if line.entered_quantity is not None else line.quantity
+            out[line.sku] = out.get(line.sku, Decimal(0)) + entered * price
     return {sku: format(v.normalize(), "f") for sku, v in out.items()}
 
 

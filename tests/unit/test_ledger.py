@@ -45,3 +45,10 @@ def test_adjustment_reason_and_late_movement_outcome():
     adj = ev("adjustment", minutes=5, reason="expiry", lines=[{"sku": "rice", "quantity": "-1"}])
     [row] = ledger_entry(adj, "out", apply_event(states, adj))["rows"]
     assert (row["reason"], row["outcome"], row["changed"]) == ("expiry", "before_count", False)
+
+
+def test_amount_uses_the_entered_quantity_of_a_converted_line():
+    p = ev("purchase", supplier="Metro", lines=[{"sku": "rice", "quantity": "24", "unit": "piece", "unit_cost": "1200.00",
+                                                 "entered_quantity": "2", "entered_unit": "carton"}])
+    [row] = ledger_entry(p, "out", apply_event({}, p))["rows"]
+    assert (row["quantity"], row["amount"]) == ("24", "2400")
