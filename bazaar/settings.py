@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     app_id: str = "bazaar-inventory"
     worker_host: str = "127.0.0.1"
     worker_port: int = 6066
+    worker_advertised_host: str | None = None  # how other workers reach this one (default worker_host)
     late_window_days: int = 30
     velocity_window_days: int = 14  # days of sales behind the running-out (days of cover) alert
     standby_replicas: int = 0

@@ -23,7 +23,7 @@ class Pipeline:
 
 
 def make_app(settings: Settings) -> faust.App:
-    url = f"http://{settings.worker_host}:{settings.worker_port}"
+    url = f"http://{settings.worker_advertised_host or settings.worker_host}:{settings.worker_port}"
     return faust.App(
         settings.group_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
