@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one entry script for bazaar-inventory, used by the README and CI.
 #
-#   ./bazaar.sh setup          chromium (apt), .venv, Python packages, web/ build, Kafka jars (idempotent)
+#   ./bazaar.sh setup          chromium and fonts (apt), .venv, Python packages, web/ build, Kafka jars (idempotent)
 #   ./bazaar.sh demo|up|bench  setup, then that bazaar subcommand
 #   ./bazaar.sh test [ARGS]    setup, then pytest (default: -q)
 #   ./bazaar.sh WORD [ARGS]    any other bazaar subcommand, e.g. ./bazaar.sh kafka
@@ -24,6 +24,16 @@ ensure_chromium() {
   say "installing chromium with apt-get"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
+# Urdu glyphs for the browser tests' screenshots (Noto Naskh / Nastaliq); optional, never fatal
+ensure_fonts() {
+  command -v fc-list >/dev/null || return 0
+  [[ $(fc-list : family 2>/dev/null) == *"Noto Naskh Arabic"* ]] && return 0
+  command -v apt-get >/dev/null || return 0
+  say "installing fonts-noto-core (Urdu script in screenshots)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-core >/dev/null 2>&1 ||
+    say "fonts-noto-core not installed; Urdu text in screenshots may show boxes"
 }
 
 pick_python() {
@@ -71,6 +81,7 @@ ensure_web() {
 
 setup() {
   ensure_chromium
+  ensure_fonts
   ensure_venv
   ensure_python_packages
   ensure_web

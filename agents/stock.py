@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import orjson
@@ -32,10 +33,9 @@ def register(p: Pipeline) -> None:
     async def stock_agent(stream):
         try:
             await _consume(stream)
-        except Exception as exc:  # a bug, not bad input: stop the worker rather than skip an event
-            log.critical("stock agent crashed; stopping the worker so it restarts and replays", exc_info=exc)
-            await p.app.crash(exc)
-            raise
+        except Exception as exc:  # a bug, not bad input: never skip the event
+            log.critical("stock agent crashed; exiting at once so the event is replayed after a restart", exc_info=exc)
+            _exit_now(70)
 
     async def _consume(stream) -> None:
         async for event in stream.events():
@@ -72,6 +72,14 @@ def register(p: Pipeline) -> None:
             metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
             metrics.APPLIED_OFFSET.labels(str(msg.partition)).set(msg.offset)
             p.progress.mark(msg.partition, msg.offset)
+
+
+def _exit_now(code: int) -> None:
+    """Leave like SIGKILL would: Faust's orderly shutdown could commit the failed event's offset,
+    while a hard exit leaves it uncommitted, so it is replayed (and updates are idempotent)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(code)
 
 
 def _inactive(catalog, ev: Event, leg: str, sale: bool) -> set[str]:

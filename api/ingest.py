@@ -19,6 +19,11 @@ from streams.topics import DIGEST_HEADER, LEG_HEADER
 
 def parse_events(raw: bytes, max_batch: int) -> list[Event]:
     """One event object or ``{"events": [...]}`` -> validated events (or an ApiError)."""
+    return parse_batch(raw, max_batch)[0]
+
+
+def parse_batch(raw: bytes, max_batch: int) -> tuple[list[Event], bool]:
+    """As ``parse_events``, and whether the body was a batch (issues then carry an index)."""
     try:
         body = loads_exact(raw)
     except (ValueError, RecursionError) as exc:
@@ -32,7 +37,7 @@ def parse_events(raw: bytes, max_batch: int) -> list[Event]:
             issues.extend(event_issues(exc, i if batch else None))
     if issues:
         raise invalid_events(issues)
-    return events
+    return events, batch
 
 
 def _items(body: Any, max_batch: int) -> tuple[list, bool]:
@@ -55,14 +60,15 @@ def stamp(events: Sequence[Event], now: datetime) -> list[Event]:
     return [e.model_copy(update={"received_at": now}) for e in events]
 
 
-def messages(events: Sequence[Event]) -> tuple[list[Item], list[int]]:
+def messages(events: Sequence[Event], digests: Sequence[str] | None = None) -> tuple[list[Item], list[int]]:
     """Kafka messages keyed by store (so one store's events stay ordered), with a payload digest
     header; a transfer also gets its in-leg keyed by the receiving store. Returns the messages and,
-    for each, the index of the event it carries."""
+    for each, the index of the event it carries. ``digests``: of the events as posted, when what is
+    produced differs (units converted to base units)."""
     items: list[Item] = []
     owners: list[int] = []
     for i, e in enumerate(events):
-        value, headers = to_wire(e), [(DIGEST_HEADER, digest(e).encode())]
+        value, headers = to_wire(e), [(DIGEST_HEADER, (digests[i] if digests else digest(e)).encode())]
         for key, leg in wire_legs(e):
             items.append((key.encode(), value, headers if leg == LEG_OUT else [*headers, (LEG_HEADER, leg.encode())]))
             owners.append(i)

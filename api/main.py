@@ -9,7 +9,11 @@ from fastapi import FastAPI
 
 from api import errors, metrics
 from api.producer import EventProducer
-from api.routes import events, health, stock
+from api.routes import events, health, reports, stock
+from api.routes import alerts, catalog, products, store_products, stores, webhooks
+from api.routes import pages
+from api.readiness import ViewsReady
+from api.services import Services
 from api.workers import WorkerClient
 from bazaar.settings import Settings, get_settings
 
@@ -24,9 +28,12 @@ async def lifespan(app: FastAPI):
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
     app.state.producer, app.state.http = producer, http
     app.state.workers = WorkerClient(http, settings.worker_urls)
+    services = app.state.services = Services.create(settings, broker_down=lambda: producer.is_down)
+    services.start()  # catalog, alert and webhook views: read in the background, /health waits for them
     try:
         yield
     finally:
+        await asyncio.to_thread(services.stop)
         await http.aclose()
         await asyncio.to_thread(producer.close, settings.produce_timeout_s)
 
@@ -35,6 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="bazaar-inventory", version="1", lifespan=lifespan)
     app.state.settings = settings or get_settings()
     errors.install(app, on_error=metrics.count_rejected)
-    for module in (events, stock, health):
+    for module in (events, stock, health, reports):
         app.include_router(module.router)
+    for module in (products, stores, store_products, catalog, alerts, webhooks):
+        app.include_router(module.router)
+    app.include_router(pages.router)  # the web app's pages, last: JSON routes come first
+    app.add_middleware(ViewsReady)
     return app

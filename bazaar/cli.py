@@ -17,6 +17,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("bazaar.demo", "`up` plus a simulated day of POS traffic with a live display"),
     "schema": ("bazaar.schema_cmd", "print or write the JSON Schema of the event contract"),
     "topics": ("bazaar.topics_cmd", "create the app's topics idempotently"),
+    "notifier": ("bazaar.run_notifier", "post alerts to registered webhooks (signed, retried, exactly once)"),
+    "catalog": ("bazaar.catalog_cmd", "catalog tools: `catalog import FILE` loads products from CSV through the API"),
+    "analytics": ("bazaar.run_analytics", "sink the ledger into ClickHouse (embedded chDB by default) and serve reports"),
+    "clickhouse": ("bazaar.clickhouse_cmd", "analytics schema: `clickhouse migrate` applies the migrations, `clickhouse status` lists them"),
+    "report": ("bazaar.report_cmd", "print a report (daily_sales, top_sellers, stock_as_of, ...) as a table, CSV or JSON"),
+    "bench": ("bench.cli", "benchmarks on a local broker: raw limit, Quix peer, workers, API, recovery, scale"),
 }
 
 

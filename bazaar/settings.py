@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     max_batch: int = 500
     catalog_strict: bool = False  # every store counts as managed: events of unregistered stores are refused
     sse_heartbeat_s: float = 15.0  # comment line on idle alert streams
+    web_dist: Path = Path(__file__).resolve().parent.parent / "web" / "dist"  # the built web app the API serves
+    analytics_url: str = ""  # how the API and `bazaar report` reach `bazaar analytics`; "" = http://worker_host:analytics_port
+
+    # Analytics (`bazaar analytics`, the one process that owns the analytics database)
+    analytics_port: int = 6068
+    clickhouse_dsn: str = ""  # "" = embedded chDB in data_dir/clickhouse; or http(s)://user:password@host:8123/database
+    analytics_batch_max: int = 500  # most ledger entries in one insert
+    analytics_batch_seconds: float = 1.0  # longest an entry waits for its batch to fill
+    clickhouse_fault_file: str = ""  # for tests: inserts fail while this file exists (ClickHouse "down")
 
     # Notifier (webhooks for alerts)
     notifier_host: str = "127.0.0.1"
@@ -110,6 +119,10 @@ class Settings(BaseSettings):
     def group_id(self) -> str:
         """Faust app id: names the consumer group and the table changelog topics."""
         return f"{self.topic_prefix}-{self.app_id}"
+
+    @property
+    def analytics_base_url(self) -> str:
+        return (self.analytics_url or f"http://{self.worker_host}:{self.analytics_port}").rstrip("/")
 
     @property
     def kafka_dir(self) -> Path:

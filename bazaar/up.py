@@ -38,10 +38,12 @@ class Stack:
             for p in ports
         ]
         self.api = Child.bazaar("api", ["api"], env, self.log_dir, f"http://{settings.api_host}:{settings.api_port}/health")
+        self.notifier = Child.bazaar("notifier", ["notifier"], env, self.log_dir, f"http://{settings.notifier_host}:{settings.notifier_port}/health")
+        self.analytics = Child.bazaar("analytics", ["analytics"], env, self.log_dir, f"{settings.analytics_base_url}/health")
 
     @property
     def children(self) -> list[Child]:
-        return [*self.workers, self.api]
+        return [*self.workers, self.api, self.notifier, self.analytics]
 
     def start(self) -> None:
         if self.kafka.is_running_elsewhere():
@@ -65,7 +67,7 @@ class Stack:
                 say(f"{child.name} exited with code {child.proc.returncode if child.proc else '?'}; restarted (see {child.log_path})")
 
     def stop(self) -> None:
-        for child in [self.api, *self.workers]:
+        for child in [self.analytics, self.notifier, self.api, *self.workers]:
             child.stop()
         self.kafka.stop()
         say("stopped")

@@ -27,12 +27,12 @@ class Outcome(str, Enum):
     BEYOND_WINDOW = "beyond_window"  # older than the dedupe window: applied, not deduplicable
 
 
-@dataclass(slots=True)
-class Move:
-    at: int  # occurred_at, microseconds since the epoch (UTC)
-    delta: int  # milli-units
-    digest: str  # payload fingerprint, to flag a re-send with a different payload
-    before: int = 0  # on-hand just before it was applied, so a replay reports the same change
+# A movement kept in a key's state is a list [at, delta, digest, before] (what the codec stores,
+# so decoding a key creates no per-movement objects): occurred_at in microseconds since the epoch
+# (UTC), the signed change in milli-units, the payload fingerprint (to flag a re-send with a
+# different payload), and on-hand just before it was applied (so a replay reports the same change).
+AT, DELTA, DIGEST, BEFORE = 0, 1, 2, 3
+Move = list
 
 
 @dataclass(slots=True)
@@ -48,10 +48,12 @@ class StockState:
     moves: dict[str, Move] = field(default_factory=dict)
     updated_at: int | None = None  # received_at of the last change to on-hand
     alerts: AlertState = field(default_factory=AlertState)  # kept with the stock: one atomic write per key
+    moved: int = 0  # sum of the deltas in ``moves`` (cached)
+    oldest: int | None = None  # smallest ``at`` in ``moves`` (cached), to fold only when something can
 
     @property
     def on_hand(self) -> int:
-        return self.count_qty + self.base + sum(m.delta for m in self.moves.values())
+        return self.count_qty + self.base + self.moved
 
     @property
     def negative(self) -> bool:
@@ -83,8 +85,8 @@ def apply_movement(
     before = state.on_hand
     seen = state.moves.get(event_id)
     if seen is not None:
-        if seen.digest == digest:
-            return Result(Outcome.DUPLICATE, seen.before, seen.before + seen.delta)
+        if seen[DIGEST] == digest:
+            return Result(Outcome.DUPLICATE, seen[BEFORE], seen[BEFORE] + seen[DELTA])
         return Result(Outcome.CONFLICT, before, before)
     if state.count_at is not None and at <= state.count_at:
         return Result(Outcome.BEFORE_COUNT, before, before)
@@ -92,7 +94,10 @@ def apply_movement(
         state.base += delta
         outcome = Outcome.BEYOND_WINDOW
     else:
-        state.moves[event_id] = Move(at, delta, digest, before)
+        state.moves[event_id] = [at, delta, digest, before]
+        state.moved += delta
+        if state.oldest is None or at < state.oldest:
+            state.oldest = at
         outcome = Outcome.APPLIED
     _fold(state, received_at - window)
     state.updated_at = received_at
@@ -115,7 +120,8 @@ def apply_count(
         return Result(Outcome.STALE_COUNT, before, before)
     state.count_at, state.count_id, state.count_qty, state.count_digest = at, event_id, quantity, digest
     state.count_before = before
-    state.moves = {eid: m for eid, m in state.moves.items() if m.at > at}
+    state.moves = {eid: m for eid, m in state.moves.items() if m[AT] > at}
+    _recount(state)
     state.base = 0
     state.folded_until = None
     _fold(state, received_at - window)
@@ -126,9 +132,16 @@ def apply_count(
 
 def _fold(state: StockState, horizon: int) -> None:
     """Fold movements older than the horizon into ``base``; their ids are no longer kept."""
-    old = [eid for eid, m in state.moves.items() if m.at < horizon]
-    for eid in old:
+    if state.oldest is None or state.oldest >= horizon:
+        return
+    for eid in [eid for eid, m in state.moves.items() if m[AT] < horizon]:
         move = state.moves.pop(eid)
-        state.base += move.delta
-        if state.folded_until is None or move.at > state.folded_until:
-            state.folded_until = move.at
+        state.base += move[DELTA]
+        if state.folded_until is None or move[AT] > state.folded_until:
+            state.folded_until = move[AT]
+    _recount(state)
+
+
+def _recount(state: StockState) -> None:
+    state.moved = sum(m[DELTA] for m in state.moves.values())
+    state.oldest = min((m[AT] for m in state.moves.values()), default=None)

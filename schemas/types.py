@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, PlainSerializer
+from pydantic_core import PydanticCustomError
 
 MAX_LINES = 200
 
@@ -48,17 +49,40 @@ def _decimal_as_str(value: Decimal) -> str:
 
 _DecimalOut = PlainSerializer(_decimal_as_str, return_type=str, when_used="json")
 
+def _exact(places: int, whole_digits: int):
+    """One cheap check instead of pydantic's digit counting (this runs for every line, twice)."""
+    limit = Decimal(10) ** whole_digits
+
+    def check(value: Decimal) -> Decimal:
+        # the same error types and context pydantic's own constraints raise
+        if not value.is_finite():
+            raise PydanticCustomError("finite_number", "Input should be a finite number")
+        if value.as_tuple().exponent < -places and value.normalize().as_tuple().exponent < -places:
+            raise PydanticCustomError(
+                "decimal_max_places", "Decimal input should have no more than {decimal_places} decimal places",
+                {"decimal_places": places})
+        if abs(value) >= limit:
+            raise PydanticCustomError(
+                "decimal_whole_digits", "Decimal input should have no more than {whole_digits} digits before the decimal point",
+                {"whole_digits": whole_digits})
+        return value
+
+    return AfterValidator(check)
+
+
 # Quantities: up to 3 decimal places (grams of a kg item), money: up to 2 (paisa).
 Quantity = Annotated[
     Decimal,
     BeforeValidator(_no_float),
-    Field(max_digits=15, decimal_places=3, allow_inf_nan=False, description="Exact decimal, at most 3 places"),
+    _exact(3, 12),
+    Field(description="Exact decimal, at most 3 decimal places (string or number)"),
     _DecimalOut,
 ]
 Money = Annotated[
     Decimal,
     BeforeValidator(_no_float),
-    Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False, description="Exact decimal, at most 2 places"),
+    _exact(2, 13),
+    Field(ge=0, description="Exact decimal, at most 2 decimal places (string or number)"),
     _DecimalOut,
 ]
 

@@ -61,6 +61,10 @@ class TopicFollower:
         self._thread = threading.Thread(target=self._run, name=f"follow-{self.name}", daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the thread to end (``stop`` also waits for it): stop several followers at once."""
+        self._stop.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._thread is not None:

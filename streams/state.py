@@ -2,7 +2,7 @@
 
 The encoding is a compact JSON array of integers and strings (no floats):
 [count_at, count_id, count_qty, count_digest, count_before, count_after, base, folded_until,
- updated_at, {id: [at, delta, digest, before]}, [fired, {day: sold}, first_day, recent]]
+ updated_at, {id: [at, delta, digest, before]}, [fired, {day: sold}, first_day, recent], moved, oldest]
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Iterator, MutableMapping
 import orjson
 
 from domain.alerts import AlertState
-from domain.stock import Move, StockState
+from domain.stock import StockState
 
 
 def encode(state: StockState) -> bytes:
@@ -26,14 +26,16 @@ def encode(state: StockState) -> bytes:
             state.base,
             state.folded_until,
             state.updated_at,
-            {eid: (m.at, m.delta, m.digest, m.before) for eid, m in state.moves.items()},
+            state.moves,
             _encode_alerts(state.alerts),
+            state.moved,
+            state.oldest,
         ]
     )
 
 
 def decode(data: bytes) -> StockState:
-    c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, moves, alerts = orjson.loads(data)
+    c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, moves, alerts, moved, oldest = orjson.loads(data)
     return StockState(
         count_at=c_at,
         count_id=c_id,
@@ -44,8 +46,10 @@ def decode(data: bytes) -> StockState:
         base=base,
         folded_until=folded,
         updated_at=updated,
-        moves={eid: Move(at, delta, dig, before) for eid, (at, delta, dig, before) in moves.items()},
+        moves=moves,
         alerts=_decode_alerts(alerts),
+        moved=moved,
+        oldest=oldest,
     )
 
 

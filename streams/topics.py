@@ -7,9 +7,16 @@ LEG_HEADER = "bazaar-leg"
 DIGEST_HEADER = "bazaar-digest"
 
 
+def stock_changelog(settings: Settings) -> str:
+    """Faust's name for the stock table's changelog (``{app id}-{table}-changelog``). It is created
+    with the other topics, so workers starting together never race to create it."""
+    return f"{settings.group_id}-stock-changelog"
+
+
 def topic_specs(settings: Settings) -> dict[str, int]:
     """Topics created idempotently before any process starts (name -> partitions)."""
     return {
+        stock_changelog(settings): settings.partitions,
         settings.events_topic: settings.partitions,
         settings.ledger_topic: settings.partitions,
         settings.alerts_topic: settings.partitions,
@@ -27,6 +34,7 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     # The events topic is the system of record: keep it, so analytics can be rebuilt from it.
     compacted = {"cleanup.policy": "compact"}
     return {
+        stock_changelog(settings): compacted,
         settings.events_topic: {"retention.ms": "-1"},
         settings.ledger_topic: {"retention.ms": "-1"},
         settings.alerts_topic: {"retention.ms": "-1"},

@@ -4,6 +4,8 @@
   pass ``token`` as ``after`` to a stock lookup to read your own writes.
 * The body decides, whatever the Content-Type says. 400 ``invalid_json``, 413 ``batch_too_large``, 422 ``invalid_event``
   (every bad event by index); nothing is produced then.
+* Catalog rule (``domain.catalog_refs``): events of a registered store may name only catalogued
+  skus (422 on ``lines[i].sku``); ``unit`` on a line is converted to the product's base unit.
 * 503 ``broker_unavailable`` with ``delivered``/``failed`` event ids and ``Retry-After: 1``. Re-sending
   the whole request is always safe: event ids dedupe downstream.
 """
@@ -13,7 +15,7 @@ from datetime import datetime, timezone
 
 from fastapi import APIRouter, Request
 
-from api import ingest, metrics
+from api import catalog_check, ingest, metrics
 from api.deps import ProducerDep, SettingsDep
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -24,12 +26,14 @@ ACK_GRACE_S = 1.0  # librdkafka's message.timeout.ms fires first; this only boun
 @router.post("/events", status_code=202)
 async def post_events(request: Request, settings: SettingsDep, producer: ProducerDep) -> dict:
     with metrics.INGEST_SECONDS.time():
-        events = ingest.parse_events(await request.body(), settings.max_batch)
+        events, batch = ingest.parse_batch(await request.body(), settings.max_batch)
+        events, digests, uncatalogued = await catalog_check.apply(request.app.state.services, events, batch)
         events = ingest.stamp(events, datetime.now(timezone.utc))
-        items, owners = ingest.messages(events)
+        items, owners = ingest.messages(events, digests)
         results = await producer.send_many(items, timeout=settings.produce_timeout_s + ACK_GRACE_S)
         if failure := ingest.delivery_failure(events, ingest.per_event(results, owners, len(events))):
             metrics.PRODUCE_FAILURES.inc(len(failure.extra["failed"]))
             raise failure
         metrics.count_accepted(e.type for e in events)
+        catalog_check.record(request.app.state.services, uncatalogued)
         return ingest.accepted(events, results)

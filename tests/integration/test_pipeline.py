@@ -53,7 +53,8 @@ def assert_matches(running: Running, gen: Generator) -> int:
     checked = 0
     for store, want in by_store.items():
         got = {sku: item["on_hand"] for sku, item in running.store_stock(store).items()}
-        assert got == want, f"store {store} differs"
+        diff = {sku: (want.get(sku), got.get(sku)) for sku in set(want) | set(got) if want.get(sku) != got.get(sku)}
+        assert not diff, f"store {store}: (expected, got) {diff}"
         checked += len(want)
     return checked
 

@@ -71,6 +71,8 @@ def test_any_arrival_order_with_resends_gives_the_invariant(evs, data):
     assert all(got[k] == 0 for k in got if k not in want)
     for s in states.values():
         assert s.negative == (s.on_hand < 0)
+        assert s.moved == sum(m[1] for m in s.moves.values())  # the cached sum stays true
+        assert s.oldest == min((m[0] for m in s.moves.values()), default=None)
 
 
 @settings(max_examples=100, deadline=None)

@@ -1,0 +1,58 @@
+"""The analytics agents: each feed's messages into its ClickHouse sink, acked only once inserted.
+
+The stream is consumed with manual acks (``noack``): ``Sink.flush`` acks a batch after its insert
+succeeded, so the offset commit never runs past rows that are not in ClickHouse. Concurrency 1
+keeps acks in offset order (faust #606).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+
+from streams.analytics import AnalyticsPipeline, Feed
+
+log = logging.getLogger("bazaar.agents.analytics")
+
+FLUSH_TICK_S = 0.1
+LAG_TICK_S = 1.0
+
+
+def register(p: AnalyticsPipeline) -> None:
+    for feed in p.feeds:
+        _sink_agent(p, feed)
+
+    @p.app.task
+    async def flush_due() -> None:  # a batch that did not fill up goes after max_wait_s
+        while not p.app.should_stop:
+            await asyncio.sleep(FLUSH_TICK_S)
+            for feed in p.feeds:
+                if feed.sink.due():
+                    await feed.sink.flush()
+
+    @p.app.task
+    async def observe_lag() -> None:
+        while not p.app.should_stop:
+            await asyncio.sleep(LAG_TICK_S)
+            try:
+                await p.refresh_lag()
+            except Exception as exc:  # no assignment yet, a rebalance: try again next tick
+                log.debug("lag not known", extra={"error": str(exc)})
+
+
+def _sink_agent(p: AnalyticsPipeline, feed: Feed) -> None:
+    sink = feed.sink
+
+    @p.app.agent(feed.topic, name=f"sink-{sink.table}", concurrency=1)
+    async def sink_agent(stream):
+        manual = stream.noack()
+        try:
+            async for event in manual.events():
+                msg = event.message
+                feed.next_offset[msg.partition] = msg.offset + 1
+                if sink.add(msg.partition, msg.offset, msg.value, partial(manual.ack, event)):
+                    await sink.flush()
+        except Exception as exc:  # a bug, not bad input: stop the process so it restarts and replays
+            log.critical("sink agent crashed; stopping so it restarts and replays", extra={"table": sink.table}, exc_info=exc)
+            await p.app.crash(exc)
+            raise

@@ -1,0 +1,46 @@
+"""Client of the analytics process (``bazaar analytics``), which owns the analytics database.
+
+Report requests are passed through as they are (JSON or CSV, and its error answers); when the
+process cannot be reached the API answers 503 ``analytics_unavailable``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, Request
+
+from api.errors import ApiError, issue
+
+TIMEOUT_S = 120.0  # a report over a large history may take a while
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyticsAnswer:
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str]
+
+
+class AnalyticsClient:
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+
+    async def get(self, path: str, params: dict[str, str]) -> AnalyticsAnswer:
+        try:
+            r = await self.http.get(self.base_url + path, params=params, timeout=TIMEOUT_S)
+        except httpx.TransportError as exc:
+            raise ApiError(503, "analytics_unavailable", [issue(None, f"the analytics process at {self.base_url} did not answer: {type(exc).__name__}")],
+                           headers={"Retry-After": "5"}) from None
+        keep = {k: v for k, v in r.headers.items() if k.lower() == "content-disposition"}
+        return AnalyticsAnswer(r.status_code, r.content, r.headers.get("content-type", "application/json"), keep)
+
+
+def get_analytics(request: Request) -> AnalyticsClient:
+    return AnalyticsClient(request.app.state.http, request.app.state.settings.analytics_base_url)
+
+
+AnalyticsDep = Annotated[AnalyticsClient, Depends(get_analytics)]

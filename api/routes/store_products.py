@@ -1,0 +1,53 @@
+"""Per-store overrides of a product, and the product as a store sees it.
+
+* ``PUT /v1/stores/{store_id}/products/{sku}``: body ``{"price", "reorder_point", "active"}`` (each
+  optional; null or absent = use the product's). The store must be registered and the sku in the
+  catalog (404 otherwise). 201 when new, 200 when replaced, with the stored override.
+* ``GET /v1/stores/{store_id}/products/{sku}``: the product with the store's overrides applied, plus
+  ``store_id`` and ``overridden`` (the fields that came from the store).
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+
+from api import bodies
+from api.services import CatalogDep, ServicesDep
+from api.catalog_view import override_key
+from domain.catalog import effective
+from schemas.catalog import StoreProduct
+from schemas.types import ID_PATTERN
+
+router = APIRouter(prefix="/v1/stores", tags=["catalog"])
+
+StoreId = Annotated[str, Path(pattern=ID_PATTERN, description="Store identifier")]
+Sku = Annotated[str, Path(pattern=ID_PATTERN, description="Stock keeping unit")]
+
+
+def _known(catalog, store_id: str, sku: str):
+    if not catalog.has_store(store_id):
+        raise bodies.not_found("store_id", f"unknown store {store_id!r}: register it with PUT /v1/stores/{store_id}")
+    product = catalog.product(sku)
+    if product is None:
+        raise bodies.not_found("sku", f"unknown sku {sku!r}: add it with PUT /v1/products/{sku}")
+    return product
+
+
+@router.put("/{store_id}/products/{sku}")
+async def put_override(store_id: StoreId, sku: Sku, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep) -> dict:
+    body = bodies.same_as_path(bodies.same_as_path(await bodies.json_object(request), "store_id", store_id), "sku", sku)
+    override = bodies.validate(StoreProduct, body)
+    _known(catalog, store_id, sku)
+    existed = catalog.override(store_id, sku) is not None
+    written = await services.write(services.settings.store_products_topic, override_key(store_id, sku).encode(),
+                                   override.model_dump_json().encode())
+    catalog.put_override(written.offset, override)
+    response.status_code = 200 if existed else 201
+    return override.model_dump(mode="json")
+
+
+@router.get("/{store_id}/products/{sku}")
+async def get_effective(store_id: StoreId, sku: Sku, catalog: CatalogDep) -> dict:
+    product = _known(catalog, store_id, sku)
+    return effective(product, catalog.override(store_id, sku), store_id)

@@ -1,0 +1,112 @@
+"""What the catalog, alert and webhook routes use, started and stopped by the API's lifespan:
+one record writer and the views built from compacted topics. Routes reach it through ``ServicesDep``
+(the views answer 503 ``loading`` until they have caught up)."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated, Callable
+
+from fastapi import Depends, Request
+
+from api.alert_view import AlertView
+from api.catalog_view import CatalogView
+from api.errors import ApiError, issue
+from api.uncatalogued import UncataloguedLog
+from api.webhook_view import WebhookView
+from bazaar.settings import Settings
+from streams.writer import RecordWriter, Written
+
+READY_WAIT_S = 10.0  # a request arriving while a view is still loading waits this long for it
+
+
+@dataclass
+class Services:
+    settings: Settings
+    writer: RecordWriter
+    catalog: CatalogView
+    alerts: AlertView
+    webhooks: WebhookView
+    uncatalogued: UncataloguedLog
+    broker_down: Callable[[], bool] = lambda: False
+
+    @classmethod
+    def create(cls, settings: Settings, broker_down=lambda: False) -> "Services":
+        return cls(settings, RecordWriter(settings.kafka_bootstrap, settings.produce_timeout_s),
+                   CatalogView(settings), AlertView(settings), WebhookView(settings), UncataloguedLog(), broker_down)
+
+    @property
+    def followers(self) -> dict:
+        return {"catalog": self.catalog.follower, "alerts": self.alerts.follower, "webhooks": self.webhooks.follower}
+
+    def start(self) -> None:
+        self.writer.start()
+        for f in self.followers.values():
+            f.start()
+
+    def stop(self) -> None:
+        for f in self.followers.values():
+            f.request_stop()
+        for f in self.followers.values():
+            f.stop()
+        self.writer.close(self.settings.produce_timeout_s)
+
+    def ready(self) -> dict[str, bool]:
+        return {name: f.ready for name, f in self.followers.items()}
+
+    async def wait_ready(self, *names: str, timeout: float = READY_WAIT_S) -> bool:
+        followers = [self.followers[n] for n in names or self.followers]
+        pending = [f for f in followers if not f.ready]
+        if not pending:
+            return True
+        if self.broker_down():
+            return False
+        results = await asyncio.gather(*(asyncio.to_thread(f.wait_ready, timeout) for f in pending))
+        return all(results)
+
+    async def require(self, *names: str) -> None:
+        if not await self.wait_ready(*names):
+            raise ApiError(503, "loading", [issue(None, f"the {', '.join(names)} view is still being read from Kafka; try again")],
+                           headers={"Retry-After": "1"})
+
+    async def write(self, topic: str, key: bytes, value: bytes | None) -> Written:
+        """Write one record and wait for the broker's ack; 503 ``broker_unavailable`` if it does not come."""
+        if self.broker_down():
+            raise unavailable("broker unavailable")
+        written = await self.writer.write(topic, key, value)
+        if not written.ok:
+            raise unavailable(written.error)
+        return written
+
+
+def unavailable(reason: str | None) -> ApiError:
+    return ApiError(503, "broker_unavailable", [issue(None, f"{reason}; the change may not be stored: send it again (it is safe)")],
+                    headers={"Retry-After": "1"})
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def _catalog(request: Request) -> CatalogView:
+    services: Services = request.app.state.services
+    await services.require("catalog")
+    return services.catalog
+
+
+async def _alerts(request: Request) -> AlertView:
+    services: Services = request.app.state.services
+    await services.require("alerts")
+    return services.alerts
+
+
+async def _webhooks(request: Request) -> WebhookView:
+    services: Services = request.app.state.services
+    await services.require("webhooks")
+    return services.webhooks
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+CatalogDep = Annotated[CatalogView, Depends(_catalog)]
+AlertsDep = Annotated[AlertView, Depends(_alerts)]
+WebhooksDep = Annotated[WebhookView, Depends(_webhooks)]

@@ -1,0 +1,73 @@
+"""`bazaar notifier`: post alerts to the registered webhooks (``streams.notifier``), with ``/health``
+and ``/metrics`` on its own port (``BAZAAR_NOTIFIER_PORT``, 6070)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bazaar import logs
+from bazaar.settings import get_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, help="port of /health and /metrics (default BAZAAR_NOTIFIER_PORT=6070)")
+
+
+def serve_http(host: str, port: int, notifier) -> ThreadingHTTPServer:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if self.path == "/health":
+                status = notifier.status()
+                self._send(200 if notifier.healthy else 503, json.dumps(status).encode(), "application/json")
+            elif self.path == "/metrics":
+                self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
+            else:
+                self._send(404, b'{"error": "not_found"}', "application/json")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:  # health checks every second would flood the log
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="notifier-http", daemon=True).start()
+    return server
+
+
+async def _main(settings) -> None:
+    from streams.notifier import Notifier
+
+    notifier = Notifier(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, notifier.stop)
+    server = serve_http(settings.notifier_host, settings.notifier_port, notifier)
+    try:
+        await notifier.run()
+    finally:
+        server.shutdown()
+
+
+def run(args: argparse.Namespace) -> int:
+    from bazaar.kafka_local import ensure_topics
+    from streams.topics import topic_configs, topic_specs
+
+    settings = get_settings()
+    if args.port:
+        settings = settings.model_copy(update={"notifier_port": args.port})
+    logs.setup(settings.log_level, settings.log_json)
+    ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+    asyncio.run(_main(settings))
+    return 0

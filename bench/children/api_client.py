@@ -1,0 +1,183 @@
+"""HTTP load for the API, in its own process (aiohttp, one event loop).
+
+Phases (a JSON list), run in order over consecutive slices of the bodies file:
+
+* ``{"kind": "ingest", "batch": B, "concurrency": C, "count": N}``: N events posted B per POST
+  (B = 1: the event object itself) by C concurrent clients, as fast as the API answers;
+* ``{"kind": "e2e", "rate": R, "seconds": S, "batch": B, "sample_every": K}``: an open-loop
+  steady load of R events/s for S seconds (POSTs start on schedule whether or not earlier ones
+  answered); after every K-th POST, the stock of its first line is looked up with the POST's token
+  (``after=TOKEN``) and the time from the POST's start to that answer is recorded.
+
+Every POST must be accepted (202); a 503 is retried (re-sending is always safe), anything else
+fails the run.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import aiohttp
+import orjson
+
+from bench.procs import child_main, progress
+
+JSON = {"Content-Type": "application/json"}
+LOOKUP_TIMEOUT_MS = 30_000
+MAX_ATTEMPTS = 50
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def ms(values: list[float]) -> dict:
+    return {"p50_ms": _r(pct(values, 0.50)), "p99_ms": _r(pct(values, 0.99)), "max_ms": _r(max(values) if values else None)}
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v * 1000, 2)
+
+
+class Poster:
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session, self.url = session, url
+        self.posted = 0
+        self.retries = 0
+        self.transport_errors = 0
+        self._shown = 0.0
+
+    async def post(self, payload: bytes, events: int) -> dict:
+        """POST until accepted: a 503 or a dropped connection (e.g. a keep-alive connection the server
+        closed just as it was reused) is retried, which is always safe (event ids dedupe)."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                async with self.session.post(f"{self.url}/v1/events", data=payload, headers=JSON) as resp:
+                    body = await resp.read()
+                    if resp.status == 202:
+                        self.posted += events
+                        if time.monotonic() - self._shown > 0.5:
+                            self._shown = time.monotonic()
+                            progress(self.posted)
+                        return orjson.loads(body)
+                    if resp.status != 503:
+                        raise RuntimeError(f"POST answered {resp.status}: {body[:300]!r}")
+                    self.retries += 1
+            except aiohttp.ClientError:
+                self.transport_errors += 1
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"POST not accepted after {MAX_ATTEMPTS} attempts")
+
+
+def payloads(bodies: list[dict], batch: int) -> list[tuple[bytes, int, dict]]:
+    if batch == 1:
+        return [(orjson.dumps(b), 1, b) for b in bodies]
+    return [(orjson.dumps({"events": bodies[i:i + batch]}), len(bodies[i:i + batch]), bodies[i])
+            for i in range(0, len(bodies), batch)]
+
+
+async def ingest(poster: Poster, bodies: list[dict], batch: int, concurrency: int) -> dict:
+    work = payloads(bodies, batch)
+    latencies: list[float] = []
+    next_index = 0
+
+    async def client() -> None:
+        nonlocal next_index
+        while next_index < len(work):
+            payload, n, _ = work[next_index]
+            next_index += 1
+            started = time.perf_counter()
+            await poster.post(payload, n)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {"kind": "ingest", "batch": batch, "concurrency": concurrency, "events": len(bodies), "requests": len(work),
+            "seconds": round(elapsed, 3), "events_per_s": round(len(bodies) / elapsed, 1),
+            "requests_per_s": round(len(work) / elapsed, 1), **ms(latencies)}
+
+
+async def e2e(poster: Poster, session: aiohttp.ClientSession, url: str, bodies: list[dict], rate: float,
+              batch: int, sample_every: int) -> dict:
+    work = payloads(bodies, batch)
+    interval = batch / rate
+    post_latency: list[float] = []
+    visible: list[float] = []
+    timeouts = 0
+
+    async def one(index: int, payload: bytes, n: int, first: dict) -> None:
+        nonlocal timeouts
+        started = time.perf_counter()
+        answer = await poster.post(payload, n)
+        post_latency.append(time.perf_counter() - started)
+        if index % sample_every:
+            return
+        store = first["store_id"]
+        sku = first["lines"][0]["sku"]
+        params = {"after": answer["token"], "timeout_ms": str(LOOKUP_TIMEOUT_MS)}
+        for _attempt in range(MAX_ATTEMPTS):
+            try:
+                async with session.get(f"{url}/v1/stores/{store}/stock/{sku}", params=params) as resp:
+                    await resp.read()
+                    if resp.status == 200:
+                        visible.append(time.perf_counter() - started)
+                    elif resp.status == 504:
+                        timeouts += 1
+                    else:
+                        raise RuntimeError(f"lookup answered {resp.status}")
+                    return
+            except aiohttp.ClientError:
+                poster.transport_errors += 1
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"lookup failed {MAX_ATTEMPTS} times")
+
+    tasks = []
+    started = time.perf_counter()
+    for index, (payload, n, first) in enumerate(work):
+        delay = started + index * interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(index, payload, n, first)))
+    offered_s = time.perf_counter() - started
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    return {"kind": "e2e", "offered_events_per_s": rate, "batch": batch, "events": len(bodies),
+            "offered_seconds": round(offered_s, 3), "seconds": round(elapsed, 3),
+            "achieved_events_per_s": round(len(bodies) / elapsed, 1), "samples": len(visible), "timeouts": timeouts,
+            "lookup_timeout_ms": LOOKUP_TIMEOUT_MS, **ms(visible),
+            "post": ms(post_latency)}
+
+
+async def main(args: argparse.Namespace) -> dict:
+    bodies = orjson.loads(open(args.bodies, "rb").read())
+    phases = orjson.loads(args.phases)
+    out = []
+    at = args.start
+    connector = aiohttp.TCPConnector(limit=512)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+        poster = Poster(session, args.url)
+        for phase in phases:
+            n = phase.get("count") or round(phase["rate"] * phase["seconds"])
+            chunk = bodies[at:at + n]
+            at += n
+            if phase["kind"] == "ingest":
+                out.append(await ingest(poster, chunk, phase["batch"], phase["concurrency"]))
+            else:
+                out.append(await e2e(poster, session, args.url, chunk, phase["rate"], phase["batch"], phase["sample_every"]))
+            progress(poster.posted)
+    return {"phases": out, "posted": poster.posted, "retries": poster.retries,
+            "transport_errors": poster.transport_errors, "next": at}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--bodies", required=True)
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--phases", required=True)
+    child_main(lambda args: asyncio.run(main(args)), parser)

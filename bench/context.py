@@ -1,0 +1,86 @@
+"""What every stage of one run shares: the plan, the temp dir, the one broker, the main data set."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bazaar.kafka_local import LocalKafka, ensure_topics
+from bazaar.settings import Settings
+from bench.children.raw_producer import produce
+from bench.data import Dataset, generate, save_messages
+from bench.generator import GenConfig
+from bench.plan import Plan
+from bench.procs import free_ports, high_watermarks, run_child, StageError
+from streams.topics import topic_configs, topic_specs
+
+
+@dataclass
+class Context:
+    plan: Plan
+    root: Path  # the run's temp dir: broker data, worker data, logs, message files
+    base: Settings  # the broker's settings (bootstrap, controller port, data dir)
+    broker: LocalKafka
+    results: dict[str, dict] = field(default_factory=dict)
+    main: Dataset | None = None
+    main_settings: Settings | None = None
+    main_load: dict | None = None  # the raw producer's result for the main data set
+    profile: bool = False  # sample the workers of the stream and scale stages with py-spy
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "logs"
+
+    def settings(self, prefix: str, **overrides) -> Settings:
+        """Settings on this run's broker with a topic prefix and app id of their own, fresh ports and data dir."""
+        worker_port, api_port = free_ports(2)
+        run_id = uuid.uuid4().hex[:6]
+        values = {
+            "data_dir": self.root / f"{prefix}-{run_id}",
+            "kafka_bootstrap": self.base.kafka_bootstrap,
+            "kafka_controller_port": self.base.kafka_controller_port,
+            "kafka_cache_dir": self.base.kafka_cache_dir,
+            "kafka_version": self.base.kafka_version,
+            "topic_prefix": prefix,
+            "app_id": f"app-{run_id}",
+            "worker_port": worker_port,
+            "api_port": api_port,
+            "worker_urls": [f"http://127.0.0.1:{worker_port}"],
+            "partitions": self.base.partitions,
+            "log_level": self.base.log_level,
+            **overrides,
+        }
+        return Settings(**values)
+
+    def ensure_topics(self, settings: Settings) -> None:
+        ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+
+    def preload(self, data: Dataset, settings: Settings, stage: str, measured: bool = False) -> dict:
+        """Write the data set's messages to the settings' (fresh) events topic; fails unless every message
+        was acked and the topic holds exactly them. ``measured``: with the raw producer in its own process
+        (the raw-producer stage), else from this process (no start-up cost)."""
+        self.ensure_topics(settings)
+        if measured:
+            path = save_messages(data.messages, self.root / "messages" / f"{data.name}.pkl")
+            result = run_child("bench.children.raw_producer",
+                               ["--bootstrap", settings.kafka_bootstrap, "--topic", settings.events_topic, "--messages", str(path)],
+                               stage=stage, total=len(data.messages), log_dir=self.log_dir, unit="msgs",
+                               timeout=self.plan.stage_timeout_s)
+            path.unlink(missing_ok=True)
+        else:
+            result = produce(settings.kafka_bootstrap, settings.events_topic, data.messages, stage)
+        on_topic = sum(high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).values())
+        result["on_topic"] = on_topic
+        if result["acked"] != len(data.messages) or on_topic != len(data.messages):
+            raise StageError(f"{stage}: {result['acked']} of {len(data.messages)} messages acked, {on_topic} on the topic")
+        return result
+
+    def main_data(self) -> tuple[Dataset, Settings]:
+        """The main data set, generated and pre-loaded once (by the raw stage, or on first use)."""
+        if self.main is None:
+            plan = self.plan
+            self.main = generate("main", GenConfig(stores=plan.main_stores, events_per_store_day=plan.main_events_per_store,
+                                                   skus=plan.skus, seed=plan.seed))
+            self.main_settings = self.settings("bench-main")
+            self.main_load = self.preload(self.main, self.main_settings, "raw-producer", measured=True)
+        return self.main, self.main_settings

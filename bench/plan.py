@@ -1,0 +1,64 @@
+"""How much each stage does, in the full run and in ``--quick`` (a smoke test of every stage)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str
+    seed: int = 42
+    skus: int = 200
+    # the main data set: pre-loaded once, read by the raw loop, the peer and the stream stage
+    main_stores: int = 250
+    main_events_per_store: int = 200
+    # API ingest: events per (batch size, concurrency) cell; batch 1 means one event per POST
+    ingest_batches: tuple[int, ...] = (1, 100, 500)
+    ingest_concurrency: tuple[int, ...] = (1, 4, 16)
+    ingest_single_events: int = 600
+    ingest_batch_events: int = 6_000
+    api_stores: int = 250
+    # end to end: (offered events/s, seconds) steps, events per POST, every n-th POST is looked up
+    e2e_steps: tuple[tuple[float, float], ...] = ((200.0, 15.0), (2_000.0, 15.0))
+    e2e_batch: int = 10
+    e2e_sample_every: int = 2
+    # recovery: stores x skus keys from each store's opening stock count, plus a little traffic
+    recovery_stores: int = 5_000
+    recovery_events_per_store: int = 2
+    # scale: the same number of events spread over more and more stores
+    scale_stores: tuple[int, ...] = (100, 1_000, 10_000)
+    scale_events: int = 20_000
+    # limits
+    stage_timeout_s: float = 1_800.0
+
+    @property
+    def recovery_keys(self) -> int:
+        return self.recovery_stores * self.skus
+
+
+FULL = Plan(mode="full")
+
+QUICK = Plan(
+    mode="quick",
+    main_stores=20,
+    main_events_per_store=50,
+    ingest_single_events=40,
+    ingest_batch_events=200,
+    api_stores=10,
+    e2e_steps=((50.0, 2.0), (200.0, 2.0)),
+    e2e_batch=5,
+    recovery_stores=50,
+    recovery_events_per_store=5,
+    scale_stores=(10, 100),
+    scale_events=600,
+    stage_timeout_s=300.0,
+)
+
+
+def plan_for(quick: bool, seed: int | None = None) -> Plan:
+    plan = QUICK if quick else FULL
+    if seed is not None:
+        from dataclasses import replace
+
+        plan = replace(plan, seed=seed)
+    return plan

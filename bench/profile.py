@@ -1,0 +1,111 @@
+"""``--profile``: sample the stream workers with py-spy while they apply events, and say where the time goes.
+
+py-spy (``pip install py-spy``; not a dependency) records every active thread of a worker at 100 Hz in
+"raw" (folded stacks) format. ``summarize`` turns that into the top functions (inclusive and self)
+and a breakdown by category, multiplied out to CPU microseconds per event with the worker's measured
+CPU per event.
+"""
+from __future__ import annotations
+
+import linecache
+import re
+import shutil
+import signal
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+# (category, patterns): a sample goes to the first category with a pattern in any frame of its stack
+# (frames are "function (path:line)"; for the agent's own lines the source text is matched too).
+WAITING = "waiting in epoll / Kafka poll (not CPU; left out of the shares)"
+CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
+    (WAITING, ("EpollSelector.select", "CatalogCache._follow")),
+    ("parse event (pydantic from_wire)", ("from_wire ", "validate_json")),
+    ("state read: RocksDB get + decode", ("TableStates.get ", "TableStates.__getitem__")),
+    ("state write: encode + table set (RocksDB put, changelog enqueue)", ("TableStates.__setitem__",)),
+    ("alerts: after_apply, catalog lookups, alert messages", ("alert_step", "after_apply", "alert_message",
+                                                               "CatalogCache", "alerts.send", "_inactive")),
+    ("ledger entry + send", ("ledger_entry", "ledger.send")),
+    ("metrics + logs", ("_observe ", "prometheus_client", "/logging/", "APPLY_SECONDS", "APPLIED_OFFSET")),
+    ("stock rules (domain.apply_event, without state I/O and alerts)", ("apply_event ",)),
+    ("Kafka producer (aiokafka sender: changelog, ledger, alerts)", ("aiokafka/producer",)),
+    ("Kafka consumer (aiokafka fetch + Faust fetcher)", ("aiokafka/consumer", "aiokafka/record", "Fetcher._fetcher",
+                                                         "aiokafka/client", "aiokafka/conn")),
+    ("Faust stream, acks, commits, tables", ("faust/", "mode/")),
+    ("event loop and other", ("",)),
+]
+
+_FRAME = re.compile(r"^(?P<func>.*) \((?P<path>[^:()]+):(?P<line>\d+)\)$")
+
+
+def available() -> bool:
+    return shutil.which("py-spy") is not None
+
+
+def start(pid: int, out: Path) -> subprocess.Popen:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = open(out.with_suffix(".log"), "wb")
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "100", "--format", "raw",
+                             "--output", str(out)], stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _label(frame: str) -> str:
+    """The frame with site-packages paths shortened, and the agent's source line appended."""
+    m = _FRAME.match(frame)
+    if not m:
+        return frame
+    path = m["path"]
+    text = ""
+    if "/agents/" in path or path.startswith("agents/"):
+        text = " | " + linecache.getline(path if path.startswith("/") else str(Path(__file__).resolve().parents[1] / path),
+                                         int(m["line"])).strip()
+    short = path.split("site-packages/")[-1]
+    return f"{m['func']} ({short}:{m['line']}){text}"
+
+
+def summarize(folded: Path, cpu_us_per_event: float | None, top: int = 25) -> dict:
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
+    total = 0
+    for line in folded.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [_label(f) for f in stack.split(";")[1:]]  # the first entry names the thread
+        if not frames:
+            continue
+        joined = "\n".join(frames) + "\n"
+        for name, patterns in CATEGORIES:
+            if any(p in joined for p in patterns):
+                categories[name] += n
+                break
+        if name == WAITING:
+            continue
+        own[frames[-1]] += n
+        for f in set(frames):
+            inclusive[f] += n
+
+    waiting = categories.pop(WAITING, 0)
+    busy = max(1, total - waiting)
+
+    def share(counter: Counter, k: int) -> list[dict]:
+        return [{"frame": f, "share": round(c / busy, 4),
+                 **({"cpu_us_per_event": round(c / busy * cpu_us_per_event, 1)} if cpu_us_per_event else {})}
+                for f, c in counter.most_common(k) if f not in ("",)]
+
+    return {"samples": total, "waiting_samples": waiting, "cpu_us_per_event": cpu_us_per_event,
+            "categories": share(categories, len(CATEGORIES)), "top_inclusive": share(inclusive, top),
+            "top_self": share(own, top)}

@@ -1,0 +1,247 @@
+"""Results of a run: the machine, the versions, ratios, and the JSON + markdown files under bench/results/."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("faust-streaming", "quixstreams", "confluent-kafka", "aiokafka", "rocksdict", "pydantic", "fastapi",
+            "uvicorn", "orjson", "aiohttp")
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu_model": model or platform.processor() or "unknown",
+            "memory_gb": round(mem_kb / 1024 / 1024, 1), "kernel": platform.release(), "loadavg_start": loadavg()}
+
+
+def git_state() -> dict:
+    """The commit the run measured, and whether the work tree had uncommitted changes (read-only git)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": commit, "uncommitted_changes": len(dirty.splitlines())}
+
+
+def loadavg() -> list[float]:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return []
+
+
+def versions(kafka_version: str) -> dict:
+    out = {"python": platform.python_version(), "kafka": kafka_version}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    try:
+        import confluent_kafka
+
+        out["librdkafka"] = confluent_kafka.libversion()[0]
+    except ImportError:
+        pass
+    return out
+
+
+def add_ratios(stages: list[dict]) -> None:
+    by = {s["name"]: s for s in stages}
+    raw = by.get("raw-consumer", {}).get("events_per_s") if by.get("raw-consumer", {}).get("status") == "ok" else None
+    peer = by.get("peer-quix", {}).get("events_per_s") if by.get("peer-quix", {}).get("status") == "ok" else None
+    producer = by.get("raw-producer", {}).get("events_per_s") if by.get("raw-producer", {}).get("status") == "ok" else None
+    raw_cpu = by.get("raw-consumer", {}).get("cpu_us_per_event") if raw else None
+    peer_cpu = by.get("peer-quix", {}).get("cpu_us_per_event") if peer else None
+    for s in stages:
+        eps = s.get("events_per_s")
+        if s.get("status") != "ok" or not eps or s["name"] in ("raw-producer",):
+            continue
+        if s["name"] == "api-ingest":
+            if producer:
+                s["vs_raw_producer"] = round(eps / producer, 3)
+            continue
+        if s.get("kind") == "throughput":
+            if raw:
+                s["vs_raw_loop"] = round(eps / raw, 3)
+            if peer:
+                s["vs_peer"] = round(eps / peer, 3)
+            cpu = s.get("cpu_us_per_event")
+            if cpu and raw_cpu:  # CPU per event, as a ratio the same way round: 0.5 = twice the CPU of the raw loop
+                s["cpu_vs_raw_loop"] = round(raw_cpu / cpu, 3)
+            if cpu and peer_cpu:
+                s["cpu_vs_peer"] = round(peer_cpu / cpu, 3)
+
+
+def targets(stages: list[dict]) -> list[dict]:
+    """Issue 7's targets against what this run measured (judged by reading, never by a timed test)."""
+    by = {s["name"]: s for s in stages if s.get("status") == "ok"}
+    rows = []
+
+    def row(target: str, measured, met) -> None:
+        rows.append({"target": target, "measured": measured, "met": met})
+
+    s1 = by.get("stream-1-worker", {})
+    row("stream stage >= Quix peer", _fmt_ratio(s1.get("vs_peer"), "x peer"), _ge(s1.get("vs_peer"), 1.0))
+    row("stream stage >= 0.5 x raw loop", _fmt_ratio(s1.get("vs_raw_loop"), "x raw"), _ge(s1.get("vs_raw_loop"), 0.5))
+    api = by.get("api-ingest", {})
+    row("API ingest >= 20,000 events/s in batches", _fmt_num(api.get("events_per_s"), "events/s"), _ge(api.get("events_per_s"), 20_000))
+    row("API ingest >= 0.3 x bare producer", _fmt_ratio(api.get("vs_raw_producer"), "x producer"), _ge(api.get("vs_raw_producer"), 0.3))
+    e2e = by.get("end-to-end", {})
+    p99 = e2e.get("p99_ms") if not e2e.get("timeouts") else None
+    row(f"end-to-end p99 < 100 ms at 2,000 events/s (offered here: {e2e.get('offered_events_per_s')})",
+        _fmt_num(e2e.get("p99_ms"), "ms") + (f", {e2e.get('timeouts')} lookups timed out" if e2e.get("timeouts") else ""),
+        None if not e2e else (p99 is not None and p99 < 100 and e2e.get("offered_events_per_s", 0) >= 2000))
+    rec = by.get("recovery", {})
+    row(f"recovery < 10 s with 1 M keys (keys here: {rec.get('keys')})", _fmt_num(rec.get("restart_to_correct_s"), "s"),
+        None if not rec else (rec.get("restart_to_correct_s", 1e9) < 10 and rec.get("keys", 0) >= 1_000_000))
+    sc = by.get("scale", {})
+    points = sc.get("points", [])
+    per_key = [p["rocksdb_bytes_per_key"] for p in points]
+    row("events/s flat from 100 to 10,000 stores (slowest/fastest >= 0.8)", _fmt_ratio(sc.get("flatness"), ""), _ge(sc.get("flatness"), 0.8))
+    row("memory per key flat (RocksDB bytes/key, smallest/largest >= 0.8)",
+        ", ".join(f"{b:,.0f}" for b in per_key) + " B/key" if per_key else "-",
+        (min(per_key) / max(per_key) >= 0.8) if per_key else None)
+    return rows
+
+
+def _ge(v, bound) -> bool | None:
+    return None if v is None else v >= bound
+
+
+def _fmt_ratio(v, unit: str) -> str:
+    return "-" if v is None else f"{v:.2f}{(' ' + unit) if unit else ''}"
+
+
+def _fmt_num(v, unit: str) -> str:
+    return "-" if v is None else f"{v:,.1f} {unit}"
+
+
+def write(run: dict, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mode = run["mode"]
+    stamp = run["started_at"].replace(":", "").replace("-", "")[:15]
+    text = json.dumps(run, indent=2, default=str) + "\n"
+    paths = [out_dir / f"{stamp}-{mode}.json", out_dir / f"latest-{mode}.json", out_dir / f"latest-{mode}.md"]
+    paths[0].write_text(text)
+    paths[1].write_text(text)
+    paths[2].write_text(markdown(run))
+    return paths
+
+
+# ---- markdown -----------------------------------------------------------------------------------
+
+
+def _c(v, digits: int = 0) -> str:
+    if v is None or v == "":
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, (int, float)):
+        return f"{v:,.{digits}f}"
+    return str(v)
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def markdown(run: dict) -> str:
+    m, v, stages = run["machine"], run["versions"], run["stages"]
+    by = {s["name"]: s for s in stages}
+    out = [f"# bazaar bench: {run['mode']} run, {run['started_at']}\n",
+           f"Result: **{'PASS' if run['ok'] else 'FAIL'}** (every stage's final stock checked against the generator's "
+           f"expected totals). {run['seconds']:,.0f} s in all.\n\n",
+           f"Machine: {m['cores']} cores ({m['cpu_model']}), {m['memory_gb']} GB RAM, Linux {m['kernel']}; load average "
+           f"at start {m['loadavg_start']}, at end {m.get('loadavg_end')}. Everything (broker, workers, API, clients, "
+           f"peer) shares these cores, so each stage's processes compete with the broker for CPU.\n\n",
+           "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + ".\n\n",
+           f"Code: commit {run.get('git', {}).get('commit', '?')}"
+           f" with {run.get('git', {}).get('uncommitted_changes', '?')} files changed but not committed.\n\n",
+           "Throughput counts generated events (a transfer is one event, two Kafka messages; each store's opening "
+           "stock count is one event of 200 lines); the stream rates leave out process start-up.\n\n",
+           "## Stages\n\n"]
+    rows = []
+    for s in stages:
+        ratio_raw = s.get("vs_raw_loop", s.get("vs_raw_producer"))
+        cpu = s.get("cpu_us_per_event", s.get("api_cpu_us_per_event"))
+        rows.append([f"`{s['name']}`", s["status"] if s["status"] != "ok" else "ok", _c(s.get("events_per_s")),
+                     _c(ratio_raw, 2), _c(s.get("vs_peer"), 2), _c(cpu), _c(s.get("cpu_vs_raw_loop"), 2),
+                     _c(s.get("cpu_vs_peer"), 2), _c(s.get("p50_ms"), 1), _c(s.get("p99_ms"), 1),
+                     _c(s.get("max_ms"), 1), _c(s.get("exact")) if s.get("exact") is not None else "-",
+                     (s.get("error") or s.get("note") or "").replace("|", "/")[:240]])
+    out.append(_table(["stage", "status", "events/s", "vs raw", "vs peer", "CPU µs/event", "CPU vs raw", "CPU vs peer",
+                       "p50 ms", "p99 ms", "max ms", "exact", "notes"], rows))
+    out.append("\n`vs raw` / `vs peer`: events/s as a ratio to the raw consume loop / the Quix peer (for `api-ingest`: "
+               "to the bare producer). `CPU µs/event`: CPU time (user + system, all threads, from /proc) of the "
+               "measured process(es) per event over the same window (for `api-ingest`: the API process alone); "
+               "`CPU vs raw` / `CPU vs peer` = their CPU per event / this one's, so 0.25 means four times the CPU. "
+               "CPU per event does not depend on what else ran on the machine; events/s does.\n")
+    loads = [f"{s['name']} {s['loadavg']['before'][0]:.1f}->{s['loadavg']['after'][0]:.1f}" for s in stages
+             if s.get("loadavg", {}).get("before") and s.get("loadavg", {}).get("after")]
+    if loads:
+        out.append("\n1-minute load average before -> after each stage (2 cores: above 2 means processes waited for "
+                   "CPU, including other users' processes on this machine): " + "; ".join(loads) + ".\n")
+    if run.get("targets"):
+        out.append("\n## Issue 7 targets\n")
+        if run["mode"] != "full":
+            out.append("\n(quick run: sizes are too small for the targets to mean anything)\n\n")
+        out.append(_table(["target", "measured", "met"],
+                          [[t["target"], t["measured"], {True: "yes", False: "**no**", None: "-"}[t["met"]]] for t in run["targets"]]))
+    if "api-ingest" in by and by["api-ingest"].get("cells"):
+        out.append("\n## API ingest\n")
+        out.append(_table(["events per POST", "client concurrency", "events/s", "POSTs/s", "p50 ms", "p99 ms", "max ms"],
+                          [[c["batch"], c["concurrency"], _c(c["events_per_s"]), _c(c["requests_per_s"]), _c(c["p50_ms"], 1),
+                            _c(c["p99_ms"], 1), _c(c["max_ms"], 1)] for c in by["api-ingest"]["cells"]]))
+    if "end-to-end" in by and by["end-to-end"].get("steps"):
+        out.append("\n## End to end (POST start -> change visible in a lookup)\n")
+        out.append(_table(["offered events/s", "achieved events/s", "samples", "p50 ms", "p99 ms", "max ms", "timed out",
+                           "POST p50 ms", "POST p99 ms"],
+                          [[_c(s["offered_events_per_s"]), _c(s["achieved_events_per_s"]), s["samples"], _c(s["p50_ms"], 1),
+                            _c(s["p99_ms"], 1), _c(s["max_ms"], 1), s["timeouts"], _c(s["post"]["p50_ms"], 1),
+                            _c(s["post"]["p99_ms"], 1)] for s in by["end-to-end"]["steps"]]))
+        out.append(f"\nThe worker needed {by['end-to-end'].get('worker_drain_after_s')} s after the load ended to apply "
+                   "everything (0-ish: it kept up).\n")
+    if "recovery" in by and by["recovery"].get("status") == "ok":
+        r = by["recovery"]
+        out.append("\n## Recovery\n")
+        out.append(_table(["keys", "fill events/s", "key writes/s", "restart -> /health", "restart -> correct lookups",
+                           "RSS before kill MB", "RSS after MB", "RocksDB B/key"],
+                          [[_c(r["keys"]), _c(r["events_per_s"]), _c(r["key_writes_per_s"]), f"{_c(r['restart_to_health_s'], 2)} s",
+                            f"{_c(r['restart_to_correct_s'], 2)} s", _c(r["rss_mb_before_kill"], 1), _c(r["rss_mb_after_recovery"], 1),
+                            _c(r["rocksdb_bytes_per_key"])]]))
+    if "scale" in by and by["scale"].get("points"):
+        out.append("\n## Scale (1 worker)\n")
+        out.append(_table(["stores", "events", "keys", "events/s", "worker RSS MB", "peak RSS MB", "RocksDB B/key"],
+                          [[_c(p["stores"]), _c(p["events"]), _c(p["keys"]), _c(p["events_per_s"]), _c(p["rss_mb"], 1),
+                            _c(p["peak_rss_mb_each"][0], 1), _c(p["rocksdb_bytes_per_key"])] for p in by["scale"]["points"]]))
+    if "memory" in by and by["memory"].get("rows"):
+        out.append("\n## Memory\n")
+        out.append(_table(["process", "stage", "RSS MB", "keys", "RocksDB B/key"],
+                          [[r["process"], r["stage"], _c(r["rss_mb"], 1) if not isinstance(r["rss_mb"], list) else ", ".join(_c(x, 1) for x in r["rss_mb"]),
+                            _c(r["keys"]), _c(r["rocksdb_bytes_per_key"])] for r in by["memory"]["rows"]]))
+    return "".join(out)

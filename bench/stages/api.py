@@ -1,0 +1,103 @@
+"""API ingest and end to end: ``bazaar api`` + ``bazaar worker``, load from a client in its own process.
+
+1. ingest: every (batch size, client concurrency) cell posts its own slice of the generated events
+   as fast as the API accepts them (202 = acked by Kafka); events/s and POST latency per cell;
+2. the worker catches up (it runs all along, as in production, sharing the machine);
+3. end to end: steady offered loads (open loop); for every n-th POST, time from the POST's start to
+   the change being visible in a lookup with the POST's read-your-writes token;
+4. the rest of the generated events is posted, the worker catches up, and every key's stock is
+   checked against the generator: both results carry that check.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+
+from bazaar.supervisor import Child
+from bench.context import Context
+from bench.data import compare, generate, save_bodies, worker_stock
+from bench.generator import GenConfig
+from bench.procs import Workers, cpu_s, high_watermarks, proc_status, run_child
+from bench.stages import exactness, result
+
+
+def run(ctx: Context) -> list[dict]:
+    plan = ctx.plan
+    ingest = [{"kind": "ingest", "batch": b, "concurrency": c,
+               "count": plan.ingest_single_events if b == 1 else plan.ingest_batch_events}
+              for b in plan.ingest_batches for c in plan.ingest_concurrency]
+    e2e = [{"kind": "e2e", "rate": rate, "seconds": seconds, "batch": plan.e2e_batch, "sample_every": plan.e2e_sample_every}
+           for rate, seconds in plan.e2e_steps]
+    ingest_events = sum(p["count"] for p in ingest)
+    needed = ingest_events + sum(round(p["rate"] * p["seconds"]) for p in e2e)
+    data = generate("api", GenConfig(stores=plan.api_stores, events_per_store_day=math.ceil(needed / plan.api_stores),
+                                     skus=plan.skus, seed=plan.seed + 1), messages=False)
+    rest = data.events - needed
+    bodies = save_bodies(data.bodies, ctx.root / "api-bodies.json")
+
+    settings = ctx.settings("bench-api")
+    ctx.ensure_topics(settings)
+    workers = Workers(settings, [settings.worker_port], ctx.log_dir).start()
+    api = Child.bazaar("api", ["api"], workers.env, ctx.log_dir, f"http://127.0.0.1:{settings.api_port}/health")
+    api.start()
+    url = f"http://127.0.0.1:{settings.api_port}"
+
+    def client(stage: str, phases: list[dict], start: int, total: int) -> dict:
+        return run_child("bench.children.api_client",
+                         ["--url", url, "--bodies", str(bodies), "--start", str(start), "--phases", json.dumps(phases)],
+                         stage=stage, total=total, log_dir=ctx.log_dir, timeout=plan.stage_timeout_s)
+
+    def catch_up(stage: str) -> float:
+        started = time.monotonic()
+        targets = {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
+        workers.wait_applied(targets, stage=stage, total_events=sum(hw + 1 for hw in targets.values()),
+                             timeout=plan.stage_timeout_s)
+        return round(time.monotonic() - started, 2)
+
+    try:
+        workers.wait_healthy(120)
+        api.wait_healthy(120)
+        api_cpu = cpu_s(api.proc.pid)
+        ingested = client("api-ingest", ingest, 0, ingest_events)
+        api_cpu = cpu_s(api.proc.pid) - api_cpu
+        ingest_drain_s = catch_up("api-ingest-catch-up")
+        tail = [{"kind": "ingest", "batch": 500, "concurrency": 4, "count": rest}] if rest > 0 else []
+        ended = client("end-to-end", e2e + tail, ingest_events, data.events - ingest_events)
+        e2e_drain_s = catch_up("end-to-end-catch-up")
+        memory = {"api": proc_status(api.proc.pid), "worker": proc_status(workers.pids()[0])}
+        started = time.monotonic()
+        check = compare(data.expected, worker_stock(workers.url(), data.stores))
+        verify_s = round(time.monotonic() - started, 2)
+    finally:
+        api.stop()
+        workers.stop()
+
+    cells = ingested["phases"]
+    batched = [c for c in cells if c["batch"] > 1]
+    singles = [c for c in cells if c["batch"] == 1]
+    best = max(batched or cells, key=lambda c: c["events_per_s"])
+    steps = [p for p in ended["phases"] if p["kind"] == "e2e"]
+    headline = steps[-1]
+    shared = {"rss_mb": {"api": round(memory["api"]["rss_kb"] / 1024, 1), "worker": round(memory["worker"]["rss_kb"] / 1024, 1)},
+              "peak_rss_mb": {"api": round(memory["api"]["hwm_kb"] / 1024, 1), "worker": round(memory["worker"]["hwm_kb"] / 1024, 1)},
+              "verify_s": verify_s, **exactness(check)}
+    return [
+        result("api-ingest", kind="throughput", events=ingest_events, events_per_s=best["events_per_s"],
+               best_cell={"batch": best["batch"], "concurrency": best["concurrency"]},
+               p50_ms=best["p50_ms"], p99_ms=best["p99_ms"], max_ms=best["max_ms"],
+               singles_events_per_s=max((c["events_per_s"] for c in singles), default=None),
+               api_cpu_us_per_event=round(api_cpu / ingest_events * 1e6, 1),
+               cells=cells, retries=ingested["retries"], transport_errors=ingested["transport_errors"], worker_drain_after_s=ingest_drain_s, **shared,
+               note="events/s accepted (202 after Kafka acks) by one `bazaar api` process; client (aiohttp) in its own "
+                    "process; the worker runs meanwhile, on the same cores. Headline: best batched cell"),
+        result("end-to-end", kind="latency", events=sum(s["events"] for s in steps),
+               events_per_s=headline["achieved_events_per_s"], offered_events_per_s=headline["offered_events_per_s"],
+               p50_ms=headline["p50_ms"], p99_ms=headline["p99_ms"], max_ms=headline["max_ms"],
+               samples=headline["samples"], timeouts=headline["timeouts"], steps=steps,
+               worker_drain_after_s=e2e_drain_s, **shared,
+               note=f"open-loop POSTs of {plan.e2e_batch} events; latency = POST start -> lookup (after=token) answers "
+                    f"with the change; {ended['retries']} POSTs answered 503 and {ended['transport_errors']} requests lost "
+                    f"their connection (both retried); headline: the last (highest) offered load",
+               retries=ended["retries"], transport_errors=ended["transport_errors"]),
+    ]

@@ -1,0 +1,52 @@
+"""Shared by the stages that run ``bazaar worker`` on a pre-loaded topic: run, wait, measure, check."""
+from __future__ import annotations
+
+import time
+
+from bazaar.settings import Settings
+from bench import profile
+from bench.context import Context
+from bench.data import Dataset, compare, worker_stock
+from bench.procs import Workers, du_bytes, free_ports, high_watermarks, proc_status, rate
+from bench.stages import exactness
+
+
+def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, stage: str) -> dict:
+    """Start ``count`` workers on an already loaded topic; time them until every partition is applied;
+    memory, RocksDB bytes per key and the exactness check of every key. Returns result fields."""
+    targets = {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
+    workers = Workers(settings, free_ports(count), ctx.log_dir).start()
+    spies: list = []
+
+    def sample() -> None:  # from the moment the applying window opens (start-up left out)
+        if getattr(ctx, "profile", False):
+            spies.extend((pid, profile.start(pid, ctx.root / "profiles" / f"{stage}-{pid}.folded")) for pid in workers.pids())
+
+    try:
+        timing = workers.wait_applied(targets, stage=stage, total_events=data.events, timeout=ctx.plan.stage_timeout_s,
+                                      on_window=sample)
+        for _pid, spy in spies:
+            profile.stop(spy)
+        memory = [proc_status(pid) for pid in workers.pids()]
+        started = time.monotonic()
+        check = compare(data.expected, worker_stock(workers.url(), data.stores))
+        verify_s = time.monotonic() - started
+    finally:
+        for _pid, spy in spies:
+            profile.stop(spy)
+        workers.stop()
+    on_disk = du_bytes(settings.data_dir)
+    measured = rate(timing["messages"], data.events, timing)
+    profiles = [profile.summarize(ctx.root / "profiles" / f"{stage}-{pid}.folded", measured["cpu_us_per_event"] if count == 1 else None)
+                for pid, _spy in spies if (ctx.root / "profiles" / f"{stage}-{pid}.folded").exists()]
+    return {
+        "events": data.events, "messages": timing["messages"], **measured,
+        "startup_s": round(timing["first_s"], 3), "workers": count,
+        "rss_mb": round(sum(m["rss_kb"] for m in memory) / 1024, 1),
+        "rss_mb_each": [round(m["rss_kb"] / 1024, 1) for m in memory],
+        "peak_rss_mb_each": [round(m["hwm_kb"] / 1024, 1) for m in memory],
+        "keys": len(data.expected), "rocksdb_bytes": on_disk,
+        "rocksdb_bytes_per_key": round(on_disk / max(1, len(data.expected)), 1),
+        "verify_s": round(verify_s, 2), **exactness(check),
+        **({"profile": profiles} if profiles else {}),
+    }

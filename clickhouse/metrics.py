@@ -1,0 +1,21 @@
+"""Prometheus metrics of the analytics process (``bazaar analytics``, served at ``/metrics``)."""
+from prometheus_client import Counter, Gauge, Histogram
+
+CONSUMED = Counter("bazaar_analytics_consumed_total", "Messages read from a topic by a sink", ["table"])
+INSERTED_MESSAGES = Counter("bazaar_analytics_inserted_messages_total", "Messages whose rows are in ClickHouse", ["table"])
+INSERTED_ROWS = Counter("bazaar_analytics_inserted_rows_total", "Rows inserted (replays included; queries dedupe)", ["table"])
+INSERT_FAILURES = Counter("bazaar_analytics_insert_failures_total", "Failed insert attempts (each is retried)", ["table"])
+INVALID = Counter("bazaar_analytics_invalid_messages_total", "Messages that broke their contract (skipped, logged)", ["table"])
+PENDING = Gauge("bazaar_analytics_pending_messages", "Consumed but not yet inserted", ["table"])
+LAG = Gauge("bazaar_analytics_consumer_lag", "Messages on the topic not yet consumed (high watermark - position)", ["table"])
+BACKLOG = Gauge("bazaar_analytics_backlog", "Not yet in ClickHouse: pending + consumer lag", ["table"])
+CLICKHOUSE_UP = Gauge("bazaar_analytics_clickhouse_up", "1 while the last insert (or start-up check) succeeded")
+LAST_INSERT = Gauge("bazaar_analytics_last_insert_timestamp_seconds", "When the last batch was inserted", ["table"])
+INSERT_SECONDS = Histogram(
+    "bazaar_analytics_insert_seconds", "Time of one successful batch insert", ["table"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+REPORT_SECONDS = Histogram(
+    "bazaar_analytics_report_seconds", "Time to run one report query", ["report"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)

@@ -1,0 +1,228 @@
+"""The reports: SQL files in ``sql/`` with ``{name:Type}`` query parameters, and what each parameter
+means, defaults to and accepts. ``run`` resolves parameters and returns a ``Table``.
+
+A store's day is its local day (its catalog time zone, UTC for a store the catalog does not know);
+instants are UTC. Parameters and their resolved values are always echoed back with the rows.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from clickhouse import metrics
+from clickhouse.client import Database
+from clickhouse.errors import BadParameter, UnknownReport
+
+SQL_DIR = Path(__file__).parent / "sql"
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*):([^{}]+)\}")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
+UTC = timezone.utc
+END_OF_TIME = datetime(2299, 12, 31, 23, 59, 59, tzinfo=UTC)  # DateTime64's last day
+START_OF_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+# parameter kind -> the ClickHouse type its placeholder must use
+TYPES = {
+    "store": "String",
+    "sku": "String",
+    "date": "Date",
+    "time": "DateTime64(6, 'UTC')",
+    "count": "UInt32",
+    "quantity": "Decimal(18, 3)",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str
+    help: str
+    default: Callable[[dict[str, Any]], Any] | None = None  # gets the values resolved before it; None: required
+    minimum: int = 0
+    maximum: int = 100_000
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+    def parse(self, text: str) -> Any:
+        try:
+            return _PARSERS[self.kind](self, text.strip())
+        except (ValueError, InvalidOperation) as exc:
+            raise BadParameter(self.name, str(exc) or "invalid value") from None
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: str
+    params: tuple[Param, ...]
+    store_scoped: bool = True  # has a store_id parameter, so /v1/stores/{store_id}/reports/<name> exists
+    columns_help: str = ""
+
+    @property
+    def path(self) -> Path:
+        return SQL_DIR / f"{self.name}.sql"
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text()
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "store_scoped": self.store_scoped,
+            "params": [{"name": p.name, "type": TYPES[p.kind], "required": p.required, "help": p.help} for p in self.params],
+        }
+
+
+@dataclass
+class Table:
+    report: str
+    params: dict[str, Any]
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple] = field(default_factory=list)
+
+
+# ---- parameters ---------------------------------------------------------------------------------
+
+
+def _parse_id(p: Param, text: str) -> str:
+    if text == "" and p.kind == "store" and not p.required:
+        return ""
+    if not _ID.match(text):
+        raise ValueError("letters, digits and . _ : - (up to 64)")
+    return text
+
+
+def _parse_time(p: Param, text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("z", "Z"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)  # an instant without an offset is read as UTC
+    value = value.astimezone(UTC)
+    if not START_OF_TIME <= value <= END_OF_TIME:
+        raise ValueError("out of range (1970 to 2299)")
+    return value
+
+
+def _parse_count(p: Param, text: str) -> int:
+    value = int(text)
+    if not p.minimum <= value <= p.maximum:
+        raise ValueError(f"must be between {p.minimum} and {p.maximum}")
+    return value
+
+
+def _parse_quantity(p: Param, text: str) -> Decimal:
+    value = Decimal(text)
+    if not value.is_finite() or value != value.quantize(Decimal("0.001")):
+        raise ValueError("a decimal with at most 3 places")
+    return value
+
+
+_PARSERS: dict[str, Callable[[Param, str], Any]] = {
+    "store": _parse_id,
+    "sku": _parse_id,
+    "date": lambda p, text: date.fromisoformat(text),
+    "time": _parse_time,
+    "count": _parse_count,
+    "quantity": _parse_quantity,
+}
+
+
+def _now(_: dict) -> datetime:
+    return datetime.now(UTC)
+
+
+def _today(_: dict) -> date:
+    return datetime.now(UTC).date()
+
+
+STORE_ALL = Param("store_id", "store", "store id ('' or absent: every store)", default=lambda v: "")
+STORE_ONE = Param("store_id", "store", "store id")
+AT = Param("at", "time", "as of this instant (RFC 3339; default now)", default=_now)
+DAY_TO = Param("to", "date", "last local day, inclusive (default today, UTC)", default=_today)
+DAY_FROM = Param("from", "date", "first local day (default 6 days before `to`)", default=lambda v: v["to"] - timedelta(days=6))
+
+REPORTS: dict[str, Report] = {r.name: r for r in (
+    Report("daily_sales", "Daily sales per store: bills, units, revenue, cost of goods and gross margin at moving-average cost, by the store's local day",
+           (STORE_ALL, DAY_TO, DAY_FROM)),
+    Report("top_sellers", "Top sellers by revenue over local days",
+           (STORE_ALL, DAY_TO, DAY_FROM, Param("limit", "count", "how many (default 10)", default=lambda v: 10, minimum=1, maximum=10_000))),
+    Report("slow_movers", "Slow movers and dead stock: stock on hand and no sale in the last N days (or never)",
+           (STORE_ALL, AT, Param("days", "count", "days without a sale (default 30)", default=lambda v: 30, minimum=1, maximum=3650))),
+    Report("stock_valuation", "Stock at cost per product: on-hand x moving-average cost (catalog cost when nothing was bought)",
+           (STORE_ALL, AT)),
+    Report("stock_valuation_by_store", "Stock at cost per store", (STORE_ALL, AT)),
+    Report("stock_outs", "Stock-outs: when and how long each product was at or below zero",
+           (STORE_ALL,
+            Param("to", "time", "periods that began before this instant (default now); open periods run to it", default=_now),
+            Param("from", "time", "periods still running after this instant (default 7 days before `to`)", default=lambda v: v["to"] - timedelta(days=7)))),
+    Report("days_of_cover", "Days of cover: on-hand / average daily units sold over a window",
+           (STORE_ALL, AT, Param("days", "count", "window in days (default 14)", default=lambda v: 14, minimum=1, maximum=3650))),
+    Report("low_stock", "Low stock: products at or below their reorder point",
+           (STORE_ALL, AT, Param("threshold", "quantity", "reorder point for products without one (default 0)", default=lambda v: Decimal(0)))),
+    Report("stock_as_of", "The stock of a store as of any past instant", (STORE_ONE, AT)),
+    Report("movement_history", "The movement history of one product in one store, with the stock after each",
+           (STORE_ONE, Param("sku", "sku", "stock keeping unit"),
+            Param("from", "time", "from this instant (default: the beginning)", default=lambda v: START_OF_TIME),
+            Param("to", "time", "up to this instant (default: the end)", default=lambda v: END_OF_TIME))),
+)}
+
+
+def get(name: str) -> Report:
+    report = REPORTS.get(name)
+    if report is None:
+        raise UnknownReport(f"no report {name!r}; reports: {', '.join(sorted(REPORTS))}")
+    return report
+
+
+def resolve(report: Report, given: Mapping[str, str]) -> dict[str, Any]:
+    """Parse the given values and fill in defaults; raises BadParameter."""
+    values: dict[str, Any] = {}
+    for p in report.params:
+        text = given.get(p.name)
+        if text is not None and (text != "" or p.kind == "store"):
+            values[p.name] = p.parse(text)
+        elif p.required:
+            raise BadParameter(p.name, "required")
+        else:
+            values[p.name] = p.default(values)
+        if p.kind == "store" and p.required and values[p.name] == "":
+            raise BadParameter(p.name, "required")
+    return values
+
+
+def bind(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as clickhouse-connect binds them to {name:Type} placeholders."""
+    out = {}
+    for name, value in values.items():
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        out[name] = value
+    return out
+
+
+def run(db: Database, report: Report, values: dict[str, Any]) -> Table:
+    started = time.perf_counter()
+    params = bind(values)
+    result = db.query(report.sql, parameters=params)
+    columns, types = list(result.column_names), [t.name for t in result.column_types]
+    if not columns:  # chDB sends no header for an empty result: ask for the columns
+        described = db.query(f"DESCRIBE ({report.sql})", parameters=params).result_rows
+        columns, types = [r[0] for r in described], [r[1] for r in described]
+    metrics.REPORT_SECONDS.labels(report.name).observe(time.perf_counter() - started)
+    return Table(report.name, values, columns, types, list(result.result_rows))
+
+
+def placeholders(sql: str) -> dict[str, str]:
+    """name -> ClickHouse type of every {name:Type} in the SQL."""
+    out: dict[str, str] = {}
+    for name, type_ in PLACEHOLDER.findall(sql):
+        out[name] = type_.strip()
+    return out

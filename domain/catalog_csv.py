@@ -1,0 +1,199 @@
+"""Bulk product import from CSV: every good row becomes a Product, every bad row an error with its line.
+
+Columns (header on line 1, any order; ``sku`` and ``name`` required, the rest optional)::
+
+    sku,name,name_ur,name_hi,barcodes,category,unit,packs,cost,price,active,
+    reorder_point,reorder_min,reorder_max,lead_time_days
+
+* ``name_<lang>``: a name in another language (any ``name_xx`` column; ``name_ur``, ``name_hi``, ...);
+* ``barcodes``: ``|`` separated; ``packs``: ``unit:size`` pairs, ``|`` separated (``carton:12|dozen:12``);
+* ``unit``: piece (default), kg, g, litre, ml; ``active``: true/false, yes/no, 1/0 (default true);
+* decimals are plain (``12.50``, no thousands separators); empty cells mean "not set".
+
+Line numbers are those of the file (a quoted cell may span lines: a row's number is the line it
+starts on). A sku seen again later in the file is an error on the later line; the first stands.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from pydantic import ValidationError
+
+from schemas.catalog import Product
+
+COLUMNS = ("sku", "name", "name_ur", "name_hi", "barcodes", "category", "unit", "packs", "cost", "price",
+           "active", "reorder_point", "reorder_min", "reorder_max", "lead_time_days")
+REQUIRED = ("sku", "name")
+DECIMALS = ("cost", "price", "reorder_point", "reorder_min", "reorder_max")
+MAX_ROWS = 50_000
+_NAME_COLUMN = re.compile(r"^name_[a-z]{2,3}$")
+_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+_TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
+
+
+class CsvFileError(ValueError):
+    """The file as a whole cannot be read (no header, unknown or missing columns, too many rows)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    sku: str | None
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "sku": self.sku, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    line: int
+    product: Product
+
+
+class _BadCell(ValueError):
+    pass
+
+
+def parse(text: str) -> tuple[list[Row], list[RowError]]:
+    """The good rows as products (with their line numbers) and the bad rows' errors, in file order."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CsvFileError("empty file: expected a header line with at least sku,name") from None
+    except csv.Error as exc:
+        raise CsvFileError(f"line 1: {exc}") from None
+    columns = _columns(header)
+    rows: list[Row] = []
+    errors: list[RowError] = []
+    first_line: dict[str, int] = {}
+    end = reader.line_num  # last physical line consumed so far
+    while True:
+        start = end + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(RowError(start, None, f"unreadable CSV: {exc}"))
+            break
+        end = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue  # blank line
+        if len(rows) + len(errors) >= MAX_ROWS:
+            raise CsvFileError(f"more than {MAX_ROWS} rows: split the file")
+        record = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(columns)}
+        sku = record.get("sku") or None
+        if len(cells) > len(columns):
+            errors.append(RowError(start, sku, f"{len(cells)} cells but the header has {len(columns)} columns"))
+            continue
+        try:
+            product = _product(record)
+        except _BadCell as exc:
+            errors.append(RowError(start, sku, str(exc)))
+            continue
+        if product.sku in first_line:
+            errors.append(RowError(start, sku, f"duplicate sku {product.sku!r} (first on line {first_line[product.sku]})"))
+            continue
+        first_line[product.sku] = start
+        rows.append(Row(start, product))
+    return rows, errors
+
+
+def _columns(header: list[str]) -> list[str]:
+    names = [h.strip().lower() for h in header]
+    unknown = [n for n in names if n not in COLUMNS and not _NAME_COLUMN.match(n)]
+    if unknown:
+        raise CsvFileError(f"line 1: unknown column(s) {', '.join(repr(u) for u in unknown)}; known: {', '.join(COLUMNS)}")
+    missing = [r for r in REQUIRED if r not in names]
+    if missing:
+        raise CsvFileError(f"line 1: missing column(s) {', '.join(missing)}")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise CsvFileError(f"line 1: column(s) {', '.join(dupes)} appear more than once")
+    return names
+
+
+def _product(record: dict[str, str]) -> Product:
+    body: dict = {}
+    if not record.get("sku"):
+        raise _BadCell("sku: required")
+    if not record.get("name"):
+        raise _BadCell("name: required")
+    body["sku"], body["name"] = record["sku"], record["name"]
+    body["names"] = {col[5:]: v for col, v in record.items() if _NAME_COLUMN.match(col) and v}
+    if record.get("barcodes"):
+        body["barcodes"] = [b.strip() for b in record["barcodes"].split("|") if b.strip()]
+    for col in ("category", "unit"):
+        if record.get(col):
+            body[col] = record[col]
+    if record.get("packs"):
+        body["packs"] = _packs(record["packs"])
+    for col in DECIMALS:
+        if record.get(col):
+            body[col] = _decimal(col, record[col])
+    if record.get("active"):
+        body["active"] = _bool(record["active"])
+    if record.get("lead_time_days"):
+        if not record["lead_time_days"].isdigit():
+            raise _BadCell(f"lead_time_days: {record['lead_time_days']!r} is not a whole number of days")
+        body["lead_time_days"] = int(record["lead_time_days"])
+    try:
+        return Product.model_validate(body)
+    except ValidationError as exc:
+        raise _BadCell(_reason(exc)) from None
+
+
+def _decimal(col: str, raw: str) -> Decimal:
+    if not _DECIMAL.match(raw):
+        raise _BadCell(f"{col}: {raw!r} is not a decimal number (write it like 12.50)")
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        raise _BadCell(f"{col}: {raw!r} is not a decimal number") from None
+
+
+def _bool(raw: str) -> bool:
+    v = raw.lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise _BadCell(f"active: {raw!r} is not true or false")
+
+
+def _packs(raw: str) -> list[dict]:
+    packs = []
+    for part in raw.split("|"):
+        part = part.strip()
+        unit, sep, size = part.partition(":")
+        if not sep or not unit.strip() or not size.strip():
+            raise _BadCell(f"packs: {part!r} is not unit:size (e.g. carton:12|dozen:12)")
+        if not _DECIMAL.match(size.strip()):
+            raise _BadCell(f"packs: size {size.strip()!r} of {unit.strip()!r} is not a decimal number")
+        packs.append({"unit": unit.strip().lower(), "size": Decimal(size.strip())})
+    return packs
+
+
+def _reason(exc: ValidationError) -> str:
+    """First pydantic error as "field: reason", in the words of the CSV (unit, packs, price, ...)."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "literal_error" and loc == ["unit"]:
+            msg = f"{err['input']!r} is not one of piece, kg, g, litre, ml"
+        elif err["type"] == "decimal_max_places":
+            msg = f"at most {err['ctx']['decimal_places']} decimal places"
+        elif err["type"] == "string_pattern_mismatch":
+            msg = f"{err['input']!r} may hold only letters, digits and . _ : - (up to 64)"
+            if loc and loc[0] == "packs":
+                msg = f"pack unit {err['input']!r} must be lowercase letters, digits, _ or -"
+        field = ".".join(loc[:1]) if loc else ""
+        parts.append(f"{field}: {msg}" if field else msg)
+    return "; ".join(parts)

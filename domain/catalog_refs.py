@@ -1,0 +1,121 @@
+"""The catalog's rule at ingest: unknown references, and pack/measure conversion to base units.
+
+* A store is **managed** once it is registered (``PUT /v1/stores/{id}``); with ``strict`` every store
+  is, and an unregistered one is refused. An event whose store, or a transfer's receiving store,
+  is managed may name only skus in the catalog: any other sku is refused, naming ``lines[i].sku``.
+* Events of unregistered stores are accepted as they are (a shop can start without a catalog);
+  the stores and unknown skus they name are reported back as ``uncatalogued``.
+* A line with a ``unit`` other than the product's base unit is converted: ``quantity`` becomes the
+  exact base quantity, ``unit`` the base unit, and ``entered_quantity``/``entered_unit`` keep what
+  the terminal sent. Money fields stay per *entered* unit. An unknown unit, a unit on a line whose
+  product is not in the catalog, or a base quantity needing more than 3 decimals is refused.
+
+Pure: the catalog is anything with ``product(sku)`` and ``has_store(store_id)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+from pydantic import ValidationError
+
+from domain.catalog import ConversionError, normalize_unit, to_base
+from schemas.catalog import Product
+from schemas.events import Event, Transfer
+
+SERVER_LINE_FIELDS = ("entered_quantity", "entered_unit")
+
+
+class CatalogReader(Protocol):
+    def product(self, sku: str) -> Product | None: ...
+
+    def has_store(self, store_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    index: int | None
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Uncatalogued:
+    """An accepted event's references the catalog does not hold: an unregistered store, unknown skus."""
+
+    store_id: str
+    registered: bool
+    skus: frozenset[str]
+
+
+@dataclass
+class Checked:
+    events: list[Event] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    uncatalogued: list[list[Uncatalogued]] = field(default_factory=list)  # per event
+
+
+def without_server_fields(event: Event) -> Event:
+    """Drop what only the server may set on a line (``entered_*``), as the terminal's input is ignored there."""
+    if not any(getattr(line, f) is not None for line in event.lines for f in SERVER_LINE_FIELDS):
+        return event
+    lines = [line.model_copy(update={f: None for f in SERVER_LINE_FIELDS}) for line in event.lines]
+    return event.model_copy(update={"lines": lines})
+
+
+def check(events: Sequence[Event], catalog: CatalogReader, *, strict: bool, batch: bool) -> Checked:
+    out = Checked()
+    for i, event in enumerate(events):
+        converted, issues, unc = check_event(event, catalog, strict=strict, index=i if batch else None)
+        out.events.append(converted)
+        out.issues.extend(issues)
+        out.uncatalogued.append(unc)
+    return out
+
+
+def check_event(event: Event, catalog: CatalogReader, *, strict: bool, index: int | None) -> tuple[Event, list[Issue], list[Uncatalogued]]:
+    issues: list[Issue] = []
+    stores = [("store_id", event.store_id)]
+    if isinstance(event, Transfer):
+        stores.append(("to_store_id", event.to_store_id))
+    registered = {s: catalog.has_store(s) for _, s in stores}
+    if strict:
+        for name, s in stores:
+            if not registered[s]:
+                issues.append(Issue(index, name, f"unknown store {s!r}: register it with PUT /v1/stores/{s}"))
+    managed = strict or any(registered.values())
+    lines, unknown = [], set()
+    for i, line in enumerate(event.lines):
+        product = catalog.product(line.sku)
+        if product is None:
+            if managed:
+                issues.append(Issue(index, f"lines[{i}].sku", f"unknown sku {line.sku!r}: add it with PUT /v1/products/{line.sku}"))
+            elif line.unit is not None:
+                issues.append(Issue(index, f"lines[{i}].unit", f"unit {line.unit!r} needs sku {line.sku!r} in the catalog: "
+                                                               f"add it with PUT /v1/products/{line.sku}"))
+            unknown.add(line.sku)
+            lines.append(line)
+            continue
+        try:
+            lines.append(convert_line(line, product))
+        except ConversionError as exc:
+            issues.append(Issue(index, f"lines[{i}].{exc.field}", exc.reason))
+    converted = event.model_copy(update={"lines": lines}) if lines != list(event.lines) else event
+    unc = [] if managed else [Uncatalogued(s, registered[s], frozenset(unknown)) for _, s in stores]
+    return converted, issues, unc
+
+
+def convert_line(line, product: Product):
+    """The line in the product's base unit (the same line when it already is)."""
+    if line.unit is None:
+        return line
+    if normalize_unit(line.unit) == product.unit:
+        return line if line.unit == product.unit else line.model_copy(update={"unit": product.unit})
+    base = to_base(product, line.quantity, line.unit)
+    body = {**line.model_dump(exclude_none=True), "quantity": base, "unit": product.unit,
+            "entered_quantity": line.quantity, "entered_unit": line.unit}
+    try:
+        return type(line).model_validate(body)
+    except ValidationError as exc:
+        raise ConversionError("quantity", f"{line.quantity} {line.unit} in {product.unit}: "
+                              f"{exc.errors(include_url=False)[0]['msg']}") from None

@@ -1,0 +1,61 @@
+"""Webhook signatures and the retry schedule (pure).
+
+Every POST carries ``X-Bazaar-Timestamp: <unix seconds>`` and
+``X-Bazaar-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>``. A receiver recomputes
+the HMAC over the raw body it got, compares in constant time, and refuses a timestamp more than
+``TOLERANCE_S`` (5 minutes) away from its clock, so a captured request cannot be replayed later.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+SCHEME = "v1"
+TOLERANCE_S = 300
+
+ALERT_ID_HEADER = "X-Bazaar-Alert-Id"
+TIMESTAMP_HEADER = "X-Bazaar-Timestamp"
+SIGNATURE_HEADER = "X-Bazaar-Signature"
+
+
+def signature(secret: str, timestamp: int | str, body: bytes) -> str:
+    """The header value: ``v1=`` and the hex HMAC-SHA256 of ``timestamp.body`` under ``secret``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"{SCHEME}={mac.hexdigest()}"
+
+
+def headers(secret: str, alert_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        ALERT_ID_HEADER: alert_id,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: signature(secret, timestamp, body),
+    }
+
+
+def verify(secret: str, timestamp: str, sig: str, body: bytes, now: float, tolerance_s: int = TOLERANCE_S) -> bool:
+    """What a receiver does: the signature matches and the timestamp is fresh (replays are refused)."""
+    try:
+        ts = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    if abs(now - ts) > tolerance_s:
+        return False
+    expected = signature(secret, ts, body)
+    return any(hmac.compare_digest(expected, part.strip()) for part in sig.split(","))
+
+
+def backoff(attempt: int, base_s: float, max_s: float) -> float:
+    """Wait after failed attempt number ``attempt`` (1-based): base, 2 base, 4 base, ... capped at max."""
+    return min(max_s, base_s * (2 ** (attempt - 1)))
+
+
+def schedule(attempts: int, base_s: float, max_s: float) -> list[float]:
+    """Waits between ``attempts`` tries (one fewer than the tries): after the last one, dead letter."""
+    return [backoff(n, base_s, max_s) for n in range(1, attempts)]
+
+
+def retryable(status: int | None) -> bool:
+    """Any answer but 2xx is tried again (a receiver mid-deploy answers 404 or 502 for a while);
+    ``None`` is no answer at all (refused, reset, timed out)."""
+    return status is None or not 200 <= status < 300

@@ -1,0 +1,112 @@
+"""The analytics process's Faust app (``bazaar analytics``): its own consumer group reading the
+ledger and catalog topics into ClickHouse, and its web port serving reports, health and metrics.
+
+It is a separate process from the stream workers, so ClickHouse being slow or down never stops
+stock processing; it is the only process that opens the analytics database (chDB allows one).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faust
+
+from bazaar.settings import Settings
+from clickhouse import metrics
+from clickhouse.client import Database
+from clickhouse.rows import (
+    LEDGER_COLUMNS, PRODUCT_COLUMNS, STORE_COLUMNS, STORE_PRODUCT_COLUMNS,
+    ledger_rows, product_rows, store_product_rows, store_rows,
+)
+from clickhouse.sink import Sink, TableSpec
+
+
+@dataclass
+class Feed:
+    """One topic flowing into one table."""
+
+    topic: faust.TopicT
+    sink: Sink
+    next_offset: dict[int, int] = field(default_factory=dict)  # partition -> next offset to consume
+    lag: int = 0
+
+    @property
+    def backlog(self) -> int:
+        return self.sink.pending + self.lag
+
+
+@dataclass
+class AnalyticsPipeline:
+    settings: Settings
+    app: faust.App
+    sink_db: Database  # used by the sinks only (the fault switch applies here)
+    report_db: Database  # used by report queries and status pages
+    feeds: list[Feed]
+
+    @property
+    def ledger(self) -> Feed:
+        return self.feeds[0]
+
+    async def refresh_lag(self) -> None:
+        """Consumer lag per feed: high watermark - next offset to consume, over assigned partitions."""
+        consumer = self.app.consumer
+        assigned = [tp for tp in consumer.assignment()]
+        highwaters = await consumer.highwaters(*assigned) if assigned else {}
+        for feed in self.feeds:
+            lag = 0
+            for tp in assigned:
+                if tp.topic != feed.topic.get_topic_name():
+                    continue
+                position = feed.next_offset.get(tp.partition)
+                if position is None:
+                    position = consumer._committed_offset.get(tp) or 0  # the next offset to read
+                lag += max(0, (highwaters.get(tp) or 0) - position)
+            feed.lag = lag
+            metrics.LAG.labels(feed.sink.table).set(lag)
+            metrics.BACKLOG.labels(feed.sink.table).set(feed.backlog)
+
+
+def app_id(settings: Settings) -> str:
+    return f"{settings.topic_prefix}-analytics"
+
+
+def data_dir(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "analytics"
+
+
+def make_app(settings: Settings) -> faust.App:
+    return faust.App(
+        app_id(settings),
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",  # no tables: ClickHouse is the state
+        datadir=str(data_dir(settings)),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",  # a new database is rebuilt from the whole ledger
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 3),
+        web_enabled=True,
+        web_host=settings.worker_host,
+        web_port=settings.analytics_port,
+        autodiscover=False,
+    )
+
+
+def build(settings: Settings, sink_db: Database, report_db: Database) -> AnalyticsPipeline:
+    app = make_app(settings)
+
+    def topic(name: str, partitions: int) -> faust.TopicT:
+        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", partitions=partitions)
+
+    def sink(table: str, columns: tuple[str, ...], convert, stamps_token: bool = False) -> Sink:
+        return Sink(sink_db, TableSpec(table, columns, convert, stamps_token), settings.analytics_batch_max, settings.analytics_batch_seconds)
+
+    feeds = [
+        Feed(topic(settings.ledger_topic, settings.partitions), sink("ledger", LEDGER_COLUMNS, ledger_rows, stamps_token=True)),
+        Feed(topic(settings.stores_topic, 1), sink("stores", STORE_COLUMNS, store_rows)),
+        Feed(topic(settings.products_topic, 1), sink("products", PRODUCT_COLUMNS, product_rows)),
+        Feed(topic(settings.store_products_topic, 1), sink("store_products", STORE_PRODUCT_COLUMNS, store_product_rows)),
+    ]
+    return AnalyticsPipeline(settings, app, sink_db, report_db, feeds)
+

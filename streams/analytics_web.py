@@ -1,0 +1,104 @@
+"""The analytics process's HTTP pages (its Faust web port, 6068 by default).
+
+``GET /reports`` lists the reports; ``GET /reports/<name>?param=...&format=json|csv`` runs one
+(the API's /v1/reports routes and `bazaar report` ask here); ``/health``, ``/metrics`` (Prometheus,
+with the sink backlog) and ``/status`` (feeds, offsets, ledger rows stored and distinct).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from prometheus_client import generate_latest
+
+from clickhouse import formats, reports
+from clickhouse.errors import BadParameter, UnknownReport
+from clickhouse.migrate import applied
+from streams.analytics import AnalyticsPipeline
+
+log = logging.getLogger("bazaar.streams.analytics_web")
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+JSON = "application/json"
+
+
+def register_views(p: AnalyticsPipeline) -> None:
+    app = p.app
+
+    def error(web, status: int, code: str, field: str | None, reason: str) -> Any:
+        body = {"error": code, "detail": [{"index": None, "field": field, "reason": reason}]}
+        return web.bytes(orjson.dumps(body), content_type=JSON, status=status)
+
+    @app.page("/health")
+    async def health(web, request) -> Any:
+        up = await asyncio.to_thread(_ping, p) and not any(f.sink.failing for f in p.feeds)
+        body = {
+            "status": "ok" if up else "degraded",
+            "clickhouse": "up" if up else "down",
+            "backlog": {f.sink.table: f.backlog for f in p.feeds},
+        }
+        return web.json(body)
+
+    @app.page("/metrics")
+    async def metrics_page(web, request) -> Any:
+        return web.bytes(generate_latest(), content_type=PROMETHEUS_TEXT)
+
+    @app.page("/status")
+    async def status(web, request) -> Any:
+        stored = await asyncio.to_thread(_ledger_counts, p)
+        migrations = await asyncio.to_thread(applied, p.report_db)
+        body = {
+            "feeds": {
+                f.sink.table: {"pending": f.sink.pending, "lag": f.lag, "backlog": f.backlog,
+                               "next_offsets": {str(k): v for k, v in sorted(f.next_offset.items())}}
+                for f in p.feeds
+            },
+            "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()),
+            "ledger": stored,
+            "migrations": [{"version": v, "name": n} for v, (n, _) in sorted(migrations.items())],
+        }
+        return web.json(body)
+
+    @app.page("/reports")
+    async def report_list(web, request) -> Any:
+        return web.json({"reports": [r.describe() for r in reports.REPORTS.values()]})
+
+    @app.page("/reports/{name}")
+    async def report(web, request, name: str) -> Any:
+        query = dict(request.query)
+        fmt = query.pop("format", "json")
+        if fmt not in ("json", "csv"):
+            return error(web, 422, "invalid_parameter", "format", "json or csv")
+        try:
+            rep = reports.get(name)
+            values = reports.resolve(rep, query)
+        except UnknownReport as exc:
+            return error(web, 404, "unknown_report", None, str(exc))
+        except BadParameter as exc:
+            return error(web, 422, "invalid_parameter", exc.name, exc.reason)
+        try:
+            table = await asyncio.to_thread(reports.run, p.report_db, rep, values)
+        except Exception as exc:
+            log.error("report failed", extra={"report": name, "error": str(exc)[:1000]})
+            return error(web, 503, "analytics_unavailable", None, f"the report query failed: {str(exc)[:300]}")
+        if fmt == "csv":
+            headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+            return web.bytes(formats.to_csv(table), content_type="text/csv", headers=headers)
+        return web.bytes(formats.to_json(table), content_type=JSON)
+
+
+def _ping(p: AnalyticsPipeline) -> bool:
+    try:
+        p.report_db.query("SELECT 1")
+    except Exception:
+        return False
+    return True
+
+
+def _ledger_counts(p: AnalyticsPipeline) -> dict[str, int]:
+    """Rows stored (copies from replays and re-sends included) and distinct (store, sku, event) keys."""
+    stored = p.report_db.query("SELECT count() FROM ledger").result_rows[0][0]
+    distinct = p.report_db.query("SELECT count() FROM ledger_first").result_rows[0][0]
+    return {"rows": int(stored), "distinct": int(distinct)}

@@ -1,0 +1,141 @@
+"""Shared by the unit and integration tests of analytics: a catalog for a generated history, the
+stream's ledger replayed in memory, and every report compared with ``tests.analytics_model``."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Callable
+
+from bench.generator import Generator
+from tests.analytics_model import UTC, Catalog, Model, from_us, milli, paisa, us
+
+Ask = Callable[..., dict]  # ask(report_name, **params) -> the report's JSON body
+
+ZONES = ["Asia/Karachi", "Pacific/Auckland", "America/New_York"]  # the first stores; the rest have no catalog entry (UTC)
+
+
+def catalog_for(gen: Generator) -> tuple[Catalog, list[tuple[str, str, dict]]]:
+    """The catalog the tests publish, as the model sees it and as records (kind, key, value)."""
+    cat, records = Catalog(), []
+    for i, store in enumerate(gen.stores[: len(ZONES)]):
+        cat.zones[store] = ZONES[i]
+        records.append(("stores", store, {"store_id": store, "name": f"Store {i}", "timezone": ZONES[i]}))
+    for i, p in enumerate(gen.products):
+        value: dict[str, Any] = {"sku": p.sku, "name": f"Product {i}", "unit": "kg" if p.loose else "piece",
+                                 "price": f"{p.price_cents // 100}.{p.price_cents % 100:02d}"}
+        cat.names[p.sku] = value["name"]
+        if i < len(gen.products) - 1:  # the least popular has no catalog cost: a margin needs a purchase of it
+            value["cost"] = f"{p.cost_cents // 100}.{p.cost_cents % 100:02d}"
+            cat.costs[p.sku] = paisa(value["cost"])
+        if i % 3 == 0:
+            value["reorder_point"] = "10"
+            cat.reorder[p.sku] = 10_000
+        records.append(("products", p.sku, value))
+    overrides = [(gen.stores[0], gen.products[1].sku, {"reorder_point": "50"}), (gen.stores[1], gen.products[2].sku, {"active": False})]
+    for store, sku, fields in overrides:
+        records.append(("store_products", f"{store}|{sku}", {"store_id": store, "sku": sku, **fields}))
+        cat.overrides[(store, sku)] = {k: (milli(v) if k == "reorder_point" else v) for k, v in fields.items()}
+    return cat, records
+
+
+def replay_ledger(bodies: list[dict], partitions: int = 8) -> tuple[list[tuple[int, int, bytes]], dict]:
+    """The ledger topic the stock agent writes for these bodies in this order, from the stream's own
+    rules: [(partition, offset, entry JSON)], and the first figures per (event, store, sku)."""
+    import orjson
+
+    from domain import tokens
+    from domain.events import LEG_IN, LEG_OUT, apply_event, needs_in_leg
+    from domain.ledger import ledger_entry
+    from schemas.events import EventAdapter
+
+    states: dict = {}
+    offsets: dict[int, int] = defaultdict(int)
+    out, first = [], {}
+    for body in bodies:
+        ev = EventAdapter.validate_python(body)
+        legs = [LEG_OUT] + ([LEG_IN] if needs_in_leg(ev, LEG_OUT) else [])
+        for leg in legs:
+            entry = ledger_entry(ev, leg, apply_event(states, ev, leg=leg))
+            if entry is None:
+                continue
+            partition = tokens.partition_for(entry["store_id"].encode(), partitions)
+            out.append((partition, offsets[partition], orjson.dumps(entry)))
+            offsets[partition] += 1
+            for row in entry["rows"]:
+                first.setdefault((entry["event_id"], entry["store_id"], row["sku"]), row)
+    return out, first
+
+
+# ---- comparing ------------------------------------------------------------------------------
+
+
+def _norm(value: Any, like: Any) -> Any:
+    """A report's JSON value in the model's terms (Decimal, microseconds, str, ...)."""
+    if value is None:
+        return None
+    if isinstance(like, Decimal):
+        return Decimal(value)
+    if isinstance(like, int) and not isinstance(like, bool) and isinstance(value, str) and "T" in value:
+        return us(value)
+    if isinstance(like, int) and not isinstance(like, bool) and isinstance(value, str):
+        return int(value)
+    return value
+
+
+def compare(body: dict, expected: list[dict], label: str) -> None:
+    """The report's rows equal the model's, in order, on every column the model computes."""
+    got = body["rows"]
+    assert len(got) == len(expected), f"{label}: {len(got)} rows, expected {len(expected)}\n got {got[:5]}\n want {expected[:5]}"
+    for i, (g, e) in enumerate(zip(got, expected)):
+        for col, want in e.items():
+            like = want
+            if want is None:  # pick the kind from another row of the model
+                like = next((r[col] for r in expected if r[col] is not None), None)
+            have = _norm(g[col], like)
+            assert have == want, f"{label}: row {i} column {col}: {g[col]!r} != {want!r}\n row {g}\n want {e}"
+
+
+def local_days(model: Model) -> list[date]:
+    days = sorted({model.catalog.local_day(r.store, r.at) for r in model.rows})
+    return days
+
+
+def check_reports(ask: Ask, model: Model, stores: list[str], instants: int = 3) -> int:
+    """Every report, for all stores and each store, as of a few instants, against the model; how
+    many reports compared."""
+    days = local_days(model)
+    first, last = days[0] - timedelta(days=1), days[-1] + timedelta(days=1)
+    end = max(r.at for r in model.rows)
+    begin = min(r.at for r in model.rows)
+    ats = [end + 1_000_000, begin + 2 * (end - begin) // 3, begin + (end - begin) // 3][:instants]
+    checked = 0
+
+    def check(name: str, expected: list[dict], **params) -> None:
+        nonlocal checked
+        compare(ask(name, **params), expected, f"{name} {params}")
+        checked += 1
+
+    iso = lambda t: from_us(t).isoformat()  # noqa: E731
+    for store in ["", *stores]:
+        check("daily_sales", model.daily_sales(store, first, last), store_id=store, **{"from": first.isoformat(), "to": last.isoformat()})
+        check("top_sellers", model.top_sellers(store, first, last, 7), store_id=store, limit=7, **{"from": first.isoformat(), "to": last.isoformat()})
+        check("stock_outs", model.stock_outs(store, begin, end), store_id=store, **{"from": iso(begin), "to": iso(end)})
+        for at in ats:
+            check("stock_valuation", model.stock_valuation(store, at), store_id=store, at=iso(at))
+            check("stock_valuation_by_store", model.stock_valuation_by_store(store, at), store_id=store, at=iso(at))
+            check("slow_movers", model.slow_movers(store, at, 1), store_id=store, at=iso(at), days=1)
+            check("days_of_cover", model.days_of_cover(store, at, 2), store_id=store, at=iso(at), days=2)
+            check("low_stock", model.low_stock(store, at, 2000), store_id=store, at=iso(at), threshold="2")
+    for store in stores:
+        for day in days[:2]:
+            check("daily_sales", model.daily_sales(store, day, day), store_id=store, **{"from": day.isoformat(), "to": day.isoformat()})
+        for at in ats:
+            check("stock_as_of", model.stock_as_of(store, at), store_id=store, at=iso(at))
+        for _, sku in model.keys(store)[:4]:
+            check("movement_history", model.movement_history(store, sku), store_id=store, sku=sku)
+    return checked
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

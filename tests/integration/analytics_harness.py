@@ -1,0 +1,67 @@
+"""The analytics process (``bazaar analytics``) next to a ``Running`` stack, for tests."""
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from bazaar.supervisor import Child
+from tests.integration.harness import Running
+
+
+class Analytics:
+    """``bazaar analytics`` as a subprocess sharing the stack's settings (and its chDB directory)."""
+
+    def __init__(self, running: Running) -> None:
+        self.running = running
+        self.url = running.settings.analytics_base_url
+        self.http = httpx.Client(base_url=self.url, timeout=60)
+        self.child: Child | None = None
+
+    def start(self) -> "Analytics":
+        self.child = Child.bazaar("analytics", ["analytics"], self.running.env, self.running.log_dir, f"{self.url}/health")
+        self.child.start()
+        self.child.wait_healthy(timeout=120)
+        return self
+
+    def kill(self) -> None:
+        self.child.kill()
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop()
+
+    def status(self) -> dict:
+        resp = self.http.get("/status")
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def metric(self, name: str, table: str = "ledger") -> float:
+        for line in self.http.get("/metrics").text.splitlines():
+            if line.startswith(f'{name}{{table="{table}"}}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    def wait_rows(self, distinct: int, timeout: float = 60.0) -> dict:
+        """Until the ledger holds ``distinct`` (store, sku, event) rows and nothing is pending."""
+        deadline, last = time.monotonic() + timeout, {}
+        while time.monotonic() < deadline:
+            last = self.status()
+            if last["ledger"]["distinct"] >= distinct and last["feeds"]["ledger"]["pending"] == 0:
+                return last
+            time.sleep(0.3)
+        raise AssertionError(f"analytics did not reach {distinct} distinct ledger rows in {timeout:.0f} s: {last}\n{self.log_tail()}")
+
+    def report(self, name: str, **params) -> dict:
+        resp = self.http.get(f"/reports/{name}", params=params)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def log_tail(self) -> str:
+        from bazaar.supervisor import tail
+
+        return tail(self.child.log_path, 40) if self.child else ""
+
+    def close(self) -> None:
+        self.http.close()
+        self.stop()

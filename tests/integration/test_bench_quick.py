@@ -1,0 +1,42 @@
+"""`bazaar bench --quick` keeps working: every stage runs on its own broker and its stock is exact.
+
+A smoke test only: speeds are never asserted (targets are judged by reading the full run's results).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+THROUGHPUT = ("raw-producer", "raw-consumer", "peer-quix", "stream-1-worker", "stream-2-workers", "api-ingest",
+              "end-to-end", "recovery", "scale")
+
+
+@pytest.mark.timeout(280)
+def test_bench_quick_runs_every_stage_exactly(tmp_path):
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "bazaar.cli", "bench", "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=270)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    run = json.loads((out / "latest-quick.json").read_text())
+    assert (out / "latest-quick.md").read_text().startswith("# bazaar bench: quick run")
+    assert run["mode"] == "quick" and run["ok"] is True
+    stages = {s["name"]: s for s in run["stages"]}
+    for name in THROUGHPUT:
+        stage = stages[name]
+        assert stage["status"] == "ok", stage
+        assert stage["exact"] is True, stage
+        assert stage["checked_keys"] > 0, stage
+        assert stage["events_per_s"] > 0, stage
+    assert stages["memory"]["status"] == "ok" and stages["memory"]["exact"] is True
+    assert stages["clickhouse-sink"]["status"] == "not_available"
+    assert stages["end-to-end"]["samples"] > 0 and stages["end-to-end"]["p99_ms"] > 0
+    assert stages["api-ingest"]["p99_ms"] > 0
+    assert stages["recovery"]["restart_to_correct_s"] > 0
+    assert len(stages["scale"]["points"]) == 2

@@ -1,0 +1,95 @@
+"""Migrations apply once and in order, refuse edited history; report parameters and SQL agree."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from clickhouse import reports
+from clickhouse.errors import BadParameter, MigrationError, UnknownReport
+from clickhouse.migrate import Migration, applied, load, migrate, split_statements
+from tests.chdb_scratch import fresh_database
+
+pytestmark = pytest.mark.unit
+
+
+def test_migrations_apply_once_in_order_and_refuse_edits():
+    db = fresh_database()
+    files = load()
+    assert [m.version for m in files] == sorted(m.version for m in files) and files[0].version == 1
+    assert [m.version for m in migrate(db)] == [m.version for m in files]
+    assert migrate(db) == []  # idempotent
+    assert sorted(applied(db)) == [m.version for m in files]
+    edited = [*files[:-1], Migration(files[-1].version, files[-1].name, files[-1].sql + "\n-- edited\n")]
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        migrate(db, edited)
+    extra = Migration(99, "extra", "CREATE TABLE IF NOT EXISTS extra (x UInt8) ENGINE = Memory;\n")
+    assert [m.version for m in migrate(db, [*files, extra])] == [99]
+
+
+def test_statements_split_at_line_ends():
+    sql = "-- a comment; with a semicolon\nCREATE TABLE a (x String DEFAULT ';') ENGINE = Memory;\n\n-- only a comment\nSELECT 1;\n"
+    assert split_statements(sql) == ["-- a comment; with a semicolon\nCREATE TABLE a (x String DEFAULT ';') ENGINE = Memory", "-- only a comment\nSELECT 1"]
+
+
+def test_every_report_declares_exactly_its_sql_parameters():
+    for rep in reports.REPORTS.values():
+        found = reports.placeholders(rep.sql)
+        declared = {p.name: reports.TYPES[p.kind] for p in rep.params}
+        assert found == declared, rep.name
+    assert {p.stem for p in reports.SQL_DIR.glob("*.sql")} == set(reports.REPORTS)
+
+
+def test_parameters_parse_default_and_refuse():
+    rep = reports.get("daily_sales")
+    values = reports.resolve(rep, {"to": "2026-11-22"})
+    assert values == {"store_id": "", "to": date(2026, 11, 22), "from": date(2026, 11, 16)}
+    at = reports.resolve(reports.get("stock_as_of"), {"store_id": "s1", "at": "2026-11-22T18:00:00+05:00"})["at"]
+    assert at == datetime(2026, 11, 22, 13, tzinfo=timezone.utc)
+    assert reports.bind({"at": at}) == {"at": "2026-11-22 13:00:00.000000"}
+    assert reports.resolve(reports.get("low_stock"), {"threshold": "2.5"})["threshold"] == Decimal("2.5")
+    with pytest.raises(BadParameter, match="store_id: required"):
+        reports.resolve(reports.get("stock_as_of"), {})
+    with pytest.raises(BadParameter, match="days"):
+        reports.resolve(reports.get("slow_movers"), {"days": "0"})
+    with pytest.raises(BadParameter, match="store_id"):
+        reports.resolve(rep, {"store_id": "bad store'"})
+    with pytest.raises(UnknownReport):
+        reports.get("nope")
+
+
+def test_values_are_written_exactly():
+    from clickhouse import formats
+    from clickhouse.reports import Table
+
+    assert formats.value_text(Decimal("2.500"), "Decimal(38, 3)") == "2.5"
+    assert formats.value_text(Decimal("5.000"), "Decimal(18, 3)") == "5"
+    assert formats.value_text(Decimal("1140.00000"), "Nullable(Decimal(38, 5))") == "1140.00"
+    assert formats.value_text(Decimal("152.76950"), "Decimal(38, 5)") == "152.7695"
+    assert formats.value_text(Decimal("-0.50"), "Decimal(38, 2)") == "-0.50"
+    assert formats.value_text(datetime(2026, 11, 20, 3, 0, 0, 5), "DateTime64(6, 'UTC')") == "2026-11-20T03:00:00.000005+00:00"
+    assert formats.value_text(date(2026, 11, 20)) == "2026-11-20"
+    assert formats.value_text(2**70) == str(2**70)
+    table = Table("r", {"at": datetime(2026, 1, 1, tzinfo=timezone.utc)}, ["sku", "on_hand", "ok", "note"],
+                  ["String", "Decimal(38, 3)", "Bool", "Nullable(String)"], [("a,b", Decimal("1.250"), True, None)])
+    assert formats.to_csv(table).decode() == 'sku,on_hand,ok,note\n"a,b",1.25,true,\n'
+    assert formats.to_text(table.columns, formats.records(table)).splitlines()[2].split() == ["a,b", "1.25", "true"]
+
+
+def test_bazaar_clickhouse_migrate_and_status(tmp_path):
+    """The console command on its own embedded database (a subprocess: chDB opens one path per process)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BAZAAR_DATA_DIR": str(tmp_path), "BAZAAR_CLICKHOUSE_DSN": ""}
+
+    def bazaar(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "bazaar.cli", "clickhouse", *args], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "applied 001_ledger, 002_catalog, 003_views" in bazaar("migrate")
+    assert "nothing (up to date)" in bazaar("migrate")
+    assert bazaar("status").splitlines()[0] == "001_ledger: applied"

@@ -1,0 +1,163 @@
+// English and Urdu strings, the language switch (Urdu lays the page out right to left) and the
+// Intl formatting of money, quantities and dates for the store's locale and currency.
+
+const en = {
+  app: 'Bazaar', dashboard: 'Dashboard', counter: 'Counter', store: 'Store', language: 'Language',
+  online: 'Online', offline: 'Offline', waiting_n: '{n} waiting', store_id_prompt: 'Store id',
+  choose_store: 'Choose a store', use_store: 'Open',
+  // counter
+  mode: 'What are you recording?', sale: 'Sale', purchase: 'Goods received', adjustment: 'Adjustment', count: 'Stock count', return: 'Return', transfer: 'Transfer',
+  find: 'Find product: name, sku or barcode', find_hint: 'A scanner types the barcode and Enter.',
+  no_match: 'No product matches “{q}”.', catalog_n: 'Catalog: {n} products', catalog_saved: 'saved {at}',
+  catalog_none: 'The catalog is not on this phone yet: connect once to load it.', add: 'Add',
+  product: 'Product', quantity: 'Quantity', unit: 'Unit', price: 'Price', unit_price: 'Price per {unit}',
+  unit_cost: 'Cost per {unit}', line_total: 'Total', remove: 'Remove {name}', counted: 'Counted',
+  change: 'Change (+/−)', remove_qty: 'Quantity removed', no_lines: 'No products yet: search above.',
+  bill_total: 'Bill total', cost_total: 'Total cost', supplier: 'Supplier', reason: 'Reason',
+  reason_damage: 'Damaged', reason_expiry: 'Expired', reason_theft: 'Theft', reason_own_use: 'Own use',
+  reason_correction: 'Correction (+/−)', note: 'Note (optional)', clear: 'Clear',
+  record_sale: 'Record sale', record_purchase: 'Record goods received', record_adjustment: 'Record adjustment',
+  record_count: 'Record count', recorded: 'Recorded {type}: saved on this phone.',
+  err_lines: 'Add at least one product.', err_qty: '{name}: enter a quantity with at most 3 decimals.',
+  err_qty_positive: '{name}: the quantity must be more than 0.', err_qty_nonneg: '{name}: the count cannot be negative.',
+  err_qty_nonzero: '{name}: the change cannot be 0.', err_price: '{name}: enter a price with at most 2 decimals.',
+  err_supplier: 'Enter the supplier.',
+  // outbox
+  outbox: 'Sync', outbox_waiting: 'Waiting to send', outbox_synced: 'Sent', outbox_rejected: 'Refused by the server',
+  outbox_empty: 'Nothing waiting.', dismiss: 'Dismiss', sync_now: 'Send now', lines_n: '{n} lines', lines_n_one: '1 line',
+  last_sync: 'Last sent {at}', sync_auth: 'Sign-in needed: events wait until the server accepts this phone.',
+  // dashboard
+  alerts: 'Alerts', no_alerts: 'No active alerts.', ack: 'Acknowledge', acked: 'Acknowledged',
+  kind_low_stock: 'Low stock', kind_out_of_stock: 'Out of stock', kind_negative_stock: 'Negative stock',
+  kind_running_out: 'Running out', on_hand: 'On hand', reorder_point: 'Reorder point',
+  suggested: 'Suggested order', days_cover: '{n} days of cover', live: 'live', reconnecting: 'reconnecting…',
+  sales_today: 'Today’s sales', not_available: 'Not available yet.', sales_total: 'Total',
+  sales_count: 'Sales', items_sold: 'Items', stock: 'Stock', search_stock: 'Search stock',
+  filter: 'Show', f_all: 'All', f_low: 'Low', f_negative: 'Negative', load_more: 'Load more',
+  updated: 'Updated', no_stock: 'Nothing to show.', movements: 'Movements', movements_of: 'Movements of {name}',
+  pick_product: 'Choose a product in the stock list.', no_movements: 'No movements.',
+  load_error: 'Could not load: {reason}', offline_data: 'Offline: showing what was saved.',
+  when: 'When', type: 'Type', refresh: 'Refresh', last_count: 'last count {at}', negative: 'negative', low: 'low',
+  // units
+  u_piece: 'pcs', u_kg: 'kg', u_g: 'g', u_litre: 'L', u_ml: 'ml', u_carton: 'carton', u_dozen: 'dozen',
+  u_pack: 'pack', u_box: 'box', u_bag: 'bag',
+  u_carton_other: 'cartons', u_pack_other: 'packs', u_box_other: 'boxes', u_bag_other: 'bags',
+  skip: 'Skip to content',
+};
+
+const ur = {
+  app: 'بازار', dashboard: 'ڈیش بورڈ', counter: 'کاؤنٹر', store: 'دکان', language: 'زبان',
+  online: 'آن لائن', offline: 'آف لائن', waiting_n: '{n} منتظر', store_id_prompt: 'دکان کی شناخت',
+  choose_store: 'دکان منتخب کریں', use_store: 'کھولیں',
+  mode: 'آپ کیا درج کر رہے ہیں؟', sale: 'فروخت', purchase: 'مال کی آمد', adjustment: 'ردوبدل', count: 'اسٹاک گنتی', return: 'واپسی', transfer: 'منتقلی',
+  find: 'چیز تلاش کریں: نام، SKU یا بارکوڈ', find_hint: 'اسکینر بارکوڈ لکھ کر Enter دباتا ہے۔',
+  no_match: '“{q}” سے کوئی چیز نہیں ملی۔', catalog_n: 'فہرست: {n} اشیاء', catalog_saved: '{at} کو محفوظ',
+  catalog_none: 'فہرست ابھی اس فون پر نہیں: ایک بار انٹرنیٹ سے جڑیں۔', add: 'شامل کریں',
+  product: 'چیز', quantity: 'مقدار', unit: 'اکائی', price: 'قیمت', unit_price: 'قیمت فی {unit}',
+  unit_cost: 'لاگت فی {unit}', line_total: 'کل', remove: '{name} ہٹائیں', counted: 'گنتی',
+  change: 'تبدیلی (+/−)', remove_qty: 'نکالی گئی مقدار', no_lines: 'ابھی کوئی چیز نہیں: اوپر تلاش کریں۔',
+  bill_total: 'بل کی کل رقم', cost_total: 'کل لاگت', supplier: 'سپلائر', reason: 'وجہ',
+  reason_damage: 'خراب', reason_expiry: 'میعاد ختم', reason_theft: 'چوری', reason_own_use: 'ذاتی استعمال',
+  reason_correction: 'درستی (+/−)', note: 'نوٹ (اختیاری)', clear: 'صاف کریں',
+  record_sale: 'فروخت درج کریں', record_purchase: 'آمد درج کریں', record_adjustment: 'ردوبدل درج کریں',
+  record_count: 'گنتی درج کریں', recorded: '{type} درج ہو گئی: اس فون پر محفوظ ہے۔',
+  err_lines: 'کم از کم ایک چیز شامل کریں۔', err_qty: '{name}: زیادہ سے زیادہ 3 اعشاریہ کے ساتھ مقدار لکھیں۔',
+  err_qty_positive: '{name}: مقدار 0 سے زیادہ ہو۔', err_qty_nonneg: '{name}: گنتی منفی نہیں ہو سکتی۔',
+  err_qty_nonzero: '{name}: تبدیلی 0 نہیں ہو سکتی۔', err_price: '{name}: زیادہ سے زیادہ 2 اعشاریہ کے ساتھ قیمت لکھیں۔',
+  err_supplier: 'سپلائر کا نام لکھیں۔',
+  outbox: 'ہم آہنگی', outbox_waiting: 'بھیجنے کے منتظر', outbox_synced: 'بھیج دیے گئے', outbox_rejected: 'سرور نے رد کیے',
+  outbox_empty: 'کچھ منتظر نہیں۔', dismiss: 'ہٹا دیں', sync_now: 'ابھی بھیجیں', lines_n: '{n} سطریں', lines_n_one: '1 سطر',
+  last_sync: 'آخری بار بھیجا {at}', sync_auth: 'سائن اِن درکار: سرور کی اجازت تک اندراجات منتظر رہیں گے۔',
+  alerts: 'انتباہات', no_alerts: 'کوئی فعال انتباہ نہیں۔', ack: 'تسلیم کریں', acked: 'تسلیم شدہ',
+  kind_low_stock: 'اسٹاک کم', kind_out_of_stock: 'اسٹاک ختم', kind_negative_stock: 'اسٹاک منفی',
+  kind_running_out: 'جلد ختم ہونے والا', on_hand: 'موجود', reorder_point: 'دوبارہ آرڈر کی حد',
+  suggested: 'تجویز کردہ آرڈر', days_cover: '{n} دن کا اسٹاک', live: 'براہ راست', reconnecting: 'دوبارہ جڑ رہا ہے…',
+  sales_today: 'آج کی فروخت', not_available: 'ابھی دستیاب نہیں۔', sales_total: 'کل',
+  sales_count: 'فروختیں', items_sold: 'اشیاء', stock: 'اسٹاک', search_stock: 'اسٹاک تلاش کریں',
+  filter: 'دکھائیں', f_all: 'سب', f_low: 'کم', f_negative: 'منفی', load_more: 'مزید دکھائیں',
+  updated: 'تازہ کاری', no_stock: 'دکھانے کو کچھ نہیں۔', movements: 'آمد و رفت', movements_of: '{name} کی آمد و رفت',
+  pick_product: 'اسٹاک کی فہرست میں سے کوئی چیز منتخب کریں۔', no_movements: 'کوئی آمد و رفت نہیں۔',
+  load_error: 'لوڈ نہیں ہو سکا: {reason}', offline_data: 'آف لائن: محفوظ شدہ معلومات۔',
+  when: 'وقت', type: 'قسم', refresh: 'تازہ کریں', last_count: 'آخری گنتی {at}', negative: 'منفی', low: 'کم',
+  u_piece: 'عدد', u_kg: 'کلو', u_g: 'گرام', u_litre: 'لیٹر', u_ml: 'ملی لیٹر', u_carton: 'کارٹن', u_dozen: 'درجن',
+  u_pack: 'پیک', u_box: 'ڈبہ', u_bag: 'بوری',
+  skip: 'مواد پر جائیں',
+};
+
+export const LANGUAGES = { en: { name: 'English', dir: 'ltr', strings: en }, ur: { name: 'اردو', dir: 'rtl', strings: ur } };
+
+/** `key` in `lang` with {placeholders} filled; falls back to English, then to the key. */
+export function translate(lang, key, vars) {
+  if (vars && typeof vars.n === 'number') {
+    const plural = `${key}_${new Intl.PluralRules(lang in LANGUAGES ? lang : 'en').select(vars.n)}`;
+    if (LANGUAGES[lang]?.strings[plural] ?? en[plural]) key = plural;
+  }
+  const text = LANGUAGES[lang]?.strings[key] ?? en[key] ?? key;
+  return vars ? text.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? `{${k}}`)) : text;
+}
+
+/** A unit's name: base units and common packs are translated, other pack names shown as given. */
+export function unitName(lang, unit, count) {
+  if (!unit) return '';
+  const strings = LANGUAGES[lang]?.strings ?? en;
+  if (count !== undefined) {
+    const form = new Intl.PluralRules(lang in LANGUAGES ? lang : 'en').select(Number(count));
+    const plural = strings[`u_${unit}_${form}`];
+    if (plural) return plural;
+  }
+  return strings[`u_${unit}`] ?? en[`u_${unit}`] ?? unit;
+}
+
+/** Formatting locale: the interface language with the store's region ("ur" + "en-PK" -> "ur-PK"). */
+export function localeFor(lang, storeLocale = 'en-PK') {
+  const region = /[-_]([A-Za-z]{2}|\d{3})\b/.exec(storeLocale || '')?.[1]?.toUpperCase();
+  const base = storeLocale?.split(/[-_]/)[0];
+  const tag = lang === base || !region ? storeLocale || lang : `${lang}-${region}`;
+  try { return Intl.getCanonicalLocales(tag)[0]; } catch { return lang; }
+}
+
+/** Set lang and dir on <html>: Urdu lays everything out right to left. */
+export function applyLanguage(lang) {
+  const info = LANGUAGES[lang] ?? LANGUAGES.en;
+  document.documentElement.lang = lang in LANGUAGES ? lang : 'en';
+  document.documentElement.dir = info.dir;
+}
+
+// ---- formatting (decimal strings go to Intl as strings: exact, never through a float) ----------
+
+const cache = new Map();
+function nf(locale, options) {
+  const key = `${locale}|${JSON.stringify(options)}`;
+  if (!cache.has(key)) cache.set(key, new Intl.NumberFormat(locale, options));
+  return cache.get(key);
+}
+
+export function formatMoney(value, currency, locale) {
+  return nf(locale, { style: 'currency', currency: currency || 'PKR', minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(String(value));
+}
+
+export function formatNumber(value, locale, maxFraction = 3) {
+  return nf(locale, { maximumFractionDigits: maxFraction }).format(String(value));
+}
+
+export function formatQty(value, unit, lang, locale) {
+  const n = formatNumber(value, locale);
+  return unit ? `${n} ${unitName(lang, unit, value)}` : n;
+}
+
+export function formatDateTime(iso, locale, timeZone) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  try {
+    return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(d);
+  } catch {
+    return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+  }
+}
+
+export function formatTime(iso, locale, timeZone) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  try { return new Intl.DateTimeFormat(locale, { timeStyle: 'short', timeZone }).format(d); } catch { return d.toISOString(); }
+}

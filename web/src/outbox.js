@@ -1,0 +1,137 @@
+// The outbox: every recorded event is first written to IndexedDB (in order, durable), then sent
+// by a sync loop in batches whenever the API is reachable, retried with backoff. Event ids make
+// re-sending safe, so an event is counted once however often it goes out.
+
+import * as idb from './idb.js';
+import { postEvents, NetworkError } from './api.js';
+import { isOnline, onChange, probe } from './connection.js';
+import { BATCH_SIZE, backoff, mergeTokens, nextBatch, outcome, prunable } from './outbox-core.js';
+
+const TOKEN_KEY = 'bazaar.rw-token';
+
+const STORE = 'outbox';
+const listeners = new Set();
+let records = [];
+let status = { syncing: false, lastSyncAt: null, lastError: null, auth: false };
+let running = null;
+let timer = null;
+let attempt = 0;
+
+function emit() {
+  for (const fn of listeners) fn({ records, status });
+}
+
+/** Subscribe to {records, status}; returns the unsubscribe function. */
+export function subscribe(fn) {
+  listeners.add(fn);
+  fn({ records, status });
+  return () => listeners.delete(fn);
+}
+
+async function reload() {
+  records = await idb.all(STORE);
+  emit();
+}
+
+/** Keep an event (durably) and start sending it. Resolves once it is in IndexedDB. */
+export async function enqueue(event) {
+  const seq = await idb.add(STORE, { event, state: 'waiting', queued_at: new Date().toISOString(), attempts: 0 });
+  await reload();
+  kick();
+  return seq;
+}
+
+/** The person saw a rejected event and set it aside. It stays listed as dismissed. */
+export async function dismiss(seq) {
+  await idb.update(STORE, [seq], (r) => ({ ...r, state: 'dismissed', dismissed_at: new Date().toISOString() }));
+  await reload();
+}
+
+/** Send now (after a new event, the connection coming back, or a retry timer). */
+export function kick() {
+  clearTimeout(timer);
+  timer = null;
+  if (!running) running = syncWithLock().finally(() => { running = null; });
+  return running;
+}
+
+function schedule(ms) {
+  clearTimeout(timer);
+  timer = setTimeout(kick, ms);
+}
+
+async function syncWithLock() {
+  // One tab at a time sends (two would only re-send, which is safe but wasteful).
+  if (navigator.locks?.request) return navigator.locks.request('bazaar-outbox', () => syncLoop());
+  return syncLoop();
+}
+
+async function syncLoop() {
+  await reload();
+  let size = BATCH_SIZE;
+  status = { ...status, syncing: true };
+  emit();
+  try {
+    for (;;) {
+      const batch = nextBatch(records, size);
+      if (!batch.length) { attempt = 0; return; }
+      let answer = null;
+      try {
+        answer = await postEvents(batch.map((r) => r.event));
+      } catch (err) {
+        if (!(err instanceof NetworkError)) throw err;
+      }
+      const o = outcome(batch, answer);
+      const now = new Date().toISOString();
+      if (o.synced.length) {
+        await idb.update(STORE, o.synced, (r) => ({ ...r, state: 'synced', synced_at: now, token: o.token ?? null }));
+      }
+      if (o.rejected.length) {
+        const why = new Map(o.rejected.map((x) => [x.seq, x]));
+        await idb.update(STORE, [...why.keys()], (r) => ({
+          ...r, state: 'rejected', rejected_at: now, status: why.get(r.seq).status, reason: why.get(r.seq).reason,
+        }));
+      }
+      if (o.kind === 'retry' || o.kind === 'auth') {
+        await idb.update(STORE, batch.map((r) => r.seq).filter((s) => !o.synced.includes(s)), (r) => ({ ...r, attempts: (r.attempts || 0) + 1 }));
+        await reload();
+        status = {
+          ...status, auth: o.kind === 'auth',
+          lastError: answer ? `HTTP ${answer.status}` : 'offline',
+        };
+        schedule(backoff(attempt++));
+        return;
+      }
+      if (o.token) localStorage.setItem(TOKEN_KEY, mergeTokens(readToken(), o.token));
+      status = { ...status, lastSyncAt: now, lastError: null, auth: false };
+      attempt = 0;
+      if (o.kind === 'split') size = 1;
+      await reload();
+    }
+  } finally {
+    const old = prunable(records);
+    if (old.length) { await idb.remove(STORE, old); await reload(); }
+    status = { ...status, syncing: false };
+    emit();
+  }
+}
+
+/** Start: load what is waiting from earlier sessions and send it; resend when back online. */
+export function start() {
+  reload().then(kick);
+  onChange((online) => { if (online) { attempt = 0; kick(); } });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') kick();
+  });
+  // Without any other traffic, look for the connection now and then while events wait.
+  setInterval(() => {
+    if (!running && !timer && records.some((r) => r.state === 'waiting')) {
+      if (isOnline()) kick(); else probe();
+    }
+  }, 15_000);
+}
+
+/** Token covering every event this device had accepted: pass it as `after` to read them. */
+export function readToken() {
+  try { return localStorage.getItem(TOKEN_KEY); } catch { return null; }
+}
