@@ -37,9 +37,13 @@ def register(p: Pipeline) -> None:
             log.critical("stock agent crashed; exiting at once so the event is replayed after a restart", exc_info=exc)
             _exit_now(70)
 
+    trace = p.settings.trace_events
+
     async def _consume(stream) -> None:
         async for event in stream.events():
             msg = event.message
+            if trace:
+                log.info("event", extra={"partition": msg.partition, "offset": msg.offset, "key": msg.key})
             headers = _headers(msg.headers)
             leg = headers.get(LEG_HEADER, LEG_OUT)
             started = time.perf_counter()

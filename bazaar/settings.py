@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 12  # then the delivery is dead-lettered
     webhook_concurrency: int = 4  # deliveries in flight per webhook
 
+    trace_events: bool = False  # log every event a worker applies (partition, offset): for debugging
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -78,7 +78,7 @@ def to_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
     """A plain-text table for the terminal (numbers right-aligned)."""
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    numeric = [all(_numeric(row[i]) for row in cells) and cells for i in range(len(columns))]
+    numeric = [bool(cells) and all(_numeric(row[i]) for row in cells) for i in range(len(columns))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
     for row in cells:
         lines.append("  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(row, widths, numeric)).rstrip())

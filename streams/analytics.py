@@ -84,6 +84,9 @@ def make_app(settings: Settings) -> faust.App:
         topic_replication_factor=1,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",  # a new database is rebuilt from the whole ledger
+        # On stop or rebalance, do not wait for unacked messages: while ClickHouse is down they never
+        # ack, and only acked (inserted) offsets are committed anyway; the rest is read again.
+        stream_wait_empty=False,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 3),
         web_enabled=True,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import faust
 
 from bazaar.settings import Settings
+from streams import faust_fixes
 from streams.catalog import CatalogCache
 from streams.progress import Progress
 
@@ -47,6 +48,7 @@ def make_app(settings: Settings) -> faust.App:
 
 
 def build(settings: Settings) -> Pipeline:
+    faust_fixes.apply()
     app = make_app(settings)
     events = app.topic(
         settings.events_topic,

@@ -5,6 +5,7 @@ assignor knows it), so any worker answers for any store.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prometheus_client import generate_latest
@@ -18,6 +19,8 @@ from domain.lookup import stock_item
 from streams.app import Pipeline
 from streams.state import decode
 
+log = logging.getLogger("bazaar.streams.web")
+
 MAX_WAIT_MS = 30_000
 MAX_LIMIT = 1000
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # aiohttp refuses a charset in content_type
@@ -25,6 +28,11 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # aiohttp refuses a charset in co
 
 def register_views(p: Pipeline) -> None:
     app, settings = p.app, p.settings
+
+    @app.on_rebalance_complete.connect
+    async def _log_assignment(*args, **kwargs) -> None:  # noqa: ARG001
+        mine = sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic)
+        log.info("partitions assigned", extra={"partitions": mine, "worker": app.conf.canonical_url})
 
     def partition_of(store_id: str) -> int:
         return tokens.partition_for(store_id.encode(), settings.partitions)

@@ -3,12 +3,12 @@ stream's ledger replayed in memory, and every report compared with ``tests.analy
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
 from bench.generator import Generator
-from tests.analytics_model import UTC, Catalog, Model, from_us, milli, paisa, us
+from tests.analytics_model import Catalog, Model, from_us, milli, paisa, us
 
 Ask = Callable[..., dict]  # ask(report_name, **params) -> the report's JSON body
 
@@ -135,7 +135,3 @@ def check_reports(ask: Ask, model: Model, stores: list[str], instants: int = 3) 
         for _, sku in model.keys(store)[:4]:
             check("movement_history", model.movement_history(store, sku), store_id=store, sku=sku)
     return checked
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

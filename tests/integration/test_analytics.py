@@ -270,6 +270,7 @@ def test_clickhouse_down_for_a_while_backlog_grows_then_everything_arrives(stack
         health = a.http.get("/health").json()
         assert health["status"] == "degraded" and health["backlog"]["ledger"] >= legs
         a.stop()  # a clean stop (SIGTERM) during the outage commits nothing it did not insert
+        assert a.child.proc.returncode == 0, "analytics did not stop cleanly within 20 s"
         a.start()
         backlog_reaches(legs)
         assert a.status()["ledger"]["distinct"] == distinct

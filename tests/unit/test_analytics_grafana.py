@@ -11,7 +11,7 @@ from bench.generator import GenConfig, Generator
 from clickhouse import grafana
 from clickhouse.migrate import migrate
 from clickhouse.reports import PLACEHOLDER, REPORTS
-from tests.chdb_scratch import fresh_database
+from tests.chdb_databases import fresh_database
 from tests.unit.test_analytics_reports import load
 
 pytestmark = pytest.mark.unit

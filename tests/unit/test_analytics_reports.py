@@ -14,7 +14,7 @@ from clickhouse.rows import LEDGER_COLUMNS, PRODUCT_COLUMNS, STORE_COLUMNS, STOR
 from clickhouse.sink import Sink, TableSpec
 from tests.analytics_checks import catalog_for, check_reports, replay_ledger
 from tests.analytics_model import Model
-from tests.chdb_scratch import fresh_database
+from tests.chdb_databases import fresh_database
 
 pytestmark = pytest.mark.unit
 

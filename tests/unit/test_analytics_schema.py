@@ -9,7 +9,7 @@ import pytest
 from clickhouse import reports
 from clickhouse.errors import BadParameter, MigrationError, UnknownReport
 from clickhouse.migrate import Migration, applied, load, migrate, split_statements
-from tests.chdb_scratch import fresh_database
+from tests.chdb_databases import fresh_database
 
 pytestmark = pytest.mark.unit
 
@@ -90,6 +90,6 @@ def test_bazaar_clickhouse_migrate_and_status(tmp_path):
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert "applied 001_ledger, 002_catalog, 003_views" in bazaar("migrate")
+    assert "applied 001_ledger, 002_catalog, 003_views, 004_local_day_portable" in bazaar("migrate")
     assert "nothing (up to date)" in bazaar("migrate")
     assert bazaar("status").splitlines()[0] == "001_ledger: applied"

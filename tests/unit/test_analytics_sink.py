@@ -11,7 +11,7 @@ import pytest
 from clickhouse.migrate import migrate
 from clickhouse.rows import LEDGER_COLUMNS, ledger_rows
 from clickhouse.sink import Backoff, Sink, TableSpec, batch_token
-from tests.chdb_scratch import fresh_database
+from tests.chdb_databases import fresh_database
 
 pytestmark = pytest.mark.unit
 
