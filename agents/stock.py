@@ -38,12 +38,33 @@ def register(p: Pipeline) -> None:
             _exit_now(70)
 
     trace = p.settings.trace_events
+    expected: dict[int, int] = {}  # per partition: the next offset this worker must apply
+
+    @p.app.on_rebalance_complete.connect
+    async def _reset_expected(*args, **kwargs) -> None:  # noqa: ARG001
+        expected.clear()
+
+    async def _no_gaps(msg) -> None:
+        """During a rebalance Faust can skip fetched messages and still commit past them. If an
+        event arrives beyond the next offset this worker must apply, seek back so the skipped ones
+        are fetched again (applying twice is harmless: every update is idempotent)."""
+        tp = msg.tp
+        floor = expected.get(msg.partition)
+        if floor is None:
+            floor = p.app.consumer._committed_offset.get(tp) or 0
+        if msg.offset > floor:
+            metrics.GAPS.inc()
+            log.warning("offsets skipped before this event; seeking back to apply them",
+                        extra={"partition": msg.partition, "from": floor, "to": msg.offset})
+            await p.app.consumer.seek(tp, floor)
+        expected[msg.partition] = max(msg.offset + 1, expected.get(msg.partition, 0)) if msg.offset <= floor else floor
 
     async def _consume(stream) -> None:
         async for event in stream.events():
             msg = event.message
             if trace:
                 log.info("event", extra={"partition": msg.partition, "offset": msg.offset, "key": msg.key})
+            await _no_gaps(msg)
             headers = _headers(msg.headers)
             leg = headers.get(LEG_HEADER, LEG_OUT)
             started = time.perf_counter()

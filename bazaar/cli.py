@@ -5,6 +5,7 @@ Each subcommand lives in the module that owns the job; this file only gathers th
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import sys
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    faulthandler.enable()  # a crash in native code (librdkafka, RocksDB) still leaves a Python trace
     args = build_parser().parse_args(argv)
     if getattr(args, "_missing", None):
         print(f"bazaar {args.command}: not available in this build ({args._missing} missing)", file=sys.stderr)

@@ -27,7 +27,7 @@ def build_worker(settings):
 
 def run(args: argparse.Namespace) -> int:
     from bazaar.kafka_local import ensure_topics
-    from streams.faust_fixes import seed_committed_offsets
+    from streams.faust_fixes import seed_committed_offsets_isolated
     from streams.topics import topic_configs, topic_specs
 
     settings = get_settings()
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"worker_port": args.port})
     logs.setup(settings.log_level, settings.log_json)
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
-    seed_committed_offsets(settings.kafka_bootstrap, settings.group_id, settings.events_topic, settings.partitions)
+    seed_committed_offsets_isolated(settings.kafka_bootstrap, settings.group_id, settings.events_topic, settings.partitions)
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
     worker = build_worker(settings)
     worker.execute_from_commandline()  # runs until SIGTERM / Ctrl-C, then stops cleanly

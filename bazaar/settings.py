@@ -69,6 +69,8 @@ class Settings(BaseSettings):
         """These settings as BAZAAR_* environment variables, for child processes."""
         out = {}
         for name, value in self.model_dump(mode="json").items():
+            if value is None:
+                continue  # unset stays unset (json "null" would read back as the string "null")
             out[f"BAZAAR_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
         return out
 

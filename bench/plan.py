@@ -18,10 +18,11 @@ class Plan:
     ingest_single_events: int = 600
     ingest_batch_events: int = 6_000
     api_stores: int = 250
-    # end to end: (offered events/s, seconds) steps, events per POST, every n-th POST is looked up
+    # end to end: (offered events/s, seconds) steps, events per POST, about this many POSTs a second
+    # are followed by a read-your-writes lookup (the latency samples)
     e2e_steps: tuple[tuple[float, float], ...] = ((200.0, 15.0), (2_000.0, 15.0))
     e2e_batch: int = 10
-    e2e_sample_every: int = 2
+    e2e_lookups_per_s: float = 20.0
     # recovery: stores x skus keys from each store's opening stock count, plus a little traffic
     recovery_stores: int = 5_000
     recovery_events_per_store: int = 2

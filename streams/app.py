@@ -48,7 +48,7 @@ def make_app(settings: Settings) -> faust.App:
 
 
 def build(settings: Settings) -> Pipeline:
-    faust_fixes.apply()
+    faust_fixes.apply({settings.events_topic})
     app = make_app(settings)
     events = app.topic(
         settings.events_topic,

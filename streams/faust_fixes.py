@@ -6,21 +6,23 @@ committed_offset:``) and is off by one otherwise (the committed offset is the *n
 read, yet it allows ``min(acked) == committed + 1``). During a rebalance, messages fetched in the
 old generation are skipped without being applied, so the next commit could jump past an event no
 worker ever applied: our tests lost the first event of a partition that way. Here a commit never
-passes an offset that was not acked. Together with ``seed_committed_offsets`` (every partition of
-the group has a committed offset before any worker starts), the check always has a floor.
+passes an offset that was not acked. For a group that has committed nothing yet, the floor is 0
+on topics that keep their whole history (the events topic: retention.ms=-1).
 """
 from __future__ import annotations
 
 import logging
+import time
 from typing import Optional
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 from faust.transport.consumer import Consumer
 from faust.types import TP
 from faust.utils.functional import consecutive_numbers
 
 log = logging.getLogger("bazaar.streams.faust_fixes")
+_MEMBERS_ACTIVE = {KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS, getattr(KafkaError, "NON_EMPTY_GROUP", -999)}
 
 
 def _new_offset(self: Consumer, tp: TP) -> Optional[int]:
@@ -37,6 +39,8 @@ def _new_offset(self: Consumer, tp: TP) -> Optional[int]:
             gap_for_tp.chop(0, max(stuff_to_add[-1], max_offset + 1))
     acked.sort()
     committed = self._committed_offset[tp]  # the next offset to read
+    if committed is None and tp.topic in _FULL_HISTORY:
+        committed = 0  # nothing committed yet, and the topic keeps everything: offset 0 comes first
     if committed is not None and acked[0] > committed:
         return None  # the offset ``committed`` was never acked: wait for it (it is re-fetched after a seek)
     batch = next(consecutive_numbers(acked))
@@ -45,33 +49,58 @@ def _new_offset(self: Consumer, tp: TP) -> Optional[int]:
     return batch[-1] + 1
 
 
-def apply() -> None:
+_FULL_HISTORY: set[str] = set()  # topics that keep everything: a group with no commit starts at 0
+
+
+def apply(full_history_topics: set[str] = frozenset()) -> None:
+    _FULL_HISTORY.update(full_history_topics)
     Consumer._new_offset = _new_offset
 
 
-def seed_committed_offsets(bootstrap: str, group_id: str, topic: str, partitions: int) -> None:
-    """Commit each partition's low watermark for a group that has no commit there yet, so Faust's
-    commit check has a floor from the first event on. A group with live members refuses the
-    change; then another worker did it already, which is fine."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    request = ConsumerGroupTopicPartitions(group_id, [TopicPartition(topic, p) for p in range(partitions)])
+def seed_committed_offsets_isolated(bootstrap: str, group_id: str, topic: str, partitions: int, timeout: float = 40.0) -> bool:
+    """Run the seeding in a short-lived child process: librdkafka has been seen to crash (SIGSEGV)
+    on a group-offsets request against a broker still creating its offsets topic, and that must
+    not take the worker down. Best effort; True when the child finished cleanly."""
+    import subprocess
+    import sys
+
+    code = "import sys; from streams.faust_fixes import seed_committed_offsets as s; s(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))"
     try:
-        current = admin.list_consumer_group_offsets([request])[group_id].result(timeout=10)
-    except KafkaException as exc:
-        log.warning("could not read the group's offsets", extra={"error": str(exc)})
-        return
+        done = subprocess.run([sys.executable, "-c", code, bootstrap, group_id, topic, str(partitions)],
+                              timeout=timeout, capture_output=True, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        log.warning("seeding group offsets timed out", extra={"group": group_id})
+        return False
+    if done.returncode != 0:
+        log.warning("seeding group offsets failed", extra={"group": group_id, "code": done.returncode, "stderr": done.stderr.decode(errors="replace")[-500:]})
+    return done.returncode == 0
+
+
+def seed_committed_offsets(bootstrap: str, group_id: str, topic: str, partitions: int, attempts: int = 20) -> None:
+    """Commit each partition's low watermark for a group that has no commit there yet, so the
+    group starts from a known floor. A group with live members refuses the change (another worker
+    did it already); a broker still starting (no leader, no offsets topic) is retried."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for attempt in range(attempts):
+        try:
+            _seed(admin, group_id, topic, partitions)
+            return
+        except Exception as exc:
+            log.info("group offsets not seeded yet", extra={"error": repr(exc), "attempt": attempt})
+            time.sleep(0.5)
+
+
+def _seed(admin: AdminClient, group_id: str, topic: str, partitions: int) -> None:
+    request = ConsumerGroupTopicPartitions(group_id, [TopicPartition(topic, p) for p in range(partitions)])
+    current = admin.list_consumer_group_offsets([request])[group_id].result(timeout=10)
     missing = [tp.partition for tp in current.topic_partitions if tp.offset < 0]
     if not missing:
         return
-    from confluent_kafka import Consumer as KafkaConsumer
-
-    probe = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": f"{group_id}-seed"})
-    try:
-        lows = {p: probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0] for p in missing}
-    finally:
-        probe.close()
+    earliest = admin.list_offsets({TopicPartition(topic, p): OffsetSpec.earliest() for p in missing}, request_timeout=10)
+    lows = {tp.partition: future.result().offset for tp, future in earliest.items()}
     seeds = ConsumerGroupTopicPartitions(group_id, [TopicPartition(topic, p, lows[p]) for p in missing])
     try:
         admin.alter_consumer_group_offsets([seeds])[group_id].result(timeout=10)
     except KafkaException as exc:
-        log.info("group offsets not seeded (another member is active)", extra={"error": str(exc)})
+        if exc.args[0].code() not in _MEMBERS_ACTIVE:
+            raise

@@ -10,3 +10,4 @@ APPLY_SECONDS = Histogram(
     "bazaar_stream_apply_seconds", "Time to apply one event to the tables",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
 )
+GAPS = Counter("bazaar_stream_offset_gaps_total", "Times a worker found skipped offsets and sought back to apply them")

@@ -4,10 +4,12 @@ Phases (a JSON list), run in order over consecutive slices of the bodies file:
 
 * ``{"kind": "ingest", "batch": B, "concurrency": C, "count": N}``: N events posted B per POST
   (B = 1: the event object itself) by C concurrent clients, as fast as the API answers;
-* ``{"kind": "e2e", "rate": R, "seconds": S, "batch": B, "sample_every": K}``: an open-loop
+* ``{"kind": "e2e", "rate": R, "seconds": S, "batch": B, "lookups_per_s": L}``: an open-loop
   steady load of R events/s for S seconds (POSTs start on schedule whether or not earlier ones
-  answered); after every K-th POST, the stock of its first line is looked up with the POST's token
-  (``after=TOKEN``) and the time from the POST's start to that answer is recorded.
+  answered); after about L POSTs a second, the stock of the POST's first line is looked up with its
+  token (``after=TOKEN``) and the time from the POST's start to that answer is recorded. A lookup
+  answered 504 (not applied within its ``timeout_ms``) or 503 (no worker answered in time) counts
+  as timed out.
 
 Every POST must be accepted (202); a 503 is retried (re-sending is always safe), anything else
 fails the run.
@@ -103,9 +105,10 @@ async def ingest(poster: Poster, bodies: list[dict], batch: int, concurrency: in
 
 
 async def e2e(poster: Poster, session: aiohttp.ClientSession, url: str, bodies: list[dict], rate: float,
-              batch: int, sample_every: int) -> dict:
+              batch: int, lookups_per_s: float) -> dict:
     work = payloads(bodies, batch)
     interval = batch / rate
+    sample_every = max(1, round(rate / batch / lookups_per_s))
     post_latency: list[float] = []
     visible: list[float] = []
     timeouts = 0
@@ -126,7 +129,7 @@ async def e2e(poster: Poster, session: aiohttp.ClientSession, url: str, bodies: 
                     await resp.read()
                     if resp.status == 200:
                         visible.append(time.perf_counter() - started)
-                    elif resp.status == 504:
+                    elif resp.status in (503, 504):  # not applied (504), or no worker answered (503), in time
                         timeouts += 1
                     else:
                         raise RuntimeError(f"lookup answered {resp.status}")
@@ -148,8 +151,11 @@ async def e2e(poster: Poster, session: aiohttp.ClientSession, url: str, bodies: 
     elapsed = time.perf_counter() - started
     return {"kind": "e2e", "offered_events_per_s": rate, "batch": batch, "events": len(bodies),
             "offered_seconds": round(offered_s, 3), "seconds": round(elapsed, 3),
-            "achieved_events_per_s": round(len(bodies) / elapsed, 1), "samples": len(visible), "timeouts": timeouts,
-            "lookup_timeout_ms": LOOKUP_TIMEOUT_MS, **ms(visible),
+            "achieved_events_per_s": round(len(bodies) / elapsed, 1), "sample_every": sample_every,
+            "samples": len(visible) + timeouts, "timeouts": timeouts, "lookup_timeout_ms": LOOKUP_TIMEOUT_MS,
+            # percentiles over every sample, a timed-out lookup counted as the timeout (a lower bound)
+            **ms(visible + [LOOKUP_TIMEOUT_MS / 1000] * timeouts),
+            "answered": {"samples": len(visible), **ms(visible)},
             "post": ms(post_latency)}
 
 
@@ -168,7 +174,7 @@ async def main(args: argparse.Namespace) -> dict:
             if phase["kind"] == "ingest":
                 out.append(await ingest(poster, chunk, phase["batch"], phase["concurrency"]))
             else:
-                out.append(await e2e(poster, session, args.url, chunk, phase["rate"], phase["batch"], phase["sample_every"]))
+                out.append(await e2e(poster, session, args.url, chunk, phase["rate"], phase["batch"], phase["lookups_per_s"]))
             progress(poster.posted)
     return {"phases": out, "posted": poster.posted, "retries": poster.retries,
             "transport_errors": poster.transport_errors, "next": at}

@@ -27,7 +27,7 @@ def run(ctx: Context) -> list[dict]:
     ingest = [{"kind": "ingest", "batch": b, "concurrency": c,
                "count": plan.ingest_single_events if b == 1 else plan.ingest_batch_events}
               for b in plan.ingest_batches for c in plan.ingest_concurrency]
-    e2e = [{"kind": "e2e", "rate": rate, "seconds": seconds, "batch": plan.e2e_batch, "sample_every": plan.e2e_sample_every}
+    e2e = [{"kind": "e2e", "rate": rate, "seconds": seconds, "batch": plan.e2e_batch, "lookups_per_s": plan.e2e_lookups_per_s}
            for rate, seconds in plan.e2e_steps]
     ingest_events = sum(p["count"] for p in ingest)
     needed = ingest_events + sum(round(p["rate"] * p["seconds"]) for p in e2e)

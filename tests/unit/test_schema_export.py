@@ -19,3 +19,19 @@ def test_schema_names_every_event_type_and_the_batch():
     for name in ("Sale", "Purchase", "Return", "Adjustment", "Count", "Transfer", "EventBatch"):
         assert f'"{name}"' in text or f"/{name}" in text
     assert '"event_id"' in text and '"occurred_at"' in text
+
+
+def test_settings_env_round_trip_keeps_unset_values_unset():
+    import os
+
+    from bazaar.settings import Settings
+
+    env = Settings(worker_advertised_host=None).to_env()
+    assert "BAZAAR_WORKER_ADVERTISED_HOST" not in env
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)
+        assert Settings().worker_advertised_host is None
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
