@@ -19,12 +19,12 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from bazaar.settings import Settings
+from streams.writer import Written
 
 log = logging.getLogger("bazaar.api.producer")
 
@@ -36,15 +36,7 @@ QUEUE_FULL = "producer queue full"
 TIMED_OUT = "timed out waiting for the broker's ack"
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    partition: int | None = None
-    offset: int | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+DeliveryResult = Written  # where a message landed (partition, offset) or why it did not (error)
 
 
 def producer_config(settings: Settings) -> dict:
