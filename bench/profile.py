@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -38,14 +39,20 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<path>[^:()]+):(?P<line>\d+)\)$")
 
 
+def _py_spy() -> str | None:
+    """py-spy on PATH, or installed next to this Python (a venv's bin/)."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+
+
 def available() -> bool:
-    return shutil.which("py-spy") is not None
+    return _py_spy() is not None
 
 
 def start(pid: int, out: Path) -> subprocess.Popen:
     out.parent.mkdir(parents=True, exist_ok=True)
     log = open(out.with_suffix(".log"), "wb")
-    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "100", "--format", "raw",
+    return subprocess.Popen([_py_spy() or "py-spy", "record", "--pid", str(pid), "--rate", "100", "--format", "raw",
                              "--output", str(out)], stdout=log, stderr=subprocess.STDOUT)
 
 
