@@ -19,22 +19,44 @@ from pathlib import Path
 # (category, patterns): a sample goes to the first category with a pattern in any frame of its stack
 # (frames are "function (path:line)"; for the agent's own lines the source text is matched too).
 WAITING = "waiting in epoll / Kafka poll (not CPU; left out of the shares)"
-CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
+# Specific categories: a sample goes to the first one with a pattern in any frame of its stack (frames
+# are "function (path:line)"; for the agent's own lines the source text is matched too).
+SPECIFIC: list[tuple[str, tuple[str, ...]]] = [
     (WAITING, ("EpollSelector.select", "CatalogCache._follow")),
     ("parse event (pydantic from_wire)", ("from_wire ", "validate_json")),
     ("state read: RocksDB get + decode", ("TableStates.get ", "TableStates.__getitem__")),
     ("state write: encode + table set (RocksDB put, changelog enqueue)", ("TableStates.__setitem__",)),
-    ("alerts: after_apply, catalog lookups, alert messages", ("alert_step", "after_apply", "alert_message",
-                                                               "CatalogCache", "alerts.send", "_inactive")),
+    ("alerts: after_apply, catalog lookups, alert messages + send", ("alert_step", "after_apply", "alert_message",
+                                                                      "CatalogCache", "alerts.send", "_inactive")),
     ("ledger entry + send", ("ledger_entry", "ledger.send")),
     ("metrics + logs", ("_observe ", "prometheus_client", "/logging/", "APPLY_SECONDS", "APPLIED_OFFSET")),
     ("stock rules (domain.apply_event, without state I/O and alerts)", ("apply_event ",)),
-    ("Kafka producer (aiokafka sender: changelog, ledger, alerts)", ("aiokafka/producer",)),
-    ("Kafka consumer (aiokafka fetch + Faust fetcher)", ("aiokafka/consumer", "aiokafka/record", "Fetcher._fetcher",
-                                                         "aiokafka/client", "aiokafka/conn")),
-    ("Faust stream, acks, commits, tables", ("faust/", "mode/")),
-    ("event loop and other", ("",)),
 ]
+# Otherwise the leaf-most frame of a known library decides (walking from the leaf towards the root).
+GENERIC: list[tuple[str, tuple[str, ...]]] = [
+    ("Kafka producer (aiokafka sender: changelog, ledger, alerts)", ("aiokafka/producer",)),
+    ("Kafka consumer (aiokafka fetch, Faust fetcher)", ("aiokafka/consumer", "aiokafka/record", "Fetcher.",
+                                                        "faust/transport/consumer")),
+    ("rest of the agent loop (agents/stock.py)", ("agents/",)),
+    ("Faust: streams, events, acks, commits, tables, web", ("faust/", "mode/")),
+]
+OTHER = "asyncio event loop and other"
+CATEGORIES = [name for name, _ in SPECIFIC] + [name for name, _ in GENERIC] + [OTHER]
+
+
+def _category(frames: list[str]) -> str:
+    joined = "\n".join(frames) + "\n"
+    for name, patterns in SPECIFIC:
+        if any(pattern in joined for pattern in patterns):
+            return name
+    for frame in reversed(frames):
+        if "mode/worker.py" in frame:  # the root of every stack: what runs the event loop
+            break
+        for name, patterns in GENERIC:
+            if any(pattern in frame for pattern in patterns):
+                return name
+    return OTHER
+
 
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<path>[^:()]+):(?P<line>\d+)\)$")
 
@@ -94,11 +116,8 @@ def summarize(folded: Path, cpu_us_per_event: float | None, top: int = 25) -> di
         frames = [_label(f) for f in stack.split(";")[1:]]  # the first entry names the thread
         if not frames:
             continue
-        joined = "\n".join(frames) + "\n"
-        for name, patterns in CATEGORIES:
-            if any(p in joined for p in patterns):
-                categories[name] += n
-                break
+        name = _category(frames)
+        categories[name] += n
         if name == WAITING:
             continue
         own[frames[-1]] += n

@@ -229,8 +229,8 @@ def markdown(run: dict) -> str:
                             lat(s, "p99_ms"), lat(s, "max_ms"), s["timeouts"], _c(s["post"]["p50_ms"], 1),
                             _c(s["post"]["p99_ms"], 1)] for s in by["end-to-end"]["steps"]]))
         out.append("\nA lookup that timed out (not visible within its 30 s `timeout_ms`) counts as 30 s in the percentiles.\n")
-        out.append(f"\nThe worker needed {by['end-to-end'].get('worker_drain_after_s')} s after the load ended to apply "
-                   "everything (0-ish: it kept up).\n")
+        out.append(f"\nAfter the last step the worker needed {by['end-to-end'].get('worker_drain_after_s')} s more to apply "
+                   "everything (about 0 means it kept up with the offered load).\n")
     if "recovery" in by and by["recovery"].get("status") == "ok":
         r = by["recovery"]
         out.append("\n## Recovery\n")
@@ -244,9 +244,19 @@ def markdown(run: dict) -> str:
         out.append(_table(["stores", "events", "keys", "events/s", "worker RSS MB", "peak RSS MB", "RocksDB B/key"],
                           [[_c(p["stores"]), _c(p["events"]), _c(p["keys"]), _c(p["events_per_s"]), _c(p["rss_mb"], 1),
                             _c(p["peak_rss_mb_each"][0], 1), _c(p["rocksdb_bytes_per_key"])] for p in by["scale"]["points"]]))
+    for st in stages:
+        for i, prof in enumerate(st.get("profile", [])[:1]):
+            out.append(f"\n## Where `{st['name']}` spends its time (py-spy, {prof['samples']:,} samples)\n")
+            out.append(_table(["category", "share of CPU", "CPU µs/event"],
+                              [[c["frame"], f"{c['share']:.1%}", _c(c.get("cpu_us_per_event"))] for c in prof["categories"]]))
+            out.append(_table(["function (self time)", "share", "CPU µs/event"],
+                              [[f"`{c['frame'][:140]}`".replace("|", "/"), f"{c['share']:.1%}", _c(c.get("cpu_us_per_event"))]
+                               for c in prof["top_self"][:15]]))
     if "memory" in by and by["memory"].get("rows"):
         out.append("\n## Memory\n")
         out.append(_table(["process", "stage", "RSS MB", "keys", "RocksDB B/key"],
                           [[r["process"], r["stage"], _c(r["rss_mb"], 1) if not isinstance(r["rss_mb"], list) else ", ".join(_c(x, 1) for x in r["rss_mb"]),
                             _c(r["keys"]), _c(r["rocksdb_bytes_per_key"])] for r in by["memory"]["rows"]]))
+        out.append("\nRocksDB B/key is `du` of the worker's data dir (every partition's database, its WAL, manifest and "
+                   "logs) divided by the keys: with few keys the fixed files weigh more per key.\n")
     return "".join(out)
