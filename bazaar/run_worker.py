@@ -22,6 +22,7 @@ def build_worker(settings):
     register_all(pipeline)
     register_views(pipeline)
     pipeline.catalog.start()
+    pipeline.outbox.start()
     return faust.Worker(pipeline.app, loglevel=settings.log_level.lower(), redirect_stdouts=False, override_logging=False)
 
 

@@ -86,46 +86,60 @@ def record_sale(state: AlertState, day: int, sold: int, window_days: int) -> Non
         del state.sales[old]
 
 
+def _sold(state: AlertState, window_days: int) -> tuple[int, int]:
+    """(milli-units sold, days) over the window, or over the days since the first sale."""
+    newest = max(state.sales)
+    first = newest if state.first_day is None else state.first_day
+    return sum(state.sales.values()), max(1, min(window_days, newest - first + 1))
+
+
 def velocity(state: AlertState, window_days: int) -> Decimal | None:
     """Average daily sales (base units/day) over the window, or over the days since the first sale."""
     if not state.sales:
         return None
-    newest = max(state.sales)
-    first = newest if state.first_day is None else state.first_day
-    days = max(1, min(window_days, newest - first + 1))
-    return Decimal(sum(state.sales.values())) / MILLI / days
+    sold, days = _sold(state, window_days)
+    return Decimal(sold) / MILLI / days
+
+
+def conditions(state: AlertState, on_hand: int, limits: Thresholds, window_days: int) -> tuple[bool, bool, bool, bool]:
+    """Which of KINDS hold, in exact integer arithmetic. Running out: 0 < days of cover < lead time,
+    where cover = on_hand / (sold / days), i.e. on_hand * days < lead time * sold."""
+    running = False
+    if limits.lead_time_days is not None and on_hand > 0 and state.sales:
+        sold, days = _sold(state, window_days)
+        running = sold > 0 and on_hand * days < limits.lead_time_days * sold
+    low = limits.reorder_point is not None and on_hand <= limits.reorder_point
+    return on_hand < 0, on_hand <= 0, low, running
 
 
 def evaluate(
     state: AlertState, store_id: str, sku: str, on_hand: int, limits: Thresholds, event_key: str, window_days: int
 ) -> list[Transition]:
     """Raise or clear alerts after an event changed on-hand; remembers them under ``event_key``."""
+    holds = conditions(state, on_hand, limits, window_days)
+    fired = state.fired
+    changes = [(kind, active) for kind, active in zip(KINDS, holds) if active != (kind in fired)]
+    if not changes:  # the common case: no Decimal arithmetic at all
+        return []
     vel = velocity(state, window_days)
     cover = (Decimal(on_hand) / MILLI / vel) if vel else None
-    conditions = {
-        "negative_stock": (on_hand < 0, Decimal(0)),
-        "out_of_stock": (on_hand <= 0, Decimal(0)),
+    thresholds = {
+        "negative_stock": Decimal(0),
+        "out_of_stock": Decimal(0),
+        "low_stock": Decimal(limits.reorder_point) / MILLI if limits.reorder_point is not None else Decimal(0),
+        "running_out": Decimal(limits.lead_time_days) if limits.lead_time_days is not None else Decimal(0),
     }
-    if limits.reorder_point is not None:
-        conditions["low_stock"] = (on_hand <= limits.reorder_point, Decimal(limits.reorder_point) / MILLI)
-    if limits.lead_time_days is not None and cover is not None:
-        conditions["running_out"] = (on_hand > 0 and cover < limits.lead_time_days, Decimal(limits.lead_time_days))
     out: list[Transition] = []
-    for kind in KINDS:
-        active, threshold = conditions.get(kind, (False, Decimal(0)))
-        raised = kind in state.fired
-        if active == raised:
-            continue
+    for kind, active in changes:
         alert_id = str(uuid.uuid5(_NS, f"{store_id}|{sku}|{kind}|{event_key}|{'alert' if active else 'cleared'}"))
         suggestion = suggest(on_hand, limits, vel) if active else None
-        clears = None if active else state.fired.pop(kind)
-        out.append(Transition("alert" if active else "cleared", kind, alert_id, on_hand, threshold, _q(vel), _q(cover),
+        clears = None if active else fired.pop(kind)
+        out.append(Transition("alert" if active else "cleared", kind, alert_id, on_hand, thresholds[kind], _q(vel), _q(cover),
                               suggestion, limits.pack_unit if suggestion else None, clears))
         if active:
-            state.fired[kind] = alert_id
-    if out:
-        state.recent.append([event_key, [t.as_list() for t in out]])
-        del state.recent[:-RECENT_EVENTS]
+            fired[kind] = alert_id
+    state.recent.append([event_key, [t.as_list() for t in out]])
+    del state.recent[:-RECENT_EVENTS]
     return out
 
 

@@ -8,6 +8,7 @@ import faust
 from bazaar.settings import Settings
 from streams import faust_fixes
 from streams.catalog import CatalogCache
+from streams.outbox import Outbox
 from streams.progress import Progress
 
 
@@ -21,6 +22,7 @@ class Pipeline:
     progress: Progress
     alerts: faust.TopicT  # schemas/alerts.py messages raised by the stock agent, keyed by store_id
     catalog: CatalogCache  # follows the compacted catalog topics
+    outbox: Outbox  # the stock agent's writes (changelog, ledger, alerts), acked per batch
 
 
 def make_app(settings: Settings) -> faust.App:
@@ -81,4 +83,5 @@ def build(settings: Settings) -> Pipeline:
         partitions=settings.partitions,
     )
     catalog = CatalogCache(settings)
-    return Pipeline(settings, app, events, ledger, stock, Progress(committed), alerts, catalog)
+    outbox = Outbox(settings.kafka_bootstrap, settings.stream_produce_timeout_s)
+    return Pipeline(settings, app, events, ledger, stock, Progress(committed), alerts, catalog, outbox)

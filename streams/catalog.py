@@ -34,6 +34,8 @@ class CatalogCache:
             settings.store_products_topic: (StoreProduct, self.overrides),
         }
         self._zones: dict[str, ZoneInfo] = {}
+        self._limits: dict[tuple[str, str], Thresholds] = {}  # cached thresholds, emptied on any catalog change
+        self._version = 0  # bumped by every applied catalog record
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="catalog-cache", daemon=True)
 
@@ -48,6 +50,16 @@ class CatalogCache:
     # ---- what the stock agent asks ---------------------------------------------------------
 
     def thresholds(self, store_id: str, sku: str) -> Thresholds:
+        cached = self._limits.get((store_id, sku))
+        if cached is not None:
+            return cached
+        version = self._version
+        limits = self._thresholds(store_id, sku)
+        if version == self._version:  # no catalog record landed meanwhile (it would be stale)
+            self._limits[(store_id, sku)] = limits
+        return limits
+
+    def _thresholds(self, store_id: str, sku: str) -> Thresholds:
         product = self.products.get(sku)
         if product is None:
             return Thresholds()
@@ -84,6 +96,10 @@ class CatalogCache:
             zone = self._zones[store.timezone] = ZoneInfo(store.timezone)
         return zone
 
+    def _changed(self) -> None:
+        self._version += 1
+        self._limits = {}
+
     # ---- following the topics ----------------------------------------------------------------
 
     def _follow(self) -> None:
@@ -112,9 +128,11 @@ class CatalogCache:
             return
         if value is None:
             target.pop(key.decode(), None)
+            self._changed()
             return
         try:
             target[key.decode()] = model.model_validate_json(value)
+            self._changed()
         except ValidationError as exc:
             log.error("catalog record breaks its contract", extra={"topic": topic, "key": key.decode(errors="replace"), "error": str(exc)})
 
