@@ -1,4 +1,6 @@
 """Edge-triggered alert rules: one alert per crossing, re-armed when stock rises back."""
+from decimal import Decimal
+
 import pytest
 
 from domain.alerts import AlertState, Thresholds, evaluate, record_sale, replayed, suggest, velocity
@@ -60,3 +62,17 @@ def test_suggestion_orders_up_to_max_in_whole_packs():
     assert suggest(23000, LIMITS, None) == 12  # need 1, but at least the minimum 6 -> one carton
     assert suggest(3000, Thresholds(reorder_point=5000), None) == 2
     assert suggest(3000, Thresholds(), None) is None
+
+
+def test_running_out_boundary_is_exact_integer_arithmetic():
+    """Cover = on_hand / (sold / days): exactly the lead time is not "running out", a milli-unit less is.
+    (3 days of sales of 1 unit each, lead time 3 days: cover 3 at 3 units, below 3 at 2.999 units.)"""
+    limits = Thresholds(lead_time_days=3)
+    st = AlertState()
+    for day in (100, 101, 102):
+        record_sale(st, day, 1000, 14)
+    assert evaluate(st, "s", "x", 3000, limits, "e1", 14) == []
+    [t] = evaluate(st, "s", "x", 2999, limits, "e2", 14)
+    assert (t.type, t.kind, t.threshold, t.days_of_cover) == ("alert", "running_out", 3, Decimal("2.999"))
+    [t] = evaluate(st, "s", "x", 3000, limits, "e3", 14)
+    assert (t.type, t.kind, t.threshold) == ("cleared", "running_out", 3)
