@@ -23,6 +23,9 @@ class Plan:
     e2e_steps: tuple[tuple[float, float], ...] = ((200.0, 15.0), (2_000.0, 15.0))
     e2e_batch: int = 10
     e2e_lookups_per_s: float = 20.0
+    # ClickHouse sink: the ledger of the end-to-end load (the last e2e step's events/s) offered
+    # to `bazaar analytics` for this long while its backlog is sampled
+    sink_load_s: float = 30.0
     # recovery: stores x skus keys from each store's opening stock count, plus a little traffic
     recovery_stores: int = 5_000
     recovery_events_per_store: int = 2
@@ -48,6 +51,7 @@ QUICK = Plan(
     api_stores=10,
     e2e_steps=((50.0, 2.0), (200.0, 2.0)),
     e2e_batch=5,
+    sink_load_s=3.0,
     recovery_stores=50,
     recovery_events_per_store=5,
     scale_stores=(10, 100),

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 THROUGHPUT = ("raw-producer", "raw-consumer", "peer-quix", "stream-1-worker", "stream-2-workers", "api-ingest",
-              "end-to-end", "recovery", "scale")
+              "end-to-end", "recovery", "scale", "clickhouse-sink")
 
 
 @pytest.mark.timeout(280)
@@ -35,7 +35,10 @@ def test_bench_quick_runs_every_stage_exactly(tmp_path):
         assert stage["checked_keys"] > 0, stage
         assert stage["events_per_s"] > 0, stage
     assert stages["memory"]["status"] == "ok" and stages["memory"]["exact"] is True
-    assert stages["clickhouse-sink"]["status"] == "not_available"
+    sink = stages["clickhouse-sink"]
+    assert sink["ledger_source"].startswith("the stream-1-worker stage's ledger")  # reused, not written again
+    assert sink["checks"]["after_load"]["ledger_distinct"] == sink["ledger_keys"] > 0
+    assert sink["load"]["messages"] > 0 and sink["load"]["backlog"]["samples"] > 0
     assert stages["end-to-end"]["samples"] > 0 and stages["end-to-end"]["p99_ms"] > 0
     assert stages["api-ingest"]["p99_ms"] > 0
     assert stages["recovery"]["restart_to_correct_s"] > 0
