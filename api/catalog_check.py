@@ -13,18 +13,20 @@ from domain.events import digest
 from schemas.events import Event
 
 
-async def apply(services: Services, events: Sequence[Event], batch: bool) -> tuple[list[Event], list[str], list[list[Uncatalogued]]]:
-    """(events to produce, the digests of the events as posted, uncatalogued references); 422 when
-    a reference or a unit is refused, 503 ``loading`` if the catalog is not read yet."""
+async def apply(services: Services, events: Sequence[Event], batch: bool) -> tuple[list[Event], list[str | None], list[list[Uncatalogued]]]:
+    """(events to produce, the digest of each event as posted where it differs from what is produced,
+    else None, uncatalogued references); 422 when a reference or a unit is refused, 503 ``loading``
+    if the catalog is not read yet."""
     posted = [without_server_fields(e) for e in events]
-    digests = [digest(e) for e in posted]  # re-sends dedupe on the payload as the terminal sent it
     if not services.catalog.follower.ready:
         if services.broker_down():  # producing fails too: answer that (503), not a guess from no catalog
-            return posted, digests, [[] for _ in posted]
+            return posted, [None] * len(posted), [[] for _ in posted]
         await services.require("catalog")
     checked = check(posted, services.catalog, strict=services.settings.catalog_strict, batch=batch)
     if checked.issues:
         raise invalid_events([issue(i.field, i.reason, i.index) for i in checked.issues])
+    # re-sends dedupe on the payload as the terminal sent it: a converted event keeps the posted one's digest
+    digests = [None if out is e else digest(e) for out, e in zip(checked.events, posted)]
     return checked.events, digests, checked.uncatalogued
 
 

@@ -1,4 +1,7 @@
-"""Dependencies of the routes, as ``Annotated`` aliases over what the lifespan put on ``app.state``."""
+"""Dependencies of the routes, as ``Annotated`` aliases over what the lifespan put on ``app.state``.
+
+They are ``async`` so FastAPI calls them on the event loop (a plain ``def`` dependency is run in a
+worker thread, a thread hop per request)."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -10,15 +13,15 @@ from api.workers import WorkerClient
 from bazaar.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_producer(request: Request) -> EventProducer:
+async def get_producer(request: Request) -> EventProducer:
     return request.app.state.producer
 
 
-def get_workers(request: Request) -> WorkerClient:
+async def get_workers(request: Request) -> WorkerClient:
     return request.app.state.workers
 
 

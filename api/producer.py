@@ -1,7 +1,9 @@
 """The API's Kafka producer: idempotent, acks=all, awaited from asyncio.
 
-A background thread polls librdkafka; every delivery report resolves its asyncio future on the
-loop that produced it (``loop.call_soon_threadsafe``). Broker health is a flag, ``is_down``:
+A background thread polls librdkafka; each request's messages share one ``_Acks``: every delivery
+report fills in its message's result, and the last one resolves the request's asyncio future on
+the loop that produced it (one ``loop.call_soon_threadsafe`` per request, not per message). Broker
+health is a flag, ``is_down``:
 
 * it is set by a metadata probe (``list_topics``) that fails, which the monitor thread runs at
   start, whenever librdkafka reports ``_ALL_BROKERS_DOWN`` or a delivery fails, and about once a
@@ -19,6 +21,7 @@ import asyncio
 import logging
 import threading
 import time
+from functools import partial
 from typing import Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -72,7 +75,7 @@ class EventProducer:
         self._probed_at = float("-inf")
         self._probe_ok = False
         self._probe_lock = threading.Lock()
-        self._pending: dict[asyncio.Future, asyncio.AbstractEventLoop] = {}
+        self._pending: set[_Acks] = set()  # requests waiting for acks
         self._pending_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake_monitor = threading.Event()
@@ -147,51 +150,56 @@ class EventProducer:
         """Produce every item and wait for every ack (or ``timeout``). One result per item, in order."""
         if self._down or self._producer is None:
             return [DeliveryResult(error=BROKER_DOWN)] * len(items)
+        if not items:
+            return []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        futures: list[asyncio.Future] = []
-        for key, value, headers in items:
-            fut = loop.create_future()
-            futures.append(fut)
+        acks = _Acks(len(items), loop)
+        with self._pending_lock:
+            self._pending.add(acks)
+        produce, on_delivery = self._producer.produce, self._on_delivery
+        try:
+            for i, (key, value, headers) in enumerate(items):
+                report = partial(on_delivery, acks, i)
+                handed = False
+                if not self._down:
+                    try:
+                        produce(self.topic, value=value, key=key, headers=headers, on_delivery=report)
+                        handed = True
+                    except BufferError:
+                        handed = await self._produce_when_room(key, value, headers, report, loop, deadline)
+                if not handed:
+                    acks.set(i, DeliveryResult(error=BROKER_DOWN if self._down else QUEUE_FULL))
+            if not acks.future.done():
+                await asyncio.wait([acks.future], timeout=max(0.0, deadline - loop.time()))
+        finally:
             with self._pending_lock:
-                self._pending[fut] = loop
-            if not await self._produce(key, value, headers, fut, loop, deadline):
-                self._resolve(fut, DeliveryResult(error=BROKER_DOWN if self._down else QUEUE_FULL))
-        if futures:
-            await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
-        results = []
-        for fut in futures:
-            with self._pending_lock:
-                self._pending.pop(fut, None)
-            results.append(fut.result() if fut.done() else DeliveryResult(error=TIMED_OUT))
-        return results
+                self._pending.discard(acks)
+        return acks.results(TIMED_OUT)
 
-    async def _produce(self, key, value, headers, fut, loop, deadline) -> bool:
-        """Hand one message to librdkafka; on a full queue wait briefly for room, then give up."""
+    async def _produce_when_room(self, key, value, headers, on_delivery, loop, deadline) -> bool:
+        """librdkafka's queue is full: wait briefly for room (the poll thread drains delivery reports
+        meanwhile), then give up."""
         give_up = min(deadline, loop.time() + self._queue_full_wait)
-        while not self._down:
+        while not self._down and loop.time() < give_up:
+            await asyncio.sleep(0.01)
             try:
-                self._producer.produce(
-                    self.topic, value=value, key=key, headers=headers,
-                    on_delivery=lambda err, msg, fut=fut, loop=loop: self._on_delivery(err, msg, fut, loop),
-                )
+                self._producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
                 return True
             except BufferError:
-                if loop.time() >= give_up:
-                    return False
-                await asyncio.sleep(0.01)  # the poll thread drains delivery reports meanwhile
+                pass
         return False
 
     # ---- callbacks (poll thread) -------------------------------------------------------------
 
-    def _on_delivery(self, err: KafkaError | None, msg, fut: asyncio.Future, loop: asyncio.AbstractEventLoop) -> None:
+    def _on_delivery(self, acks: "_Acks", index: int, err: KafkaError | None, msg) -> None:
         if err is None:
-            self._set_down(False)
-            result = DeliveryResult(partition=msg.partition(), offset=msg.offset())
+            if self._down:
+                self._set_down(False)
+            acks.set(index, DeliveryResult(partition=msg.partition(), offset=msg.offset()))
         else:
             self._wake_monitor.set()
-            result = DeliveryResult(error=err.str())
-        self._call_on(loop, self._resolve, fut, result)
+            acks.set(index, DeliveryResult(error=err.str()))
 
     def _on_error(self, err: KafkaError) -> None:
         if err.code() == KafkaError._ALL_BROKERS_DOWN:
@@ -227,18 +235,66 @@ class EventProducer:
 
     def _fail_pending(self, reason: str) -> None:
         with self._pending_lock:
-            pending = list(self._pending.items())
-        for fut, loop in pending:
-            self._call_on(loop, self._resolve, fut, DeliveryResult(error=reason))
+            pending = list(self._pending)
+        for acks in pending:
+            acks.fail(DeliveryResult(error=reason))
 
-    @staticmethod
-    def _call_on(loop: asyncio.AbstractEventLoop, fn, *args) -> None:
+
+class _Acks:
+    """The delivery results of one request's messages; its future is resolved (on the request's
+    loop) once every message has a result. Filled in by the poll thread, or by the request itself."""
+
+    __slots__ = ("future", "_loop", "_results", "_missing", "_lock")
+
+    def __init__(self, count: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.future: asyncio.Future = loop.create_future()
+        self._loop = loop
+        self._results: list[DeliveryResult | None] = [None] * count
+        self._missing = count
+        self._lock = threading.Lock()
+
+    def set(self, index: int, result: DeliveryResult) -> None:
+        with self._lock:
+            if self._results[index] is not None:
+                return
+            self._results[index] = result
+            self._missing -= 1
+            done = self._missing == 0
+        if done:
+            self._resolve()
+
+    def fail(self, result: DeliveryResult) -> None:
+        """Every message still without a result gets this one (the broker is down)."""
+        with self._lock:
+            missing = self._missing
+            self._results = [r or result for r in self._results]
+            self._missing = 0
+        if missing:
+            self._resolve()
+
+    def results(self, missing: str) -> list[DeliveryResult]:
+        with self._lock:
+            return [r or DeliveryResult(error=missing) for r in self._results]
+
+    def _resolve(self) -> None:
+        if self._loop.is_closed():  # nobody waits any more
+            return
         try:
-            loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop is closed: nobody waits any more
+            if self._loop is _running_loop():
+                _done(self.future)
+            else:
+                self._loop.call_soon_threadsafe(_done, self.future)
+        except RuntimeError:  # the loop closed meanwhile
             pass
 
-    @staticmethod
-    def _resolve(fut: asyncio.Future, result: DeliveryResult) -> None:
-        if not fut.done():
-            fut.set_result(result)
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _done(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)

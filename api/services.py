@@ -84,7 +84,7 @@ def unavailable(reason: str | None) -> ApiError:
                     headers={"Retry-After": "1"})
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 

@@ -22,8 +22,8 @@ class Seen:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
 
-    def add(self, at: datetime) -> None:
-        self.events += 1
+    def add(self, at: datetime, events: int = 1) -> None:
+        self.events += events
         self.first_seen = self.first_seen or at
         self.last_seen = at
 
@@ -42,15 +42,24 @@ class UncataloguedLog:
         self._stores: dict[str, StoreSeen] = {}
 
     def record(self, per_event: list[list[Uncatalogued]], at: datetime) -> None:
+        """Count each event once per unregistered store it names, and per unknown sku of that store."""
+        stores: dict[str, int] = {}
+        skus: dict[tuple[str, str], int] = {}
+        events = 0
+        for refs in per_event:
+            if refs:
+                events += 1
+            for ref in refs:
+                stores[ref.store_id] = stores.get(ref.store_id, 0) + 1
+                for sku in ref.skus:
+                    skus[ref.store_id, sku] = skus.get((ref.store_id, sku), 0) + 1
+        if events:
+            UNCATALOGUED.inc(events)
         with self._lock:
-            for refs in per_event:
-                if refs:
-                    UNCATALOGUED.inc()
-                for ref in refs:
-                    store = self._stores.setdefault(ref.store_id, StoreSeen())
-                    store.add(at)
-                    for sku in ref.skus:
-                        store.skus.setdefault(sku, Seen()).add(at)
+            for store_id, n in stores.items():
+                self._stores.setdefault(store_id, StoreSeen()).add(at, n)
+            for (store_id, sku), n in skus.items():
+                self._stores[store_id].skus.setdefault(sku, Seen()).add(at, n)
 
     def listing(self, registered, known_sku) -> list[dict]:
         """Stores still unregistered, each with the skus still missing from the catalog."""

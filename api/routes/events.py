@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, Request
+import orjson
+from fastapi import APIRouter, Request, Response
 
 from api import catalog_check, ingest, metrics
 from api.deps import ProducerDep, SettingsDep
@@ -24,16 +25,15 @@ ACK_GRACE_S = 1.0  # librdkafka's message.timeout.ms fires first; this only boun
 
 
 @router.post("/events", status_code=202)
-async def post_events(request: Request, settings: SettingsDep, producer: ProducerDep) -> dict:
+async def post_events(request: Request, settings: SettingsDep, producer: ProducerDep) -> Response:
     with metrics.INGEST_SECONDS.time():
         events, batch = ingest.parse_batch(await request.body(), settings.max_batch)
         events, digests, uncatalogued = await catalog_check.apply(request.app.state.services, events, batch)
-        events = ingest.stamp(events, datetime.now(timezone.utc))
-        items, owners = ingest.messages(events, digests)
+        items, owners = ingest.messages(events, digests, received_at=datetime.now(timezone.utc))
         results = await producer.send_many(items, timeout=settings.produce_timeout_s + ACK_GRACE_S)
         if failure := ingest.delivery_failure(events, ingest.per_event(results, owners, len(events))):
             metrics.PRODUCE_FAILURES.inc(len(failure.extra["failed"]))
             raise failure
         metrics.count_accepted(e.type for e in events)
         catalog_check.record(request.app.state.services, uncatalogued)
-        return ingest.accepted(events, results)
+        return Response(orjson.dumps(ingest.accepted(events, results)), status_code=202, media_type="application/json")
