@@ -8,16 +8,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from confluent_kafka import Producer
 
 log = logging.getLogger("bazaar.streams.writer")
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
+class Written(NamedTuple):
+    """Where a record landed, or why it did not (a tuple: made for every message the API acks)."""
+
     partition: int | None = None
     offset: int | None = None
     error: str | None = None
