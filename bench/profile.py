@@ -22,15 +22,16 @@ WAITING = "waiting in epoll / Kafka poll (not CPU; left out of the shares)"
 # Specific categories: a sample goes to the first one with a pattern in any frame of its stack (frames
 # are "function (path:line)"; for the agent's own lines the source text is matched too).
 SPECIFIC: list[tuple[str, tuple[str, ...]]] = [
-    (WAITING, ("EpollSelector.select", "CatalogCache._follow")),
+    (WAITING, ("EpollSelector.select", "CatalogCache._follow", "Outbox._poll")),
     ("parse event (pydantic from_wire)", ("from_wire ", "validate_json")),
-    ("state read: RocksDB get + decode", ("TableStates.get ", "TableStates.__getitem__")),
-    ("state write: encode + table set (RocksDB put, changelog enqueue)", ("TableStates.__setitem__",)),
-    ("alerts: after_apply, catalog lookups, alert messages + send", ("alert_step", "after_apply", "alert_message",
-                                                                      "CatalogCache", "alerts.send", "_inactive")),
-    ("ledger entry + send", ("ledger_entry", "ledger.send")),
-    ("metrics + logs", ("_observe ", "prometheus_client", "/logging/", "APPLY_SECONDS", "APPLIED_OFFSET")),
+    ("state write: encode + RocksDB write batch + changelog records", ("BatchStates.flush", "TableStates.__setitem__")),
+    ("state read: RocksDB get + decode", ("BatchStates.get ", "TableStates.get ", "TableStates.__getitem__")),
+    ("alerts: rules, catalog lookups, alert messages", ("alert_step", "after_apply", "alert_message", "CatalogCache")),
+    ("ledger entries", ("ledger_entry",)),
+    ("outputs: records to librdkafka, waiting for acks", ("Outbox.",)),
+    ("metrics + logs", ("_observe ", "prometheus_client", "/logging/")),
     ("stock rules (domain.apply_event, without state I/O and alerts)", ("apply_event ",)),
+    ("rest of the batch (domain/batch.py)", ("Applier.apply",)),
 ]
 # Otherwise the leaf-most frame of a known library decides (walking from the leaf towards the root).
 GENERIC: list[tuple[str, tuple[str, ...]]] = [

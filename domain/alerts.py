@@ -78,10 +78,14 @@ def after_apply(
 
 def record_sale(state: AlertState, day: int, sold: int, window_days: int) -> None:
     """Count a newly applied sale (milli-units) into the velocity window."""
-    state.sales[day] = state.sales.get(day, 0) + sold
+    sales = state.sales
+    known = day in sales
+    sales[day] = sales.get(day, 0) + sold
     if state.first_day is None or day < state.first_day:
         state.first_day = day
-    newest = max(state.sales)
+    if known:  # no new day: the window did not move
+        return
+    newest = max(sales)
     for old in [d for d in state.sales if d <= newest - window_days]:
         del state.sales[old]
 
@@ -118,8 +122,10 @@ def evaluate(
     """Raise or clear alerts after an event changed on-hand; remembers them under ``event_key``."""
     holds = conditions(state, on_hand, limits, window_days)
     fired = state.fired
+    if not fired and not any(holds):  # the common case: nothing raised, nothing to raise
+        return []
     changes = [(kind, active) for kind, active in zip(KINDS, holds) if active != (kind in fired)]
-    if not changes:  # the common case: no Decimal arithmetic at all
+    if not changes:  # no Decimal arithmetic unless something changes
         return []
     vel = velocity(state, window_days)
     cover = (Decimal(on_hand) / MILLI / vel) if vel else None

@@ -20,6 +20,8 @@ from schemas.events import Adjustment, Count, Event, Purchase, Return, Sale, Tra
 SEP = "|"
 LEG_OUT = "out"
 LEG_IN = "in"
+LEG_HEADER = "bazaar-leg"  # Kafka header naming the transfer leg a message carries (absent: out)
+DIGEST_HEADER = "bazaar-digest"  # Kafka header with the producer's payload fingerprint (``digest``)
 US_PER_DAY = 86_400 * 1_000_000
 
 

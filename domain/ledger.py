@@ -42,7 +42,7 @@ def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: set[s
         "other_store_id": (event.store_id if leg == LEG_IN else event.to_store_id) if transfer else None,
         "terminal_id": event.terminal_id,
         "actor": event.actor,
-        "supplier": getattr(event, "supplier", None),
+        "supplier": event.supplier if isinstance(event, Purchase) else None,
         "occurred_at": event.occurred_at.isoformat(),
         "received_at": event.received_at.isoformat() if event.received_at else None,
         "rows": rows,
@@ -50,7 +50,11 @@ def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: set[s
 
 
 def _dec(milli: int) -> str:
-    return format(Decimal(milli) / MILLI, "f")
+    """Milli-units as the plain decimal string ``format(Decimal(milli) / 1000, "f")`` gives
+    (no exponent, no trailing zeros: 1250 -> "1.25", 1000 -> "1", -500 -> "-0.5"), in integers."""
+    whole, part = divmod(-milli if milli < 0 else milli, MILLI)
+    text = str(whole) if part == 0 else f"{whole}.{part:03d}".rstrip("0")
+    return "-" + text if milli < 0 else text
 
 
 def _amounts(event: Event) -> dict[str, str]:

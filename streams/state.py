@@ -1,8 +1,9 @@
 """StockState <-> bytes for the RocksDB table, and a mapping view of the Faust table.
 
-The encoding is a compact JSON array of integers and strings (no floats):
+The encoding is two JSON texts of integers and strings (no floats), on two lines:
 [count_at, count_id, count_qty, count_digest, count_before, count_after, base, folded_until,
- updated_at, {id: [at, delta, digest, before]}, [fired, {day: sold}, first_day, recent], moved, oldest]
+ updated_at, [fired, {day: sold}, first_day, recent], moved, oldest]
+{id: [at, delta, digest, before], ...}   (the movements since the count, parsed only when needed)
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from domain.stock import StockState
 
 
 def encode(state: StockState) -> bytes:
-    return orjson.dumps(
+    header = orjson.dumps(
         [
             state.count_at,
             state.count_id,
@@ -26,16 +27,22 @@ def encode(state: StockState) -> bytes:
             state.base,
             state.folded_until,
             state.updated_at,
-            state.moves,
             _encode_alerts(state.alerts),
             state.moved,
             state.oldest,
         ]
     )
+    moves = state.moves
+    return header + b"\n" + (moves.to_json() if isinstance(moves, LazyMoves) else orjson.dumps(moves))
 
 
 def decode(data: bytes) -> StockState:
-    c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, moves, alerts, moved, oldest = orjson.loads(data)
+    cut = data.find(b"\n")
+    if cut < 0:  # written before movements were kept apart (one array with the movements inside)
+        c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, moves, alerts, moved, oldest = orjson.loads(data)
+    else:
+        c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, alerts, moved, oldest = orjson.loads(data[:cut])
+        moves = LazyMoves(data[cut + 1:])
     return StockState(
         count_at=c_at,
         count_id=c_id,
@@ -51,6 +58,75 @@ def decode(data: bytes) -> StockState:
         moved=moved,
         oldest=oldest,
     )
+
+
+_MISSING = object()
+
+
+class LazyMoves(MutableMapping[str, list]):
+    """A key's movements (event id -> [at, delta, digest, before]) as stored, parsed only when needed.
+
+    A hot (store, sku) keeps every movement since its last count (up to the late window), and parsing
+    them all for each new sale would make a key's cost grow with its traffic. The common case --
+    a new event id -- needs only "is this id there?" (a substring search of the stored JSON for the
+    quoted id) and an append, which ``to_json`` splices onto the stored text. Anything else (a
+    re-sent id, a count, folding, iteration) parses the whole mapping once.
+    """
+
+    __slots__ = ("_raw", "_new", "_dict")
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw: bytes | None = raw  # a JSON object, as stored
+        self._new: dict[str, list] | None = {}  # appended since, not in _raw
+        self._dict: dict[str, list] | None = None  # everything, once parsed
+
+    def _all(self) -> dict[str, list]:
+        if self._dict is None:
+            merged = orjson.loads(self._raw)
+            merged.update(self._new)
+            self._dict, self._raw, self._new = merged, None, None
+        return self._dict
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._dict is None:
+            hit = self._new.get(key)
+            if hit is not None:
+                return hit
+            if b'"' + key.encode() + b'"' not in self._raw:  # ids are quoted object keys; nothing else is quoted like them
+                return default
+        return self._all().get(key, default)
+
+    def __getitem__(self, key: str) -> list:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: list) -> None:
+        if self._dict is None and self.get(key, _MISSING) is _MISSING:
+            self._new[key] = value
+        else:
+            self._all()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return f"LazyMoves({self._all()!r})"
+
+    def to_json(self) -> bytes:
+        if self._dict is not None:
+            return orjson.dumps(self._dict)
+        if not self._new:
+            return self._raw
+        added = orjson.dumps(self._new)
+        return added if self._raw == b"{}" else self._raw[:-1] + b"," + added[1:]
 
 
 def _encode_alerts(a: AlertState) -> list:

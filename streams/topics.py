@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from bazaar.settings import Settings
 
-LEG_HEADER = "bazaar-leg"
-DIGEST_HEADER = "bazaar-digest"
+from domain.events import DIGEST_HEADER, LEG_HEADER  # noqa: F401  (re-exported: the wire's header names)
 
 
 def stock_changelog(settings: Settings) -> str:

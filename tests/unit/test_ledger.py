@@ -1,5 +1,6 @@
 """Ledger entries: what each applied event leg did per sku, identical when replayed."""
 import pytest
+from hypothesis import given, strategies as st
 
 from domain.events import LEG_IN, apply_event
 from domain.ledger import ledger_entry
@@ -52,3 +53,12 @@ def test_amount_uses_the_entered_quantity_of_a_converted_line():
                                                  "entered_quantity": "2", "entered_unit": "carton"}])
     [row] = ledger_entry(p, "out", apply_event({}, p))["rows"]
     assert (row["quantity"], row["amount"]) == ("24", "2400")
+
+
+@given(st.integers(-(10**15), 10**15))
+def test_milli_units_print_as_the_decimal_division_does(milli):
+    from decimal import Decimal
+
+    from domain.ledger import _dec
+
+    assert _dec(milli) == format(Decimal(milli) / 1000, "f")

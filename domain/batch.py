@@ -1,0 +1,109 @@
+"""One batch of events through the stock rules: everything the stock agent does between fetching
+events and writing the results, with no Kafka, Faust or I/O (the agent is the shell around it).
+
+For each event message, in offset order: parse it against the contract, apply it to the states
+(``MutableMapping`` of key -> StockState, e.g. ``streams.state.BatchStates``), run the alert rules
+on every key it touched (in the same state, so alerts and stock change atomically), and collect the
+ledger entry and alert messages it produced as Kafka records for the message's partition.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import MutableMapping, Protocol
+
+import orjson
+from pydantic import ValidationError
+
+from domain.alerts import Thresholds, after_apply
+from domain.alerts import message as alert_message
+from domain.events import DIGEST_HEADER, LEG_HEADER, LEG_OUT, Applied, apply_event
+from domain.ledger import ledger_entry
+from domain.stock import Outcome, StockState
+from schemas.events import Event, Sale, from_wire
+
+log = logging.getLogger("bazaar.domain.batch")
+
+class Catalog(Protocol):
+    def thresholds(self, store_id: str, sku: str) -> Thresholds: ...
+    def local_day(self, store_id: str, at) -> int: ...
+    def active(self, store_id: str, sku: str) -> bool | None: ...
+
+
+Record = tuple[str, int, "bytes | None", bytes]  # topic, partition, key, value
+
+
+@dataclass
+class BatchOutput:
+    """What a batch produced: ledger and alert records, and counts for metrics."""
+
+    records: list[Record] = field(default_factory=list)
+    events: Counter = field(default_factory=Counter)  # (type, leg) -> events
+    outcomes: Counter = field(default_factory=Counter)  # outcome -> (store, sku) keys
+    negative: int = 0  # keys that went below zero
+    invalid: int = 0  # messages that broke the contract (logged, skipped)
+
+
+@dataclass
+class Applier:
+    states: MutableMapping[str, StockState]
+    catalog: Catalog
+    window_days: int
+    velocity_days: int
+    ledger_topic: str
+    alerts_topic: str
+
+    def apply(self, out: BatchOutput, partition: int, offset: int, key: bytes | None, value: bytes, headers: dict[str, str]) -> None:
+        leg = headers.get(LEG_HEADER, LEG_OUT)
+        try:
+            ev = from_wire(value)
+        except ValidationError as exc:
+            out.invalid += 1
+            log.error("message breaks the event contract", extra={"partition": partition, "offset": offset, "error": str(exc)})
+            return
+        catalog = self.catalog
+        raised: list[dict] = []
+        event_key, sale = f"{ev.event_id}|{leg}", isinstance(ev, Sale)
+        received = (ev.received_at or ev.occurred_at).isoformat()
+        day: list[int] = []  # the store-local day of the event, worked out once if an alert rule needs it
+        velocity_days = self.velocity_days
+
+        def alert_step(op, result, state) -> None:
+            if not day:
+                day.append(catalog.local_day(op.store_id, ev.occurred_at))
+            transitions = after_apply(
+                state.alerts, sale=sale, outcome=result.outcome.value, store_id=op.store_id, sku=op.sku,
+                quantity=op.quantity, on_hand=result.after, limits=catalog.thresholds(op.store_id, op.sku),
+                day=day[0], event_key=event_key, window_days=velocity_days,
+            )
+            for t in transitions:
+                raised.append(alert_message(t, op.store_id, op.sku, str(ev.event_id), ev.occurred_at.isoformat(), received))
+
+        applied = apply_event(self.states, ev, leg=leg, fingerprint=headers.get(DIGEST_HEADER), window_days=self.window_days,
+                              on_applied=alert_step)
+        entry = ledger_entry(ev, leg, applied, inactive=_inactive(catalog, ev, sale))
+        if entry is not None:  # sent again on a replay, with the same figures
+            out.records.append((self.ledger_topic, partition, key, orjson.dumps(entry)))
+        for alert in raised:  # a replay re-sends the same alert ids; consumers dedupe on them
+            out.records.append((self.alerts_topic, partition, key, orjson.dumps(alert)))
+        _count(out, ev, leg, applied)
+
+
+def _inactive(catalog: Catalog, ev: Event, sale: bool) -> set[str]:
+    """Skus of a sale that the catalog says are inactive at the store: recorded and flagged."""
+    if not sale:
+        return set()
+    return {line.sku for line in ev.lines if catalog.active(ev.store_id, line.sku) is False}
+
+
+def _count(out: BatchOutput, ev: Event, leg: str, applied: list[Applied]) -> None:
+    out.events[(ev.type, leg)] += 1
+    for a in applied:
+        outcome = a.result.outcome
+        out.outcomes[outcome.value] += 1
+        if a.result.went_negative:
+            out.negative += 1
+            log.warning("stock went negative", extra={"event_id": str(ev.event_id), "store_id": a.op.store_id, "sku": a.op.sku, "on_hand_milli": a.result.after})
+        if outcome in (Outcome.CONFLICT, Outcome.BEYOND_WINDOW, Outcome.STALE_COUNT):
+            log.warning("event flagged", extra={"event_id": str(ev.event_id), "outcome": outcome.value, "store_id": a.op.store_id, "sku": a.op.sku})
