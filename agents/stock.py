@@ -24,7 +24,7 @@ log = logging.getLogger("bazaar.agents.stock")
 
 def register(p: Pipeline) -> None:
     settings = p.settings
-    states = BatchStates(p.stock)
+    states = BatchStates(p.stock, settings.stream_cache_keys)
     outbox = p.outbox
     changelog_topic = p.stock.changelog_topic_name
     applier = Applier(states, p.catalog, settings.late_window_days, settings.velocity_window_days, settings.ledger_topic, settings.alerts_topic)
@@ -44,6 +44,15 @@ def register(p: Pipeline) -> None:
     @p.app.on_rebalance_complete.connect
     async def _reset_expected(*args, **kwargs) -> None:  # noqa: ARG001
         expected.clear()
+        states.forget()
+
+    @p.app.on_partitions_revoked.connect
+    async def _revoked(*args, **kwargs) -> None:  # noqa: ARG001
+        states.forget()
+
+    @p.app.on_partitions_assigned.connect
+    async def _assigned(*args, **kwargs) -> None:  # noqa: ARG001
+        states.forget()
 
     async def _no_gaps(msg) -> None:
         """During a rebalance Faust can skip fetched messages and still commit past them. If an

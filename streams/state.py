@@ -126,7 +126,9 @@ class LazyMoves(MutableMapping[str, list]):
         if not self._new:
             return self._raw
         added = orjson.dumps(self._new)
-        return added if self._raw == b"{}" else self._raw[:-1] + b"," + added[1:]
+        self._raw = added if self._raw == b"{}" else self._raw[:-1] + b"," + added[1:]
+        self._new = {}  # spliced in: a cached state does not re-serialise them next time
+        return self._raw
 
 
 def _encode_alerts(a: AlertState) -> list:
@@ -179,15 +181,27 @@ class BatchStates(MutableMapping[str, StockState]):
     partition of its store's events (the stock table is co-partitioned with the events topic).
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, cache_keys: int = 0) -> None:
         self._table = table
         self.partition = 0
         self._dirty: dict[str, tuple[int, StockState]] = {}
+        # Decoded states of recently written keys (least recently written first), so a busy key is
+        # not read and decoded from RocksDB every batch. Only this worker writes its partitions'
+        # keys, so the cache stays true while the assignment holds; ``forget`` on any rebalance.
+        self._cache: dict[str, StockState] = {}
+        self._cache_keys = cache_keys
+
+    def forget(self) -> None:
+        """Drop cached states (partitions may have moved: RocksDB, recovered from the changelog, is the truth)."""
+        self._cache = {}
 
     def get(self, key: str, default: Any = None) -> Any:
         hit = self._dirty.get(key)
         if hit is not None:
             return hit[1]
+        state = self._cache.get(key)
+        if state is not None:
+            return state
         raw = self._table.data._db_for_partition(self.partition).get(key.encode())
         return default if raw is None else decode(raw)
 
@@ -232,5 +246,12 @@ class BatchStates(MutableMapping[str, StockState]):
         for partition, raw_key, value in sends:
             send(partition, raw_key, value)
         n = len(self._dirty)
+        if self._cache_keys:
+            cache = self._cache
+            for key, (_, state) in self._dirty.items():
+                cache.pop(key, None)  # re-inserted last: most recently written
+                cache[key] = state
+            for _ in range(len(cache) - self._cache_keys):
+                del cache[next(iter(cache))]
         self._dirty.clear()
         return n
