@@ -1,7 +1,8 @@
 """API ingest and end to end: ``bazaar api`` + ``bazaar worker``, load from a client in its own process.
 
 1. ingest: every (batch size, client concurrency) cell posts its own slice of the generated events
-   as fast as the API accepts them (202 = acked by Kafka); events/s and POST latency per cell;
+   as fast as the API accepts them (202 = acked by Kafka); events/s, POST latency and the API
+   process's CPU per event, per cell (one client run each);
 2. the worker catches up (it runs all along, as in production, sharing the machine);
 3. end to end: steady offered loads (open loop); for every n-th POST, time from the POST's start to
    the change being visible in a lookup with the POST's read-your-writes token;
@@ -58,9 +59,15 @@ def run(ctx: Context) -> list[dict]:
     try:
         workers.wait_healthy(120)
         api.wait_healthy(120)
-        api_cpu = cpu_s(api.proc.pid)
-        ingested = client("api-ingest", ingest, 0, ingest_events)
-        api_cpu = cpu_s(api.proc.pid) - api_cpu
+        api_cpu, at, cells, ingested = 0.0, 0, [], {"retries": 0, "transport_errors": 0}
+        for phase in ingest:  # one client run per cell, so each cell gets the API's CPU of its own
+            before = cpu_s(api.proc.pid)
+            one = client("api-ingest", [phase], at, phase["count"])
+            cpu = cpu_s(api.proc.pid) - before
+            api_cpu += cpu
+            at = one["next"]
+            cells.append({**one["phases"][0], "api_cpu_us_per_event": round(cpu / phase["count"] * 1e6, 1)})
+            ingested = {k: ingested[k] + one[k] for k in ("retries", "transport_errors")}
         ingest_drain_s = catch_up("api-ingest-catch-up")
         tail = [{"kind": "ingest", "batch": 500, "concurrency": 4, "count": rest}] if rest > 0 else []
         ended = client("end-to-end", e2e + tail, ingest_events, data.events - ingest_events)
@@ -73,7 +80,6 @@ def run(ctx: Context) -> list[dict]:
         api.stop()
         workers.stop()
 
-    cells = ingested["phases"]
     batched = [c for c in cells if c["batch"] > 1]
     singles = [c for c in cells if c["batch"] == 1]
     best = max(batched or cells, key=lambda c: c["events_per_s"])
@@ -88,6 +94,8 @@ def run(ctx: Context) -> list[dict]:
                p50_ms=best["p50_ms"], p99_ms=best["p99_ms"], max_ms=best["max_ms"],
                singles_events_per_s=max((c["events_per_s"] for c in singles), default=None),
                api_cpu_us_per_event=round(api_cpu / ingest_events * 1e6, 1),
+               batched_api_cpu_us_per_event=round(sum(c["api_cpu_us_per_event"] * c["events"] for c in batched)
+                                                  / max(1, sum(c["events"] for c in batched)), 1),
                cells=cells, retries=ingested["retries"], transport_errors=ingested["transport_errors"], worker_drain_after_s=ingest_drain_s, **shared,
                note="events/s accepted (202 after Kafka acks) by one `bazaar api` process; client (aiohttp) in its own "
                     "process; the worker runs meanwhile, on the same cores. Headline: best batched cell"),
