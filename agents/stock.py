@@ -3,14 +3,17 @@
 Faust hands the agent up to ``stream_batch_max`` fetched events at a time. Each is applied in offset
 order by the pure rules in domain/ to an in-memory view of the table (a key is decoded once per
 batch), then every touched key is written once (RocksDB + changelog), the ledger entries and alert
-transitions are written, and only when the broker has acked all of it are the events acknowledged
-(and later committed by Faust). A crash anywhere replays the batch; every update is idempotent.
+transitions are sent. The next batch is applied while the broker acks those records; only when it
+has acked all of a batch's records are its events acknowledged (and later committed by Faust). A
+crash anywhere replays every unacknowledged event; every update is idempotent.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
+from collections import deque
 
 from faust.types import TP
 
@@ -20,6 +23,7 @@ from streams.app import Pipeline
 from streams.state import BatchStates
 
 log = logging.getLogger("bazaar.agents.stock")
+MAX_INFLIGHT = 4  # batches whose outputs the broker has not acked yet
 
 
 def register(p: Pipeline) -> None:
@@ -31,12 +35,25 @@ def register(p: Pipeline) -> None:
 
     @p.app.agent(p.events, name="stock", concurrency=1)  # >1 can commit past unprocessed (faust #606)
     async def stock_agent(stream):
+        inflight: deque[asyncio.Task] = deque()  # batches applied, waiting for the broker to ack their outputs
         try:
-            async for batch in stream.take_events(settings.stream_batch_max, settings.stream_batch_wait_s):
-                await _apply_batch(batch)
-        except Exception as exc:  # a bug, or outputs the broker refused: never skip the events
-            log.critical("stock agent crashed; exiting at once so the events are replayed after a restart", exc_info=exc)
-            _exit_now(70)
+            async for batch in stream.noack_take(settings.stream_batch_max, settings.stream_batch_wait_s):
+                sealed, started = await _apply_batch(batch)
+                inflight.append(asyncio.ensure_future(_finish(stream, batch, sealed, started)))
+                while inflight and (inflight[0].done() or len(inflight) > MAX_INFLIGHT):
+                    await inflight.popleft()
+        except Exception as exc:  # a bug: never skip the events
+            _crash(exc)
+
+    async def _finish(stream, batch, sealed, started: float) -> None:
+        """Acknowledge a batch's events once the broker has all its outputs (then Faust may commit them)."""
+        try:
+            await outbox.acked(sealed, persisted)
+            for event in batch:
+                await stream.ack(event)
+            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        except Exception as exc:  # outputs the broker refused: the events must be replayed
+            _crash(exc)
 
     trace = settings.trace_events
     expected: dict[int, int] = {}  # per partition: the next offset this worker must apply
@@ -72,9 +89,10 @@ def register(p: Pipeline) -> None:
     def persisted(partition: int, offset: int) -> None:
         p.stock.data.set_persisted_offset(TP(changelog_topic, partition), offset)
 
-    async def _apply_batch(batch) -> None:
-        """Apply a batch of events in offset order; write each touched key once, then the ledger and
-        alerts; wait for the broker to ack all of it; only then are the events acknowledged."""
+    async def _apply_batch(batch):
+        """Apply a batch of events in offset order; write each touched key once (RocksDB), then send
+        the changelog, ledger and alert records. Returns the sealed outbox batch to wait for: the
+        next batch is applied while the broker acks this one's records."""
         started = time.perf_counter()
         outbox.begin()
         out = BatchOutput()
@@ -90,13 +108,12 @@ def register(p: Pipeline) -> None:
         keys = states.flush(lambda partition, key, value: outbox.send(changelog_topic, partition, key, value, changelog=True))
         for topic, partition, key, value in out.records:
             outbox.send(topic, partition, key, value)
-        # visible to lookups now (RocksDB); committed only once the broker has every output
+        # visible to lookups now (RocksDB); acknowledged (so committed) only once the broker has every output
         for partition, offset in last.items():
             p.progress.mark(partition, offset)
-        await outbox.commit(persisted)
-        _observe(out, len(batch), keys, time.perf_counter() - started)
-        for partition, offset in last.items():
             metrics.APPLIED_OFFSET.labels(str(partition)).set(offset)
+        _observe(out, len(batch), keys)
+        return outbox.seal(), started
 
 
 def _exit_now(code: int) -> None:
@@ -114,7 +131,12 @@ def _headers(raw) -> dict[str, str]:
     return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in items if v is not None}
 
 
-def _observe(out: BatchOutput, size: int, keys: int, seconds: float) -> None:
+def _crash(exc: BaseException) -> None:
+    log.critical("stock agent crashed; exiting at once so the events are replayed after a restart", exc_info=exc)
+    _exit_now(70)
+
+
+def _observe(out: BatchOutput, size: int, keys: int) -> None:
     for (kind, leg), n in out.events.items():
         metrics.EVENTS.labels(kind, leg).inc(n)
     for outcome, n in out.outcomes.items():
@@ -125,4 +147,3 @@ def _observe(out: BatchOutput, size: int, keys: int, seconds: float) -> None:
         metrics.INVALID.inc(out.invalid)
     metrics.BATCH_EVENTS.observe(size)
     metrics.BATCH_KEYS.observe(keys)
-    metrics.BATCH_SECONDS.observe(seconds)

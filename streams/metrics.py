@@ -7,7 +7,7 @@ NEGATIVE = Counter("bazaar_stream_negative_stock_total", "Times a key went below
 INVALID = Counter("bazaar_stream_invalid_messages_total", "Messages on the events topic that broke the contract")
 APPLIED_OFFSET = Gauge("bazaar_stream_applied_offset", "Last applied offset of the events topic", ["partition"])
 BATCH_SECONDS = Histogram(
-    "bazaar_stream_batch_seconds", "Time to apply one batch of events: rules, state writes, and the broker's acks of its outputs",
+    "bazaar_stream_batch_seconds", "Time from the start of applying a batch of events until the broker acked all its outputs",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
 BATCH_EVENTS = Histogram("bazaar_stream_batch_events", "Events in one batch of the stock agent",

@@ -101,22 +101,32 @@ class Outbox:
                     batch.sent -= 1
                 raise DeliveryFailed(str(exc)) from exc
 
-    async def commit(self, persisted: Callable[[int, int], None] | None = None) -> int:
-        """Wait until the broker acked every record of the batch; raise ``DeliveryFailed`` if one was
-        refused. ``persisted(partition, offset)`` gets the highest acked changelog offset per partition."""
+    def seal(self) -> _Batch:
+        """End the current batch (nothing more is sent to it); wait for it with ``acked``."""
         batch, self._batch = self._batch, None
-        assert batch is not None
+        assert batch is not None, "begin() first"
         with batch.lock:
             batch.closed = True
-            done = batch.acked == batch.sent
-        if not done:
-            await batch.future
+            if batch.acked == batch.sent:
+                _resolve(batch.future)
+        return batch
+
+    @staticmethod
+    async def acked(batch: _Batch, persisted: Callable[[int, int], None] | None = None) -> int:
+        """Wait until the broker acked every record of a sealed batch; raise ``DeliveryFailed`` if one
+        was refused. ``persisted(partition, offset)`` gets the highest acked changelog offset per
+        partition. Returns how many changelog partitions the batch wrote."""
+        await batch.future
         if batch.error is not None:
             raise DeliveryFailed(batch.error)
         if persisted is not None:
             for partition, offset in batch.offsets.items():
                 persisted(partition, offset)
         return len(batch.offsets)
+
+    async def commit(self, persisted: Callable[[int, int], None] | None = None) -> int:
+        """``seal`` the current batch and wait until it is ``acked``."""
+        return await self.acked(self.seal(), persisted)
 
     # ---- delivery reports (on the poll thread) ---------------------------------------------------
 

@@ -28,6 +28,7 @@ def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, sta
         for _pid, spy in spies:
             profile.stop(spy)
         memory = [proc_status(pid) for pid in workers.pids()]
+        batches = batch_stats([workers.url(port) for port in workers.ports])
         started = time.monotonic()
         check = compare(data.expected, worker_stock(workers.url(), data.stores))
         verify_s = time.monotonic() - started
@@ -47,6 +48,27 @@ def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, sta
         "peak_rss_mb_each": [round(m["hwm_kb"] / 1024, 1) for m in memory],
         "keys": len(data.expected), "rocksdb_bytes": on_disk,
         "rocksdb_bytes_per_key": round(on_disk / max(1, len(data.expected)), 1),
-        "verify_s": round(verify_s, 2), **exactness(check),
+        "verify_s": round(verify_s, 2), **batches, **exactness(check),
         **({"profile": profiles} if profiles else {}),
     }
+
+
+def batch_stats(urls: list[str]) -> dict:
+    """Mean events and keys per batch of the stock agent, from the workers' /metrics."""
+    import httpx
+
+    sums: dict[str, float] = {}
+    for url in urls:
+        try:
+            text = httpx.get(f"{url}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            continue
+        for line in text.splitlines():
+            for name in ("bazaar_stream_batch_events_sum", "bazaar_stream_batch_events_count", "bazaar_stream_batch_keys_sum"):
+                if line.startswith(name + " "):
+                    sums[name] = sums.get(name, 0.0) + float(line.split()[1])
+    count = sums.get("bazaar_stream_batch_events_count", 0.0)
+    if not count:
+        return {}
+    return {"batches": int(count), "events_per_batch": round(sums["bazaar_stream_batch_events_sum"] / count, 1),
+            "keys_per_batch": round(sums.get("bazaar_stream_batch_keys_sum", 0.0) / count, 1)}
