@@ -139,6 +139,18 @@ class Analytics:
         self.http.close()
 
 
+def run_queue_wait_s(pid: int) -> float:
+    """Seconds the process's threads spent runnable but waiting for a CPU (``/proc/PID/task/*/schedstat``,
+    threads still alive): how much of a window the machine's other work took from it."""
+    total = 0
+    for path in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(path.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9
+
+
 def parse_metrics(text: str, table: str) -> dict[str, float]:
     """Series labelled ``{table="<table>"}`` (and unlabelled ones) of a Prometheus text page."""
     out: dict[str, float] = {}

@@ -24,7 +24,7 @@ import time
 from confluent_kafka import Consumer, TopicPartition
 
 from bazaar.settings import Settings
-from bench.analytics import Analytics, Ledger, flatness, read_ledger, thin
+from bench.analytics import Analytics, Ledger, flatness, read_ledger, run_queue_wait_s, thin
 from bench.context import Context
 from bench.data import Dataset, compare
 from bench.procs import StageError, Ticker, cpu_s, du_bytes, free_ports, high_watermarks, proc_status, rate, run_child
@@ -73,6 +73,7 @@ def run(ctx: Context) -> list[dict]:
         events_equiv_per_s=round(measured["events_per_s"] * data.events / ledger.rows, 1),
         cpu_us_per_event=measured["cpu_us_per_event"], cpu_us_per_row=measured["cpu_us_per_event"],
         cpu_share=measured["cpu_share"], apply_s=measured["apply_s"], window=measured["window"],
+        run_queue_wait_share=round(timing["run_queue_wait_s"] / max(1e-9, timing["apply_s"]), 2),
         startup_s=round(timing["first_s"], 2), events=data.events, ledger_messages=ledger.messages,
         ledger_rows=ledger.rows, ledger_keys=len(ledger.keys), rows_per_event=round(ledger.rows / data.events, 2),
         ledger_source=source, load=load,
@@ -116,14 +117,14 @@ def _wait_inserted(analytics: Analytics, ledger: Ledger, timeout: float) -> dict
     ticker = Ticker(f"{NAME}-fill", ledger.rows, unit="rows")
     started = analytics.started_at
     deadline = time.monotonic() + timeout
-    first_t, first_done, cpu_first = None, 0, 0.0
+    first_t, first_done, cpu_first, wait_first = None, 0, 0.0, 0.0
     while True:
         m = analytics.metrics()
         rows = int(m.get("bazaar_analytics_inserted_rows_total", 0))
         messages = int(m.get("bazaar_analytics_inserted_messages_total", 0))
         now = time.monotonic()
         if first_t is None and rows:
-            first_t, first_done, cpu_first = now, rows, cpu_s(analytics.pid)
+            first_t, first_done, cpu_first, wait_first = now, rows, cpu_s(analytics.pid), run_queue_wait_s(analytics.pid)
         ticker.update(rows)
         if messages >= ledger.messages and not m.get("bazaar_analytics_pending_messages"):
             break  # every message acked after its insert; a row missing or extra is for the exactness check
@@ -135,7 +136,8 @@ def _wait_inserted(analytics: Analytics, ledger: Ledger, timeout: float) -> dict
     cpu_now = cpu_s(analytics.pid)
     return {"messages": rows, "first_s": (first_t or now) - started, "done_s": now - started,
             "first_done": first_done, "apply_s": now - (first_t or now),
-            "cpu_window_s": cpu_now - cpu_first if first_t else None, "cpu_total_s": cpu_now}
+            "cpu_window_s": cpu_now - cpu_first if first_t else None, "cpu_total_s": cpu_now,
+            "run_queue_wait_s": run_queue_wait_s(analytics.pid) - wait_first}
 
 
 def _offered_load(ctx: Context, analytics: Analytics, settings: Settings, replay, offered_msgs: float) -> dict:
@@ -145,7 +147,7 @@ def _offered_load(ctx: Context, analytics: Analytics, settings: Settings, replay
     sampler = _Backlog(analytics, settings, total)
     thread = threading.Thread(target=sampler.loop, name="backlog-sampler", daemon=True)
     thread.start()
-    cpu_start = cpu_s(analytics.pid)
+    cpu_start, wait_start = cpu_s(analytics.pid), run_queue_wait_s(analytics.pid)
     try:
         produced = run_child("bench.children.ledger_replay",
                              ["--bootstrap", settings.kafka_bootstrap, "--topic", settings.ledger_topic, "--messages", str(replay),
@@ -165,6 +167,7 @@ def _offered_load(ctx: Context, analytics: Analytics, settings: Settings, replay
         thread.join(10)
         sampler.close()
     cpu_used = cpu_s(analytics.pid) - cpu_start
+    waited = run_queue_wait_s(analytics.pid) - wait_start
     during = [(t, b) for t, b in sampler.samples if t <= sampler.load_s]
     window = max(1e-9, sampler.load_s)
     return {
@@ -175,6 +178,8 @@ def _offered_load(ctx: Context, analytics: Analytics, settings: Settings, replay
         "backlog": flatness(during, offered_msgs), "backlog_gauge_max": sampler.gauge_max,
         "drain_s": round(sampler.drain_s, 2) if sampler.drain_s is not None else None,
         "cpu_share": round(cpu_used / max(1e-9, sampler.load_s + (sampler.drain_s or 0)), 2),
+        "run_queue_wait_share": round(waited / max(1e-9, sampler.load_s + (sampler.drain_s or 0)), 2),
+        "cpu_us_per_row": round(cpu_used / sampler.rows * 1e6, 1) if sampler.rows else None,
         "samples": thin(during),
     }
 
