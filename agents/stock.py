@@ -57,10 +57,10 @@ def register(p: Pipeline) -> None:
 
     trace = settings.trace_events
     expected: dict[int, int] = {}  # per partition: the next offset this worker must apply
+    seeking: dict[int, int] = {}  # per partition: the offset a seek-back went to, until it arrives
 
     @p.app.on_rebalance_complete.connect
-    async def _reset_expected(*args, **kwargs) -> None:  # noqa: ARG001
-        expected.clear()
+    async def _rebalanced(*args, **kwargs) -> None:  # noqa: ARG001
         states.forget()
 
     @p.app.on_partitions_revoked.connect
@@ -73,18 +73,27 @@ def register(p: Pipeline) -> None:
 
     async def _no_gaps(msg) -> None:
         """During a rebalance Faust can skip fetched messages and still commit past them. If an
-        event arrives beyond the next offset this worker must apply, seek back so the skipped ones
-        are fetched again (applying twice is harmless: every update is idempotent)."""
-        tp = msg.tp
-        floor = expected.get(msg.partition)
-        if floor is None:
-            floor = p.app.consumer._committed_offset.get(tp) or 0
+        event arrives beyond the next offset this worker must apply (what it applied itself, or the
+        group's committed offset if that is further: another worker may have had the partition),
+        seek back once so the skipped ones are fetched again. Events already queued behind it are
+        applied meanwhile; applying one twice is harmless (every update is idempotent)."""
+        tp, partition = msg.tp, msg.partition
+        floor = expected.get(partition, 0)
+        committed = p.app.consumer._committed_offset.get(tp) or 0
+        if committed > floor:
+            floor = committed
         if msg.offset > floor:
-            metrics.GAPS.inc()
-            log.warning("offsets skipped before this event; seeking back to apply them",
-                        extra={"partition": msg.partition, "from": floor, "to": msg.offset})
-            await p.app.consumer.seek(tp, floor)
-        expected[msg.partition] = max(msg.offset + 1, expected.get(msg.partition, 0)) if msg.offset <= floor else floor
+            if seeking.get(partition) != floor:
+                seeking[partition] = floor
+                metrics.GAPS.inc()
+                log.warning("offsets skipped before this event; seeking back to apply them",
+                            extra={"partition": partition, "from": floor, "to": msg.offset})
+                await p.app.consumer.seek(tp, floor)
+            expected[partition] = floor
+            return
+        if msg.offset == floor:
+            seeking.pop(partition, None)
+        expected[partition] = max(msg.offset + 1, floor)
 
     def persisted(partition: int, offset: int) -> None:
         p.stock.data.set_persisted_offset(TP(changelog_topic, partition), offset)
