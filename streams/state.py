@@ -2,7 +2,7 @@
 
 The encoding is two JSON texts of integers and strings (no floats), on two lines:
 [count_at, count_id, count_qty, count_digest, count_before, count_after, base, folded_until,
- updated_at, [fired, {day: sold}, first_day, recent], moved, oldest]
+ updated_at, [fired, [day, sold, day, sold, ...], first_day, recent], moved, oldest]
 {id: [at, delta, digest, before], ...}   (the movements since the count, parsed only when needed)
 """
 from __future__ import annotations
@@ -132,12 +132,16 @@ class LazyMoves(MutableMapping[str, list]):
 
 
 def _encode_alerts(a: AlertState) -> list:
-    return [a.fired, {str(day): sold for day, sold in a.sales.items()}, a.first_day, a.recent]
+    return [a.fired, [n for pair in a.sales.items() for n in pair], a.first_day, a.recent]  # sales flat: [day, sold, ...]
 
 
 def _decode_alerts(v: list) -> AlertState:
     fired, sales, first_day, recent = v
-    return AlertState(fired=fired, sales={int(day): sold for day, sold in sales.items()}, first_day=first_day, recent=recent)
+    if isinstance(sales, dict):  # written by an earlier version: {"day": sold}
+        by_day = {int(day): sold for day, sold in sales.items()}
+    else:
+        by_day = dict(zip(sales[::2], sales[1::2]))
+    return AlertState(fired=fired, sales=by_day, first_day=first_day, recent=recent)
 
 
 class TableStates(MutableMapping[str, StockState]):
