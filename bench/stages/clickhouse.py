@@ -24,6 +24,7 @@ import time
 from confluent_kafka import Consumer, TopicPartition
 
 from bazaar.settings import Settings
+from bench import profile
 from bench.analytics import Analytics, Ledger, flatness, read_ledger, run_queue_wait_s, thin
 from bench.context import Context
 from bench.data import Dataset, compare
@@ -54,8 +55,9 @@ def run(ctx: Context) -> list[dict]:
 
     analytics = Analytics(settings, ctx.log_dir, f"{NAME}-analytics")
     analytics.start(timeout=180)
+    spy = ctx.root / "profiles" / f"{NAME}-fill.folded"
     try:
-        timing = _wait_inserted(analytics, ledger, plan.stage_timeout_s)
+        timing = _wait_inserted(analytics, ledger, plan.stage_timeout_s, spy if ctx.profile else None)
         fill_memory = proc_status(analytics.pid)
         fill_check = _check(analytics, data, ledger)
         load = _offered_load(ctx, analytics, settings, replay, offered_msgs)
@@ -66,6 +68,7 @@ def run(ctx: Context) -> list[dict]:
         replay.unlink(missing_ok=True)
     on_disk = du_bytes(settings.data_dir / "clickhouse")
     measured = rate(timing["messages"], timing["messages"], timing)  # "events" here are rows: rows/s, CPU µs per row
+    profiles = [profile.summarize(spy, measured["cpu_us_per_event"])] if spy.exists() else []  # CPU µs per row
     flat = load["backlog"]["flat"]
     return [result(
         NAME, kind="sink", events_per_s=measured["events_per_s"], rows_per_s=measured["events_per_s"],
@@ -80,7 +83,7 @@ def run(ctx: Context) -> list[dict]:
         rss_mb=round(end_memory["rss_kb"] / 1024, 1), rss_mb_after_fill=round(fill_memory["rss_kb"] / 1024, 1),
         peak_rss_mb=round(end_memory["hwm_kb"] / 1024, 1), clickhouse_bytes=on_disk,
         clickhouse_bytes_per_row=round(on_disk / max(1, len(ledger.keys)), 1),  # per distinct row kept
-        checks={"after_fill": fill_check, "after_load": final_check},
+        checks={"after_fill": fill_check, "after_load": final_check}, **({"profile": profiles} if profiles else {}),
         **exactness(final_check if fill_check["exact"] else fill_check),  # the first check that failed, if any
         note=f"events/s column = ledger rows/s into ClickHouse ({ledger.rows:,} rows of {data.events:,} events, "
              f"{measured['window']}); CPU µs per row of the analytics process (chDB inside); backlog at "
@@ -110,28 +113,33 @@ def _ledger_source(ctx: Context) -> tuple[Dataset, Settings, str]:
     return data, settings, "a worker run over the main data set (this stage's own)"
 
 
-def _wait_inserted(analytics: Analytics, ledger: Ledger, timeout: float) -> dict:
+def _wait_inserted(analytics: Analytics, ledger: Ledger, timeout: float, spy_path=None) -> dict:
     """Until every message of the pre-filled ledger is in ClickHouse (inserted, then acked); the same
     timing fields as ``Workers.wait_applied`` (in rows), for ``bench.procs.rate``. The window opens at
-    the first insert."""
+    the first insert; with ``spy_path`` py-spy samples the analytics process over the window."""
     ticker = Ticker(f"{NAME}-fill", ledger.rows, unit="rows")
     started = analytics.started_at
     deadline = time.monotonic() + timeout
-    first_t, first_done, cpu_first, wait_first = None, 0, 0.0, 0.0
-    while True:
-        m = analytics.metrics()
-        rows = int(m.get("bazaar_analytics_inserted_rows_total", 0))
-        messages = int(m.get("bazaar_analytics_inserted_messages_total", 0))
-        now = time.monotonic()
-        if first_t is None and rows:
-            first_t, first_done, cpu_first, wait_first = now, rows, cpu_s(analytics.pid), run_queue_wait_s(analytics.pid)
-        ticker.update(rows)
-        if messages >= ledger.messages and not m.get("bazaar_analytics_pending_messages"):
-            break  # every message acked after its insert; a row missing or extra is for the exactness check
-        if now > deadline:
-            raise StageError(f"{NAME}: {messages}/{ledger.messages} messages in ClickHouse within {timeout:.0f} s")
-        analytics.check_alive()
-        time.sleep(0.2)
+    first_t, first_done, cpu_first, wait_first, spy = None, 0, 0.0, 0.0, None
+    try:
+        while True:
+            m = analytics.metrics()
+            rows = int(m.get("bazaar_analytics_inserted_rows_total", 0))
+            messages = int(m.get("bazaar_analytics_inserted_messages_total", 0))
+            now = time.monotonic()
+            if first_t is None and rows:
+                first_t, first_done, cpu_first, wait_first = now, rows, cpu_s(analytics.pid), run_queue_wait_s(analytics.pid)
+                spy = profile.start(analytics.pid, spy_path) if spy_path else None
+            ticker.update(rows)
+            if messages >= ledger.messages and not m.get("bazaar_analytics_pending_messages"):
+                break  # every message acked after its insert; a row missing or extra is for the exactness check
+            if now > deadline:
+                raise StageError(f"{NAME}: {messages}/{ledger.messages} messages in ClickHouse within {timeout:.0f} s")
+            analytics.check_alive()
+            time.sleep(0.2)
+    finally:
+        if spy is not None:
+            profile.stop(spy)
     ticker.update(rows, force=True, note="all in ClickHouse")
     cpu_now = cpu_s(analytics.pid)
     return {"messages": rows, "first_s": (first_t or now) - started, "done_s": now - started,
@@ -216,11 +224,11 @@ class _Backlog:
 
     def sample(self) -> None:
         added = self._hw() - self.hw0
+        now = time.monotonic()  # when the topic was read (a busy machine can make one sample take a while)
         m = self.analytics.metrics()
         if not m:
             return
         inserted = int(m.get("bazaar_analytics_inserted_messages_total", 0)) - self.inserted0
-        now = time.monotonic()
         with self._lock:
             if self.t0 is None:
                 if added <= 0:
