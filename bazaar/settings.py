@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     standby_replicas: int = 0
     session_timeout_s: float = 10.0  # how soon a dead worker's partitions are reassigned
     stream_batch_max: int = 2000  # most events the stock agent applies in one batch (one state write per key)
-    stream_cache_keys: int = 100_000  # decoded (store, sku) states a worker keeps in memory between batches
+    stream_cache_keys: int = 50_000  # decoded (store, sku) states a worker keeps in memory between batches
     stream_batch_wait_s: float = 0.005  # longest a fetched event waits for its batch to fill
     stream_produce_timeout_s: float = 60.0  # a changelog/ledger/alert record not acked by then crashes the worker (replayed)
 

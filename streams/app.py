@@ -40,6 +40,9 @@ def make_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         # a SIGKILLed worker's partitions move on after this, not Faust's default minute
         broker_session_timeout=settings.session_timeout_s,
+        # Static membership: a restarted worker (same host and port, e.g. a StatefulSet pod) takes its
+        # partitions straight back instead of waiting out its dead predecessor's session.
+        consumer_group_instance_id=f"{settings.group_id}-{settings.worker_advertised_host or settings.worker_host}-{settings.worker_port}",
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 3),
         web_enabled=True,
         web_host=settings.worker_host,
