@@ -20,6 +20,7 @@ from faust.types import TP
 from domain.batch import Applier, BatchOutput
 from streams import metrics
 from streams.app import Pipeline
+from streams.gapfill import read_range
 from streams.state import BatchStates
 
 log = logging.getLogger("bazaar.agents.stock")
@@ -38,26 +39,27 @@ def register(p: Pipeline) -> None:
         inflight: deque[asyncio.Task] = deque()  # batches applied, waiting for the broker to ack their outputs
         try:
             async for batch in stream.noack_take(settings.stream_batch_max, settings.stream_batch_wait_s):
-                sealed, started = await _apply_batch(batch)
-                inflight.append(asyncio.ensure_future(_finish(stream, batch, sealed, started)))
+                sealed, started, filled = await _apply_batch(batch)
+                inflight.append(asyncio.ensure_future(_finish(stream, batch, sealed, started, filled)))
                 while inflight and (inflight[0].done() or len(inflight) > MAX_INFLIGHT):
                     await inflight.popleft()
         except Exception as exc:  # a bug: never skip the events
             _crash(exc)
 
-    async def _finish(stream, batch, sealed, started: float) -> None:
+    async def _finish(stream, batch, sealed, started: float, filled: list[tuple]) -> None:
         """Acknowledge a batch's events once the broker has all its outputs (then Faust may commit them)."""
         try:
             await outbox.acked(sealed, persisted)
             for event in batch:
                 await stream.ack(event)
+            for tp, offset in filled:
+                _ack_offset(p.app.consumer, tp, offset)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         except Exception as exc:  # outputs the broker refused: the events must be replayed
             _crash(exc)
 
     trace = settings.trace_events
     expected: dict[int, int] = {}  # per partition: the next offset this worker must apply
-    seeking: dict[int, int] = {}  # per partition: the offset a seek-back went to, until it arrives
 
     @p.app.on_rebalance_complete.connect
     async def _rebalanced(*args, **kwargs) -> None:  # noqa: ARG001
@@ -71,29 +73,24 @@ def register(p: Pipeline) -> None:
     async def _assigned(*args, **kwargs) -> None:  # noqa: ARG001
         states.forget()
 
-    async def _no_gaps(msg) -> None:
-        """During a rebalance Faust can skip fetched messages and still commit past them. If an
-        event arrives beyond the next offset this worker must apply (what it applied itself, or the
-        group's committed offset if that is further: another worker may have had the partition),
-        seek back once so the skipped ones are fetched again. Events already queued behind it are
-        applied meanwhile; applying one twice is harmless (every update is idempotent)."""
+    async def _no_gaps(msg) -> list:
+        """During a rebalance Faust can drop messages it had fetched and still resume the partition
+        after them. If an event arrives beyond the next offset this worker must apply (what it
+        applied itself, or the group's committed offset if that is further: another worker may have
+        had the partition), read the missing range from the broker and return it, to be applied
+        before this event (applying an event twice is harmless: every update is idempotent)."""
         tp, partition = msg.tp, msg.partition
         floor = expected.get(partition, 0)
         committed = p.app.consumer._committed_offset.get(tp) or 0
         if committed > floor:
             floor = committed
-        if msg.offset > floor:
-            if seeking.get(partition) != floor:
-                seeking[partition] = floor
-                metrics.GAPS.inc()
-                log.warning("offsets skipped before this event; seeking back to apply them",
-                            extra={"partition": partition, "from": floor, "to": msg.offset})
-                await p.app.consumer.seek(tp, floor)
-            expected[partition] = floor
-            return
-        if msg.offset == floor:
-            seeking.pop(partition, None)
         expected[partition] = max(msg.offset + 1, floor)
+        if msg.offset <= floor:
+            return []
+        metrics.GAPS.inc()
+        log.warning("offsets skipped before this event; reading them from the broker",
+                    extra={"partition": partition, "from": floor, "to": msg.offset})
+        return await asyncio.to_thread(read_range, settings.kafka_bootstrap, msg.topic, partition, floor, msg.offset)
 
     def persisted(partition: int, offset: int) -> None:
         p.stock.data.set_persisted_offset(TP(changelog_topic, partition), offset)
@@ -106,12 +103,16 @@ def register(p: Pipeline) -> None:
         outbox.begin()
         out = BatchOutput()
         last: dict[int, int] = {}
+        filled: list[tuple] = []  # (tp, offset) read past Faust to fill a gap: acked with the batch
         for event in batch:
             msg = event.message
             if trace:
                 log.info("event", extra={"partition": msg.partition, "offset": msg.offset, "key": msg.key})
-            await _no_gaps(msg)
-            last[msg.partition] = msg.offset
+            for partition, offset, key, value, headers in await _no_gaps(msg):
+                states.partition = partition
+                applier.apply(out, partition, offset, key, value, _headers(headers))
+                filled.append((msg.tp, offset))
+            last[msg.partition] = max(msg.offset, last.get(msg.partition, -1))
             states.partition = msg.partition
             applier.apply(out, msg.partition, msg.offset, msg.key, msg.value, _headers(msg.headers))
         keys = states.flush(lambda partition, key, value: outbox.send(changelog_topic, partition, key, value, changelog=True))
@@ -122,7 +123,7 @@ def register(p: Pipeline) -> None:
             p.progress.mark(partition, offset)
             metrics.APPLIED_OFFSET.labels(str(partition)).set(offset)
         _observe(out, len(batch), keys)
-        return outbox.seal(), started
+        return outbox.seal(), started, filled
 
 
 def _exit_now(code: int) -> None:
@@ -138,6 +139,16 @@ def _headers(raw) -> dict[str, str]:
         return {}
     items = raw.items() if isinstance(raw, dict) else raw
     return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in items if v is not None}
+
+
+def _ack_offset(consumer, tp, offset: int) -> None:
+    """Ack an offset Faust never delivered (read to fill a gap), as ``Consumer.ack`` does for a message."""
+    committed = consumer._committed_offset[tp]
+    if committed is None or offset >= committed:
+        index = consumer._acked_index[tp]
+        if offset not in index:
+            index.add(offset)
+            consumer._acked[tp].append(offset)
 
 
 def _crash(exc: BaseException) -> None:
