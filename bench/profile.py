@@ -22,7 +22,7 @@ WAITING = "waiting in epoll / Kafka poll (not CPU; left out of the shares)"
 # Specific categories: a sample goes to the first one with a pattern in any frame of its stack (frames
 # are "function (path:line)"; for the agent's own lines the source text is matched too).
 SPECIFIC: list[tuple[str, tuple[str, ...]]] = [
-    (WAITING, ("EpollSelector.select", "CatalogCache._follow", "Outbox._poll")),
+    (WAITING, ("EpollSelector.select", "CatalogCache._follow", "PolledProducer._poll")),
     ("parse event (pydantic from_wire)", ("from_wire ", "validate_json")),
     ("state write: encode + RocksDB write batch + changelog records", ("BatchStates.flush", "TableStates.__setitem__")),
     ("state read: RocksDB get + decode", ("BatchStates.get ", "TableStates.get ", "TableStates.__getitem__")),

@@ -19,7 +19,9 @@ import logging
 import threading
 from typing import Callable
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaException
+
+from streams.writer import PolledProducer
 
 log = logging.getLogger("bazaar.streams.outbox")
 
@@ -45,9 +47,12 @@ class _Batch:
         self.offsets: dict[int, int] = {}  # changelog partition -> highest acked offset
 
 
-class Outbox:
+class Outbox(PolledProducer):
+    _thread_name = "outbox-poll"
+    _poll_s = 0.05
+
     def __init__(self, bootstrap: str, timeout_s: float, linger_ms: float = 1.0) -> None:
-        self._config = {
+        super().__init__({
             "bootstrap.servers": bootstrap,
             "enable.idempotence": True,  # in order per partition, no duplicates from retries
             "acks": "all",
@@ -56,26 +61,8 @@ class Outbox:
             "message.timeout.ms": max(1, int(timeout_s * 1000)),
             "queue.buffering.max.messages": 1_000_000,
             "log_level": 3,
-        }
-        self._producer: Producer | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        })
         self._batch: _Batch | None = None
-
-    def start(self) -> "Outbox":
-        self._producer = Producer(self._config)
-        self._thread = threading.Thread(target=self._poll, name="outbox-poll", daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self, timeout: float = 5.0) -> None:
-        if self._producer is None:
-            return
-        self._producer.flush(timeout)
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._producer = None
 
     # ---- one batch -----------------------------------------------------------------------------
 
@@ -153,13 +140,6 @@ class Outbox:
             done = batch.closed and batch.acked == batch.sent
         if done:
             batch.loop.call_soon_threadsafe(_resolve, batch.future)
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            producer = self._producer
-            if producer is None:
-                return
-            producer.poll(0.05)
 
 
 def _resolve(future: asyncio.Future) -> None:

@@ -30,25 +30,21 @@ class Written(NamedTuple):
 Out = tuple[str, bytes, bytes | None]  # topic, key, value (None: tombstone)
 
 
-class RecordWriter:
-    def __init__(self, bootstrap: str, timeout_s: float) -> None:
-        self.timeout_s = timeout_s
-        self._config = {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "partitioner": "murmur2_random",  # same partition for a key as Kafka's Java client
-            "linger.ms": 2,
-            "message.timeout.ms": max(1, int(timeout_s * 1000)),
-            "log_level": 3,
-        }
+class PolledProducer:
+    """A confluent-kafka Producer with a background thread serving its delivery reports."""
+
+    _thread_name = "producer-poll"
+    _poll_s = 0.1
+
+    def __init__(self, config: dict) -> None:
+        self._config = config
         self._producer: Producer | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "RecordWriter":
+    def start(self):
         self._producer = Producer(self._config)
-        self._thread = threading.Thread(target=self._poll, name="writer-poll", daemon=True)
+        self._thread = threading.Thread(target=self._poll, name=self._thread_name, daemon=True)
         self._thread.start()
         return self
 
@@ -60,6 +56,29 @@ class RecordWriter:
         if self._thread is not None:
             self._thread.join(timeout)
         self._producer = None
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            producer = self._producer
+            if producer is None:
+                return
+            producer.poll(self._poll_s)
+
+
+class RecordWriter(PolledProducer):
+    _thread_name = "writer-poll"
+
+    def __init__(self, bootstrap: str, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        super().__init__({
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "partitioner": "murmur2_random",  # same partition for a key as Kafka's Java client
+            "linger.ms": 2,
+            "message.timeout.ms": max(1, int(timeout_s * 1000)),
+            "log_level": 3,
+        })
 
     async def write(self, topic: str, key: bytes, value: bytes | None) -> Written:
         [result] = await self.write_many([(topic, key, value)])
@@ -91,10 +110,3 @@ class RecordWriter:
                 pass
 
         return on_delivery
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            producer = self._producer
-            if producer is None:
-                return
-            producer.poll(0.1)
