@@ -24,8 +24,8 @@ WAITING = "waiting in epoll / Kafka poll (not CPU; left out of the shares)"
 SPECIFIC: list[tuple[str, tuple[str, ...]]] = [
     (WAITING, ("EpollSelector.select", "CatalogCache._follow", "PolledProducer._poll")),
     ("parse event (pydantic from_wire)", ("from_wire ", "validate_json")),
-    ("state write: encode + RocksDB write batch + changelog records", ("BatchStates.flush", "TableStates.__setitem__")),
-    ("state read: RocksDB get + decode", ("BatchStates.get ", "TableStates.get ", "TableStates.__getitem__")),
+    ("state write: encode + RocksDB write batch + changelog records", ("BatchStates.flush",)),
+    ("state read: RocksDB get + decode", ("BatchStates.get ",)),
     ("alerts: rules, catalog lookups, alert messages", ("alert_step", "after_apply", "alert_message", "CatalogCache")),
     ("ledger entries", ("ledger_entry",)),
     ("outputs: records to librdkafka, waiting for acks", ("Outbox.",)),

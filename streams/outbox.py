@@ -111,10 +111,6 @@ class Outbox(PolledProducer):
                 persisted(partition, offset)
         return len(batch.offsets)
 
-    async def commit(self, persisted: Callable[[int, int], None] | None = None) -> int:
-        """``seal`` the current batch and wait until it is ``acked``."""
-        return await self.acked(self.seal(), persisted)
-
     # ---- delivery reports (on the poll thread) ---------------------------------------------------
 
     def _on_record(self, batch: _Batch):

@@ -1,4 +1,4 @@
-"""StockState <-> bytes for the RocksDB table, and a mapping view of the Faust table.
+"""StockState <-> bytes for the RocksDB table, and the stock table as one batch of events sees it.
 
 The encoding is two JSON texts of integers and strings (no floats), on two lines:
 [count_at, count_id, count_qty, count_digest, count_before, count_after, base, folded_until,
@@ -142,35 +142,6 @@ def _decode_alerts(v: list) -> AlertState:
     else:
         by_day = dict(zip(sales[::2], sales[1::2]))
     return AlertState(fired=fired, sales=by_day, first_day=first_day, recent=recent)
-
-
-class TableStates(MutableMapping[str, StockState]):
-    """Presents a Faust table of raw bytes as a mapping of key -> StockState."""
-
-    def __init__(self, table: Any) -> None:
-        self._table = table
-
-    def __getitem__(self, key: str) -> StockState:
-        raw = self._table[key]
-        if raw is None:
-            raise KeyError(key)
-        return decode(raw)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        raw = self._table.get(key)
-        return default if raw is None else decode(raw)
-
-    def __setitem__(self, key: str, state: StockState) -> None:
-        self._table[key] = encode(state)
-
-    def __delitem__(self, key: str) -> None:
-        del self._table[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return (k.decode() if isinstance(k, bytes) else k for k in self._table.keys())
-
-    def __len__(self) -> int:
-        return len(self._table)
 
 
 class BatchStates(MutableMapping[str, StockState]):
