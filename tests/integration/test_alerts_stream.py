@@ -39,7 +39,12 @@ def running(settings_factory):
     produce_json(settings.kafka_bootstrap, settings.products_topic, "ghee", {
         "sku": "ghee", "name": "Desi ghee", "unit": "kg", "lead_time_days": 3})
     r.start()
-    time.sleep(1.0)  # the worker's catalog cache follows the topics
+    # the worker's catalog cache follows the topics: wait until it has the store and both products
+    # (a sale applied before it knows the lead time raises no running-out alert)
+    deadline = time.monotonic() + 30
+    while r.http.get(f"http://127.0.0.1:{settings.worker_port}/status").json()["catalog"] != {"products": 2, "stores": 1, "overrides": 0}:
+        assert time.monotonic() < deadline, "the worker's catalog cache never caught up"
+        time.sleep(0.1)
     yield r
     r.close()
 
