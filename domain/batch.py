@@ -25,6 +25,7 @@ from schemas.events import Event, Sale, from_wire
 
 log = logging.getLogger("bazaar.domain.batch")
 
+
 class Catalog(Protocol):
     def thresholds(self, store_id: str, sku: str) -> Thresholds: ...
     def local_day(self, store_id: str, at) -> int: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator, MutableMapping
 
 import orjson
+import rocksdict
 
 from domain.alerts import AlertState
 from domain.stock import StockState
@@ -202,8 +203,6 @@ class BatchStates(MutableMapping[str, StockState]):
         """Write every key the batch touched (even unchanged ones: a replay re-publishes state that
         may not have reached the changelog) and ``send(partition, key, value)`` its changelog record.
         Returns the key count."""
-        import rocksdict
-
         writes: dict[int, Any] = {}
         sends: list[tuple[int, bytes, bytes]] = []
         store = self._table.data  # faust.stores.rocksdb.Store

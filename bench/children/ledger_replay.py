@@ -13,6 +13,7 @@ import time
 
 from confluent_kafka import Producer
 
+from bench.children.raw_producer import Deliveries
 from bench.procs import child_main, progress
 
 
@@ -21,15 +22,7 @@ def run(args: argparse.Namespace) -> dict:
         items = pickle.load(f)
     producer = Producer({"bootstrap.servers": args.bootstrap, "enable.idempotence": True, "acks": "all",
                          "linger.ms": 5, "compression.type": "lz4"})
-    acked = failed = 0
-
-    def on_delivery(err, _msg) -> None:
-        nonlocal acked, failed
-        if err is None:
-            acked += 1
-        else:
-            failed += 1
-
+    on_delivery = Deliveries()
     producer.list_topics(args.topic, timeout=10)
     total = round(args.rate * args.seconds)
     started = time.perf_counter()
@@ -55,7 +48,7 @@ def run(args: argparse.Namespace) -> dict:
     sent_s = time.perf_counter() - started
     producer.flush(60)
     progress(sent)
-    return {"messages": sent, "acked": acked, "failed": failed, "seconds": sent_s,
+    return {"messages": sent, "acked": on_delivery.acked, "failed": on_delivery.failed, "seconds": sent_s,
             "messages_per_s": sent / sent_s if sent_s else None, "late_max_s": round(late_max, 3)}
 
 

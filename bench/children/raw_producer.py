@@ -13,6 +13,19 @@ from bench.data import load_messages
 from bench.procs import child_main, progress
 
 
+class Deliveries:
+    """A producer's ``on_delivery`` callback that counts acked and failed messages."""
+
+    def __init__(self) -> None:
+        self.acked = self.failed = 0
+
+    def __call__(self, err, _msg) -> None:
+        if err is None:
+            self.acked += 1
+        else:
+            self.failed += 1
+
+
 def run(args: argparse.Namespace) -> dict:
     return produce(args.bootstrap, args.topic, load_messages(args.messages), "raw-producer", show=progress)
 
@@ -27,15 +40,7 @@ def produce(bootstrap: str, topic: str, items: list, stage: str, show=None) -> d
         "linger.ms": 5,
         "compression.type": "lz4",
     })
-    acked = failed = 0
-
-    def on_delivery(err, _msg) -> None:
-        nonlocal acked, failed
-        if err is None:
-            acked += 1
-        else:
-            failed += 1
-
+    on_delivery = Deliveries()
     producer.list_topics(topic, timeout=10)  # connected (and the idempotent producer id fetched) before the clock starts
     started, cpu_started = time.perf_counter(), time.process_time()
     for i, (key, value, headers) in enumerate(items):
@@ -53,7 +58,7 @@ def produce(bootstrap: str, topic: str, items: list, stage: str, show=None) -> d
     elapsed = time.perf_counter() - started
     if show:
         show(len(items))
-    return {"messages": len(items), "acked": acked, "failed": failed, "seconds": elapsed,
+    return {"messages": len(items), "acked": on_delivery.acked, "failed": on_delivery.failed, "seconds": elapsed,
             "cpu_s": time.process_time() - cpu_started,
             "messages_per_s": len(items) / elapsed}
 

@@ -68,12 +68,7 @@ def seed_catalog(r: Running) -> None:
         if got.status_code == 404:
             break  # no catalog API: the page searches an empty catalog
         time.sleep(0.3)
-    worker = r.settings.worker_urls[0]
-    while time.monotonic() < deadline:  # the worker's catalog cache follows the topics too
-        catalog = r.http.get(f"{worker}/status").json()["catalog"]
-        if catalog["products"] >= len(PRODUCTS) and catalog["stores"] >= len(STORES):
-            break
-        time.sleep(0.1)
+    r.wait_worker_catalog(products=len(PRODUCTS), stores=len(STORES))
 
 
 def declare_changelog(settings: Settings) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -39,6 +40,18 @@ class Running:
         for child in [*self.workers.values(), self.api]:
             child.wait_healthy(timeout=120)
         return self
+
+    def wait_worker_catalog(self, products: int, stores: int, timeout: float = 30.0) -> None:
+        """Until every worker's catalog cache (it follows the catalog topics) holds at least this much:
+        an event applied before a worker knows its product's limits raises no alerts from them."""
+        deadline = time.monotonic() + timeout
+        for port in self.workers:
+            while True:
+                catalog = self.http.get(f"http://127.0.0.1:{port}/status").json()["catalog"]
+                if catalog["products"] >= products and catalog["stores"] >= stores:
+                    break
+                assert time.monotonic() < deadline, f"worker {port}'s catalog cache never caught up: {catalog}"
+                time.sleep(0.1)
 
     def restart_worker(self, port: int) -> None:
         self.workers[port] = self._worker(port)

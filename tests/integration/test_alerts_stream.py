@@ -1,7 +1,6 @@
 """Scripted event sequences through the real broker give the exact alert sequence."""
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -39,12 +38,7 @@ def running(settings_factory):
     produce_json(settings.kafka_bootstrap, settings.products_topic, "ghee", {
         "sku": "ghee", "name": "Desi ghee", "unit": "kg", "lead_time_days": 3})
     r.start()
-    # the worker's catalog cache follows the topics: wait until it has the store and both products
-    # (a sale applied before it knows the lead time raises no running-out alert)
-    deadline = time.monotonic() + 30
-    while r.http.get(f"http://127.0.0.1:{settings.worker_port}/status").json()["catalog"] != {"products": 2, "stores": 1, "overrides": 0}:
-        assert time.monotonic() < deadline, "the worker's catalog cache never caught up"
-        time.sleep(0.1)
+    r.wait_worker_catalog(products=2, stores=1)  # else a sale before it knows the lead time raises nothing
     yield r
     r.close()
 
