@@ -25,6 +25,7 @@ from streams.state import BatchStates
 
 log = logging.getLogger("bazaar.agents.stock")
 MAX_INFLIGHT = 4  # batches whose outputs the broker has not acked yet
+GAP_READ_TIMEOUT_S = 45.0  # reading offsets Faust skipped (read_range itself gives up after 30 s)
 
 
 def register(p: Pipeline) -> None:
@@ -61,17 +62,11 @@ def register(p: Pipeline) -> None:
     trace = settings.trace_events
     expected: dict[int, int] = {}  # per partition: the next offset this worker must apply
 
-    @p.app.on_rebalance_complete.connect
-    async def _rebalanced(*args, **kwargs) -> None:  # noqa: ARG001
+    async def _forget_states(*args, **kwargs) -> None:  # noqa: ARG001  (partitions may have moved)
         states.forget()
 
-    @p.app.on_partitions_revoked.connect
-    async def _revoked(*args, **kwargs) -> None:  # noqa: ARG001
-        states.forget()
-
-    @p.app.on_partitions_assigned.connect
-    async def _assigned(*args, **kwargs) -> None:  # noqa: ARG001
-        states.forget()
+    for signal in (p.app.on_partitions_revoked, p.app.on_partitions_assigned, p.app.on_rebalance_complete):
+        signal.connect(_forget_states)
 
     async def _no_gaps(msg) -> list:
         """During a rebalance Faust can drop messages it had fetched and still resume the partition
@@ -90,7 +85,11 @@ def register(p: Pipeline) -> None:
         metrics.GAPS.inc()
         log.warning("offsets skipped before this event; reading them from the broker",
                     extra={"partition": partition, "from": floor, "to": msg.offset})
-        return await asyncio.to_thread(read_range, settings.kafka_bootstrap, msg.topic, partition, floor, msg.offset)
+        # bounded: a read that hangs (seen once, cause unknown) crashes the worker, which then replays
+        filled = await asyncio.wait_for(
+            asyncio.to_thread(read_range, settings.kafka_bootstrap, msg.topic, partition, floor, msg.offset), GAP_READ_TIMEOUT_S)
+        log.warning("skipped offsets read from the broker", extra={"partition": partition, "messages": len(filled)})
+        return filled
 
     def persisted(partition: int, offset: int) -> None:
         p.stock.data.set_persisted_offset(TP(changelog_topic, partition), offset)
