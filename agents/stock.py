@@ -40,17 +40,22 @@ def register(p: Pipeline) -> None:
         inflight: deque[asyncio.Task] = deque()  # batches applied, waiting for the broker to ack their outputs
         try:
             async for batch in stream.noack_take(settings.stream_batch_max, settings.stream_batch_wait_s):
-                sealed, started, filled = await _apply_batch(batch)
-                inflight.append(asyncio.ensure_future(_finish(stream, batch, sealed, started, filled)))
+                sealed, started, filled, last = await _apply_batch(batch)
+                inflight.append(asyncio.ensure_future(_finish(stream, batch, sealed, started, filled, last)))
                 while inflight and (inflight[0].done() or len(inflight) > MAX_INFLIGHT):
                     await inflight.popleft()
         except Exception as exc:  # a bug: never skip the events
             _crash(exc)
 
-    async def _finish(stream, batch, sealed, started: float, filled: list[tuple]) -> None:
-        """Acknowledge a batch's events once the broker has all its outputs (then Faust may commit them)."""
+    async def _finish(stream, batch, sealed, started: float, filled: list[tuple], last: dict[int, int]) -> None:
+        """Once the broker has all of a batch's outputs: mark its offsets applied for read-your-writes
+        waits (a lookup that waited for an event then also finds its ledger entries and alerts on the
+        broker), and acknowledge its events (then Faust may commit them)."""
         try:
             await outbox.acked(sealed, persisted)
+            for partition, offset in last.items():
+                p.progress.mark(partition, offset)
+                metrics.APPLIED_OFFSET.labels(str(partition)).set(offset)
             for event in batch:
                 await stream.ack(event)
             for tp, offset in filled:
@@ -96,8 +101,9 @@ def register(p: Pipeline) -> None:
 
     async def _apply_batch(batch):
         """Apply a batch of events in offset order; write each touched key once (RocksDB), then send
-        the changelog, ledger and alert records. Returns the sealed outbox batch to wait for: the
-        next batch is applied while the broker acks this one's records."""
+        the changelog, ledger and alert records. Returns the sealed outbox batch to wait for (the
+        next batch is applied while the broker acks this one's records), the gap-filled offsets and
+        the last offset per partition."""
         started = time.perf_counter()
         outbox.begin()
         out = BatchOutput()
@@ -117,12 +123,9 @@ def register(p: Pipeline) -> None:
         keys = states.flush(lambda partition, key, value: outbox.send(changelog_topic, partition, key, value, changelog=True))
         for topic, partition, key, value in out.records:
             outbox.send(topic, partition, key, value)
-        # visible to lookups now (RocksDB); acknowledged (so committed) only once the broker has every output
-        for partition, offset in last.items():
-            p.progress.mark(partition, offset)
-            metrics.APPLIED_OFFSET.labels(str(partition)).set(offset)
+        # in RocksDB now; marked applied and acknowledged (so committed) once the broker has every output
         _observe(out, len(batch), keys)
-        return outbox.seal(), started, filled
+        return outbox.seal(), started, filled, last
 
 
 def _exit_now(code: int) -> None:

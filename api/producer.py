@@ -74,6 +74,7 @@ class EventProducer:
         self._down = False
         self._probed_at = float("-inf")
         self._probe_ok = False
+        self._delivered_at = float("-inf")  # last successful delivery: fresher news than a failed probe
         self._probe_lock = threading.Lock()
         self._pending: set[_Acks] = set()  # requests waiting for acks
         self._pending_lock = threading.Lock()
@@ -125,7 +126,11 @@ class EventProducer:
             return self._probe_ok
         try:
             if time.monotonic() - self._probed_at >= max_age:
-                self._probe_ok, self._probed_at = self._metadata_answers(), time.monotonic()
+                started = time.monotonic()
+                answered = self._metadata_answers()
+                # a delivery acked while this probe ran proves the broker is back (a reconnect
+                # backoff can fail a probe a moment after the producer's own connection recovered)
+                self._probe_ok, self._probed_at = answered or self._delivered_at >= started, time.monotonic()
             ok = self._probe_ok
         finally:
             self._probe_lock.release()
@@ -194,6 +199,8 @@ class EventProducer:
 
     def _on_delivery(self, acks: "_Acks", index: int, err: KafkaError | None, msg) -> None:
         if err is None:
+            self._delivered_at = self._probed_at = time.monotonic()
+            self._probe_ok = True
             if self._down:
                 self._set_down(False)
             acks.set(index, DeliveryResult(partition=msg.partition(), offset=msg.offset()))

@@ -62,3 +62,55 @@ def test_a_report_after_the_loop_closed_is_dropped():
     acks = _Acks(1, loop)
     loop.close()
     acks.set(0, DeliveryResult(0, 1))  # no error: nobody waits any more
+
+
+class _Msg:
+    def partition(self):
+        return 0
+
+    def offset(self):
+        return 41
+
+
+def _producer_with_probe(answers):
+    from api.producer import EventProducer
+    from bazaar.settings import Settings
+
+    producer = EventProducer(Settings(kafka_bootstrap="127.0.0.1:1"))
+    producer._producer = object()  # never used: the probe is replaced
+    producer._metadata_answers = answers
+    return producer
+
+
+def test_a_delivery_acked_while_a_probe_fails_keeps_the_broker_up():
+    """After an outage librdkafka can fail a metadata probe (reconnect backoff) a moment after its
+    own connection delivered a message: the delivery is fresher news, /health must not stay 503."""
+    async def go():
+        acks = _Acks(1, asyncio.get_running_loop())
+
+        def probe_while_a_delivery_lands():
+            producer._on_delivery(acks, 0, None, _Msg())
+            return False
+
+        producer = _producer_with_probe(lambda: False)
+        assert producer.probe(max_age=0.0) is False and producer.is_down
+        producer._metadata_answers = probe_while_a_delivery_lands
+        assert producer.probe(max_age=0.0) is True
+        assert not producer.is_down
+        return acks.results("missing")
+
+    assert asyncio.run(go()) == [DeliveryResult(0, 41)]
+
+
+def test_a_cached_failed_probe_does_not_outvote_a_later_delivery():
+    async def go():
+        producer = _producer_with_probe(lambda: False)
+        assert producer.probe(max_age=0.0) is False and producer.is_down
+        producer._on_delivery(_Acks(1, asyncio.get_running_loop()), 0, None, _Msg())
+        assert not producer.is_down
+        # within the probe's cache time: the answer is the delivery's, not the earlier failed probe
+        assert producer.probe() is True and not producer.is_down
+        producer._metadata_answers = lambda: False
+        assert producer.probe(max_age=0.0) is False and producer.is_down  # a fresh failure still counts
+
+    asyncio.run(go())
