@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     stream_batch_max: int = 2000  # most events the stock agent applies in one batch (one state write per key)
     stream_cache_keys: int = 50_000  # decoded (store, sku) states a worker keeps in memory between batches
     stream_batch_wait_s: float = 0.005  # longest a fetched event waits for its batch to fill
+    # Fetched events a worker buffers ahead of the agent, and most records one fetch hands over. The
+    # buffer stops fetching at 80 % full; with room for a whole fetch above that it never fills, so
+    # the fetcher never hands over events one at a time waiting for room (a task per event).
+    stream_buffer_max: int = 16_384
+    stream_fetch_max: int = 2000
     stream_produce_timeout_s: float = 60.0  # a changelog/ledger/alert record not acked by then crashes the worker (replayed)
 
     # API

@@ -44,6 +44,8 @@ def make_app(settings: Settings) -> faust.App:
         # partitions straight back instead of waiting out its dead predecessor's session.
         consumer_group_instance_id=f"{settings.group_id}-{settings.worker_advertised_host or settings.worker_host}-{settings.worker_port}",
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 3),
+        stream_buffer_maxsize=settings.stream_buffer_max,
+        broker_max_poll_records=settings.stream_fetch_max,
         web_enabled=True,
         web_host=settings.worker_host,
         web_port=settings.worker_port,

@@ -43,3 +43,80 @@ def test_a_group_with_no_commit_starts_at_zero_on_a_full_history_topic(monkeypat
     monkeypatch.setattr(faust_fixes, "_FULL_HISTORY", {"events"})
     assert _new_offset(consumer([1, 2], None), TP) is None
     assert _new_offset(consumer([0, 1], None), TP) == 2
+
+
+# ---- the fetcher's per-message delivery (faust_fixes._deliver) ------------------------------------
+
+class _Fetching:
+    """What ``_deliver`` uses of a Faust consumer: a mode Service with a ``suspend_flow`` event."""
+
+    def __new__(cls):
+        from mode import Service
+        from mode.utils.locks import Event
+
+        svc = Service()
+        svc.suspend_flow = Event()
+        return svc
+
+
+def test_a_callback_that_does_not_suspend_runs_inline_without_tasks():
+    import asyncio
+
+    async def go():
+        consumer, delivered = _Fetching(), []
+
+        async def callback(message):
+            delivered.append(message)
+            return "put"
+
+        tasks_before = len(asyncio.all_tasks())
+        result = await faust_fixes._deliver(consumer, callback("m1"), consumer.suspend_flow.wait())
+        assert len(asyncio.all_tasks()) == tasks_before  # nothing was scheduled for it
+        return result, delivered
+
+    result, delivered = asyncio.run(go())
+    assert delivered == ["m1"] and result.results == ["put"] and not result.stopped
+
+
+def test_a_callback_that_suspends_is_carried_on_where_it_stopped():
+    import asyncio
+
+    async def go():
+        consumer, room, steps = _Fetching(), asyncio.Event(), []
+
+        async def callback(message):
+            steps.append("first")
+            await room.wait()  # a full queue
+            steps.append("put")
+            return message
+
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, room.set)
+        result = await faust_fixes._deliver(consumer, callback("m2"), consumer.suspend_flow.wait())
+        return result, steps
+
+    result, steps = asyncio.run(go())
+    assert steps == ["first", "put"] and "m2" in result.results and not result.stopped
+
+
+def test_a_suspended_callback_is_abandoned_when_the_flow_is_suspended_as_faust_does():
+    import asyncio
+
+    async def go():
+        consumer, never, steps = _Fetching(), asyncio.Event(), []
+
+        async def callback(message):
+            steps.append("first")
+            try:
+                await never.wait()
+            except asyncio.CancelledError:
+                steps.append("cancelled")
+                raise
+
+        asyncio.get_running_loop().call_later(0.05, consumer.suspend_flow.set)  # a rebalance begins
+        result = await asyncio.wait_for(faust_fixes._deliver(consumer, callback("m3"), consumer.suspend_flow.wait()), 5)
+        await asyncio.sleep(0.01)  # the abandoned delivery's cancellation runs
+        return result, steps
+
+    result, steps = asyncio.run(go())
+    assert steps == ["first", "cancelled"] and "m3" not in result.results
