@@ -16,7 +16,7 @@ class Plan:
     ingest_batches: tuple[int, ...] = (1, 100, 500)
     ingest_concurrency: tuple[int, ...] = (1, 4, 16)
     ingest_single_events: int = 600
-    ingest_batch_events: int = 6_000
+    ingest_batch_events: int = 15_000  # long enough for a steady rate at 10-20k events/s
     api_stores: int = 250
     # end to end: (offered events/s, seconds) steps, events per POST, about this many POSTs a second
     # are followed by a read-your-writes lookup (the latency samples)

@@ -43,29 +43,49 @@ def _no_float(value: Any) -> Any:
     return value
 
 
+_AS_STR: dict[Decimal, str] = {}  # equal decimals (1.5, 1.50) print the same: prices and quantities repeat
+
+
 def _decimal_as_str(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value else "0"
+    text = _AS_STR.get(value)
+    if text is None:
+        text = format(value.normalize(), "f") if value else "0"
+        if len(_AS_STR) >= 65_536:
+            _AS_STR.clear()
+        _AS_STR[value] = text
+    return text
 
 
 _DecimalOut = PlainSerializer(_decimal_as_str, return_type=str, when_used="json")
 
+def _too_many_places(places: int) -> PydanticCustomError:
+    return PydanticCustomError(
+        "decimal_max_places", "Decimal input should have no more than {decimal_places} decimal places",
+        {"decimal_places": places})
+
+
 def _exact(places: int, whole_digits: int):
     """One cheap check instead of pydantic's digit counting (this runs for every line, twice)."""
     limit = Decimal(10) ** whole_digits
+    step = Decimal(1).scaleb(-places)  # 0.001 for 3 places
+
+    def too_many_places(value: Decimal) -> bool:  # trailing zeros do not count: 1.2500 has 2
+        return value.as_tuple().exponent < -places and value.normalize().as_tuple().exponent < -places
 
     def check(value: Decimal) -> Decimal:
-        # the same error types and context pydantic's own constraints raise
+        # the same error types and context pydantic's own constraints raise, in the same order
         if not value.is_finite():
             raise PydanticCustomError("finite_number", "Input should be a finite number")
-        if value.as_tuple().exponent < -places and value.normalize().as_tuple().exponent < -places:
-            raise PydanticCustomError(
-                "decimal_max_places", "Decimal input should have no more than {decimal_places} decimal places",
-                {"decimal_places": places})
-        if abs(value) >= limit:
-            raise PydanticCustomError(
-                "decimal_whole_digits", "Decimal input should have no more than {whole_digits} digits before the decimal point",
-                {"whole_digits": whole_digits})
-        return value
+        if abs(value) < limit:
+            # in range, so quantize is exact (at most 16 digits): equal unless digits were cut off
+            if value != value.quantize(step):
+                raise _too_many_places(places)
+            return value
+        if too_many_places(value):
+            raise _too_many_places(places)
+        raise PydanticCustomError(
+            "decimal_whole_digits", "Decimal input should have no more than {whole_digits} digits before the decimal point",
+            {"whole_digits": whole_digits})
 
     return AfterValidator(check)
 

@@ -25,9 +25,18 @@ class Pipeline:
     outbox: Outbox  # the stock agent's writes (changelog, ledger, alerts), acked per batch
 
 
+class _App(faust.App):
+    def on_init_dependencies(self):
+        deps = super().on_init_dependencies()
+        # Faust's Monitor sensor keeps per-event statistics (timings, counters per stream and task)
+        # that nothing here reads (the worker's metrics are Prometheus): ~5 % of a worker's CPU.
+        self.sensors.remove(self.monitor)
+        return deps
+
+
 def make_app(settings: Settings) -> faust.App:
     url = f"http://{settings.worker_advertised_host or settings.worker_host}:{settings.worker_port}"
-    return faust.App(
+    return _App(
         settings.group_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="rocksdb://",

@@ -1,0 +1,56 @@
+"""The exact-decimal check (schemas.types._exact) refuses exactly what digit counting refuses."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic_core import PydanticCustomError
+
+from schemas.types import _exact
+
+pytestmark = pytest.mark.unit
+
+
+def _by_counting(value: Decimal, places: int, whole_digits: int) -> str | None:
+    """The rule by digit counting: the error type pydantic's own constraints would raise, or None."""
+    if not value.is_finite():
+        return "finite_number"
+    normal = value.normalize()
+    if normal.as_tuple().exponent < -places:
+        return "decimal_max_places"
+    if abs(value) >= Decimal(10) ** whole_digits:
+        return "decimal_whole_digits"
+    return None
+
+
+def _outcome(check, value: Decimal) -> str | None:
+    try:
+        check(value)
+    except PydanticCustomError as exc:
+        return exc.type
+    return None
+
+
+decimals = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.decimals(min_value=-10**14, max_value=10**14, places=5),
+    st.builds(lambda n, e: Decimal(n).scaleb(e), st.integers(-10**20, 10**20), st.integers(-8, 14)),
+)
+
+
+@given(decimals)
+def test_same_outcome_as_counting_digits(value):
+    for places, whole in ((3, 12), (2, 13)):
+        check = _exact(places, whole).func
+        assert _outcome(check, value) == _by_counting(value, places, whole), (value, places)
+
+
+@pytest.mark.parametrize("text,error", [
+    ("0.125", None), ("1.2500", None), ("1.2505", "decimal_max_places"), ("1E-30", "decimal_max_places"),
+    ("1E+5", None), ("999999999999.999", None), ("1000000000000", "decimal_whole_digits"),
+    ("1000000000000.0001", "decimal_max_places"), ("-0.001", None), ("0.1000000000000000000000000000001", "decimal_max_places"),
+])
+def test_examples(text, error):
+    assert _outcome(_exact(3, 12).func, Decimal(text)) == error
