@@ -163,6 +163,8 @@ def _observe(out: BatchOutput, size: int, keys: int) -> None:
         metrics.EVENTS.labels(kind, leg).inc(n)
     for outcome, n in out.outcomes.items():
         metrics.KEY_OUTCOMES.labels(outcome).inc(n)
+    for (kind, alert_kind), n in out.alerts.items():
+        metrics.ALERTS.labels(kind, alert_kind).inc(n)
     if out.negative:
         metrics.NEGATIVE.inc(out.negative)
     if out.invalid:

@@ -6,6 +6,8 @@ import logging
 import sys
 import time
 
+import orjson
+
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -20,7 +22,10 @@ class JsonFormatter(logging.Formatter):
         out.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED and not k.startswith("_")})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        try:  # orjson: a fifth of the cost (a worker logs every key that goes negative)
+            return orjson.dumps(out, default=str).decode()
+        except TypeError:  # what orjson refuses (integers beyond 64 bits, non-str keys)
+            return json.dumps(out, default=str)
 
 
 def setup(level: str = "INFO", json_lines: bool = True) -> None:

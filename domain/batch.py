@@ -42,6 +42,7 @@ class BatchOutput:
     records: list[Record] = field(default_factory=list)
     events: Counter = field(default_factory=Counter)  # (type, leg) -> events
     outcomes: Counter = field(default_factory=Counter)  # outcome -> (store, sku) keys
+    alerts: Counter = field(default_factory=Counter)  # (type, kind) -> alert transitions sent
     negative: int = 0  # keys that went below zero
     invalid: int = 0  # messages that broke the contract (logged, skipped)
 
@@ -79,6 +80,7 @@ class Applier:
                 day=day[0], event_key=event_key, window_days=velocity_days,
             )
             for t in transitions:
+                out.alerts[(t.type, t.kind)] += 1
                 raised.append(alert_message(t, op.store_id, op.sku, str(ev.event_id), ev.occurred_at.isoformat(), received))
 
         applied = apply_event(self.states, ev, leg=leg, fingerprint=headers.get(DIGEST_HEADER), window_days=self.window_days,

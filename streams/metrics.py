@@ -3,6 +3,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter("bazaar_stream_events_total", "Events applied by the stock agent", ["type", "leg"])
 KEY_OUTCOMES = Counter("bazaar_stream_key_outcomes_total", "Per-(store, sku) outcomes", ["outcome"])
+ALERTS = Counter("bazaar_stream_alerts_total", "Alert transitions sent to the alerts topic (replays re-send the same ids)", ["type", "kind"])
 NEGATIVE = Counter("bazaar_stream_negative_stock_total", "Times a key went below zero")
 INVALID = Counter("bazaar_stream_invalid_messages_total", "Messages on the events topic that broke the contract")
 APPLIED_OFFSET = Gauge("bazaar_stream_applied_offset", "Last applied offset of the events topic", ["partition"])

@@ -54,7 +54,8 @@ def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, sta
 
 
 def batch_stats(urls: list[str]) -> dict:
-    """Mean events and keys per batch of the stock agent, from the workers' /metrics."""
+    """Mean events and keys per batch of the stock agent, and alert transitions and keys gone
+    negative per event (what makes an event dearer), from the workers' /metrics."""
     import httpx
 
     sums: dict[str, float] = {}
@@ -64,11 +65,15 @@ def batch_stats(urls: list[str]) -> dict:
         except httpx.HTTPError:
             continue
         for line in text.splitlines():
-            for name in ("bazaar_stream_batch_events_sum", "bazaar_stream_batch_events_count", "bazaar_stream_batch_keys_sum"):
-                if line.startswith(name + " "):
-                    sums[name] = sums.get(name, 0.0) + float(line.split()[1])
+            for name in ("bazaar_stream_batch_events_sum", "bazaar_stream_batch_events_count", "bazaar_stream_batch_keys_sum",
+                         "bazaar_stream_alerts_total", "bazaar_stream_negative_stock_total"):
+                if line.startswith(name + " ") or line.startswith(name + "{"):
+                    sums[name] = sums.get(name, 0.0) + float(line.split()[-1])
     count = sums.get("bazaar_stream_batch_events_count", 0.0)
     if not count:
         return {}
-    return {"batches": int(count), "events_per_batch": round(sums["bazaar_stream_batch_events_sum"] / count, 1),
-            "keys_per_batch": round(sums.get("bazaar_stream_batch_keys_sum", 0.0) / count, 1)}
+    events = sums["bazaar_stream_batch_events_sum"]
+    return {"batches": int(count), "events_per_batch": round(events / count, 1),
+            "keys_per_batch": round(sums.get("bazaar_stream_batch_keys_sum", 0.0) / count, 1),
+            "alerts_per_event": round(sums.get("bazaar_stream_alerts_total", 0.0) / max(1.0, events), 3),
+            "negative_per_event": round(sums.get("bazaar_stream_negative_stock_total", 0.0) / max(1.0, events), 3)}
