@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     velocity_window_days: int = 14  # days of sales behind the running-out (days of cover) alert
     standby_replicas: int = 0
     session_timeout_s: float = 10.0  # how soon a dead worker's partitions are reassigned
-    stream_batch_max: int = 2000  # most events the stock agent applies in one batch (one state write per key)
+    stream_batch_max: int = 500  # most events the stock agent applies in one batch (one state write per key)
     stream_cache_keys: int = 50_000  # decoded (store, sku) states a worker keeps in memory between batches
     stream_batch_wait_s: float = 0.005  # longest a fetched event waits for its batch to fill
     # Fetched events a worker buffers ahead of the agent, and most records one fetch hands over. The

@@ -111,6 +111,7 @@ async def e2e(poster: Poster, session: aiohttp.ClientSession, url: str, bodies: 
     sample_every = max(1, round(rate / batch / lookups_per_s))
     post_latency: list[float] = []
     visible: list[float] = []
+    timeline: list[list[float]] = []  # [seconds into the step at the POST, ms to visible]: does latency grow?
     timeouts = 0
     last_accepted = [0.0]
 
@@ -131,6 +132,7 @@ async def e2e(poster: Poster, session: aiohttp.ClientSession, url: str, bodies: 
                     await resp.read()
                     if resp.status == 200:
                         visible.append(time.perf_counter() - started)
+                        timeline.append([round(started - step_started, 3), round(visible[-1] * 1000, 1)])
                     elif resp.status in (503, 504):  # not applied (504), or no worker answered (503), in time
                         timeouts += 1
                     else:
@@ -142,7 +144,7 @@ async def e2e(poster: Poster, session: aiohttp.ClientSession, url: str, bodies: 
         raise RuntimeError(f"lookup failed {MAX_ATTEMPTS} times")
 
     tasks = []
-    started = time.perf_counter()
+    started = step_started = time.perf_counter()
     for index, (payload, n, first) in enumerate(work):
         delay = started + index * interval - time.perf_counter()
         if delay > 0:
@@ -158,7 +160,7 @@ async def e2e(poster: Poster, session: aiohttp.ClientSession, url: str, bodies: 
             # percentiles over every sample, a timed-out lookup counted as the timeout (a lower bound)
             **ms(visible + [LOOKUP_TIMEOUT_MS / 1000] * timeouts),
             "answered": {"samples": len(visible), **ms(visible)},
-            "post": ms(post_latency)}
+            "post": ms(post_latency), "timeline": sorted(timeline)}
 
 
 async def main(args: argparse.Namespace) -> dict:
