@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from contextlib import asynccontextmanager
 
 import httpx
@@ -16,6 +15,7 @@ from api.routes import pages
 from api.readiness import ViewsReady
 from api.services import Services
 from api.workers import WorkerClient
+from bazaar import gcwatch
 from bazaar.settings import Settings, get_settings
 
 
@@ -31,28 +31,14 @@ async def lifespan(app: FastAPI):
     app.state.workers = WorkerClient(http, settings.worker_urls)
     services = app.state.services = Services.create(settings, broker_down=lambda: producer.is_down)
     services.start()  # catalog, alert and webhook views: read in the background, /health waits for them
-    _tune_gc()
+    gcwatch.install()  # pauses as a metric
+    gcwatch.tune()
     try:
         yield
     finally:
         await asyncio.to_thread(services.stop)
         await http.aclose()
         await asyncio.to_thread(producer.close, settings.produce_timeout_s)
-
-
-GC_YOUNG_THRESHOLD = 20_000
-
-
-def _tune_gc() -> None:
-    """A POST of 500 events makes tens of thousands of short-lived objects; with the default
-    threshold (700) the cyclic collector runs dozens of times per POST and its older generations
-    again and again over everything the process holds. What exists after start-up is frozen (never
-    scanned again) and the youngest generation is collected less often; the objects of a request
-    are freed by reference counting anyway."""
-    gc.collect()
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
