@@ -13,6 +13,7 @@ from prometheus_client import Histogram
 log = logging.getLogger("bazaar.gc")
 PAUSE = Histogram("bazaar_gc_pause_seconds", "Time the process stood still in one garbage collection", ["generation"],
                   buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+LONG_S = 0.1  # a pause at least this long is also logged
 _started: list[float] = [0.0]
 
 
@@ -26,9 +27,6 @@ def _callback(phase: str, info: dict) -> None:
     if took >= LONG_S:
         log.warning("long garbage-collector pause", extra={"generation": generation, "seconds": round(took, 3),
                                                            "collected": info.get("collected")})
-
-
-LONG_S = 0.1
 
 
 def install() -> None:
