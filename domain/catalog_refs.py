@@ -57,7 +57,10 @@ class Checked:
 
 def without_server_fields(event: Event) -> Event:
     """Drop what only the server may set on a line (``entered_*``), as the terminal's input is ignored there."""
-    if not any(getattr(line, f) is not None for line in event.lines for f in SERVER_LINE_FIELDS):
+    for line in event.lines:  # the common case: none set (plain attribute reads, checked per line)
+        if line.entered_quantity is not None or line.entered_unit is not None:
+            break
+    else:
         return event
     lines = [line.model_copy(update={f: None for f in SERVER_LINE_FIELDS}) for line in event.lines]
     return event.model_copy(update={"lines": lines})
@@ -84,7 +87,7 @@ def check_event(event: Event, catalog: CatalogReader, *, strict: bool, index: in
             if not registered[s]:
                 issues.append(Issue(index, name, f"unknown store {s!r}: register it with PUT /v1/stores/{s}"))
     managed = strict or any(registered.values())
-    lines, unknown = [], set()
+    lines, unknown, changed = [], set(), False
     for i, line in enumerate(event.lines):
         product = catalog.product(line.sku)
         if product is None:
@@ -97,10 +100,15 @@ def check_event(event: Event, catalog: CatalogReader, *, strict: bool, index: in
             lines.append(line)
             continue
         try:
-            lines.append(convert_line(line, product))
+            out = convert_line(line, product)
         except ConversionError as exc:
             issues.append(Issue(index, f"lines[{i}].{exc.field}", exc.reason))
-    converted = event.model_copy(update={"lines": lines}) if lines != list(event.lines) else event
+            continue
+        changed = changed or out is not line
+        lines.append(out)
+    # a refused line leaves the event unchanged (the request is refused anyway); otherwise a new
+    # event only when a line was converted (identity, not model equality: that compared every field)
+    converted = event.model_copy(update={"lines": lines}) if changed and not issues else event
     unc = [] if managed else [Uncatalogued(s, registered[s], frozenset(unknown)) for _, s in stores]
     return converted, issues, unc
 
