@@ -33,6 +33,7 @@ class Catalog(Protocol):
 
 
 Record = tuple[str, int, "bytes | None", bytes]  # topic, partition, key, value
+_VALUE = {o: o.value for o in Outcome}  # an Enum's .value is a descriptor call: this is a dict read
 
 
 @dataclass
@@ -66,8 +67,8 @@ class Applier:
             return
         catalog = self.catalog
         raised: list[dict] = []
-        event_key, sale = f"{ev.event_id}|{leg}", isinstance(ev, Sale)
-        received = (ev.received_at or ev.occurred_at).isoformat()
+        eid = str(ev.event_id)
+        event_key, sale = f"{eid}|{leg}", isinstance(ev, Sale)
         day: list[int] = []  # the store-local day of the event, worked out once if an alert rule needs it
         velocity_days = self.velocity_days
 
@@ -75,17 +76,18 @@ class Applier:
             if not day:
                 day.append(catalog.local_day(op.store_id, ev.occurred_at))
             transitions = after_apply(
-                state.alerts, sale=sale, outcome=result.outcome.value, store_id=op.store_id, sku=op.sku,
+                state.alerts, sale=sale, outcome=_VALUE[result.outcome], store_id=op.store_id, sku=op.sku,
                 quantity=op.quantity, on_hand=result.after, limits=catalog.thresholds(op.store_id, op.sku),
                 day=day[0], event_key=event_key, window_days=velocity_days,
             )
             for t in transitions:
                 out.alerts[(t.type, t.kind)] += 1
-                raised.append(alert_message(t, op.store_id, op.sku, str(ev.event_id), ev.occurred_at.isoformat(), received))
+                raised.append(alert_message(t, op.store_id, op.sku, eid, ev.occurred_at.isoformat(),
+                                            (ev.received_at or ev.occurred_at).isoformat()))
 
         applied = apply_event(self.states, ev, leg=leg, fingerprint=headers.get(DIGEST_HEADER), window_days=self.window_days,
-                              on_applied=alert_step)
-        entry = ledger_entry(ev, leg, applied, inactive=_inactive(catalog, ev, sale))
+                              on_applied=alert_step, event_id=eid)
+        entry = ledger_entry(ev, leg, applied, inactive=_inactive(catalog, ev, sale), event_id=eid)
         if entry is not None:  # sent again on a replay, with the same figures
             out.records.append((self.ledger_topic, partition, key, orjson.dumps(entry)))
         for alert in raised:  # a replay re-sends the same alert ids; consumers dedupe on them
@@ -104,9 +106,9 @@ def _count(out: BatchOutput, ev: Event, leg: str, applied: list[Applied]) -> Non
     out.events[(ev.type, leg)] += 1
     for a in applied:
         outcome = a.result.outcome
-        out.outcomes[outcome.value] += 1
+        out.outcomes[_VALUE[outcome]] += 1
         if a.result.went_negative:
             out.negative += 1
-            log.warning("stock went negative", extra={"event_id": str(ev.event_id), "store_id": a.op.store_id, "sku": a.op.sku, "on_hand_milli": a.result.after})
+            log.debug("stock went negative", extra={"event_id": str(ev.event_id), "store_id": a.op.store_id, "sku": a.op.sku, "on_hand_milli": a.result.after})
         if outcome in (Outcome.CONFLICT, Outcome.BEYOND_WINDOW, Outcome.STALE_COUNT):
-            log.warning("event flagged", extra={"event_id": str(ev.event_id), "outcome": outcome.value, "store_id": a.op.store_id, "sku": a.op.sku})
+            log.warning("event flagged", extra={"event_id": str(ev.event_id), "outcome": _VALUE[outcome], "store_id": a.op.store_id, "sku": a.op.sku})

@@ -9,9 +9,8 @@ token covers both stores.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterable, MutableMapping
+from typing import Callable, Iterable, MutableMapping, NamedTuple
 
 from domain.quantities import to_milli
 from domain.stock import Result, StockState, apply_count, apply_movement
@@ -51,8 +50,7 @@ def digest(event: Event) -> str:
     return hashlib.blake2b(body, digest_size=8).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class KeyOp:
+class KeyOp(NamedTuple):
     store_id: str
     sku: str
     is_count: bool
@@ -96,8 +94,7 @@ def wire_legs(event: Event) -> list[tuple[str, str]]:
     return legs
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
+class Applied(NamedTuple):
     op: KeyOp
     result: Result
     state: StockState
@@ -112,15 +109,17 @@ def apply_event(
     window_days: int = 30,
     received_at_us: int | None = None,
     on_applied: Callable[[KeyOp, Result, StockState], None] | None = None,
+    event_id: str | None = None,
 ) -> list[Applied]:
     """Apply one event to a mapping of key -> StockState. Every key is written back, even when
     nothing changed, so a replay re-publishes state that may not have reached a changelog.
-    ``on_applied`` may update the key's state further (alerts) before it is written."""
+    ``on_applied`` may update the key's state further (alerts) before it is written.
+    ``event_id``: ``str(event.event_id)``, if the caller has it already."""
     fp = fingerprint or digest(event)
     at = to_us(event.occurred_at)
     received = received_at_us if received_at_us is not None else to_us(event.received_at or event.occurred_at)
     window = window_days * US_PER_DAY
-    eid = str(event.event_id)
+    eid = event_id or str(event.event_id)
     out: list[Applied] = []
     for op in key_ops(event, leg):
         state = states.get(op.key) or StockState()

@@ -9,33 +9,41 @@ from domain.stock import Outcome
 from schemas.events import Adjustment, Event, Purchase, Return, Sale, Transfer
 
 
-def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: set[str] = frozenset()) -> dict | None:
+# the ledger's outcome of each key outcome: a re-delivered event reports what it did the first time
+_OUTCOME = {o: (Outcome.APPLIED if o is Outcome.DUPLICATE else o).value for o in Outcome}
+
+
+def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: set[str] = frozenset(),
+                 event_id: str | None = None) -> dict | None:
     """JSON-ready LedgerEntry, or None when nothing is left to record (only conflicting re-sends).
-    ``inactive``: skus the catalog marks inactive at the store (a sale of one is kept and flagged)."""
+    ``inactive``: skus the catalog marks inactive at the store (a sale of one is kept and flagged).
+    ``event_id``: ``str(event.event_id)``, if the caller has it already."""
     money = _amounts(event)
     reasons = _reasons(event)
     rows = []
     for a in applied:
-        outcome = a.result.outcome
+        op, result = a.op, a.result
+        outcome = result.outcome
         if outcome is Outcome.CONFLICT:
             continue  # a re-send with another payload: the first one is the record
+        sku = op.sku
         rows.append({
-            "sku": a.op.sku,
-            "quantity": _dec(a.op.quantity),
-            "amount": money.get(a.op.sku),
-            "reason": reasons.get(a.op.sku),
-            "on_hand_before": _dec(a.result.before),
-            "on_hand_after": _dec(a.result.after),
-            "changed": a.result.changed,
-            "outcome": Outcome.APPLIED.value if outcome is Outcome.DUPLICATE else outcome.value,
-            "flags": ["inactive_product"] if a.op.sku in inactive else [],
+            "sku": sku,
+            "quantity": _dec(op.quantity),
+            "amount": money.get(sku),
+            "reason": reasons.get(sku),
+            "on_hand_before": _dec(result.before),
+            "on_hand_after": _dec(result.after),
+            "changed": result.before != result.after,  # Result.changed, CONFLICT left out above
+            "outcome": _OUTCOME[outcome],
+            "flags": ["inactive_product"] if sku in inactive else [],
         })
     if not rows:
         return None
     transfer = isinstance(event, Transfer)
     return {
         "v": 1,
-        "event_id": str(event.event_id),
+        "event_id": event_id or str(event.event_id),
         "type": event.type,
         "leg": leg,
         "store_id": event.to_store_id if transfer and leg == LEG_IN else event.store_id,
@@ -49,12 +57,22 @@ def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: set[s
     }
 
 
+_DEC: dict[int, str] = {}  # quantities and on-hand figures repeat: each is formatted once
+
+
 def _dec(milli: int) -> str:
     """Milli-units as the plain decimal string ``format(Decimal(milli) / 1000, "f")`` gives
     (no exponent, no trailing zeros: 1250 -> "1.25", 1000 -> "1", -500 -> "-0.5"), in integers."""
-    whole, part = divmod(-milli if milli < 0 else milli, MILLI)
-    text = str(whole) if part == 0 else f"{whole}.{part:03d}".rstrip("0")
-    return "-" + text if milli < 0 else text
+    text = _DEC.get(milli)
+    if text is None:
+        whole, part = divmod(-milli if milli < 0 else milli, MILLI)
+        text = str(whole) if part == 0 else f"{whole}.{part:03d}".rstrip("0")
+        if milli < 0:
+            text = "-" + text
+        if len(_DEC) >= 65_536:
+            _DEC.clear()
+        _DEC[milli] = text
+    return text
 
 
 def _amounts(event: Event) -> dict[str, str]:
@@ -68,8 +86,23 @@ def _amounts(event: Event) -> dict[str, str]:
             return {}
         if price is not None:  # money is per unit as entered (a carton's price, not a piece's)
             entered = line.entered_quantity if line.entered_quantity is not None else line.quantity
-            out[line.sku] = out.get(line.sku, Decimal(0)) + entered * price
-    return {sku: format(v.normalize(), "f") for sku, v in out.items()}
+            amount = entered * price
+            sku = line.sku
+            out[sku] = amount if sku not in out else out[sku] + amount
+    return {sku: _money_str(v) for sku, v in out.items()}
+
+
+_MONEY: dict[Decimal, str] = {}  # amounts repeat (a pack of tea at its price): each is formatted once
+
+
+def _money_str(amount: Decimal) -> str:
+    text = _MONEY.get(amount)
+    if text is None:
+        text = format(amount.normalize(), "f")
+        if len(_MONEY) >= 65_536:
+            _MONEY.clear()
+        _MONEY[amount] = text
+    return text
 
 
 def _reasons(event: Event) -> dict[str, str]:

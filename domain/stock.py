@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 from domain.alerts import AlertState
 
@@ -60,10 +61,11 @@ class StockState:
         return self.on_hand < 0
 
 
-@dataclass(slots=True, frozen=True)
-class Result:
+class Result(NamedTuple):
     """What applying one event did to one key. For a DUPLICATE, ``before`` and ``after`` are those
-    of the first application, so a replayed event reports exactly what it reported the first time."""
+    of the first application, so a replayed event reports exactly what it reported the first time.
+    (A NamedTuple: made for every key an event touches, and a frozen dataclass costs several times
+    as much to create.)"""
 
     outcome: Outcome
     before: int

@@ -34,7 +34,8 @@ def encode(state: StockState) -> bytes:
         ]
     )
     moves = state.moves
-    return header + b"\n" + (moves.to_json() if isinstance(moves, LazyMoves) else orjson.dumps(moves))
+    # one copy of the movements (a busy key's are most of its bytes), where ``+`` would make two
+    return b"\n".join((header, moves.to_json() if isinstance(moves, LazyMoves) else orjson.dumps(moves)))
 
 
 def decode(data: bytes) -> StockState:
