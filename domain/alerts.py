@@ -9,6 +9,7 @@ re-emits exactly the transitions it caused the first time, and nothing else.
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
@@ -18,6 +19,17 @@ from domain.quantities import MILLI
 KINDS = ("negative_stock", "out_of_stock", "low_stock", "running_out")
 RECENT_EVENTS = 16  # transitions kept per key for replays (replays are of uncommitted events: seconds)
 _NS = uuid.UUID("6b3f7a52-0a1e-4c55-9d7e-3c2a1f0b9e11")
+_NS_BYTES = _NS.bytes
+
+
+def alert_uuid(name: str) -> str:
+    """``str(uuid.uuid5(_NS, name))``, without making a UUID object (a transition's id is
+    deterministic, so a replayed event re-emits the same id: this must never change)."""
+    h = bytearray(hashlib.sha1(_NS_BYTES + name.encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50  # version 5
+    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,24 +141,34 @@ def evaluate(
         return []
     vel = velocity(state, window_days)
     cover = (Decimal(on_hand) / MILLI / vel) if vel else None
-    thresholds = {
-        "negative_stock": Decimal(0),
-        "out_of_stock": Decimal(0),
-        "low_stock": Decimal(limits.reorder_point) / MILLI if limits.reorder_point is not None else Decimal(0),
-        "running_out": Decimal(limits.lead_time_days) if limits.lead_time_days is not None else Decimal(0),
-    }
+    vel_q, cover_q = _q(vel), _q(cover)
+    suggestion: list = []  # worked out once, for the first raised alert that needs it
     out: list[Transition] = []
     for kind, active in changes:
-        alert_id = str(uuid.uuid5(_NS, f"{store_id}|{sku}|{kind}|{event_key}|{'alert' if active else 'cleared'}"))
-        suggestion = suggest(on_hand, limits, vel) if active else None
+        alert_id = alert_uuid(f"{store_id}|{sku}|{kind}|{event_key}|{'alert' if active else 'cleared'}")
+        if active and not suggestion:
+            suggestion.append(suggest(on_hand, limits, vel))
+        suggested = suggestion[0] if active else None
         clears = None if active else fired.pop(kind)
-        out.append(Transition("alert" if active else "cleared", kind, alert_id, on_hand, thresholds[kind], _q(vel), _q(cover),
-                              suggestion, limits.pack_unit if suggestion else None, clears))
+        out.append(Transition("alert" if active else "cleared", kind, alert_id, on_hand, _threshold(kind, limits), vel_q, cover_q,
+                              suggested, limits.pack_unit if suggested else None, clears))
         if active:
             fired[kind] = alert_id
     state.recent.append([event_key, [t.as_list() for t in out]])
     del state.recent[:-RECENT_EVENTS]
     return out
+
+
+_ZERO = Decimal(0)
+
+
+def _threshold(kind: str, limits: Thresholds) -> Decimal:
+    """The threshold an alert of this kind reports: 0 for negative and out of stock."""
+    if kind == "low_stock" and limits.reorder_point is not None:
+        return Decimal(limits.reorder_point) / MILLI
+    if kind == "running_out" and limits.lead_time_days is not None:
+        return Decimal(limits.lead_time_days)
+    return _ZERO
 
 
 def replayed(state: AlertState, event_key: str) -> list[Transition]:

@@ -70,6 +70,7 @@ class Applier:
         eid = str(ev.event_id)
         event_key, sale = f"{eid}|{leg}", isinstance(ev, Sale)
         day: list[int] = []  # the store-local day of the event, worked out once if an alert rule needs it
+        stamps: list[str] = []  # occurred_at, raised_at of its alert messages, formatted once if it raises any
         velocity_days = self.velocity_days
 
         def alert_step(op, result, state) -> None:
@@ -80,10 +81,11 @@ class Applier:
                 quantity=op.quantity, on_hand=result.after, limits=catalog.thresholds(op.store_id, op.sku),
                 day=day[0], event_key=event_key, window_days=velocity_days,
             )
+            if transitions and not stamps:
+                stamps.extend((ev.occurred_at.isoformat(), (ev.received_at or ev.occurred_at).isoformat()))
             for t in transitions:
                 out.alerts[(t.type, t.kind)] += 1
-                raised.append(alert_message(t, op.store_id, op.sku, eid, ev.occurred_at.isoformat(),
-                                            (ev.received_at or ev.occurred_at).isoformat()))
+                raised.append(alert_message(t, op.store_id, op.sku, eid, *stamps))
 
         applied = apply_event(self.states, ev, leg=leg, fingerprint=headers.get(DIGEST_HEADER), window_days=self.window_days,
                               on_applied=alert_step, event_id=eid)
