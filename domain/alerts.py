@@ -13,6 +13,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
+from typing import NamedTuple
 
 from domain.quantities import MILLI
 
@@ -52,8 +53,7 @@ class AlertState:
     recent: list[list] = field(default_factory=list)  # [event_key, [transition, ...]] of recent events
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(NamedTuple):  # a NamedTuple: an event can raise several per key, and frozen dataclasses are slow to make
     type: str  # "alert" or "cleared"
     kind: str
     alert_id: str
@@ -66,8 +66,9 @@ class Transition:
     clears: str | None = None  # for a "cleared" transition: the alert id it ends
 
     def as_list(self) -> list:
-        return [self.type, self.kind, self.alert_id, self.on_hand, str(self.threshold), _s(self.velocity),
-                _s(self.days_of_cover), _s(self.suggested_reorder), self.reorder_unit, self.clears]
+        vel, cover, suggested = self.velocity, self.days_of_cover, self.suggested_reorder
+        return [self.type, self.kind, self.alert_id, self.on_hand, str(self.threshold), None if vel is None else str(vel),
+                None if cover is None else str(cover), None if suggested is None else str(suggested), self.reorder_unit, self.clears]
 
     @classmethod
     def from_list(cls, v: list) -> "Transition":
