@@ -81,6 +81,7 @@ class EventProducer:
         self._stop = threading.Event()
         self._wake_monitor = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._pump_task: asyncio.Task | None = None  # serves delivery reports on the event loop while requests wait
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -176,6 +177,7 @@ class EventProducer:
                 if not handed:
                     acks.set(i, DeliveryResult(error=BROKER_DOWN if self._down else QUEUE_FULL))
             if not acks.future.done():
+                self._pump_on(loop)
                 await asyncio.wait([acks.future], timeout=max(0.0, deadline - loop.time()))
         finally:
             with self._pending_lock:
@@ -218,9 +220,32 @@ class EventProducer:
 
     # ---- internals ---------------------------------------------------------------------------
 
+    def _pump_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        task = self._pump_task
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._pump_task = loop.create_task(self._pump())
+
+    def _pumping(self) -> bool:
+        task = self._pump_task  # (a task of a loop that stopped never finishes: do not count on it)
+        return task is not None and not task.done() and task.get_loop().is_running()
+
+    async def _pump(self) -> None:
+        """While requests wait for acks, serve delivery reports here, on the event loop, every
+        millisecond or so. Served by the poll thread instead, each report would take the GIL from
+        the loop and wake it through its self-pipe: that hand-over cost more CPU per request than
+        parsing its events (measured: ~2 ms of CPU per 10-event POST at low concurrency)."""
+        producer = self._producer
+        while self._pending and producer is not None and not self._stop.is_set():
+            served = producer.poll(0)
+            await asyncio.sleep(0 if served else PUMP_INTERVAL_S)
+
     def _poll_loop(self) -> None:
+        """Delivery reports and errors when no request waits (the loop's pump serves them otherwise)."""
         while not self._stop.is_set():
-            self._producer.poll(0.1)
+            if self._pumping():
+                self._stop.wait(PUMP_INTERVAL_S * 20)
+            else:
+                self._producer.poll(0.1)
 
     def _monitor_loop(self) -> None:
         while not self._stop.is_set():
@@ -245,6 +270,9 @@ class EventProducer:
             pending = list(self._pending)
         for acks in pending:
             acks.fail(DeliveryResult(error=reason))
+
+
+PUMP_INTERVAL_S = 0.001
 
 
 class _Acks:

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     worker_urls: list[str] = ["http://127.0.0.1:6066"]
     produce_timeout_s: float = 5.0
     max_batch: int = 500
+    api_access_log: bool = False  # uvicorn's line per request (ingest and rejections are counted by metrics)
     catalog_strict: bool = False  # every store counts as managed: events of unregistered stores are refused
     sse_heartbeat_s: float = 15.0  # comment line on idle alert streams
     web_dist: Path = Path(__file__).resolve().parent.parent / "web" / "dist"  # the built web app the API serves

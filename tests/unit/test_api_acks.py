@@ -114,3 +114,71 @@ def test_a_cached_failed_probe_does_not_outvote_a_later_delivery():
         assert producer.probe(max_age=0.0) is False and producer.is_down  # a fresh failure still counts
 
     asyncio.run(go())
+
+
+class _FakeKafka:
+    """produce() queues the delivery report; poll() serves what is queued, like librdkafka, and
+    records on which thread it ran."""
+
+    def __init__(self) -> None:
+        self.queued: list = []
+        self.poll_threads: set[str] = set()
+        self.offset = 0
+
+    def produce(self, topic, value=None, key=None, headers=None, on_delivery=None):
+        self.offset += 1
+        self.queued.append((on_delivery, self.offset))
+
+    def poll(self, timeout=0):
+        self.poll_threads.add(threading.current_thread().name)
+        served, self.queued = self.queued, []
+        for report, offset in served:
+            report(None, _Delivered(offset))
+        return len(served)
+
+
+class _Delivered:
+    def __init__(self, offset):
+        self._offset = offset
+
+    def partition(self):
+        return 0
+
+    def offset(self):
+        return self._offset
+
+
+def _producer_with(fake):
+    from api.producer import EventProducer
+    from bazaar.settings import Settings
+
+    producer = EventProducer(Settings())
+    producer._producer = fake  # no poll thread: only the loop's pump serves reports
+    return producer
+
+
+def test_delivery_reports_are_served_on_the_event_loop_while_a_request_waits():
+    fake = _FakeKafka()
+    producer = _producer_with(fake)
+    items = [(b"s1", b"{}", []), (b"s2", b"{}", [])]
+    results = asyncio.run(asyncio.wait_for(producer.send_many(items, timeout=5), 5))
+    assert results == [DeliveryResult(0, 1), DeliveryResult(0, 2)]
+    assert fake.poll_threads == {threading.main_thread().name}
+    assert not producer._pending  # the pump stops once nobody waits
+
+
+def test_a_pump_left_behind_by_a_closed_loop_does_not_stall_the_next_loop():
+    fake = _FakeKafka()
+    producer = _producer_with(fake)
+
+    async def leave_a_pump():
+        loop = asyncio.get_running_loop()
+        producer._pending.add(_Acks(1, loop))  # someone waiting: the pump keeps running
+        producer._pump_on(loop)
+        await asyncio.sleep(0.01)
+
+    asyncio.run(leave_a_pump())  # this loop closes with the pump task unfinished
+    assert not producer._pumping()  # so the poll thread would serve reports again
+    producer._pending.clear()
+    results = asyncio.run(asyncio.wait_for(producer.send_many([(b"s", b"{}", [])], timeout=5), 5))
+    assert results == [DeliveryResult(0, 1)]
