@@ -35,10 +35,6 @@ class Settings(BaseSettings):
     session_timeout_s: float = 10.0  # how soon a dead worker's partitions are reassigned
     stream_batch_max: int = 500  # most events the stock agent applies in one batch (one state write per key)
     stream_cache_keys: int = 50_000  # decoded (store, sku) states a worker keeps in memory between batches
-    # Longest the agent waits for a batch to fill. Faust hands fetched events over one at a time,
-    # so a short window makes small batches whose fixed costs add up under load (at a steady
-    # 2,000 events/s: ~35 events a batch with 5 ms, ~80-170 with 20 ms; README "Benchmarks").
-    stream_batch_wait_s: float = 0.02
     # Fetched events a worker buffers ahead of the agent, and most records one fetch hands over. The
     # buffer stops fetching at 80 % full; with room for a whole fetch above that it never fills, so
     # the fetcher never hands over events one at a time waiting for room (a task per event).
