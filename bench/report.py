@@ -247,7 +247,7 @@ def markdown(run: dict) -> str:
                             _c(p.get("alerts_per_event"), 3), _c(p.get("negative_per_event"), 3), _c(p["rss_mb"], 1),
                             _c(p["peak_rss_mb_each"][0], 1), _c(p["rocksdb_bytes_per_key"])] for p in by["scale"]["points"]]))
         out.append("\nThe same events over more stores touch more (store, sku) keys for the first time; with no opening "
-                   "counts here, a key's first sale takes it below zero, which raises alerts (and a log line), so "
+                   "counts here, a key's first sale takes it below zero, which raises alerts, so "
                    "alerts per event grow with the store count and explain most of the extra CPU per event.")
     if by.get("clickhouse-sink", {}).get("load"):
         out.append(_sink_section(by["clickhouse-sink"]))

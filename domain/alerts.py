@@ -66,9 +66,8 @@ class Transition(NamedTuple):  # a NamedTuple: an event can raise several per ke
     clears: str | None = None  # for a "cleared" transition: the alert id it ends
 
     def as_list(self) -> list:
-        vel, cover, suggested = self.velocity, self.days_of_cover, self.suggested_reorder
-        return [self.type, self.kind, self.alert_id, self.on_hand, str(self.threshold), None if vel is None else str(vel),
-                None if cover is None else str(cover), None if suggested is None else str(suggested), self.reorder_unit, self.clears]
+        return [self.type, self.kind, self.alert_id, self.on_hand, str(self.threshold), _s(self.velocity),
+                _s(self.days_of_cover), _s(self.suggested_reorder), self.reorder_unit, self.clears]
 
     @classmethod
     def from_list(cls, v: list) -> "Transition":
@@ -143,13 +142,12 @@ def evaluate(
     vel = velocity(state, window_days)
     cover = (Decimal(on_hand) / MILLI / vel) if vel else None
     vel_q, cover_q = _q(vel), _q(cover)
-    suggestion: list = []  # worked out once, for the first raised alert that needs it
+    # the same for every kind this event raises: worked out once, and only if it raises one
+    suggestion = suggest(on_hand, limits, vel) if any(active for _, active in changes) else None
     out: list[Transition] = []
     for kind, active in changes:
         alert_id = alert_uuid(f"{store_id}|{sku}|{kind}|{event_key}|{'alert' if active else 'cleared'}")
-        if active and not suggestion:
-            suggestion.append(suggest(on_hand, limits, vel))
-        suggested = suggestion[0] if active else None
+        suggested = suggestion if active else None
         clears = None if active else fired.pop(kind)
         out.append(Transition("alert" if active else "cleared", kind, alert_id, on_hand, _threshold(kind, limits), vel_q, cover_q,
                               suggested, limits.pack_unit if suggested else None, clears))

@@ -57,10 +57,7 @@ class Checked:
 
 def without_server_fields(event: Event) -> Event:
     """Drop what only the server may set on a line (``entered_*``), as the terminal's input is ignored there."""
-    for line in event.lines:  # the common case: none set (plain attribute reads, checked per line)
-        if line.entered_quantity is not None or line.entered_unit is not None:
-            break
-    else:
+    if not any(getattr(line, f) is not None for line in event.lines for f in SERVER_LINE_FIELDS):
         return event
     lines = [line.model_copy(update={f: None for f in SERVER_LINE_FIELDS}) for line in event.lines]
     return event.model_copy(update={"lines": lines})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from domain.events import LEG_IN, Applied
 from domain.quantities import MILLI
@@ -34,7 +35,7 @@ def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: set[s
             "reason": reasons.get(sku),
             "on_hand_before": _dec(result.before),
             "on_hand_after": _dec(result.after),
-            "changed": result.before != result.after,  # Result.changed, CONFLICT left out above
+            "changed": result.changed,
             "outcome": _OUTCOME[outcome],
             "flags": ["inactive_product"] if sku in inactive else [],
         })
@@ -57,22 +58,13 @@ def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: set[s
     }
 
 
-_DEC: dict[int, str] = {}  # quantities and on-hand figures repeat: each is formatted once
-
-
+@lru_cache(maxsize=65_536)  # quantities and on-hand figures repeat: each is formatted once
 def _dec(milli: int) -> str:
     """Milli-units as the plain decimal string ``format(Decimal(milli) / 1000, "f")`` gives
     (no exponent, no trailing zeros: 1250 -> "1.25", 1000 -> "1", -500 -> "-0.5"), in integers."""
-    text = _DEC.get(milli)
-    if text is None:
-        whole, part = divmod(-milli if milli < 0 else milli, MILLI)
-        text = str(whole) if part == 0 else f"{whole}.{part:03d}".rstrip("0")
-        if milli < 0:
-            text = "-" + text
-        if len(_DEC) >= 65_536:
-            _DEC.clear()
-        _DEC[milli] = text
-    return text
+    whole, part = divmod(-milli if milli < 0 else milli, MILLI)
+    text = str(whole) if part == 0 else f"{whole}.{part:03d}".rstrip("0")
+    return "-" + text if milli < 0 else text
 
 
 def _amounts(event: Event) -> dict[str, str]:
@@ -92,17 +84,9 @@ def _amounts(event: Event) -> dict[str, str]:
     return {sku: _money_str(v) for sku, v in out.items()}
 
 
-_MONEY: dict[Decimal, str] = {}  # amounts repeat (a pack of tea at its price): each is formatted once
-
-
+@lru_cache(maxsize=65_536)  # amounts repeat (a pack of tea at its price): each is formatted once
 def _money_str(amount: Decimal) -> str:
-    text = _MONEY.get(amount)
-    if text is None:
-        text = format(amount.normalize(), "f")
-        if len(_MONEY) >= 65_536:
-            _MONEY.clear()
-        _MONEY[amount] = text
-    return text
+    return format(amount.normalize(), "f")
 
 
 def _reasons(event: Event) -> dict[str, str]:

@@ -2,25 +2,18 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 MILLI = 1000
 CENTS = 100
 
 
-_MILLI: dict[Decimal, int] = {}  # line quantities repeat (1, 2, 0.5 kg): each is converted once
-
-
+@lru_cache(maxsize=65_536)  # line quantities repeat (1, 2, 0.5 kg); equal decimals (1.5, 1.50) are one key
 def to_milli(quantity: Decimal) -> int:
-    milli = _MILLI.get(quantity)  # equal decimals (1.5, 1.50) are one key: same milli-units
-    if milli is None:
-        scaled = quantity * MILLI
-        if scaled != scaled.to_integral_value():
-            raise ValueError(f"{quantity} has more than 3 decimal places")
-        milli = int(scaled)
-        if len(_MILLI) >= 65_536:
-            _MILLI.clear()
-        _MILLI[quantity] = milli
-    return milli
+    scaled = quantity * MILLI
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{quantity} has more than 3 decimal places")
+    return int(scaled)
 
 
 def to_cents(money: Decimal) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -43,17 +44,9 @@ def _no_float(value: Any) -> Any:
     return value
 
 
-_AS_STR: dict[Decimal, str] = {}  # equal decimals (1.5, 1.50) print the same: prices and quantities repeat
-
-
+@lru_cache(maxsize=65_536)  # equal decimals (1.5, 1.50) print the same: prices and quantities repeat
 def _decimal_as_str(value: Decimal) -> str:
-    text = _AS_STR.get(value)
-    if text is None:
-        text = format(value.normalize(), "f") if value else "0"
-        if len(_AS_STR) >= 65_536:
-            _AS_STR.clear()
-        _AS_STR[value] = text
-    return text
+    return format(value.normalize(), "f") if value else "0"
 
 
 _DecimalOut = PlainSerializer(_decimal_as_str, return_type=str, when_used="json")
