@@ -38,27 +38,49 @@ def register(p: Pipeline) -> None:
     @p.app.agent(p.events, name="stock", concurrency=1)  # >1 can commit past unprocessed (faust #606)
     async def stock_agent(stream):
         inflight: deque[asyncio.Task] = deque()  # batches applied, waiting for the broker to ack their outputs
-        batch_max = settings.stream_batch_max
-        # Events Faust fetched and has not handed over yet. A batch is what is already waiting when
-        # it starts (up to batch_max): no timer, so a lone event is applied at once, and under load
-        # batches grow by themselves. (Faust's take() moved events into a batch one at a time and
-        # only between batches, within a time window: at 2,000 events/s thousands of fetched events
-        # waited in this queue while batches held ~150.)
-        waiting = stream.channel.queue
         events = stream.noack()
-        batch: list = []
+        queue = stream.channel.queue  # where Faust puts the events it fetched for this agent
         try:
+            # Faust's stream hands over one event (waiting for it if none is fetched); the batch is
+            # that event plus whatever else Faust has fetched already (``fetched``), applied at once:
+            # no timer, so a lone event is applied at once, and under load batches grow by themselves.
             async for event in events.events():
-                batch.append(event)
-                if len(batch) < batch_max and not waiting.empty():
-                    continue
+                batch = fetched(event, queue)
                 sealed, started, filled, last = await _apply_batch(batch)
                 inflight.append(asyncio.ensure_future(_finish(events, batch, sealed, started, filled, last)))
-                batch = []
                 while inflight and (inflight[0].done() or len(inflight) > MAX_INFLIGHT):
                     await inflight.popleft()
         except Exception as exc:  # a bug: never skip the events
             _crash(exc)
+
+    app = p.app
+    batch_max = settings.stream_batch_max
+
+    def fetched(first, queue) -> list:
+        """``first`` and the events waiting in the agent's ``queue`` (up to ``batch_max``), taken without
+        awaiting anything. The agent must never wait for more events while it holds some: in a
+        rebalance Faust stops handing events over (the stream skips the queued ones) and waits until
+        every event it did hand over is acknowledged, so a held event would stall the group for good.
+        Taken here as Faust's stream would take them: events fetched before the current rebalance
+        generation are left alone (re-read from the committed offset, or filled as a gap); the rest
+        are tracked as unacknowledged until ``_finish`` acks them."""
+        batch = [first]
+        if not app.flow_control.is_active():
+            return batch
+        generation = app.consumer_generation_id
+        consumer = app.consumer
+        unacked, on_message_in = consumer.unacked, app.sensors.on_message_in
+        while len(batch) < batch_max and not queue.empty() and not queue._errors:
+            event = queue.get_nowait()
+            message = event.message
+            if message.generation_id != generation:
+                continue
+            if not message.tracked:
+                message.tracked = True
+                unacked.add(message)
+                on_message_in(message.tp, message.offset, message)
+            batch.append(event)
+        return batch
 
     async def _finish(stream, batch, sealed, started: float, filled: list[tuple], last: dict[int, int]) -> None:
         """Once the broker has all of a batch's outputs: mark its offsets applied for read-your-writes

@@ -34,12 +34,23 @@ class Running:
     def _worker(self, port: int) -> Child:
         return Child.bazaar(f"worker-{port}", ["worker", "--port", str(port)], self.env, self.log_dir, f"http://127.0.0.1:{port}/health")
 
-    def start(self) -> "Running":
-        for child in [*self.workers.values(), self.api]:
+    def start(self, workers: list[int] | None = None) -> "Running":
+        """Start the API and the workers (all, or those on ``workers``' ports: ``start_worker`` the rest later)."""
+        children = [child for port, child in self.workers.items() if workers is None or port in workers] + [self.api]
+        for child in children:
             child.start()
-        for child in [*self.workers.values(), self.api]:
+        for child in children:
             child.wait_healthy(timeout=120)
         return self
+
+    def start_worker(self, port: int) -> None:
+        self.workers[port].start()
+        self.workers[port].wait_healthy(timeout=120)
+
+    def applied_events(self, port: int) -> float:
+        """Events a worker has applied so far (its ``bazaar_stream_events_total``)."""
+        text = self.http.get(f"http://127.0.0.1:{port}/metrics").text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("bazaar_stream_events_total{"))
 
     def wait_worker_catalog(self, products: int, stores: int, timeout: float = 30.0) -> None:
         """Until every worker's catalog cache (it follows the catalog topics) holds at least this much:
@@ -55,8 +66,7 @@ class Running:
 
     def restart_worker(self, port: int) -> None:
         self.workers[port] = self._worker(port)
-        self.workers[port].start()
-        self.workers[port].wait_healthy(timeout=120)
+        self.start_worker(port)
 
     def post(self, body) -> httpx.Response:
         resp = self.http.post("/v1/events", json=body)

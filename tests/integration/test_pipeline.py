@@ -137,6 +137,28 @@ def test_two_workers_answer_for_every_store(settings_factory):
         running.close()
 
 
+def test_worker_joining_during_a_backlog_stalls_nothing(settings_factory):
+    """A rebalance while a worker works through a backlog: Faust suspends the flow and waits until
+    every event it handed over is acknowledged, so an agent holding a half-gathered batch while it
+    waits for more would stall the group for good (seen in the two-worker benchmark)."""
+    settings = settings_factory()
+    first, second = settings.worker_port, free_ports(1)[0]
+    running = Running(settings, [first, second]).start(workers=[])
+    try:
+        gen = Generator(GenConfig(stores=24, events_per_store_day=2_000, skus=40, seed=11))  # ~10 s for one worker
+        post_generated(running, gen, batch=500)  # the backlog, before any worker runs
+        running.start_worker(first)
+        deadline = time.monotonic() + 60
+        while running.applied_events(first) < 500:  # first worker is busy with the backlog
+            assert time.monotonic() < deadline, "the first worker applied nothing"
+            time.sleep(0.05)
+        running.start_worker(second)  # joins: a rebalance in the middle of the backlog
+        assert assert_matches(running, gen) > 100
+        assert running.applied_events(second) > 0, "the rebalance came after the backlog: the test showed nothing"
+    finally:
+        running.close()
+
+
 def uncommitted(settings) -> int:
     """Events on the events topic beyond the workers' group's committed offsets."""
     from confluent_kafka import Consumer, TopicPartition
