@@ -54,3 +54,51 @@ def test_same_outcome_as_counting_digits(value):
 ])
 def test_examples(text, error):
     assert _outcome(_exact(3, 12).func, Decimal(text)) == error
+
+
+# ---- the plain-string shortcut (schemas.types._plain_first) ----------------------------------
+
+from typing import Annotated, get_args  # noqa: E402
+
+from pydantic import TypeAdapter, ValidationError, WrapValidator  # noqa: E402
+
+from schemas import types  # noqa: E402
+
+DECIMAL_TYPES = {name: getattr(types, name) for name in ("Quantity", "Money", "PositiveQuantity", "NonNegativeQuantity", "NonZeroQuantity")}
+
+
+def _without_shortcut(alias):
+    base, *metadata = get_args(alias)
+    kept = [m for m in metadata if not isinstance(m, WrapValidator)]
+    assert len(kept) == len(metadata) - 1, "each decimal type has exactly one shortcut"
+    return Annotated[(base, *kept)]
+
+
+def _result(adapter: TypeAdapter, text: str, json: bool):
+    try:
+        value = adapter.validate_json(f'"{text}"') if json else adapter.validate_python(text)
+    except ValidationError as exc:
+        return [(e["type"], e["msg"], e["loc"]) for e in exc.errors()]
+    return ("ok", str(value), value.as_tuple())  # str and digits too: 1.50 must stay 1.50
+
+
+ADAPTERS = {name: (TypeAdapter(alias), TypeAdapter(_without_shortcut(alias))) for name, alias in DECIMAL_TYPES.items()}
+decimal_texts = st.one_of(
+    st.from_regex(r"\A-?[0-9]{1,14}(\.[0-9]{0,5})?\Z"),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.text(alphabet="-+.0123456789eE٣ _", max_size=16),
+)
+
+
+@given(decimal_texts)
+def test_shortcut_changes_no_outcome(text):
+    """Same value (and digits), or the same errors, with and without the shortcut, in both modes."""
+    for name, (fast, chain) in ADAPTERS.items():
+        for json in (True, False):
+            assert _result(fast, text, json) == _result(chain, text, json), (name, text, json)
+
+
+@pytest.mark.parametrize("text", ["0.125", "-2", "45.50", "0", "-0", "000123.100", "999999999999.999"])
+def test_shortcut_examples_match(text):
+    for name, (fast, chain) in ADAPTERS.items():
+        assert _result(fast, text, True) == _result(chain, text, True), (name, text)
