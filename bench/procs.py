@@ -200,12 +200,25 @@ class Workers:
         return Child.bazaar(f"worker-{port}", ["worker", "--port", str(port)], self.env, self.log_dir,
                             f"http://127.0.0.1:{port}/health")
 
-    def start(self) -> "Workers":
+    def start(self, ports: list[int] | None = None) -> "Workers":
+        """Start the workers (those on ``ports`` only, if given: ``add`` the others later)."""
         self.started_at = time.monotonic()
-        for port in self.ports:
+        for port in self.ports if ports is None else ports:
             self.children[port] = self.child(port)
             self.children[port].start()
         return self
+
+    def add(self, port: int, timeout: float = 120) -> None:
+        """Start one more worker (one of ``ports``) and wait until the group has settled with it."""
+        self.children[port] = self.child(port)
+        self.children[port].start()
+        self.children[port].wait_healthy(timeout)
+        deadline = time.monotonic() + timeout
+        while not self.group_settled():
+            if time.monotonic() > deadline:
+                raise StageError(f"the group did not settle within {timeout:.0f} s of adding worker {port}")
+            self.check_alive()
+            time.sleep(0.2)
 
     def restart(self, port: int) -> float:
         self.children[port] = self.child(port)

@@ -7,7 +7,8 @@
    applying the same events at this rate would need several cores of its own);
 2. the worker starts and catches up; from here on it runs all along, as in production;
 3. end to end: steady offered loads (open loop); for every n-th POST, time from the POST's start to
-   the change being visible in a lookup with the POST's read-your-writes token;
+   the change being visible in a lookup with the POST's read-your-writes token; then a second worker
+   joins (the group rebalances before the clock starts) and the highest load is offered again;
 4. the rest of the generated events is posted, the worker catches up, and every key's stock is
    checked against the generator: both results carry that check.
 """
@@ -21,7 +22,7 @@ from bazaar.supervisor import Child
 from bench.context import Context
 from bench.data import compare, generate, save_bodies, worker_stock
 from bench.generator import GenConfig
-from bench.procs import Workers, cpu_s, high_watermarks, proc_status, run_child
+from bench.procs import Workers, cpu_s, free_ports, high_watermarks, proc_status, run_child
 from bench.stages import exactness, result
 
 
@@ -32,8 +33,10 @@ def run(ctx: Context) -> list[dict]:
               for b in plan.ingest_batches for c in plan.ingest_concurrency]
     e2e = [{"kind": "e2e", "rate": rate, "seconds": seconds, "batch": plan.e2e_batch, "lookups_per_s": plan.e2e_lookups_per_s}
            for rate, seconds in plan.e2e_steps]
+    e2e_scaled = [{**e2e[-1]}]  # the highest load again, with two workers
     ingest_events = sum(p["count"] for p in ingest)
-    needed = ingest_events + sum(round(p["rate"] * p["seconds"]) for p in e2e)
+    e2e_events = sum(round(p["rate"] * p["seconds"]) for p in e2e)
+    needed = ingest_events + e2e_events + sum(round(p["rate"] * p["seconds"]) for p in e2e_scaled)
     data = generate("api", GenConfig(stores=plan.api_stores, events_per_store_day=math.ceil(needed / plan.api_stores),
                                      skus=plan.skus, seed=plan.seed + 1), messages=False)
     rest = data.events - needed
@@ -41,7 +44,8 @@ def run(ctx: Context) -> list[dict]:
 
     settings = ctx.settings("bench-api")
     ctx.ensure_topics(settings)
-    workers = Workers(settings, [settings.worker_port], ctx.log_dir)  # started after the ingest cells
+    second = free_ports(1)[0]
+    workers = Workers(settings, [settings.worker_port, second], ctx.log_dir)  # started after the ingest cells
     api = Child.bazaar("api", ["api"], workers.env, ctx.log_dir, f"http://127.0.0.1:{settings.api_port}/health")
     api.start()
     url = f"http://127.0.0.1:{settings.api_port}"
@@ -69,13 +73,16 @@ def run(ctx: Context) -> list[dict]:
             at = one["next"]
             cells.append({**one["phases"][0], "api_cpu_us_per_event": round(cpu / phase["count"] * 1e6, 1)})
             ingested = {k: ingested[k] + one[k] for k in ("retries", "transport_errors")}
-        workers.start()
+        workers.start([settings.worker_port])
         workers.wait_healthy(120)
         ingest_drain_s = catch_up("api-ingest-catch-up")
         tail = [{"kind": "ingest", "batch": 500, "concurrency": 4, "count": rest}] if rest > 0 else []
-        ended = client("end-to-end", e2e + tail, ingest_events, data.events - ingest_events)
+        ended = client("end-to-end", e2e, ingest_events, e2e_events)
         e2e_drain_s = catch_up("end-to-end-catch-up")
-        memory = {"api": proc_status(api.proc.pid), "worker": proc_status(workers.pids()[0])}
+        workers.add(second)
+        scaled = client("end-to-end-2-workers", e2e_scaled + tail, ingest_events + e2e_events, data.events - ingest_events - e2e_events)
+        scaled_drain_s = catch_up("end-to-end-2-workers-catch-up")
+        memory = {"api": proc_status(api.proc.pid), "worker": proc_status(workers.pids()[0])}  # the one worker of every step
         started = time.monotonic()
         check = compare(data.expected, worker_stock(workers.url(), data.stores))
         verify_s = round(time.monotonic() - started, 2)
@@ -86,8 +93,9 @@ def run(ctx: Context) -> list[dict]:
     batched = [c for c in cells if c["batch"] > 1]
     singles = [c for c in cells if c["batch"] == 1]
     best = max(batched or cells, key=lambda c: c["events_per_s"])
-    steps = [p for p in ended["phases"] if p["kind"] == "e2e"]
-    headline = steps[-1]
+    steps = [{**p, "workers": 1} for p in ended["phases"] if p["kind"] == "e2e"]
+    scaled_steps = [{**p, "workers": 2} for p in scaled["phases"] if p["kind"] == "e2e"]
+    headline, scaled_headline = steps[-1], scaled_steps[-1]
     shared = {"rss_mb": {"api": round(memory["api"]["rss_kb"] / 1024, 1), "worker": round(memory["worker"]["rss_kb"] / 1024, 1)},
               "peak_rss_mb": {"api": round(memory["api"]["hwm_kb"] / 1024, 1), "worker": round(memory["worker"]["hwm_kb"] / 1024, 1)},
               "verify_s": verify_s, **exactness(check)}
@@ -106,10 +114,19 @@ def run(ctx: Context) -> list[dict]:
         result("end-to-end", kind="latency", events=sum(s["events"] for s in steps),
                events_per_s=headline["achieved_events_per_s"], offered_events_per_s=headline["offered_events_per_s"],
                p50_ms=headline["p50_ms"], p99_ms=headline["p99_ms"], max_ms=headline["max_ms"],
-               samples=headline["samples"], timeouts=headline["timeouts"], steps=steps,
+               samples=headline["samples"], timeouts=headline["timeouts"], steps=steps + scaled_steps, workers=1,
                worker_drain_after_s=e2e_drain_s, **shared,
-               note=f"open-loop POSTs of {plan.e2e_batch} events; latency = POST start -> lookup (after=token) answers "
+               note=f"1 worker; open-loop POSTs of {plan.e2e_batch} events; latency = POST start -> lookup (after=token) answers "
                     f"with the change; {ended['retries']} POSTs answered 503 and {ended['transport_errors']} requests lost "
                     f"their connection (both retried); headline: the last (highest) offered load",
                retries=ended["retries"], transport_errors=ended["transport_errors"]),
+        result("end-to-end-2-workers", kind="latency", events=sum(s["events"] for s in scaled_steps),
+               events_per_s=scaled_headline["achieved_events_per_s"], offered_events_per_s=scaled_headline["offered_events_per_s"],
+               p50_ms=scaled_headline["p50_ms"], p99_ms=scaled_headline["p99_ms"], max_ms=scaled_headline["max_ms"],
+               samples=scaled_headline["samples"], timeouts=scaled_headline["timeouts"], workers=2,
+               worker_drain_after_s=scaled_drain_s, **shared,
+               note=f"as end-to-end at the highest load, after a second worker joined (the group rebalanced before the "
+                    f"clock started); {scaled['retries']} POSTs answered 503 and {scaled['transport_errors']} requests lost "
+                    f"their connection (both retried)",
+               retries=scaled["retries"], transport_errors=scaled["transport_errors"]),
     ]

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 THROUGHPUT = ("raw-producer", "raw-consumer", "peer-quix", "stream-1-worker", "stream-2-workers", "api-ingest",
-              "end-to-end", "recovery", "scale", "clickhouse-sink")
+              "end-to-end", "end-to-end-2-workers", "recovery", "scale", "clickhouse-sink")
 
 
 @pytest.mark.timeout(280)
@@ -40,6 +40,7 @@ def test_bench_quick_runs_every_stage_exactly(tmp_path):
     assert sink["checks"]["after_load"]["ledger_distinct"] == sink["ledger_keys"] > 0
     assert sink["load"]["messages"] > 0 and sink["load"]["backlog"]["samples"] > 0
     assert stages["end-to-end"]["samples"] > 0 and stages["end-to-end"]["p99_ms"] > 0
+    assert stages["end-to-end-2-workers"]["samples"] > 0 and stages["end-to-end-2-workers"]["workers"] == 2
     assert stages["api-ingest"]["p99_ms"] > 0
     assert stages["recovery"]["restart_to_correct_s"] > 0
     assert len(stages["scale"]["points"]) == 2
