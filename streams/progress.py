@@ -31,15 +31,20 @@ class Progress:
         committed = self._committed(partition)
         return committed is not None and committed > offset
 
-    async def wait(self, partition: int, offset: int, timeout_s: float) -> bool:
+    async def wait(self, partition: int, offset: int, timeout_s: float, owned: Callable[[], bool] | None = None) -> bool | None:
+        """True once ``offset`` of ``partition`` is applied, False when ``timeout_s`` ran out first, None
+        as soon as ``owned()`` says this worker no longer owns the partition (a rebalance moved it while
+        the request waited: the new owner must answer, so the caller should retry elsewhere)."""
         deadline = time.monotonic() + timeout_s
         while not self.caught_up(partition, offset):
+            if owned is not None and not owned():
+                return None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             wake = self._wake.setdefault(partition, asyncio.Event())
             try:
-                # wake on progress, and re-check the committed offset now and then
+                # wake on progress, and re-check the committed offset and the ownership now and then
                 await asyncio.wait_for(wake.wait(), min(remaining, 0.05))
             except asyncio.TimeoutError:
                 pass

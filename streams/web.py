@@ -11,6 +11,7 @@ from typing import Any
 from prometheus_client import generate_latest
 
 from faust.exceptions import SameNode
+from faust.types import TP
 from faust.web.exceptions import ServiceUnavailable
 
 from domain import tokens
@@ -55,8 +56,16 @@ def register_views(p: Pipeline) -> None:
         if partition not in offsets:
             return None
         wait_ms = min(int(request.query.get("wait_ms", "2000")), MAX_WAIT_MS)
-        if await p.progress.wait(partition, offsets[partition], wait_ms / 1000):
+        events_tp = TP(settings.events_topic, partition)
+
+        def owned() -> bool:  # a rebalance may move the partition while the request waits
+            return not app.rebalancing and events_tp in app.assignor.assigned_actives()
+
+        caught_up = await p.progress.wait(partition, offsets[partition], wait_ms / 1000, owned)
+        if caught_up:
             return None
+        if caught_up is None:
+            return web.json({"error": "rebalancing", "detail": f"partition {partition} moved to another worker; retry"}, status=503)
         return web.json(
             {"error": "not_caught_up", "detail": f"partition {partition} has not applied offset {offsets[partition]} within {wait_ms} ms"},
             status=504,

@@ -97,6 +97,22 @@ class Running:
             if not cursor:
                 return items
 
+    def print_workers(self, stores: list[str] = ()) -> None:
+        """Each worker's assignment and applied offsets, and the token posted so far (for failure reports)."""
+        for port in self.workers:
+            try:
+                health = self.http.get(f"http://127.0.0.1:{port}/health").json()
+                applied = self.http.get(f"http://127.0.0.1:{port}/status").json().get("applied")
+            except (httpx.HTTPError, ValueError) as exc:
+                health, applied = repr(exc), None
+            print(f"worker {port}: health {health}, applied {applied}")
+        print(f"posted up to {self.offsets}")
+        if stores:
+            for port in self.workers:
+                for store in stores:
+                    r = self.http.get(f"http://127.0.0.1:{port}/stock/{store}", params={"after": self.token, "wait_ms": 200, "limit": 1})
+                    print(f"worker {port} asked for {store}: {r.status_code} {r.text[:150]}")
+
     def close(self) -> None:
         self.http.close()
         for child in [self.api, *self.workers.values()]:

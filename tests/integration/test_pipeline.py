@@ -153,7 +153,11 @@ def test_worker_joining_during_a_backlog_stalls_nothing(settings_factory):
             assert time.monotonic() < deadline, "the first worker applied nothing"
             time.sleep(0.05)
         running.start_worker(second)  # joins: a rebalance in the middle of the backlog
-        assert assert_matches(running, gen) > 100
+        try:
+            assert assert_matches(running, gen) > 100
+        except AssertionError:
+            running.print_workers(sorted({k.split('|')[0] for k in gen.expected()})[:4])  # which worker owns and applied what, for the failure report
+            raise
         assert running.applied_events(second) > 0, "the rebalance came after the backlog: the test showed nothing"
     finally:
         running.close()
