@@ -42,10 +42,14 @@ def register(p: Pipeline) -> None:
         queue = stream.channel.queue  # where Faust puts the events it fetched for this agent
         try:
             # Faust's stream hands over one event (waiting for it if none is fetched); the batch is
-            # that event plus whatever else Faust has fetched already (``fetched``), applied at once:
-            # no timer, so a lone event is applied at once, and under load batches grow by themselves.
+            # that event plus whatever else Faust has fetched (``take_fetched``), also what its fetcher
+            # hands over while the agent yields a loop turn, until nothing more comes or the batch is
+            # full: no timer, so a lone event is applied at once, and under load batches grow by
+            # themselves. The agent never waits for an event while it holds some (see take_fetched).
             async for event in events.events():
-                batch = fetched(event, queue)
+                batch = [event]
+                while take_fetched(batch, queue) and len(batch) < batch_max:
+                    await asyncio.sleep(0)  # one loop turn: Faust's fetcher hands over what it has (~100 events)
                 sealed, started, filled, last = await _apply_batch(batch)
                 inflight.append(asyncio.ensure_future(_finish(events, batch, sealed, started, filled, last)))
                 while inflight and (inflight[0].done() or len(inflight) > MAX_INFLIGHT):
@@ -56,20 +60,21 @@ def register(p: Pipeline) -> None:
     app = p.app
     batch_max = settings.stream_batch_max
 
-    def fetched(first, queue) -> list:
-        """``first`` and the events waiting in the agent's ``queue`` (up to ``batch_max``), taken without
-        awaiting anything. The agent must never wait for more events while it holds some: in a
-        rebalance Faust stops handing events over (the stream skips the queued ones) and waits until
-        every event it did hand over is acknowledged, so a held event would stall the group for good.
-        Taken here as Faust's stream would take them: events fetched before the current rebalance
-        generation are left alone (re-read from the committed offset, or filled as a gap); the rest
-        are tracked as unacknowledged until ``_finish`` acks them."""
-        batch = [first]
+    def take_fetched(batch: list, queue) -> int:
+        """Move the events waiting in the agent's ``queue`` into ``batch`` (up to ``batch_max``) without
+        awaiting anything; returns how many. The agent must never wait for more events while it holds
+        some: in a rebalance Faust stops handing events over (the stream skips the queued ones) and
+        waits until every event it did hand over is acknowledged, so a held event would stall the
+        group for good. Taken here as Faust's stream would take them: events fetched before the
+        current rebalance generation are left alone (Faust's fetcher seeks back to the committed
+        offsets while the flow is stopped, and gaps are filled from the broker); the rest are
+        tracked as unacknowledged until ``_finish`` acks them."""
         if not app.flow_control.is_active():
-            return batch
+            return 0
         generation = app.consumer_generation_id
         consumer = app.consumer
         unacked, on_message_in = consumer.unacked, app.sensors.on_message_in
+        taken = 0
         while len(batch) < batch_max and not queue.empty() and not queue._errors:
             event = queue.get_nowait()
             message = event.message
@@ -80,7 +85,8 @@ def register(p: Pipeline) -> None:
                 unacked.add(message)
                 on_message_in(message.tp, message.offset, message)
             batch.append(event)
-        return batch
+            taken += 1
+        return taken
 
     async def _finish(stream, batch, sealed, started: float, filled: list[tuple], last: dict[int, int]) -> None:
         """Once the broker has all of a batch's outputs: mark its offsets applied for read-your-writes
