@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (broker, worker data, logs)")
     parser.add_argument("--profile", action="store_true",
                         help="sample the stream/scale workers with py-spy (pip install py-spy) and report where time goes")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", dest="overrides",
+                        help="override one field of the plan (bench/plan.py) for this run, e.g. "
+                             "--set 'e2e_steps=[[2000, 30]]' --set 'ingest_batches=[500]'; repeatable")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
     if args.profile and not profile.available():
         print("bazaar bench: --profile needs py-spy on PATH (pip install py-spy)", file=sys.stderr)
         return 2
-    plan = plan_for(args.quick, args.seed)
+    try:
+        plan = plan_for(args.quick, args.seed, args.overrides)
+    except ValueError as exc:
+        print(f"bazaar bench: {exc}", file=sys.stderr)
+        return 2
     defaults = get_settings()
     root = Path(tempfile.mkdtemp(prefix=f"bazaar-bench-{plan.mode}-"))
     port, controller = free_ports(2)

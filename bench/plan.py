@@ -1,7 +1,8 @@
 """How much each stage does, in the full run and in ``--quick`` (a smoke test of every stage)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, fields, replace
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,25 @@ QUICK = Plan(
 )
 
 
-def plan_for(quick: bool, seed: int | None = None) -> Plan:
+def plan_for(quick: bool, seed: int | None = None, overrides: list[str] = ()) -> Plan:
+    """The full or quick plan, with ``seed`` and ``FIELD=JSON`` overrides (a JSON list becomes a tuple,
+    nested lists too). ValueError names a field the plan does not have or a value that is not JSON."""
     plan = QUICK if quick else FULL
-    if seed is not None:
-        from dataclasses import replace
-
-        plan = replace(plan, seed=seed)
+    changes: dict = {} if seed is None else {"seed": seed}
+    for item in overrides:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or name not in {f.name for f in fields(Plan)} or name == "mode":
+            raise ValueError(f"--set {item!r}: expected FIELD=JSON with FIELD one of {[f.name for f in fields(Plan) if f.name != 'mode']}")
+        try:
+            changes[name] = _tuples(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--set {item!r}: the value is not JSON ({exc})") from None
+    if changes:
+        # a changed plan is not the full or quick run: its results go to latest-custom.*, never over theirs
+        plan = replace(plan, mode="custom" if set(changes) - {"seed"} else plan.mode, **changes)
     return plan
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value

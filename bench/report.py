@@ -214,7 +214,8 @@ def markdown(run: dict) -> str:
     if run.get("targets"):
         out.append("\n## Issue 7 targets\n")
         if run["mode"] != "full":
-            out.append("\n(quick run: sizes are too small for the targets to mean anything)\n\n")
+            out.append("\n(quick run: sizes are too small for the targets to mean anything)\n\n" if run["mode"] == "quick" else
+                       "\n(custom run: the plan was changed with --set, see the JSON's plan; not the full run's sizes)\n\n")
         out.append(_table(["target", "measured", "met"],
                           [[t["target"], t["measured"], {True: "yes", False: "**no**", None: "-"}[t["met"]]] for t in run["targets"]]))
     if "api-ingest" in by and by["api-ingest"].get("cells"):
