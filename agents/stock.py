@@ -24,6 +24,12 @@ from streams.gapfill import read_range
 from streams.state import BatchStates
 
 log = logging.getLogger("bazaar.agents.stock")
+# While applying a batch the agent gives the event loop a turn every this many events: aiokafka's
+# fetches and Faust's fetcher run on the same loop, so without it the next events are fetched only
+# between batches (the agent then waits for a broker round trip with a backlog on the broker), and
+# /health, /metrics and lookups wait out a whole batch. Two workers, stream stage: 4,627 and 5,864
+# events/s without, 5,490 and 6,862 with; one worker unchanged (about 4,200).
+YIELD_EVERY = 100
 MAX_INFLIGHT = 4  # batches whose outputs the broker has not acked yet
 GAP_READ_TIMEOUT_S = 45.0  # reading offsets Faust skipped (read_range itself gives up after 30 s)
 
@@ -150,7 +156,9 @@ def register(p: Pipeline) -> None:
         out = BatchOutput()
         last: dict[int, int] = {}
         filled: list[tuple] = []  # (tp, offset) read past Faust to fill a gap: acked with the batch
-        for event in batch:
+        for i, event in enumerate(batch):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # fetching overlaps applying; health and lookups answer meanwhile
             msg = event.message
             if trace:
                 log.info("event", extra={"partition": msg.partition, "offset": msg.offset, "key": msg.key})

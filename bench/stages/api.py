@@ -19,6 +19,7 @@ import math
 import time
 
 from bazaar.supervisor import Child
+from bench import profile
 from bench.context import Context
 from bench.data import compare, generate, save_bodies, worker_stock
 from bench.generator import GenConfig
@@ -55,6 +56,24 @@ def run(ctx: Context) -> list[dict]:
                          ["--url", url, "--bodies", str(bodies), "--start", str(start), "--phases", json.dumps(phases)],
                          stage=stage, total=total, log_dir=ctx.log_dir, timeout=plan.stage_timeout_s)
 
+    def measured_client(stage: str, phases: list[dict], start: int, total: int) -> tuple[dict, dict]:
+        """``client``, and the CPU the API and the workers used per event meanwhile (with --profile, the
+        first worker sampled with py-spy: folded stacks under the run's profiles/)."""
+        pids = {"api": api.proc.pid, **{f"worker-{port}": pid for port, pid in zip(workers.ports, workers.pids())}}
+        before = {name: cpu_s(pid) for name, pid in pids.items()}
+        spy = profile.start(workers.pids()[0], ctx.root / "profiles" / f"{stage}.folded") if ctx.profile else None
+        try:
+            out = client(stage, phases, start, total)
+        finally:
+            if spy is not None:
+                profile.stop(spy)
+        posted = sum(p["events"] for p in out["phases"]) or 1
+        cpu = {name: round((cpu_s(pid) - before[name]) / posted * 1e6, 1) for name, pid in pids.items()}
+        folded = ctx.root / "profiles" / f"{stage}.folded"
+        if spy is not None and folded.exists():
+            cpu["profile_worker"] = profile.summarize(folded, cpu[f"worker-{workers.ports[0]}"])
+        return out, cpu
+
     def catch_up(stage: str) -> float:
         started = time.monotonic()
         targets = {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
@@ -77,10 +96,11 @@ def run(ctx: Context) -> list[dict]:
         workers.wait_healthy(120)
         ingest_drain_s = catch_up("api-ingest-catch-up")
         tail = [{"kind": "ingest", "batch": 500, "concurrency": 4, "count": rest}] if rest > 0 else []
-        ended = client("end-to-end", e2e, ingest_events, e2e_events)
+        ended, e2e_cpu = measured_client("end-to-end", e2e, ingest_events, e2e_events)
         e2e_drain_s = catch_up("end-to-end-catch-up")
         workers.add(second)
-        scaled = client("end-to-end-2-workers", e2e_scaled + tail, ingest_events + e2e_events, data.events - ingest_events - e2e_events)
+        scaled, scaled_cpu = measured_client("end-to-end-2-workers", e2e_scaled + tail, ingest_events + e2e_events,
+                                             data.events - ingest_events - e2e_events)
         scaled_drain_s = catch_up("end-to-end-2-workers-catch-up")
         memory = {"api": proc_status(api.proc.pid), "worker": proc_status(workers.pids()[0])}  # the one worker of every step
         started = time.monotonic()
@@ -115,7 +135,7 @@ def run(ctx: Context) -> list[dict]:
                events_per_s=headline["achieved_events_per_s"], offered_events_per_s=headline["offered_events_per_s"],
                p50_ms=headline["p50_ms"], p99_ms=headline["p99_ms"], max_ms=headline["max_ms"],
                samples=headline["samples"], timeouts=headline["timeouts"], steps=steps + scaled_steps, workers=1,
-               worker_drain_after_s=e2e_drain_s, **shared,
+               worker_drain_after_s=e2e_drain_s, cpu_us_per_event_by_process=e2e_cpu, **shared,
                note=f"1 worker; open-loop POSTs of {plan.e2e_batch} events; latency = POST start -> lookup (after=token) answers "
                     f"with the change; {ended['retries']} POSTs answered 503 and {ended['transport_errors']} requests lost "
                     f"their connection (both retried); headline: the last (highest) offered load",
@@ -124,7 +144,7 @@ def run(ctx: Context) -> list[dict]:
                events_per_s=scaled_headline["achieved_events_per_s"], offered_events_per_s=scaled_headline["offered_events_per_s"],
                p50_ms=scaled_headline["p50_ms"], p99_ms=scaled_headline["p99_ms"], max_ms=scaled_headline["max_ms"],
                samples=scaled_headline["samples"], timeouts=scaled_headline["timeouts"], workers=2,
-               worker_drain_after_s=scaled_drain_s, **shared,
+               worker_drain_after_s=scaled_drain_s, cpu_us_per_event_by_process=scaled_cpu, **shared,
                note=f"as end-to-end at the highest load, after a second worker joined (the group rebalanced before the "
                     f"clock started); {scaled['retries']} POSTs answered 503 and {scaled['transport_errors']} requests lost "
                     f"their connection (both retried)",
