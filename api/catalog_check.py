@@ -13,14 +13,14 @@ from domain.events import digest
 from schemas.events import Event
 
 
-async def apply(services: Services, events: Sequence[Event], batch: bool) -> tuple[list[Event], list[str | None], list[list[Uncatalogued]]]:
+async def apply(services: Services, events: Sequence[Event], batch: bool) -> tuple[list[Event], list[str | None], Uncatalogued]:
     """(events to produce, the digest of each event as posted where it differs from what is produced,
     else None, uncatalogued references); 422 when a reference or a unit is refused, 503 ``loading``
     if the catalog is not read yet."""
     posted = [without_server_fields(e) for e in events]
     if not services.catalog.follower.ready:
         if services.broker_down():  # producing fails too: answer that (503), not a guess from no catalog
-            return posted, [None] * len(posted), [[] for _ in posted]
+            return posted, [None] * len(posted), Uncatalogued()
         await services.require("catalog")
     checked = check(posted, services.catalog, strict=services.settings.catalog_strict, batch=batch)
     if checked.issues:
@@ -30,7 +30,7 @@ async def apply(services: Services, events: Sequence[Event], batch: bool) -> tup
     return checked.events, digests, checked.uncatalogued
 
 
-def record(services: Services, uncatalogued: list[list[Uncatalogued]]) -> None:
+def record(services: Services, uncatalogued: Uncatalogued) -> None:
     """After Kafka acked the events: count and list what the catalog does not know."""
-    if any(uncatalogued):
+    if uncatalogued:
         services.uncatalogued.record(uncatalogued, datetime.now(timezone.utc))

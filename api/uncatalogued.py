@@ -41,24 +41,16 @@ class UncataloguedLog:
         self._lock = threading.Lock()
         self._stores: dict[str, StoreSeen] = {}
 
-    def record(self, per_event: list[list[Uncatalogued]], at: datetime) -> None:
-        """Count each event once per unregistered store it names, and per unknown sku of that store."""
-        stores: dict[str, int] = {}
-        skus: dict[tuple[str, str], int] = {}
-        events = 0
-        for refs in per_event:
-            if refs:
-                events += 1
-            for ref in refs:
-                stores[ref.store_id] = stores.get(ref.store_id, 0) + 1
-                for sku in ref.skus:
-                    skus[ref.store_id, sku] = skus.get((ref.store_id, sku), 0) + 1
-        if events:
-            UNCATALOGUED.inc(events)
+    def record(self, counted: Uncatalogued, at: datetime) -> None:
+        """Add one request's counts: each event once per unregistered store it names, and per unknown
+        sku of that store."""
+        if not counted:
+            return
+        UNCATALOGUED.inc(counted.events)
         with self._lock:
-            for store_id, n in stores.items():
+            for store_id, n in counted.stores.items():
                 self._stores.setdefault(store_id, StoreSeen()).add(at, n)
-            for (store_id, sku), n in skus.items():
+            for (store_id, sku), n in counted.skus.items():
                 self._stores[store_id].skus.setdefault(sku, Seen()).add(at, n)
 
     def listing(self, registered, known_sku) -> list[dict]:

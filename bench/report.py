@@ -235,9 +235,18 @@ def markdown(run: dict) -> str:
                             lat(s, "p99_ms"), lat(s, "max_ms"), s["timeouts"], _c(s["post"]["p50_ms"], 1),
                             _c(s["post"]["p99_ms"], 1)] for s in by["end-to-end"]["steps"]]))
         out.append("\nA lookup that timed out (not visible within its 30 s `timeout_ms`) counts as 30 s in the percentiles.\n")
+        cpu_lines = []
+        for name, label in (("end-to-end", "one worker"), ("end-to-end-2-workers", "two workers")):
+            cpu = {k: v for k, v in by.get(name, {}).get("cpu_us_per_event_by_process", {}).items() if k != "profile_worker"}
+            if cpu:
+                cpu_lines.append(f"{label}: " + ", ".join(f"{k.split('-')[0]} {_c(v)}" for k, v in cpu.items()))
+        if cpu_lines:
+            out.append("\nCPU µs per event posted, per process, over each client run (its steps together): "
+                       + "; ".join(cpu_lines) + ". The API's figure includes the lookups it serves; the workers' "
+                       "include answering them.\n")
         scaled = by.get("end-to-end-2-workers", {})
         out.append(f"\nAfter the last one-worker step the worker needed {by['end-to-end'].get('worker_drain_after_s')} s more to apply "
-                   "everything (about 0 means it kept up with the offered load)"
+                   "everything, counted from the client's last answer (about 0: it had caught up by then)"
                    + (f"; after the two-worker step, {scaled.get('worker_drain_after_s')} s" if scaled else "") + ".\n")
     if "recovery" in by and by["recovery"].get("status") == "ok":
         r = by["recovery"]

@@ -93,8 +93,22 @@ def test_unregistered_store_is_accepted_and_reported():
     e = event(store="corner", lines=[{"sku": "ghee", "quantity": "1", "unit_cost": "1"}, {"sku": "soap", "quantity": "1", "unit_cost": "1"}])
     out = check([e], Catalog(), strict=False, batch=False)
     assert out.issues == [] and out.events == [e]
-    [[ref]] = out.uncatalogued
-    assert (ref.store_id, ref.registered, ref.skus) == ("corner", False, frozenset({"ghee"}))
+    counted = out.uncatalogued
+    assert (counted.events, counted.stores, counted.skus) == (1, {"corner": 1}, {("corner", "ghee"): 1})
+
+
+def test_uncatalogued_counts_each_event_once_per_store_and_unknown_sku():
+    sale = event(store="corner", lines=[{"sku": "ghee", "quantity": "1", "unit_cost": "1"},
+                                        {"sku": "ghee", "quantity": "2", "unit_cost": "1"},
+                                        {"sku": "soap", "quantity": "1", "unit_cost": "1"}])
+    transfer = event(store="corner", type="transfer", to_store_id="kiosk", lines=[{"sku": "tea", "quantity": "1"}])
+    registered = event(store="managed", lines=[{"sku": "soap", "quantity": "1", "unit_cost": "1"}])
+    out = check([sale, transfer, registered, sale], Catalog(), strict=False, batch=True)
+    assert out.issues == []
+    counted = out.uncatalogued
+    assert counted.events == 3  # the managed store's event is not uncatalogued
+    assert counted.stores == {"corner": 3, "kiosk": 1}
+    assert counted.skus == {("corner", "ghee"): 2, ("corner", "tea"): 1, ("kiosk", "tea"): 1}
 
 
 def test_unit_on_an_uncatalogued_sku_is_refused():
