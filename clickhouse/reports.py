@@ -139,14 +139,35 @@ def _now(_: dict) -> datetime:
     return datetime.now(UTC)
 
 
-def _today(_: dict) -> date:
+def utc_today(store_id: str) -> date:  # noqa: ARG001  (the day of a store the catalog does not know)
     return datetime.now(UTC).date()
+
+
+def _local_today(_: dict) -> date:
+    """Marks the default "today where the store is": ``resolve`` asks its ``today`` for it."""
+    raise AssertionError("resolved by resolve(today=...)")
+
+
+def local_today(timezones: list[str | None], now: datetime | None = None) -> date:
+    """Today in the latest of these IANA time zones (None or unknown: UTC, as the SQL reads a store
+    without one), so the day that is today for each of them is included."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    now = now or datetime.now(UTC)
+    days = []
+    for name in timezones or [None]:
+        try:
+            days.append(now.astimezone(ZoneInfo(name)).date() if name else now.astimezone(UTC).date())
+        except (ZoneInfoNotFoundError, ValueError):
+            days.append(now.astimezone(UTC).date())
+    return max(days)
 
 
 STORE_ALL = Param("store_id", "store", "store id ('' or absent: every store)", default=lambda v: "")
 STORE_ONE = Param("store_id", "store", "store id")
 AT = Param("at", "time", "as of this instant (RFC 3339; default now)", default=_now)
-DAY_TO = Param("to", "date", "last local day, inclusive (default today, UTC)", default=_today)
+DAY_TO = Param("to", "date", "last local day, inclusive (default: today where the store is; for every store, the latest store's today)",
+               default=_local_today)
 DAY_FROM = Param("from", "date", "first local day (default 6 days before `to`)", default=lambda v: v["to"] - timedelta(days=6))
 
 REPORTS: dict[str, Report] = {r.name: r for r in (
@@ -182,8 +203,10 @@ def get(name: str) -> Report:
     return report
 
 
-def resolve(report: Report, given: Mapping[str, str]) -> dict[str, Any]:
-    """Parse the given values and fill in defaults; raises BadParameter."""
+def resolve(report: Report, given: Mapping[str, str], today: Callable[[str], date] = utc_today) -> dict[str, Any]:
+    """Parse the given values and fill in defaults; raises BadParameter. ``today(store_id)``: the local
+    date that is today for that store ('' = every store: the latest of their todays), from the
+    catalog's time zones (``store_today``); without a catalog, UTC's."""
     values: dict[str, Any] = {}
     for p in report.params:
         text = given.get(p.name)
@@ -191,11 +214,23 @@ def resolve(report: Report, given: Mapping[str, str]) -> dict[str, Any]:
             values[p.name] = p.parse(text)
         elif p.required:
             raise BadParameter(p.name, "required")
+        elif p.default is _local_today:
+            values[p.name] = today(values.get("store_id", ""))
         else:
             values[p.name] = p.default(values)
         if p.kind == "store" and p.required and values[p.name] == "":
             raise BadParameter(p.name, "required")
     return values
+
+
+def store_today(db: Database, store_id: str) -> date:
+    """Today where ``store_id`` is (its catalog time zone; UTC if the catalog does not know it), or for
+    '' the latest today of every store the catalog knows and of UTC."""
+    if store_id:
+        rows = db.query("SELECT timezone FROM stores_current WHERE store_id = {s:String}", parameters={"s": store_id}).result_rows
+        return local_today([rows[0][0] if rows else None])
+    rows = db.query("SELECT DISTINCT timezone FROM stores_current").result_rows
+    return local_today([None, *(r[0] for r in rows)])
 
 
 def bind(values: dict[str, Any]) -> dict[str, Any]:

@@ -93,3 +93,41 @@ def test_bazaar_clickhouse_migrate_and_status(tmp_path):
     assert "applied 001_ledger, 002_catalog, 003_views, 004_local_day_portable" in bazaar("migrate")
     assert "nothing (up to date)" in bazaar("migrate")
     assert bazaar("status").splitlines()[0] == "001_ledger: applied"
+
+
+def test_today_is_the_latest_local_day_of_the_time_zones_named():
+    evening = datetime(2026, 11, 22, 20, 30, tzinfo=timezone.utc)  # 01:30 on the 23rd in Karachi
+    assert reports.local_today(["Asia/Karachi"], evening) == date(2026, 11, 23)
+    assert reports.local_today([None], evening) == date(2026, 11, 22)  # a store the catalog does not know: UTC
+    assert reports.local_today(["America/Lima", None], evening) == date(2026, 11, 22)
+    assert reports.local_today([None, "America/Lima", "Asia/Karachi"], evening) == date(2026, 11, 23)
+    assert reports.local_today(["Not/AZone"], evening) == date(2026, 11, 22)  # unknown: read as UTC, like the SQL
+    morning = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+    assert reports.local_today(["America/Lima"], morning) == date(2026, 11, 21)
+
+
+def test_the_default_last_day_is_today_where_the_store_is():
+    asked: list[str] = []
+
+    def today(store_id: str) -> date:
+        asked.append(store_id)
+        return date(2026, 11, 23)
+
+    rep = reports.get("daily_sales")
+    assert reports.resolve(rep, {"store_id": "s1"}, today) == {"store_id": "s1", "to": date(2026, 11, 23), "from": date(2026, 11, 17)}
+    assert reports.resolve(rep, {}, today)["to"] == date(2026, 11, 23) and asked == ["s1", ""]
+    assert reports.resolve(rep, {"to": "2026-11-20"}, today)["to"] == date(2026, 11, 20) and len(asked) == 2  # given: not asked
+
+
+def test_store_today_reads_the_catalog_time_zones():
+    from clickhouse.rows import STORE_COLUMNS
+
+    db = fresh_database()
+    migrate(db)
+    db.insert("stores", [("khi", "Karachi shop", "Asia/Karachi", "PKR", "ur", True, 1),
+                         ("lim", "Lima shop", "America/Lima", "PEN", "es", True, 2)], STORE_COLUMNS, token="tz-test")
+    now = datetime.now(timezone.utc)
+    assert reports.store_today(db, "khi") == reports.local_today(["Asia/Karachi"], now)
+    assert reports.store_today(db, "lim") == reports.local_today(["America/Lima"], now)
+    assert reports.store_today(db, "unknown") == now.date()
+    assert reports.store_today(db, "") == reports.local_today([None, "Asia/Karachi", "America/Lima"], now)
