@@ -123,9 +123,8 @@ class LazyMoves(MutableMapping[str, list]):
         return f"LazyMoves({self._all()!r})"
 
     def to_json(self) -> bytes:
-        if self._dict is not None:  # parsed (a count, a fold, a re-sent id): back to text, so the
-            self._raw, self._dict, self._new = orjson.dumps(self._dict), None, {}  # next write splices again
-            return self._raw
+        if self._dict is not None:
+            return orjson.dumps(self._dict)
         if not self._new:
             return self._raw
         added = orjson.dumps(self._new)
@@ -209,11 +208,8 @@ class BatchStates(MutableMapping[str, StockState]):
         sends: list[tuple[int, bytes, bytes]] = []
         store = self._table.data  # faust.stores.rocksdb.Store
         key_index = store._key_index
-        cache = self._cache_keys > 0
         for key, (partition, state) in self._dirty.items():
             raw_key, value = key.encode(), encode(state)
-            if cache and type(state.moves) is dict:  # a new key, or a count's movements: kept as the
-                state.moves = LazyMoves(value[value.index(b"\n") + 1:])  # stored text from now on
             batch = writes.get(partition)
             if batch is None:
                 batch = writes[partition] = rocksdict.WriteBatch(raw_mode=True)

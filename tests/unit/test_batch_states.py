@@ -110,32 +110,3 @@ def test_movements_appended_to_a_stored_state_round_trip_without_parsing(tmp_pat
     again = decode(encode(state))
     assert dict(again.moves) == {"a": [1, -1000, "d1", 0], "b": [2, -500, "d2", -1000]}
     assert again.moves.get("a") == [1, -1000, "d1", 0]  # a known id parses, and is found
-
-
-def test_cached_states_keep_their_movements_as_stored_text_and_stay_exact(tmp_path):
-    """A count leaves its movements as a dict, and a re-sent id parses them: after each write the
-    cached state holds them as the written text again (the next write splices instead of
-    re-serialising), and every figure stays what a state read from RocksDB gives."""
-    from streams.state import LazyMoves
-
-    table = FakeTable(tmp_path)
-    states = BatchStates(table, cache_keys=10)
-    db = table.data._db_for_partition(0)
-    first = sale("s1", [("rice", "0.125")], minute=10)
-    batches = [
-        [count("s1", [("rice", "5")], minute=1)],  # a count: movements become a dict
-        [first, sale("s1", [("rice", "1")], minute=11)],  # appended to the stored text
-        [first],  # a re-sent id: the text is parsed to find it
-        [sale("s1", [("rice", "2")], minute=12), count("s1", [("rice", "4")], minute=11)],  # a later count keeps one movement
-        [sale("s1", [("rice", "0.5")], minute=13)],
-    ]
-    for events in batches:
-        for ev in events:
-            apply_event(states, ev)
-        states.flush(lambda *a: None)
-        cached = states.get("s1|rice")
-        assert isinstance(cached.moves, LazyMoves) and cached.moves._dict is None
-        stored = decode(db[b"s1|rice"])
-        assert (cached.on_hand, cached.moved, cached.oldest, dict(cached.moves)) == (stored.on_hand, stored.moved, stored.oldest, dict(stored.moves))
-        assert encode(cached) == db[b"s1|rice"]
-    assert states.get("s1|rice").on_hand == 4_000 - 2_000 - 500  # the count at 11 min, then the sales after it
