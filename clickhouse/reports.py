@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clickhouse import metrics
 from clickhouse.client import Database
@@ -151,8 +152,6 @@ def _local_today(_: dict) -> date:
 def local_today(timezones: list[str | None], now: datetime | None = None) -> date:
     """Today in the latest of these IANA time zones (None or unknown: UTC, as the SQL reads a store
     without one), so the day that is today for each of them is included."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     now = now or datetime.now(UTC)
     days = []
     for name in timezones or [None]:
