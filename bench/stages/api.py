@@ -61,7 +61,8 @@ def run(ctx: Context) -> list[dict]:
         first worker sampled with py-spy: folded stacks under the run's profiles/)."""
         pids = {"api": api.proc.pid, **{f"worker-{port}": pid for port, pid in zip(workers.ports, workers.pids())}}
         before = {name: cpu_s(pid) for name, pid in pids.items()}
-        spy = profile.start(workers.pids()[0], ctx.root / "profiles" / f"{stage}.folded") if ctx.profile else None
+        folded = ctx.root / "profiles" / f"{stage}.folded"
+        spy = profile.start(workers.pids()[0], folded) if ctx.profile else None
         try:
             out = client(stage, phases, start, total)
         finally:
@@ -69,7 +70,6 @@ def run(ctx: Context) -> list[dict]:
                 profile.stop(spy)
         posted = sum(p["events"] for p in out["phases"]) or 1
         cpu = {name: round((cpu_s(pid) - before[name]) / posted * 1e6, 1) for name, pid in pids.items()}
-        folded = ctx.root / "profiles" / f"{stage}.folded"
         if spy is not None and folded.exists():
             cpu["profile_worker"] = profile.summarize(folded, cpu[f"worker-{workers.ports[0]}"])
         return out, cpu
