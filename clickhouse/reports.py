@@ -156,9 +156,10 @@ def local_today(timezones: list[str | None], now: datetime | None = None) -> dat
     days = []
     for name in timezones or [None]:
         try:
-            days.append(now.astimezone(ZoneInfo(name)).date() if name else now.astimezone(UTC).date())
+            zone = ZoneInfo(name) if name else UTC
         except (ZoneInfoNotFoundError, ValueError):
-            days.append(now.astimezone(UTC).date())
+            zone = UTC
+        days.append(now.astimezone(zone).date())
     return max(days)
 
 

@@ -86,13 +86,13 @@ def check(events: Sequence[Event], catalog: CatalogReader, *, strict: bool, batc
         out.events.append(converted)
         out.issues.extend(issues)
         if unknown is not None:
-            out.uncatalogued.add((event.store_id, event.to_store_id) if isinstance(event, Transfer) else (event.store_id,), unknown)
+            out.uncatalogued.add(*unknown)
     return out
 
 
-def check_event(event: Event, catalog: CatalogReader, *, strict: bool, index: int | None) -> tuple[Event, list[Issue], set[str] | None]:
-    """(the event to produce, its issues, the skus the catalog lacks if no store it names is managed
-    -- then the event is uncatalogued -- else None)."""
+def check_event(event: Event, catalog: CatalogReader, *, strict: bool, index: int | None) -> tuple[Event, list[Issue], tuple[tuple[str, ...], set[str]] | None]:
+    """(the event to produce, its issues, and if no store it names is managed -- the event is then
+    uncatalogued -- those store ids and the skus the catalog lacks, else None)."""
     issues: list[Issue] = []
     stores = [("store_id", event.store_id)]
     if isinstance(event, Transfer):
@@ -125,7 +125,7 @@ def check_event(event: Event, catalog: CatalogReader, *, strict: bool, index: in
     # a refused line leaves the event unchanged (the request is refused anyway); otherwise a new
     # event only when a line was converted (identity, not model equality: that compared every field)
     converted = event.model_copy(update={"lines": lines}) if changed and not issues else event
-    return converted, issues, None if managed else unknown
+    return converted, issues, None if managed else (tuple(s for _, s in stores), unknown)
 
 
 def convert_line(line, product: Product):

@@ -73,16 +73,13 @@ def register_views(p: AnalyticsPipeline) -> None:
             return error(web, 422, "invalid_parameter", "format", "json or csv")
         try:
             rep = reports.get(name)
+            # a default day reads the stores' time zones from the database, like the report itself
             values = await asyncio.to_thread(reports.resolve, rep, query, lambda store: reports.store_today(p.report_db, store))
+            table = await asyncio.to_thread(reports.run, p.report_db, rep, values)
         except UnknownReport as exc:
             return error(web, 404, "unknown_report", None, str(exc))
         except BadParameter as exc:
             return error(web, 422, "invalid_parameter", exc.name, exc.reason)
-        except Exception as exc:  # reading the stores' time zones for a default day failed
-            log.error("report parameters failed", extra={"report": name, "error": str(exc)[:1000]})
-            return error(web, 503, "analytics_unavailable", None, f"the report query failed: {str(exc)[:300]}")
-        try:
-            table = await asyncio.to_thread(reports.run, p.report_db, rep, values)
         except Exception as exc:
             log.error("report failed", extra={"report": name, "error": str(exc)[:1000]})
             return error(web, 503, "analytics_unavailable", None, f"the report query failed: {str(exc)[:300]}")
