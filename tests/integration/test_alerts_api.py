@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.routes.alerts import parse_event_id
 from tests.integration.alerting import all_topics, make_alert, make_cleared, produce_alerts, wait_until
 
 pytestmark = pytest.mark.integration
@@ -117,7 +118,9 @@ def test_server_sent_events_live_and_resumed(app):
         assert messages[0][2]["alert_id"] == str(second.alert_id)
         assert ack[2]["alert_id"] == str(first.alert_id) and ack[2]["by"] == "manager"
         ids = [e[1] for e in live]
-        assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))  # ids only move forward
+        # ids only move forward, both offsets (the ack offset is -1 until the first ack: "1--1")
+        pairs = [parse_event_id(i) for i in ids]
+        assert all(a <= c and k <= m and (a, k) != (c, m) for (a, k), (c, m) in zip(pairs, pairs[1:])), ids
         # idle: heartbeats
         assert _read(lines, lambda ev: ev[-1][0] == "heartbeat")
 
