@@ -3,7 +3,6 @@ started), for ``GET /v1/catalog/uncatalogued`` and the metric ``bazaar_api_uncat
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import Counter
@@ -16,30 +15,16 @@ UNCATALOGUED = Counter(
 )
 
 
-@dataclass
-class Seen:
-    events: int = 0
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-
-    def add(self, at: datetime, events: int = 1) -> None:
-        self.events += events
-        self.first_seen = self.first_seen or at
-        self.last_seen = at
-
-    def as_dict(self) -> dict:
-        return {"events": self.events, "first_seen": _iso(self.first_seen), "last_seen": _iso(self.last_seen)}
-
-
-@dataclass
-class StoreSeen(Seen):
-    skus: dict[str, Seen] = field(default_factory=dict)
-
-
 class UncataloguedLog:
+    """Per unregistered store, and per (store, unknown sku): ``[events, first_seen, last_seen]``.
+
+    Plain lists updated in place: a 500-event request of an unregistered store names a few thousand
+    (store, sku) pairs, and recording them runs on the request's path."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._stores: dict[str, StoreSeen] = {}
+        self._stores: dict[str, list] = {}
+        self._skus: dict[tuple[str, str], list] = {}
 
     def record(self, counted: Uncatalogued, at: datetime) -> None:
         """Add one request's counts: each event once per unregistered store it names, and per unknown
@@ -48,22 +33,36 @@ class UncataloguedLog:
             return
         UNCATALOGUED.inc(counted.events)
         with self._lock:
-            for store_id, n in counted.stores.items():
-                self._stores.setdefault(store_id, StoreSeen()).add(at, n)
-            for (store_id, sku), n in counted.skus.items():
-                self._stores[store_id].skus.setdefault(sku, Seen()).add(at, n)
+            _add(self._stores, counted.stores, at)
+            _add(self._skus, counted.skus, at)
 
     def listing(self, registered, known_sku) -> list[dict]:
         """Stores still unregistered, each with the skus still missing from the catalog."""
         with self._lock:
-            items = sorted(self._stores.items())
-            out = []
-            for store_id, seen in items:
-                if registered(store_id):
-                    continue
-                skus = [{"sku": s, **v.as_dict()} for s, v in sorted(seen.skus.items()) if not known_sku(s)]
-                out.append({"store_id": store_id, **seen.as_dict(), "unknown_skus": skus})
+            stores = sorted((store_id, list(seen)) for store_id, seen in self._stores.items() if not registered(store_id))
+            by_store: dict[str, list[tuple[str, list]]] = {}
+            for (store_id, sku), seen in self._skus.items():
+                by_store.setdefault(store_id, []).append((sku, list(seen)))
+        out = []
+        for store_id, seen in stores:
+            skus = [{"sku": sku, **_seen(s)} for sku, s in sorted(by_store.get(store_id, ())) if not known_sku(sku)]
+            out.append({"store_id": store_id, **_seen(seen), "unknown_skus": skus})
         return out
+
+
+def _add(seen: dict, counts: dict, at: datetime) -> None:
+    for key, n in counts.items():
+        entry = seen.get(key)
+        if entry is None:
+            seen[key] = [n, at, at]
+        else:
+            entry[0] += n
+            entry[2] = at
+
+
+def _seen(entry: list) -> dict:
+    events, first, last = entry
+    return {"events": events, "first_seen": _iso(first), "last_seen": _iso(last)}
 
 
 def _iso(at: datetime | None) -> str | None:

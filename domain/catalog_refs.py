@@ -15,6 +15,7 @@ Pure: the catalog is anything with ``product(sku)`` and ``has_store(store_id)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Protocol, Sequence
 
 from pydantic import ValidationError
@@ -24,6 +25,8 @@ from schemas.catalog import Product
 from schemas.events import Event, Transfer
 
 SERVER_LINE_FIELDS = ("entered_quantity", "entered_unit")
+_server_fields = attrgetter(*SERVER_LINE_FIELDS)
+_UNSET = (None,) * len(SERVER_LINE_FIELDS)
 
 
 class CatalogReader(Protocol):
@@ -73,7 +76,10 @@ class Checked:
 
 def without_server_fields(event: Event) -> Event:
     """Drop what only the server may set on a line (``entered_*``), as the terminal's input is ignored there."""
-    if not any(getattr(line, f) is not None for line in event.lines for f in SERVER_LINE_FIELDS):
+    for line in event.lines:  # (a plain loop: this runs for every posted event)
+        if _server_fields(line) != _UNSET:
+            break
+    else:
         return event
     lines = [line.model_copy(update={f: None for f in SERVER_LINE_FIELDS}) for line in event.lines]
     return event.model_copy(update={"lines": lines})

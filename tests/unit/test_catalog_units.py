@@ -142,6 +142,17 @@ def test_entered_fields_from_a_terminal_are_ignored_and_digest_is_of_the_posted_
     assert digest(converted) != digest(posted)  # why the API sends the posted event's digest
 
 
+def test_an_event_without_server_fields_is_passed_on_as_it_is_and_either_field_alone_is_dropped():
+    plain = event(lines=[{"sku": "soap", "quantity": "1", "unit_cost": "1"}, {"sku": "rice", "quantity": "2", "unit_cost": "3"}])
+    assert without_server_fields(plain) is plain
+    for field, value in (("entered_unit", "carton"), ("entered_quantity", "2")):
+        e = event(lines=[{"sku": "soap", "quantity": "1", "unit_cost": "1"}, {"sku": "rice", "quantity": "2", "unit_cost": "3", field: value}])
+        posted = without_server_fields(e)
+        assert posted is not e
+        assert [(line.entered_quantity, line.entered_unit) for line in posted.lines] == [(None, None), (None, None)]
+        assert digest(posted) == digest(plain.model_copy(update={"event_id": e.event_id}))
+
+
 def test_overrides_replace_price_reorder_point_and_active():
     p = Product(sku="soap", name="Soap", price="100.00", reorder_point="10")
     o = StoreProduct(store_id="s1", sku="soap", price="95.50", active=False)
