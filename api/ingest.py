@@ -131,6 +131,7 @@ def messages(
 
 
 _OCCURRED = b'"occurred_at":"'
+_NOT_DIGESTED = frozenset({"received_at"})
 
 
 def wire(event: Event, received_json: bytes | None) -> tuple[bytes, str]:
@@ -141,7 +142,8 @@ def wire(event: Event, received_json: bytes | None) -> tuple[bytes, str]:
     digest covers, and ``received_at`` is the field right after ``occurred_at`` (a string's quotes are
     escaped in JSON, so ``"occurred_at":"`` cannot occur inside a value before it).
     """
-    body = event.model_dump_json(exclude={"received_at"}, exclude_none=True).encode()
+    # the serializer itself: model_dump_json would decode its bytes to text, which is encoded again
+    body = event.__pydantic_serializer__.to_json(event, exclude=_NOT_DIGESTED, exclude_none=True)
     fingerprint = hashlib.blake2b(body, digest_size=8).hexdigest()
     if received_json is None:
         return body, fingerprint
