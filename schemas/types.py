@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from datetime import datetime
-from decimal import Decimal
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, PlainSerializer, WrapValidator
@@ -57,19 +57,23 @@ def _too_many_places(places: int) -> PydanticCustomError:
         {"decimal_places": places})
 
 
+# any exponent a parsed decimal can have: normalizing "9E999999" must not trap Overflow
+_UNBOUNDED = Context(Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def _exact(places: int, whole_digits: int):
     """One cheap check instead of pydantic's digit counting (this runs for every line, twice)."""
     limit = Decimal(10) ** whole_digits
     step = Decimal(1).scaleb(-places)  # 0.001 for 3 places
 
     def too_many_places(value: Decimal) -> bool:  # trailing zeros do not count: 1.2500 has 2
-        return value.as_tuple().exponent < -places and value.normalize().as_tuple().exponent < -places
+        return value.as_tuple().exponent < -places and value.normalize(_UNBOUNDED).as_tuple().exponent < -places
 
     def check(value: Decimal) -> Decimal:
         # the same error types and context pydantic's own constraints raise, in the same order
         if not value.is_finite():
             raise PydanticCustomError("finite_number", "Input should be a finite number")
-        if abs(value) < limit:
+        if value.copy_abs() < limit:  # (exact: abs() would round and trap Overflow for "1E1000000")
             # in range, so quantize is exact (at most 16 digits): equal unless digits were cut off
             if value != value.quantize(step):
                 raise _too_many_places(places)

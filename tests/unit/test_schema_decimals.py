@@ -105,3 +105,13 @@ def test_shortcut_changes_no_outcome(text):
 def test_shortcut_examples_match(text):
     for name, (fast, chain) in ADAPTERS.items():
         assert _result(fast, text, True) == _result(chain, text, True), (name, text)
+
+
+@pytest.mark.parametrize("text", ["1E1000000", "-1E1000000", "9.5E999999", "1E-1000000", "1.0000E-1000000"])
+def test_exponents_beyond_the_default_context_are_refused_cleanly(text):
+    """Found by the property test: abs() of 1E1000000 trapped decimal.Overflow (a 500, not a 422)."""
+    for name, (fast, chain) in ADAPTERS.items():
+        for json in (True, False):
+            got = _result(fast, text, json)
+            assert isinstance(got, list) and got, (name, text, json, got)
+            assert got == _result(chain, text, json)
