@@ -98,7 +98,7 @@ def _plain_first(places: int, whole_digits: int, negative: bool, rule=None) -> W
     sign = "-?" if negative else ""
     plain = re.compile(rf"{sign}[0-9]{{1,{whole_digits}}}(?:\.[0-9]{{1,{places}}})?").fullmatch
 
-    longest = len(sign) + whole_digits + 1 + places  # longer texts are never plain (and never memoised)
+    longest = negative + whole_digits + 1 + places  # longer texts are never plain (and never memoised)
 
     @lru_cache(maxsize=16_384)  # quantities and prices repeat: a hit costs a third of the match alone
     def accepted(text: str) -> Decimal | None:
