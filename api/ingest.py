@@ -10,7 +10,6 @@ what is refused and how the answer names it. So the fast path changes the cost, 
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -19,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from api.errors import ApiError, batch_too_large, event_issues, invalid_events, invalid_json, issue
 from api.producer import DeliveryResult, Item
 from domain import tokens
-from domain.events import LEG_OUT, wire_legs
+from domain.events import LEG_OUT, digested_json, fingerprint_of, wire_legs
 from schemas.events import Event, EventAdapter, loads_exact
 from schemas.types import Timestamp
 from streams.topics import DIGEST_HEADER, LEG_HEADER
@@ -131,7 +130,6 @@ def messages(
 
 
 _OCCURRED = b'"occurred_at":"'
-_NOT_DIGESTED = frozenset({"received_at"})
 
 
 def wire(event: Event, received_json: bytes | None) -> tuple[bytes, str]:
@@ -142,9 +140,8 @@ def wire(event: Event, received_json: bytes | None) -> tuple[bytes, str]:
     digest covers, and ``received_at`` is the field right after ``occurred_at`` (a string's quotes are
     escaped in JSON, so ``"occurred_at":"`` cannot occur inside a value before it).
     """
-    # the serializer itself: model_dump_json would decode its bytes to text, which is encoded again
-    body = event.__pydantic_serializer__.to_json(event, exclude=_NOT_DIGESTED, exclude_none=True)
-    fingerprint = hashlib.blake2b(body, digest_size=8).hexdigest()
+    body = digested_json(event)
+    fingerprint = fingerprint_of(body)
     if received_json is None:
         return body, fingerprint
     end = body.index(b'"', body.index(_OCCURRED) + len(_OCCURRED)) + 1

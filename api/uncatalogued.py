@@ -61,9 +61,5 @@ def _add(seen: dict, counts: dict, at: datetime) -> None:
 
 
 def _seen(entry: list) -> dict:
-    events, first, last = entry
-    return {"events": events, "first_seen": _iso(first), "last_seen": _iso(last)}
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at else None
+    events, first, last = entry  # an entry is made at its first sighting: both times are always set
+    return {"events": events, "first_seen": first.isoformat(), "last_seen": last.isoformat()}

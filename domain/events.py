@@ -44,10 +44,23 @@ def split_key(key: str) -> tuple[str, str]:
     return store_id, sku
 
 
+_NOT_DIGESTED = frozenset({"received_at"})
+
+
+def digested_json(event: Event) -> bytes:
+    """The event's JSON without the server's ``received_at``: what its digest covers. (The
+    serializer's own bytes: ``model_dump_json`` would decode them to text, to be encoded again.)"""
+    return event.__pydantic_serializer__.to_json(event, exclude=_NOT_DIGESTED, exclude_none=True)
+
+
+def fingerprint_of(body: bytes) -> str:
+    """The digest of ``digested_json(event)``."""
+    return hashlib.blake2b(body, digest_size=8).hexdigest()
+
+
 def digest(event: Event) -> str:
     """Fingerprint of the payload as the terminal sent it (without the server's received_at)."""
-    body = event.model_dump_json(exclude={"received_at"}, exclude_none=True).encode()
-    return hashlib.blake2b(body, digest_size=8).hexdigest()
+    return fingerprint_of(digested_json(event))
 
 
 class KeyOp(NamedTuple):
