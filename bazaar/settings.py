@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # the fetcher never hands over events one at a time waiting for room (a task per event).
     stream_buffer_max: int = 16_384
     stream_fetch_max: int = 2000
+    # How long the broker may hold a worker's fetch waiting for data. aiokafka keeps one fetch in
+    # flight per broker, for the partitions that have nothing buffered; when those are idle ones
+    # (Faust's __leader topic, the catalog topics) it waits this long, and the busy partitions are
+    # not fetched meanwhile. Faust's 1,500 ms stalled events that way (~1 s every 1.7 s at 1,000
+    # events/s); an idle worker pays one empty fetch per this many ms.
+    stream_fetch_wait_ms: int = Field(25, ge=1, le=1500)
     stream_produce_timeout_s: float = 60.0  # a changelog/ledger/alert record not acked by then crashes the worker (replayed)
 
     # API

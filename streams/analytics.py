@@ -19,6 +19,7 @@ from clickhouse.rows import (
     ledger_rows, product_rows, store_product_rows, store_rows,
 )
 from clickhouse.sink import Sink, TableSpec
+from streams import faust_fixes
 
 
 @dataclass
@@ -97,6 +98,7 @@ def make_app(settings: Settings) -> faust.App:
 
 
 def build(settings: Settings, sink_db: Database, report_db: Database) -> AnalyticsPipeline:
+    faust_fixes.limit_fetch_wait(settings.stream_fetch_wait_ms)  # the catalog topics are idle: see faust_fixes
     app = make_app(settings)
 
     def topic(name: str, partitions: int) -> faust.TopicT:

@@ -9,6 +9,13 @@ worker ever applied: our tests lost the first event of a partition that way. Her
 passes an offset that was not acked. For a group that has committed nothing yet, the floor is 0
 on topics that keep their whole history (the events topic: retention.ms=-1).
 
+The fetch wait (``limit_fetch_wait``): Faust creates its aiokafka consumer with a hard-coded
+``fetch_max_wait_ms=1500``. aiokafka sends one fetch at a time to a broker, leaving out partitions
+whose fetched records are not consumed yet; when only idle partitions are left in it (Faust's
+``__leader`` topic, a quiet catalog topic), the broker holds it for the whole wait and the busy
+partitions are not fetched until it returns: on one broker, a stall of up to 1.5 s, over and over,
+under a steady load (seen as end-to-end latencies of 1-3 s at 500-2,000 events/s).
+
 The fast path (``_deliver``): Faust's fetcher hands every message to the topic's channels with
 ``await self.wait_first(callback(message), self.suspend_flow.wait())``, which makes four tasks and
 an ``asyncio.wait`` per message (a sixth of the worker's CPU in our profile). Nearly always the
@@ -25,6 +32,7 @@ from typing import Any, Optional
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 from faust.utils.functional import consecutive_numbers
 from mode.services import WaitResults
@@ -104,6 +112,22 @@ class _Resumed:
                 yielded = coro.send(sent)
             except StopIteration as done:
                 return done.value
+
+
+_faust_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
+_FETCH_WAIT_MS = {"ms": 1500}  # Faust's own value until limit_fetch_wait
+
+
+def _create_worker_consumer(self: AIOKafkaConsumerThread, transport: Any) -> Any:
+    consumer = _faust_worker_consumer(self, transport)
+    consumer._fetch_max_wait_ms = _FETCH_WAIT_MS["ms"]  # read by its Fetcher, made when it starts
+    return consumer
+
+
+def limit_fetch_wait(ms: int) -> None:
+    """Every Faust consumer made from now on asks the broker to wait at most ``ms`` for data."""
+    _FETCH_WAIT_MS["ms"] = ms
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
 
 
 def apply(full_history_topics: set[str] = frozenset()) -> None:

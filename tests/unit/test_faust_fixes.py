@@ -1,4 +1,5 @@
 """A commit never passes an offset that was not acked (committed = the next offset to read)."""
+import asyncio
 from collections import defaultdict, namedtuple
 from types import SimpleNamespace
 
@@ -120,3 +121,24 @@ def test_a_suspended_callback_is_abandoned_when_the_flow_is_suspended_as_faust_d
 
     result, steps = asyncio.run(go())
     assert steps == ["first", "cancelled"] and "m3" not in result.results
+
+
+def test_faust_consumers_wait_for_data_only_as_long_as_the_setting_says(monkeypatch, tmp_path):
+    # Faust hard-codes 1,500 ms: a fetch of idle partitions held that long kept the busy ones waiting
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    from bazaar.settings import Settings
+    from streams.app import make_app
+
+    monkeypatch.setattr(AIOKafkaConsumerThread, "_create_worker_consumer", faust_fixes._faust_worker_consumer)  # unpatched
+    monkeypatch.setitem(faust_fixes._FETCH_WAIT_MS, "ms", faust_fixes._FETCH_WAIT_MS["ms"])
+    settings = Settings(data_dir=tmp_path, stream_fetch_wait_ms=40)
+
+    async def fetch_waits() -> list[int]:  # aiokafka makes its consumers on a running loop
+        app = make_app(settings)
+        thread = app.consumer._thread
+        waits = [thread._create_worker_consumer(app.transport)._fetch_max_wait_ms]  # Faust's own
+        faust_fixes.limit_fetch_wait(settings.stream_fetch_wait_ms)
+        return [*waits, thread._create_worker_consumer(app.transport)._fetch_max_wait_ms]
+
+    assert asyncio.run(fetch_waits()) == [1500, 40]
