@@ -122,7 +122,9 @@ def apply_count(
         return Result(Outcome.STALE_COUNT, before, before)
     state.count_at, state.count_id, state.count_qty, state.count_digest = at, event_id, quantity, digest
     state.count_before = before
-    state.moves = {eid: m for eid, m in state.moves.items() if m[AT] > at}
+    moves = state.moves
+    for eid in [eid for eid, m in moves.items() if m[AT] <= at]:
+        del moves[eid]  # in place: a store keeping each movement apart deletes just these
     _recount(state)
     state.base = 0
     state.folded_until = None

@@ -71,7 +71,7 @@ class Outbox(PolledProducer):
         batch.on_record = self._on_record(batch)
         batch.on_changelog = self._on_changelog(batch)
 
-    def send(self, topic: str, partition: int, key: bytes | None, value: bytes, changelog: bool = False) -> None:
+    def send(self, topic: str, partition: int, key: bytes | None, value: bytes | None, changelog: bool = False) -> None:
         batch = self._batch
         assert batch is not None and self._producer is not None, "begin() first"
         callback = batch.on_changelog if changelog else batch.on_record

@@ -1,9 +1,13 @@
 """StockState <-> bytes for the RocksDB table, and the stock table as one batch of events sees it.
 
-The encoding is two JSON texts of integers and strings (no floats), on two lines:
+A key's state is a JSON text of integers and strings (no floats):
 [count_at, count_id, count_qty, count_digest, count_before, count_after, base, folded_until,
  updated_at, [fired, [day, sold, day, sold, ...], first_day, recent], moved, oldest]
-{id: [at, delta, digest, before], ...}   (the movements since the count, parsed only when needed)
+Its movements since the count ({event id: [at, delta, digest, before]}, the dedupe set) follow on a
+second line of the value (parsed only when needed: ``LazyMoves``) while they are few; a busy key's
+go under keys of their own, ``\x00<store>|<sku>|<event id>`` -> [at, delta, digest, before], and
+its value is the first line alone (``KeyMoves``). Values of one array with the movements inside
+(the first layout) are still read.
 """
 from __future__ import annotations
 
@@ -16,36 +20,52 @@ from domain.alerts import AlertState
 from domain.stock import StockState
 
 
+def encode_header(state: StockState) -> bytes:
+    """The value of a key whose movements are stored under their own keys (``KeyMoves``): the
+    header and how many movements it keeps (so a lookup need not count them)."""
+    return orjson.dumps([*_header(state), len(state.moves)])
+
+
 def encode(state: StockState) -> bytes:
-    header = orjson.dumps(
-        [
-            state.count_at,
-            state.count_id,
-            state.count_qty,
-            state.count_digest,
-            state.count_before,
-            state.count_after,
-            state.base,
-            state.folded_until,
-            state.updated_at,
-            _encode_alerts(state.alerts),
-            state.moved,
-            state.oldest,
-        ]
-    )
+    """The whole state in one value: the header, a newline, the movements."""
     moves = state.moves
     # one copy of the movements (a busy key's are most of its bytes), where ``+`` would make two
-    return b"\n".join((header, moves.to_json() if isinstance(moves, LazyMoves) else orjson.dumps(moves)))
+    return b"\n".join((orjson.dumps(_header(state)), moves.to_json() if isinstance(moves, LazyMoves) else orjson.dumps(dict(moves))))
 
 
-def decode(data: bytes) -> StockState:
+def _header(state: StockState) -> list:
+    return [
+        state.count_at,
+        state.count_id,
+        state.count_qty,
+        state.count_digest,
+        state.count_before,
+        state.count_after,
+        state.base,
+        state.folded_until,
+        state.updated_at,
+        _encode_alerts(state.alerts),
+        state.moved,
+        state.oldest,
+    ]
+
+
+def decode(data: bytes, moves: Callable[[StockState, int], MutableMapping[str, list]] | None = None) -> StockState:
+    """The state a value holds. When its movements are kept under their own keys, ``moves(state,
+    count)`` gives the mapping that reads them (``KeyMoves``); without it they read as none."""
     cut = data.find(b"\n")
-    if cut < 0:  # written before movements were kept apart (one array with the movements inside)
-        c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, moves, alerts, moved, oldest = orjson.loads(data)
-    else:
+    kept: Any = None
+    count = 0
+    if cut >= 0:  # movements on a second line
         c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, alerts, moved, oldest = orjson.loads(data[:cut])
-        moves = LazyMoves(data[cut + 1:])
-    return StockState(
+        kept = LazyMoves(data[cut + 1:])
+    else:
+        fields = orjson.loads(data)
+        if isinstance(fields[9], dict):  # the first layout: one array with the movements inside
+            c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, kept, alerts, moved, oldest = fields
+        else:  # movements under their own keys
+            c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, alerts, moved, oldest, count = fields
+    state = StockState(
         count_at=c_at,
         count_id=c_id,
         count_qty=c_qty,
@@ -55,11 +75,14 @@ def decode(data: bytes) -> StockState:
         base=base,
         folded_until=folded,
         updated_at=updated,
-        moves=moves,
+        moves={} if kept is None else kept,
         alerts=_decode_alerts(alerts),
         moved=moved,
         oldest=oldest,
     )
+    if kept is None and moves is not None:
+        state.moves = moves(state, count)
+    return state
 
 
 _MISSING = object()
@@ -133,6 +156,184 @@ class LazyMoves(MutableMapping[str, list]):
         return self._raw
 
 
+# A key's movements stay in its value (one write, one changelog record) until that value would pass
+# this size (about 20 movements); then they move under keys of their own for good (``KeyMoves``),
+# so a busy key's write no longer grows with its traffic.
+SPILL_BYTES = 2048
+MOVES_PREFIX = b"\x00"  # movement keys sort before every stock key (store ids start with a letter or digit)
+
+
+def moves_prefix(key: bytes) -> bytes:
+    """Where the movements of stock key ``store|sku`` are kept: ``\x00store|sku|<event id>`` (store
+    ids and skus never contain ``|``, so no other key's movements share the prefix)."""
+    return MOVES_PREFIX + key + b"|"
+
+
+class KeyMoves(MutableMapping[str, list]):
+    """A key's movements (event id -> [at, delta, digest, before]), each under its own RocksDB key.
+
+    A busy sku keeps every movement since its last count, up to the late window (days of sales);
+    in one value they made every sale rewrite -- and send to the changelog -- all of them, so a
+    write cost grew with the key's traffic. Here a new movement is one small key and record, a
+    re-sent id is one point read, and a count or a fold reads them all once (a prefix scan).
+
+    A stored movement at or before the state's floor (its count's time, or the newest movement
+    folded into ``base``) is dead: a count or a fold already covers it. Its key is deleted and a
+    tombstone sent, but readers never count on that: a tombstone lost in a crash (the worker's
+    RocksDB ahead of the changelog, then replayed) leaves a dead key that is skipped, then
+    deleted again. What changed since the last ``drain`` is returned by it, for the batch's write
+    and changelog records: new and deleted ids, and ids found in RocksDB (a re-delivered event:
+    its movement may never have reached the changelog, so it is sent again). Between batches a
+    cached state's movements hold nothing but where they are (a worker caches tens of thousands).
+    """
+
+    __slots__ = ("db", "key", "state", "_prefix", "_new", "_gone", "_read", "_dict", "_count", "_missed")
+
+    def __init__(self, db: Any, key: bytes, state: StockState, loaded: dict[str, list] | None = None, count: int = 0) -> None:
+        self.db, self.key, self.state = db, key, state
+        self._prefix = moves_prefix(key)
+        self._new: dict[str, list] | None = None  # set since the last drain
+        self._gone: set[str] | None = None  # deleted since the last drain
+        self._read: dict[str, list] | None = None  # found in RocksDB since the last drain
+        self._dict = loaded  # every live movement, once scanned (until the next drain)
+        self._count = count if loaded is None else len(loaded)  # live movements (kept in the value)
+        self._missed: str | None = None  # the last id ``get`` did not find (then set, as a new movement)
+
+    def _floor(self) -> int | None:
+        s = self.state
+        count_at, folded = s.count_at, s.folded_until
+        if count_at is None:
+            return folded
+        return count_at if folded is None or folded < count_at else folded
+
+    def _forget(self, key: str) -> None:
+        if self._gone is None:
+            self._gone = set()
+        self._gone.add(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._dict is not None:
+            return self._dict.get(key, default)
+        for mine in (self._new, self._read):
+            if mine is not None:
+                hit = mine.get(key)
+                if hit is not None:
+                    return hit
+        if self._gone is not None and key in self._gone:
+            return default
+        raw = self.db.get(self._prefix + key.encode())
+        if raw is None:
+            self._missed = key
+            return default
+        move = orjson.loads(raw)
+        floor = self._floor()
+        if floor is not None and move[0] <= floor:  # dead (see the class)
+            self._forget(key)
+            self._missed = key
+            return default
+        if self._read is None:
+            self._read = {}
+        self._read[key] = move
+        return move
+
+    def __getitem__(self, key: str) -> list:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: list) -> None:
+        if key != self._missed and self.get(key, _MISSING) is not _MISSING:
+            self._count -= 1  # replaced, not added
+        self._missed = None
+        self._count += 1
+        if self._dict is not None:
+            self._dict[key] = value
+        if self._new is None:
+            self._new = {}
+        self._new[key] = value
+        if self._gone is not None:
+            self._gone.discard(key)
+
+    def __delitem__(self, key: str) -> None:
+        if self.get(key, _MISSING) is _MISSING:
+            raise KeyError(key)
+        self._count -= 1
+        if self._dict is not None:
+            del self._dict[key]
+        for mine in (self._new, self._read):
+            if mine is not None:
+                mine.pop(key, None)
+        self._forget(key)
+
+    def _all(self) -> dict[str, list]:
+        if self._dict is None:
+            found: dict[str, list] = {}
+            prefix, n, floor, gone = self._prefix, len(self._prefix), self._floor(), self._gone or ()
+            it = self.db.iter()
+            it.seek(prefix)
+            while it.valid():
+                raw_key = it.key()
+                if not raw_key.startswith(prefix):
+                    break
+                event_id = raw_key[n:].decode()
+                if event_id not in gone:
+                    move = orjson.loads(it.value())
+                    if floor is not None and move[0] <= floor:
+                        self._forget(event_id)  # dead: delete it (again)
+                    else:
+                        found[event_id] = move
+                it.next()
+            if self._new:
+                found.update(self._new)
+            self._dict = found
+            self._count = len(found)
+        return self._dict
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._all()))
+
+    def __len__(self) -> int:
+        return self._count  # (kept exact: no scan)
+
+    def __repr__(self) -> str:
+        return f"KeyMoves({self._all()!r})"
+
+    def ids_stored(self) -> list[str]:
+        """Every event id with a key under this prefix, dead or alive (what a replacement deletes)."""
+        it, out, n = self.db.iter(), [], len(self._prefix)
+        it.seek(self._prefix)
+        while it.valid() and it.key().startswith(self._prefix):
+            out.append(it.key()[n:].decode())
+            it.next()
+        return out
+
+    def drain(self) -> list[tuple[bytes, bytes | None]]:
+        """(movement key, value or None to delete) for what changed or was read since the last drain;
+        from then on the caller has written them to RocksDB, and they are read from there."""
+        prefix, out = self._prefix, []
+        if self._read:
+            out += [(prefix + k.encode(), orjson.dumps(v)) for k, v in self._read.items()]
+        if self._new:
+            out += [(prefix + k.encode(), orjson.dumps(v)) for k, v in self._new.items()]
+        if self._gone:
+            out += [(prefix + k.encode(), None) for k in self._gone]
+        self._new = self._gone = self._read = self._dict = self._missed = None
+        return out
+
+    @classmethod
+    def replacing(cls, db: Any, key: bytes, state: StockState, moves: Any, stored: bool = True) -> "KeyMoves":
+        """Key moves for ``state`` holding exactly ``moves`` (a plain mapping: the key is new, or its
+        movements were stored in its value before): every one is written, and unless ``stored`` is
+        False (nothing stored under the key's prefix) every other stored id is deleted."""
+        current = dict(moves.items())
+        replaced = cls(db, key, state, loaded=dict(current))
+        replaced._new = current
+        if stored:
+            replaced._gone = {k for k in replaced.ids_stored() if k not in current}
+        return replaced
+
+
 def _encode_alerts(a: AlertState) -> list:
     return [a.fired, [n for pair in a.sales.items() for n in pair], a.first_day, a.recent]  # sales flat: [day, sold, ...]
 
@@ -179,8 +380,12 @@ class BatchStates(MutableMapping[str, StockState]):
         state = self._cache.get(key)
         if state is not None:
             return state
-        raw = self._table.data._db_for_partition(self.partition).get(key.encode())
-        return default if raw is None else decode(raw)
+        db = self._table.data._db_for_partition(self.partition)
+        raw_key = key.encode()
+        raw = db.get(raw_key)
+        if raw is None:
+            return default
+        return decode(raw, lambda state, count: KeyMoves(db, raw_key, state, count=count))
 
     def __getitem__(self, key: str) -> StockState:
         state = self.get(key)
@@ -200,19 +405,40 @@ class BatchStates(MutableMapping[str, StockState]):
     def __len__(self) -> int:
         return len(self._dirty)
 
-    def flush(self, send: Callable[[int, bytes, bytes], None]) -> int:
+    def flush(self, send: Callable[[int, bytes, bytes | None], None]) -> int:
         """Write every key the batch touched (even unchanged ones: a replay re-publishes state that
-        may not have reached the changelog) and ``send(partition, key, value)`` its changelog record.
-        Returns the key count."""
+        may not have reached the changelog) and ``send(partition, key, value)`` its changelog record,
+        after those of its movements (new, deleted: value None, or read again: see ``KeyMoves``).
+        A key's records share its partition, so the broker has its movements whenever it has the
+        state that counts them. Returns the key count."""
         writes: dict[int, Any] = {}
-        sends: list[tuple[int, bytes, bytes]] = []
+        sends: list[tuple[int, bytes, bytes | None]] = []
         store = self._table.data  # faust.stores.rocksdb.Store
         key_index = store._key_index
         for key, (partition, state) in self._dirty.items():
-            raw_key, value = key.encode(), encode(state)
+            raw_key = key.encode()
+            db = store._db_for_partition(partition)
             batch = writes.get(partition)
             if batch is None:
                 batch = writes[partition] = rocksdict.WriteBatch(raw_mode=True)
+            moves = state.moves
+            if moves.__class__ is KeyMoves:
+                if moves.db is not db or moves.key != raw_key:  # (never expected: read from another place)
+                    moves = state.moves = KeyMoves.replacing(db, raw_key, state, moves)
+                value = None
+            else:
+                value = encode(state)  # movements in the value, while they are few
+                if len(value) > SPILL_BYTES:  # a busy key: from now on its movements have keys of their own
+                    moves = state.moves = KeyMoves.replacing(db, raw_key, state, moves, stored=False)
+                    value = None
+            if value is None:
+                for move_key, move in moves.drain():
+                    if move is None:
+                        batch.delete(move_key)
+                    else:
+                        batch.put(move_key, move)
+                    sends.append((partition, move_key, move))
+                value = encode_header(state)
             batch.put(raw_key, value)
             key_index[raw_key] = partition
             sends.append((partition, raw_key, value))

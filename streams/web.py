@@ -18,7 +18,7 @@ from domain import tokens
 from domain.events import SEP, stock_key
 from domain.lookup import stock_item
 from streams.app import Pipeline
-from streams.state import decode
+from streams.state import KeyMoves, decode
 
 log = logging.getLogger("bazaar.streams.web")
 
@@ -88,10 +88,12 @@ def register_views(p: Pipeline) -> None:
         not_ready = await ready_for(web, request, store_id)
         if not_ready is not None:
             return not_ready
-        raw = db_for(partition_of(store_id)).get(stock_key(store_id, sku).encode())
+        db = db_for(partition_of(store_id))
+        key = stock_key(store_id, sku).encode()
+        raw = db.get(key)
         if raw is None:
             return web.json({"error": "not_found", "detail": f"no stock recorded for sku {sku!r} at store {store_id!r}"}, status=404)
-        return web.json(stock_item(store_id, sku, decode(raw)))
+        return web.json(stock_item(store_id, sku, decode(raw, lambda state, count: KeyMoves(db, key, state, count=count))))
 
     @app.page("/stock/{store_id}")
     async def stock_list(web, request, store_id: str) -> Any:
@@ -109,14 +111,15 @@ def register_views(p: Pipeline) -> None:
         start = prefix + q.get("sku_prefix", "").encode()
         cursor = q.get("cursor")
         items, next_cursor = [], None
-        it = db_for(partition_of(store_id)).iter()
+        db = db_for(partition_of(store_id))
+        it = db.iter()
         it.seek(prefix + cursor.encode() + b"\x00" if cursor else start)
         while it.valid():
             key = it.key()
             if not key.startswith(start):
                 break
             sku = key[len(prefix):].decode()
-            item = stock_item(store_id, sku, decode(it.value()))
+            item = stock_item(store_id, sku, decode(it.value(), lambda state, count, key=key: KeyMoves(db, key, state, count=count)))
             if want_negative is None or item["negative"] == want_negative:
                 if len(items) == limit:
                     next_cursor = items[-1]["sku"]

@@ -75,12 +75,14 @@ def test_posted_events_give_exact_stock_and_resends_count_once(one_worker):
     r.post(event("sale", lines=[{"sku": "atta", "quantity": "12", "unit_price": "120.00"}], minutes=-4))
     body = r.stock("s1", "atta", after=r.token, timeout_ms=20_000).json()
     assert body["on_hand"] == "-2.125" and body["negative"] is True
+    assert body["movements_since_count"] == 3  # the purchase and two sales (the re-sends counted once)
 
     # a count is the truth as of its time; a late sale from before it changes nothing
     r.post(event("count", lines=[{"sku": "atta", "quantity": "4.5"}], minutes=-2))
     r.post(event("sale", lines=[{"sku": "atta", "quantity": "1", "unit_price": "120.00"}], minutes=-3))
     body = r.stock("s1", "atta", after=r.token, timeout_ms=20_000).json()
     assert body["on_hand"] == "4.5" and body["last_count_at"] is not None
+    assert body["movements_since_count"] == 0  # the count covers every movement before it
 
     # a transfer moves stock once, visible at both stores with the same token
     r.post(event("transfer", to_store_id="s2", lines=[{"sku": "atta", "quantity": "1.5"}], minutes=-1))
@@ -88,7 +90,7 @@ def test_posted_events_give_exact_stock_and_resends_count_once(one_worker):
     assert r.stock("s2", "atta", after=r.token, timeout_ms=20_000).json()["on_hand"] == "1.5"
 
     listed = r.store_stock("s1")
-    assert listed["atta"]["on_hand"] == "3"
+    assert listed["atta"]["on_hand"] == "3" and listed["atta"]["movements_since_count"] == 1
     assert r.http.get("/v1/stores/s1/stock", params={"negative": "true"}).json()["items"] == []
 
 

@@ -1,12 +1,19 @@
 """BatchStates: the stock table as one batch sees it (read once, written once per key, right partition)."""
+from datetime import timedelta
+
+import orjson
 import pytest
 import rocksdict
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.events import apply_event
 from domain.stock import StockState
 from schemas.events import EventAdapter
-from streams.state import BatchStates, decode, encode
-from tests.unit.eventgen import T0
+from streams import state as state_module
+from streams.state import MOVES_PREFIX, SPILL_BYTES, BatchStates, KeyMoves, decode, encode
+from tests.unit.eventgen import T0, events, unique_ids
+from tests.unit.test_stock_properties import deliveries
 
 pytestmark = pytest.mark.unit
 
@@ -110,3 +117,145 @@ def test_movements_appended_to_a_stored_state_round_trip_without_parsing(tmp_pat
     again = decode(encode(state))
     assert dict(again.moves) == {"a": [1, -1000, "d1", 0], "b": [2, -500, "d2", -1000]}
     assert again.moves.get("a") == [1, -1000, "d1", 0]  # a known id parses, and is found
+
+
+def _flush(states) -> list[tuple[int, bytes, bytes | None]]:
+    sent: list[tuple[int, bytes, bytes | None]] = []
+    states.flush(lambda partition, key, value: sent.append((partition, key, value)))
+    return sent
+
+
+def _moves_in(db, key: bytes) -> dict[bytes, bytes]:
+    return {k: v for k, v in db.items() if k.startswith(MOVES_PREFIX + key + b"|")}
+
+
+def test_a_busy_key_writes_one_small_record_per_sale_however_many_it_keeps(tmp_path):
+    # movements kept in the value (the late window keeps days of them) made every sale of a busy
+    # sku rewrite them all; past SPILL_BYTES they move under keys of their own
+    table = FakeTable(tmp_path)
+    states = BatchStates(table, cache_keys=10)
+    sizes, shapes = [], []
+    for minute in range(200):
+        apply_event(states, sale("s1", [("milk", "1")], minute=minute))
+        sent = _flush(states)
+        shapes.append([k[:1] for _, k, _ in sent])
+        sizes.append(sum(len(v) for _, _, v in sent))
+    spilled = next(i for i, shape in enumerate(shapes) if shape != [b"s"])  # one record each until then
+    assert 10 < spilled < 40 and shapes[spilled] == [MOVES_PREFIX] * (spilled + 1) + [b"s"]  # all of them moved out
+    assert shapes[spilled + 1:] == [[MOVES_PREFIX, b"s"]] * (199 - spilled)  # then the movement, then the state
+    assert max(sizes[spilled + 1:]) < min(sizes[spilled + 1:]) + 16  # flat from then on
+    assert max(sizes) < SPILL_BYTES + 200
+    db = table.data._db_for_partition(0)
+    assert len(_moves_in(db, b"s1|milk")) == 200
+    fresh = BatchStates(table)
+    assert fresh.get("s1|milk").on_hand == -200_000 and len(fresh.get("s1|milk").moves) == 200
+
+
+def _busy(states, store: str, sku: str, minutes) -> None:
+    for minute in minutes:
+        apply_event(states, sale(store, [(sku, "1")], minute=minute))
+        _flush(states)
+    assert isinstance(states.get(f"{store}|{sku}").moves, KeyMoves)
+
+
+def test_a_redelivered_event_sends_its_movement_again(tmp_path):
+    # a crash after the RocksDB write but before the changelog acked: the replay must re-publish it
+    table = FakeTable(tmp_path)
+    ev = sale("s1", [("rice", "1")], minute=500)
+    first = BatchStates(table)
+    _busy(first, "s1", "rice", range(40))  # its movements under keys of their own
+    apply_event(first, ev)
+    written = _flush(first)
+    again = BatchStates(table)  # restarted: nothing cached
+    [applied] = apply_event(again, ev)
+    assert applied.result.outcome.value == "duplicate"
+    assert sorted(_flush(again)) == sorted(written)  # the same movement and state records
+
+
+def test_a_count_deletes_the_movements_it_covers(tmp_path):
+    table = FakeTable(tmp_path)
+    states = BatchStates(table)
+    _busy(states, "s1", "rice", range(1, 41))
+    apply_event(states, count("s1", [("rice", "10")], minute=30))
+    sent = _flush(states)
+    tombstones = [k for _, k, v in sent if v is None]
+    assert len(tombstones) == 30  # the sales at minutes 1 to 30 are inside the count
+    db = table.data._db_for_partition(0)
+    assert all(db.get(k) is None for k in tombstones) and len(_moves_in(db, b"s1|rice")) == 10
+    assert BatchStates(table).get("s1|rice").on_hand == 10_000 - 10_000
+
+
+def test_a_dead_movement_left_by_a_lost_tombstone_is_skipped_and_deleted_again(tmp_path):
+    # the worker's RocksDB ran ahead of the changelog (a crash) and the tombstone of a folded
+    # movement never reached it: a worker recovering from the changelog finds the key again
+    table = FakeTable(tmp_path)
+    db = table.data._db_for_partition(0)
+    state = StockState(base=-5_000, folded_until=1_000)  # the movement at 900 is folded into base
+    db[b"s1|rice"] = b"x"  # (the stock key exists; its value is not read here)
+    db[MOVES_PREFIX + b"s1|rice|old"] = b'[900,-5000,"d",0]'
+    moves = KeyMoves(db, b"s1|rice", state)
+    assert moves.get("old") is None and len(moves) == 0 and dict(moves) == {}  # not counted twice
+    assert moves.drain() == [(MOVES_PREFIX + b"s1|rice|old", None)]  # deleted again
+
+
+def test_values_of_the_first_layout_are_read_and_rewritten(tmp_path):
+    table = FakeTable(tmp_path)
+    db = table.data._db_for_partition(0)
+    at = int(T0.timestamp()) * 1_000_000  # inside the late window of the sale below
+    db[b"s1|dal"] = orjson.dumps([None, "", 0, "", 0, 0, 0, None, None, {"b": [at, -500, "d2", 0]},
+                                  [{}, [], None, []], -500, at])  # one array, the movements inside
+    states = BatchStates(table)
+    assert states.get("s1|dal").on_hand == -500 and dict(states.get("s1|dal").moves) == {"b": [at, -500, "d2", 0]}
+    ev = sale("s1", [("dal", "1")], minute=5)
+    apply_event(states, ev)
+    _flush(states)
+    header, moves = db[b"s1|dal"].split(b"\n")
+    assert len(orjson.loads(header)) == 12 and set(orjson.loads(moves)) == {"b", str(ev.event_id)}
+    fresh = BatchStates(table)
+    assert fresh.get("s1|dal").on_hand == -1_500 and fresh.get("s1|dal").moves.get("b") == [at, -500, "d2", 0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(events(), min_size=1, max_size=20).map(unique_ids), st.data())
+def test_batches_restarts_and_a_rebuilt_changelog_agree_with_the_plain_rules(tmp_path_factory, evs, data):
+    """Any arrival (with re-sends), applied through BatchStates in batches of any size, with restarts
+    (nothing cached) and late receipts (movements folded, counts deleting movements), gives what the
+    plain rules give over a dict; so does a table rebuilt from the changelog records alone."""
+    legs = deliveries(evs)
+    arrival = data.draw(st.permutations(legs + data.draw(st.lists(st.sampled_from(legs), max_size=8))))
+    received = data.draw(st.lists(st.integers(0, 3), min_size=len(arrival), max_size=len(arrival)))  # days after T0
+    cuts = data.draw(st.lists(st.booleans(), min_size=len(arrival), max_size=len(arrival)))
+    restarts = data.draw(st.lists(st.booleans(), min_size=len(arrival), max_size=len(arrival)))
+    spill = data.draw(st.sampled_from([0, 300, SPILL_BYTES]))  # 0: every key's movements under keys at once
+    table, rebuilt = FakeTable(tmp_path_factory.mktemp("t")), FakeTable(tmp_path_factory.mktemp("r"))
+    plain: dict = {}
+    states = BatchStates(table, cache_keys=data.draw(st.sampled_from([0, 2, 100])))
+    changelog: list = []
+    state_module.SPILL_BYTES = spill
+    try:
+        _apply_in_batches(arrival, received, cuts, restarts, plain, states, table, changelog)
+    finally:
+        state_module.SPILL_BYTES = SPILL_BYTES
+    for partition, key, value in changelog:  # what a worker recovering from the changelog writes
+        db = rebuilt.data._db_for_partition(partition)
+        if value is None:
+            db.delete(key)
+        else:
+            db[key] = value
+    for source in (BatchStates(table), BatchStates(rebuilt)):
+        for key, want in plain.items():
+            got = source.get(key)
+            assert (got.on_hand, got.base, got.folded_until, got.count_at) == (want.on_hand, want.base, want.folded_until, want.count_at)
+            assert len(got.moves) == len(want.moves) and dict(got.moves) == dict(want.moves)  # (the count is kept, not scanned)
+
+
+def _apply_in_batches(arrival, received, cuts, restarts, plain, states, table, changelog) -> None:
+    for (event, leg), days, cut, restart in zip(arrival, received, cuts, restarts):
+        at = int((T0 + timedelta(days=days)).timestamp()) * 1_000_000
+        for target in (plain, states):
+            apply_event(target, event, leg=leg, window_days=1, received_at_us=at)
+        if cut:
+            changelog += _flush(states)
+            if restart:
+                states = BatchStates(table)
+    changelog += _flush(states)
