@@ -36,7 +36,7 @@ AT, DELTA, DIGEST, BEFORE = 0, 1, 2, 3
 Move = list
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)  # (a store's view of its movements may point back at it weakly)
 class StockState:
     count_at: int | None = None
     count_id: str = ""

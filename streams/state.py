@@ -11,6 +11,7 @@ its value is the first line alone (``KeyMoves``). Values of one array with the m
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, Iterator, MutableMapping
 
 import orjson
@@ -187,10 +188,11 @@ class KeyMoves(MutableMapping[str, list]):
     cached state's movements hold nothing but where they are (a worker caches tens of thousands).
     """
 
-    __slots__ = ("db", "key", "state", "_prefix", "_new", "_gone", "_read", "_dict", "_count", "_missed")
+    __slots__ = ("db", "key", "_state", "_prefix", "_new", "_gone", "_read", "_dict", "_count", "_missed")
 
     def __init__(self, db: Any, key: bytes, state: StockState, loaded: dict[str, list] | None = None, count: int = 0) -> None:
-        self.db, self.key, self.state = db, key, state
+        self.db, self.key = db, key
+        self._state = weakref.ref(state)  # (a strong one would make a cycle per key: freed only by full collections)
         self._prefix = moves_prefix(key)
         self._new: dict[str, list] | None = None  # set since the last drain
         self._gone: set[str] | None = None  # deleted since the last drain
@@ -200,7 +202,9 @@ class KeyMoves(MutableMapping[str, list]):
         self._missed: str | None = None  # the last id ``get`` did not find (then set, as a new movement)
 
     def _floor(self) -> int | None:
-        s = self.state
+        s = self._state()
+        if s is None:  # (the state is gone: nothing reads its movements any more)
+            return None
         count_at, folded = s.count_at, s.folded_until
         if count_at is None:
             return folded

@@ -259,3 +259,22 @@ def _apply_in_batches(arrival, received, cuts, restarts, plain, states, table, c
             if restart:
                 states = BatchStates(table)
     changelog += _flush(states)
+
+
+def test_a_spilled_state_is_freed_without_the_cycle_collector(tmp_path):
+    # a worker drops tens of thousands of decoded states a minute; a state <-> movements cycle
+    # would leave each for a full collection (which the worker spaces out) to free
+    import gc
+    import weakref
+
+    table = FakeTable(tmp_path)
+    _busy(BatchStates(table), "s1", "milk", range(40))
+    gc.disable()
+    try:
+        state = BatchStates(table).get("s1|milk")
+        assert isinstance(state.moves, KeyMoves) and len(state.moves) == 40
+        gone = weakref.ref(state)
+        del state
+        assert gone() is None
+    finally:
+        gc.enable()
