@@ -89,7 +89,19 @@ def decode(data: bytes, moves: Callable[[StockState, int], MutableMapping[str, l
 _MISSING = object()
 
 
-class LazyMoves(MutableMapping[str, list]):
+class _Moves(MutableMapping[str, list]):
+    """A key's movements, where ``get`` does the work (``[]`` follows from it)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> list:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+
+class LazyMoves(_Moves):
     """A key's movements (event id -> [at, delta, digest, before]) as stored, parsed only when needed.
 
     A hot (store, sku) keeps every movement since its last count (up to the late window), and parsing
@@ -121,12 +133,6 @@ class LazyMoves(MutableMapping[str, list]):
             if b'"' + key.encode() + b'"' not in self._raw:  # ids are quoted object keys; nothing else is quoted like them
                 return default
         return self._all().get(key, default)
-
-    def __getitem__(self, key: str) -> list:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
 
     def __setitem__(self, key: str, value: list) -> None:
         if self._dict is None and self.get(key, _MISSING) is _MISSING:
@@ -170,7 +176,7 @@ def moves_prefix(key: bytes) -> bytes:
     return MOVES_PREFIX + key + b"|"
 
 
-class KeyMoves(MutableMapping[str, list]):
+class KeyMoves(_Moves):
     """A key's movements (event id -> [at, delta, digest, before]), each under its own RocksDB key.
 
     A busy sku keeps every movement since its last count, up to the late window (days of sales);
@@ -239,12 +245,6 @@ class KeyMoves(MutableMapping[str, list]):
             self._read = {}
         self._read[key] = move
         return move
-
-    def __getitem__(self, key: str) -> list:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
 
     def __setitem__(self, key: str, value: list) -> None:
         if key != self._missed and self.get(key, _MISSING) is not _MISSING:
