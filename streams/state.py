@@ -28,10 +28,10 @@ def encode_header(state: StockState) -> bytes:
 
 
 def encode(state: StockState) -> bytes:
-    """The whole state in one value: the header, a newline, the movements."""
+    """The whole state in one value: the header, a newline, the movements (a dict or ``LazyMoves``)."""
     moves = state.moves
     # one copy of the movements (a busy key's are most of its bytes), where ``+`` would make two
-    return b"\n".join((orjson.dumps(_header(state)), moves.to_json() if isinstance(moves, LazyMoves) else orjson.dumps(dict(moves))))
+    return b"\n".join((orjson.dumps(_header(state)), moves.to_json() if isinstance(moves, LazyMoves) else orjson.dumps(moves)))
 
 
 def _header(state: StockState) -> list:
@@ -194,10 +194,10 @@ class KeyMoves(_Moves):
     cached state's movements hold nothing but where they are (a worker caches tens of thousands).
     """
 
-    __slots__ = ("db", "key", "_state", "_prefix", "_new", "_gone", "_read", "_dict", "_count", "_missed")
+    __slots__ = ("db", "_state", "_prefix", "_new", "_gone", "_read", "_dict", "_count", "_missed")
 
     def __init__(self, db: Any, key: bytes, state: StockState, loaded: dict[str, list] | None = None, count: int = 0) -> None:
-        self.db, self.key = db, key
+        self.db = db
         self._state = weakref.ref(state)  # (a strong one would make a cycle per key: freed only by full collections)
         self._prefix = moves_prefix(key)
         self._new: dict[str, list] | None = None  # set since the last drain
@@ -303,15 +303,6 @@ class KeyMoves(_Moves):
     def __repr__(self) -> str:
         return f"KeyMoves({self._all()!r})"
 
-    def ids_stored(self) -> list[str]:
-        """Every event id with a key under this prefix, dead or alive (what a replacement deletes)."""
-        it, out, n = self.db.iter(), [], len(self._prefix)
-        it.seek(self._prefix)
-        while it.valid() and it.key().startswith(self._prefix):
-            out.append(it.key()[n:].decode())
-            it.next()
-        return out
-
     def drain(self) -> list[tuple[bytes, bytes | None]]:
         """(movement key, value or None to delete) for what changed or was read since the last drain;
         from then on the caller has written them to RocksDB, and they are read from there."""
@@ -326,16 +317,13 @@ class KeyMoves(_Moves):
         return out
 
     @classmethod
-    def replacing(cls, db: Any, key: bytes, state: StockState, moves: Any, stored: bool = True) -> "KeyMoves":
-        """Key moves for ``state`` holding exactly ``moves`` (a plain mapping: the key is new, or its
-        movements were stored in its value before): every one is written, and unless ``stored`` is
-        False (nothing stored under the key's prefix) every other stored id is deleted."""
+    def spilled(cls, db: Any, key: bytes, state: StockState, moves: Any) -> "KeyMoves":
+        """Key moves holding ``moves`` (kept in the value until now, so nothing is stored under the
+        key's prefix yet), every one of them to be written by the next ``drain``."""
         current = dict(moves.items())
-        replaced = cls(db, key, state, loaded=dict(current))
-        replaced._new = current
-        if stored:
-            replaced._gone = {k for k in replaced.ids_stored() if k not in current}
-        return replaced
+        spilled = cls(db, key, state, loaded=dict(current))
+        spilled._new = current
+        return spilled
 
 
 def _encode_alerts(a: AlertState) -> list:
@@ -426,14 +414,12 @@ class BatchStates(MutableMapping[str, StockState]):
             if batch is None:
                 batch = writes[partition] = rocksdict.WriteBatch(raw_mode=True)
             moves = state.moves
-            if moves.__class__ is KeyMoves:
-                if moves.db is not db or moves.key != raw_key:  # (never expected: read from another place)
-                    moves = state.moves = KeyMoves.replacing(db, raw_key, state, moves)
+            if moves.__class__ is KeyMoves:  # read from this partition's database, as every key is
                 value = None
             else:
                 value = encode(state)  # movements in the value, while they are few
                 if len(value) > SPILL_BYTES:  # a busy key: from now on its movements have keys of their own
-                    moves = state.moves = KeyMoves.replacing(db, raw_key, state, moves, stored=False)
+                    moves = state.moves = KeyMoves.spilled(db, raw_key, state, moves)
                     value = None
             if value is None:
                 for move_key, move in moves.drain():
