@@ -12,6 +12,7 @@ its value is the first line alone (``KeyMoves``). Values of one array with the m
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 from typing import Any, Callable, Iterator, MutableMapping
 
 import orjson
@@ -358,12 +359,15 @@ class BatchStates(MutableMapping[str, StockState]):
         # Decoded states of recently written keys (least recently written first), so a busy key is
         # not read and decoded from RocksDB every batch. Only this worker writes its partitions'
         # keys, so the cache stays true while the assignment holds; ``forget`` on any rebalance.
-        self._cache: dict[str, StockState] = {}
+        # An OrderedDict: evicting the oldest of a plain dict (``del d[next(iter(d))]``) scans the
+        # holes earlier deletions left at its front, so each eviction cost O(evicted so far): with
+        # the 2 M keys of 10,000 stores' opening counts, 52 % of the worker's time (py-spy).
+        self._cache: OrderedDict[str, StockState] = OrderedDict()
         self._cache_keys = cache_keys
 
     def forget(self) -> None:
         """Drop cached states (partitions may have moved: RocksDB, recovered from the changelog, is the truth)."""
-        self._cache = {}
+        self._cache = OrderedDict()
 
     def get(self, key: str, default: Any = None) -> Any:
         hit = self._dirty.get(key)
@@ -438,11 +442,11 @@ class BatchStates(MutableMapping[str, StockState]):
             send(partition, raw_key, value)
         n = len(self._dirty)
         if self._cache_keys:
-            cache = self._cache
+            cache, move_to_end = self._cache, self._cache.move_to_end
             for key, (_, state) in self._dirty.items():
-                cache.pop(key, None)  # re-inserted last: most recently written
                 cache[key] = state
+                move_to_end(key)  # most recently written last
             for _ in range(len(cache) - self._cache_keys):
-                del cache[next(iter(cache))]
+                cache.popitem(last=False)
         self._dirty.clear()
         return n

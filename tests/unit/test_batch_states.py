@@ -106,6 +106,20 @@ def test_cached_states_skip_rocksdb_until_a_rebalance_forgets_them(tmp_path):
     assert states.get("s1|oil").on_hand == 42_000
 
 
+def test_the_cache_keeps_the_most_recently_written_keys(tmp_path):
+    table = FakeTable(tmp_path)
+    states = BatchStates(table, cache_keys=3)
+    for minute, skus in enumerate([["rice", "dal"], ["oil"], ["rice"], ["salt", "tea", "sugar", "atta"], ["tea"]]):
+        apply_event(states, sale("s1", [(sku, "1") for sku in skus], minute=minute))
+        states.flush(lambda *a: None)
+        assert len(states._cache) <= 3
+    # written last: atta (batch 4), then tea (batch 5, again); sugar is the third most recent
+    assert list(states._cache) == ["s1|sugar", "s1|atta", "s1|tea"]
+    apply_event(states, sale("s1", [("sugar", "1")], minute=9))  # a cached state is updated in place
+    states.flush(lambda *a: None)
+    assert list(states._cache) == ["s1|atta", "s1|tea", "s1|sugar"] and states.get("s1|sugar").on_hand == -2_000
+
+
 def test_movements_appended_to_a_stored_state_round_trip_without_parsing(tmp_path):
     from streams.state import LazyMoves
 
