@@ -55,24 +55,28 @@ class Context:
     def ensure_topics(self, settings: Settings) -> None:
         ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
 
-    def preload(self, data: Dataset, settings: Settings, stage: str, measured: bool = False) -> dict:
-        """Write the data set's messages to the settings' (fresh) events topic; fails unless every message
-        was acked and the topic holds exactly them. ``measured``: with the raw producer in its own process
-        (the raw-producer stage), else from this process (no start-up cost)."""
+    def preload(self, data: Dataset, settings: Settings, stage: str, measured: bool = False,
+                part: slice = slice(None)) -> dict:
+        """Write the data set's messages (or the ``part`` of them, in order, after the parts before it) to
+        the settings' (fresh) events topic; fails unless every message was acked and the topic holds
+        exactly the messages up to the end of this part. ``measured``: with the raw producer in its own
+        process (the raw-producer stage), else from this process (no start-up cost)."""
         self.ensure_topics(settings)
+        messages = data.messages[part]
         if measured:
-            path = save_messages(data.messages, self.root / "messages" / f"{data.name}.pkl")
+            path = save_messages(messages, self.root / "messages" / f"{data.name}.pkl")
             result = run_child("bench.children.raw_producer",
                                ["--bootstrap", settings.kafka_bootstrap, "--topic", settings.events_topic, "--messages", str(path)],
-                               stage=stage, total=len(data.messages), log_dir=self.log_dir, unit="msgs",
+                               stage=stage, total=len(messages), log_dir=self.log_dir, unit="msgs",
                                timeout=self.plan.stage_timeout_s)
             path.unlink(missing_ok=True)
         else:
-            result = produce(settings.kafka_bootstrap, settings.events_topic, data.messages, stage)
+            result = produce(settings.kafka_bootstrap, settings.events_topic, messages, stage)
         on_topic = sum(high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).values())
         result["on_topic"] = on_topic
-        if result["acked"] != len(data.messages) or on_topic != len(data.messages):
-            raise StageError(f"{stage}: {result['acked']} of {len(data.messages)} messages acked, {on_topic} on the topic")
+        expected = len(data.messages[:part.stop])
+        if result["acked"] != len(messages) or on_topic != expected:
+            raise StageError(f"{stage}: {result['acked']} of {len(messages)} messages acked, {on_topic} on the topic (expected {expected})")
         return result
 
     def main_data(self) -> tuple[Dataset, Settings]:

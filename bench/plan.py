@@ -30,9 +30,9 @@ class Plan:
     # recovery: stores x skus keys from each store's opening stock count, plus a little traffic
     recovery_stores: int = 5_000
     recovery_events_per_store: int = 2
-    # scale: the same number of events spread over more and more stores
+    # scale: the same day per store (opening count of every sku, then this many events) at each store count
     scale_stores: tuple[int, ...] = (100, 1_000, 10_000)
-    scale_events: int = 20_000
+    scale_events_per_store: int = 30
     # limits
     stage_timeout_s: float = 1_800.0
 
@@ -56,7 +56,7 @@ QUICK = Plan(
     recovery_stores=50,
     recovery_events_per_store=5,
     scale_stores=(10, 100),
-    scale_events=600,
+    scale_events_per_store=5,
     stage_timeout_s=300.0,
 )
 

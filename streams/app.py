@@ -102,7 +102,7 @@ def build(settings: Settings) -> Pipeline:
         key_type=bytes,  # bytes in and out: Faust picks the raw codec for both
         value_type=bytes,
         partitions=settings.partitions,
-        options={"driver": "rocksdict"},
+        options={"driver": "rocksdict", **rocksdb_options(settings)},
     )
 
     def committed(partition: int) -> int | None:
@@ -117,3 +117,11 @@ def build(settings: Settings) -> Pipeline:
     catalog = CatalogCache(settings)
     outbox = Outbox(settings.kafka_bootstrap, settings.stream_produce_timeout_s)
     return Pipeline(settings, app, events, ledger, stock, Progress(committed), alerts, catalog, outbox)
+
+
+def rocksdb_options(settings: Settings) -> dict[str, int]:
+    """The stock table's RocksDB memory limits (per partition database), as Faust's RocksDBOptions takes them."""
+    mb = 1 << 20
+    return {"write_buffer_size": settings.stream_rocksdb_write_buffer_mb * mb,
+            "max_write_buffer_number": settings.stream_rocksdb_write_buffers,
+            "block_cache_size": settings.stream_rocksdb_block_cache_mb * mb}

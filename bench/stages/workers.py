@@ -2,16 +2,29 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 from bazaar.settings import Settings
 from bench import profile
 from bench.context import Context
 from bench.data import Dataset, compare, worker_stock
-from bench.procs import Workers, du_bytes, free_ports, high_watermarks, proc_status, rate
+from bench.procs import Workers, cpu_s, du_bytes, free_ports, high_watermarks, proc_status, rate
 from bench.stages import exactness
 
 
-def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, stage: str) -> dict:
+@dataclass
+class Warm:
+    """A warm-up part of the data set (e.g. the stores' opening counts), the only part loaded when the
+    workers start: they apply it, then ``load_rest`` writes the rest to the topic, and only the rest is
+    timed (so start-up and the warm-up stay out of the rate, however short the rest is)."""
+
+    messages: int
+    events: int
+    load_rest: Callable[[], dict]  # the producer's result: "seconds" from its first message to its last ack
+
+
+def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, stage: str, warm: Warm | None = None) -> dict:
     """Start ``count`` workers on an already loaded topic; time them until every partition is applied;
     memory, RocksDB bytes per key and the exactness check of every key. Returns result fields."""
     targets = {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
@@ -23,8 +36,16 @@ def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, sta
             spies.extend((pid, profile.start(pid, ctx.root / "profiles" / f"{stage}-{pid}.folded")) for pid in workers.pids())
 
     try:
+        if warm:  # the window: from writing the rest (the workers idle, warm-up applied) to all applied
+            warm_s = workers.wait_applied(targets, stage=f"{stage} warm-up", total_events=warm.events,
+                                          timeout=ctx.plan.stage_timeout_s)["done_s"]
+            sample()
+            cpu_opened = sum(cpu_s(pid) for pid in workers.pids())
+            produced = warm.load_rest()
+            opened = time.monotonic() - produced["seconds"]  # the producer's connecting left out
+            targets = {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
         timing = workers.wait_applied(targets, stage=stage, total_events=data.events, timeout=ctx.plan.stage_timeout_s,
-                                      on_window=sample)
+                                      on_window=None if warm else sample, poll_s=0.02 if warm else 0.2)
         for _pid, spy in spies:
             profile.stop(spy)
         memory = [proc_status(pid) for pid in workers.pids()]
@@ -37,7 +58,15 @@ def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, sta
             profile.stop(spy)
         workers.stop()
     on_disk = du_bytes(settings.data_dir)
-    measured = rate(timing["messages"], data.events, timing)
+    if warm:  # the rest's rate, from the moment its writing began
+        window = workers.started_at + timing["done_s"] - opened
+        cpu = timing["cpu_total_s"] - cpu_opened
+        measured = rate(timing["messages"] - warm.messages, data.events - warm.events,
+                        {"apply_s": window, "done_s": window, "first_done": 0, "cpu_window_s": cpu, "cpu_total_s": cpu})
+        measured.update(warm_s=round(warm_s, 3), wall_s=round(timing["done_s"], 3),
+                        window="from writing the events after the warm-up to the last applied")
+    else:
+        measured = rate(timing["messages"], data.events, timing)
     profiles = [profile.summarize(ctx.root / "profiles" / f"{stage}-{pid}.folded", measured["cpu_us_per_event"] if count == 1 else None)
                 for pid, _spy in spies if (ctx.root / "profiles" / f"{stage}-{pid}.folded").exists()]
     return {

@@ -44,3 +44,7 @@ def test_bench_quick_runs_every_stage_exactly(tmp_path):
     assert stages["api-ingest"]["p99_ms"] > 0
     assert stages["recovery"]["restart_to_correct_s"] > 0
     assert len(stages["scale"]["points"]) == 2
+    for point in stages["scale"]["points"]:  # the same day per store: every sku counted, then the events
+        assert point["keys"] == point["opening_count_keys"] == point["stores"] * 200, point
+        assert point["timed_events"] == point["events"] - point["stores"] > 0, point
+        assert point["warm_s"] > 0, point
