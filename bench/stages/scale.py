@@ -28,7 +28,7 @@ def run(ctx: Context) -> list[dict]:
         settings = ctx.settings(f"bench-scale{stores}")
         ctx.preload(data, settings, f"scale-{stores}-counts", part=slice(0, opening))
         warm = Warm(opening, opening, lambda: ctx.preload(data, settings, f"scale-{stores}-load", part=slice(opening, None)))
-        fields = run_workers(ctx, data, settings, 1, f"scale-{stores}-stores", warm=warm)
+        fields = run_workers(ctx, data, settings, 1, f"scale-{stores}-stores", warm=warm, compact=True)
         points.append({"stores": stores, "events_per_store": per_store, "opening_count_keys": stores * plan.skus,
                        "timed_events": data.events - opening, **fields})
     exact = all(p["exact"] for p in points)
@@ -37,7 +37,7 @@ def run(ctx: Context) -> list[dict]:
         "scale", kind="throughput", exact=exact, checked_keys=sum(p["checked_keys"] for p in points),
         differences=sum(p["differences"] for p in points), events_per_s=min(rates),
         cpu_us_per_event=max((p["cpu_us_per_event"] or 0) for p in points) or None,
-        flatness=round(min(rates) / max(rates), 3), points=points, **marginal_bytes(points),
+        flatness=round(min(rates) / max(rates), 3), points=points, **marginal_bytes(points), **compacted_flatness(points),
         note=f"the same day per store at each store count (its opening count of all {plan.skus} skus, applied before "
              f"the rate window, then {plan.scale_events_per_store} events), 1 worker; events_per_s = the slowest point, "
              "cpu_us_per_event = the costliest, flatness = slowest / fastest")]
@@ -55,3 +55,10 @@ def marginal_bytes(points: list[dict]) -> dict:
         return {}
     return {"marginal_bytes_per_key": steps,
             "marginal_flatness": round(min(steps) / max(steps), 3) if min(steps) > 0 else None}
+
+
+def compacted_flatness(points: list[dict]) -> dict:
+    per_key = [p["compacted_bytes_per_key"] for p in points if p.get("compacted_bytes_per_key")]
+    if len(per_key) != len(points) or not per_key:
+        return {}
+    return {"compacted_bytes_per_key": per_key, "compacted_flatness": round(min(per_key) / max(per_key), 3)}

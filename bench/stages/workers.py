@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from bazaar.settings import Settings
@@ -24,9 +25,11 @@ class Warm:
     load_rest: Callable[[], dict]  # the producer's result: "seconds" from its first message to its last ack
 
 
-def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, stage: str, warm: Warm | None = None) -> dict:
+def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, stage: str, warm: Warm | None = None,
+                compact: bool = False) -> dict:
     """Start ``count`` workers on an already loaded topic; time them until every partition is applied;
-    memory, RocksDB bytes per key and the exactness check of every key. Returns result fields."""
+    memory, RocksDB bytes per key and the exactness check of every key. Returns result fields.
+    ``compact``: also the RocksDB data's bytes per key once flushed and compacted (see ``compacted_bytes``)."""
     targets = {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
     workers = Workers(settings, free_ports(count), ctx.log_dir).start()
     spies: list = []
@@ -58,6 +61,7 @@ def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, sta
             profile.stop(spy)
         workers.stop()
     on_disk = du_bytes(settings.data_dir)
+    compacted = compacted_bytes(settings.data_dir) if compact else None
     if warm:  # the rest's rate, from the moment its writing began
         window = workers.started_at + timing["done_s"] - opened
         cpu = timing["cpu_total_s"] - cpu_opened
@@ -77,6 +81,8 @@ def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, sta
         "peak_rss_mb_each": [round(m["hwm_kb"] / 1024, 1) for m in memory],
         "keys": len(data.expected), "rocksdb_bytes": on_disk,
         "rocksdb_bytes_per_key": round(on_disk / max(1, len(data.expected)), 1),
+        **({"compacted_sst_bytes": compacted, "compacted_bytes_per_key": round(compacted / max(1, len(data.expected)), 1)}
+           if compacted is not None else {}),
         "verify_s": round(verify_s, 2), **batches, **exactness(check),
         **({"profile": profiles} if profiles else {}),
     }
@@ -106,3 +112,23 @@ def batch_stats(urls: list[str]) -> dict:
             "keys_per_batch": round(sums.get("bazaar_stream_batch_keys_sum", 0.0) / count, 1),
             "alerts_per_event": round(sums.get("bazaar_stream_alerts_total", 0.0) / max(1.0, events), 3),
             "negative_per_event": round(sums.get("bazaar_stream_negative_stock_total", 0.0) / max(1.0, events), 3)}
+
+
+def compacted_bytes(data_dir: Path) -> int:
+    """Bytes of the RocksDB data under ``data_dir`` (the workers stopped) once each database is flushed
+    and fully compacted: the SST files alone, what the keys cost on disk in the long run. As the
+    workers leave them, the files are mostly write-ahead log while the memtables (64 MB per partition)
+    are not full, which makes bytes per key depend on when RocksDB last flushed."""
+    import rocksdict
+
+    total = 0
+    for current in sorted(data_dir.rglob("CURRENT")):
+        path = current.parent
+        db = rocksdict.Rdict(str(path), options=rocksdict.Options(raw_mode=True))
+        try:
+            db.flush(True)
+            db.compact_range(None, None)
+        finally:
+            db.close()
+        total += sum(f.stat().st_size for f in path.glob("*.sst"))
+    return total

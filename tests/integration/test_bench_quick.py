@@ -48,3 +48,4 @@ def test_bench_quick_runs_every_stage_exactly(tmp_path):
         assert point["keys"] == point["opening_count_keys"] == point["stores"] * 200, point
         assert point["timed_events"] == point["events"] - point["stores"] > 0, point
         assert point["warm_s"] > 0, point
+        assert 0 < point["compacted_sst_bytes"] < point["rocksdb_bytes"] * 10, point
