@@ -52,9 +52,10 @@ def _header(state: StockState) -> list:
     ]
 
 
-def decode(data: bytes, moves: Callable[[StockState, int], MutableMapping[str, list]] | None = None) -> StockState:
-    """The state a value holds. When its movements are kept under their own keys, ``moves(state,
-    count)`` gives the mapping that reads them (``KeyMoves``); without it they read as none."""
+def decode(data: bytes, db: Any = None, key: bytes = b"") -> StockState:
+    """The state a value holds. ``db``, ``key``: the database and key it was read from; when its
+    movements are kept under their own keys, they are read from there (``KeyMoves``); without a
+    database they read as none."""
     cut = data.find(b"\n")
     kept: Any = None
     count = 0
@@ -82,8 +83,8 @@ def decode(data: bytes, moves: Callable[[StockState, int], MutableMapping[str, l
         moved=moved,
         oldest=oldest,
     )
-    if kept is None and moves is not None:
-        state.moves = moves(state, count)
+    if kept is None and db is not None:
+        state.moves = KeyMoves(db, key, state, count=count)
     return state
 
 
@@ -381,7 +382,7 @@ class BatchStates(MutableMapping[str, StockState]):
         raw = db.get(raw_key)
         if raw is None:
             return default
-        return decode(raw, lambda state, count: KeyMoves(db, raw_key, state, count=count))
+        return decode(raw, db, raw_key)
 
     def __getitem__(self, key: str) -> StockState:
         state = self.get(key)

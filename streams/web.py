@@ -18,7 +18,7 @@ from domain import tokens
 from domain.events import SEP, stock_key
 from domain.lookup import stock_item
 from streams.app import Pipeline
-from streams.state import KeyMoves, decode
+from streams.state import decode
 
 log = logging.getLogger("bazaar.streams.web")
 
@@ -93,7 +93,7 @@ def register_views(p: Pipeline) -> None:
         raw = db.get(key)
         if raw is None:
             return web.json({"error": "not_found", "detail": f"no stock recorded for sku {sku!r} at store {store_id!r}"}, status=404)
-        return web.json(stock_item(store_id, sku, decode(raw, lambda state, count: KeyMoves(db, key, state, count=count))))
+        return web.json(stock_item(store_id, sku, decode(raw, db, key)))
 
     @app.page("/stock/{store_id}")
     async def stock_list(web, request, store_id: str) -> Any:
@@ -119,7 +119,7 @@ def register_views(p: Pipeline) -> None:
             if not key.startswith(start):
                 break
             sku = key[len(prefix):].decode()
-            item = stock_item(store_id, sku, decode(it.value(), lambda state, count, key=key: KeyMoves(db, key, state, count=count)))
+            item = stock_item(store_id, sku, decode(it.value(), db, key))
             if want_negative is None or item["negative"] == want_negative:
                 if len(items) == limit:
                     next_cursor = items[-1]["sku"]

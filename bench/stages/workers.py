@@ -30,7 +30,10 @@ def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, sta
     """Start ``count`` workers on an already loaded topic; time them until every partition is applied;
     memory, RocksDB bytes per key and the exactness check of every key. Returns result fields.
     ``compact``: also the RocksDB data's bytes per key once flushed and compacted (see ``compacted_bytes``)."""
-    targets = {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
+    def last_offsets() -> dict[int, int]:
+        return {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
+
+    targets = last_offsets()
     workers = Workers(settings, free_ports(count), ctx.log_dir).start()
     spies: list = []
 
@@ -46,7 +49,7 @@ def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, sta
             cpu_opened = sum(cpu_s(pid) for pid in workers.pids())
             produced = warm.load_rest()
             opened = time.monotonic() - produced["seconds"]  # the producer's connecting left out
-            targets = {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
+            targets = last_offsets()
         timing = workers.wait_applied(targets, stage=stage, total_events=data.events, timeout=ctx.plan.stage_timeout_s,
                                       on_window=None if warm else sample, poll_s=0.02 if warm else 0.2)
         for _pid, spy in spies:
