@@ -134,15 +134,17 @@ def apply_event(
     window = window_days * US_PER_DAY
     eid = event_id or str(event.event_id)
     out: list[Applied] = []
+    get = states.get
     for op in key_ops(event, leg):
-        state = states.get(op.key) or StockState()
+        key = f"{op.store_id}{SEP}{op.sku}"  # stock_key, once per op
+        state = get(key) or StockState()
         if op.is_count:
             result = apply_count(state, eid, at, op.quantity, fp, received, window)
         else:
             result = apply_movement(state, eid, at, op.quantity, fp, received, window)
         if on_applied is not None:
             on_applied(op, result, state)
-        states[op.key] = state
+        states[key] = state
         out.append(Applied(op, result, state))
     return out
 

@@ -68,20 +68,31 @@ def _dec(milli: int) -> str:
 
 
 def _amounts(event: Event) -> dict[str, str]:
-    out: dict[str, Decimal] = {}
-    for line in event.lines:
-        if isinstance(event, (Sale, Return)):
-            price = line.unit_price
-        elif isinstance(event, Purchase):
-            price = line.unit_cost
+    if isinstance(event, (Sale, Return)):
+        priced = [(line.sku, line.entered_quantity, line.quantity, line.unit_price) for line in event.lines]
+    elif isinstance(event, Purchase):
+        priced = [(line.sku, line.entered_quantity, line.quantity, line.unit_cost) for line in event.lines]
+    else:
+        return {}
+    out: dict[str, str] = {}
+    repeated: set[str] = set()
+    for sku, entered, quantity, price in priced:
+        if price is None:
+            continue
+        # money is per unit as entered (a carton's price, not a piece's)
+        if sku in out:
+            repeated.add(sku)
         else:
-            return {}
-        if price is not None:  # money is per unit as entered (a carton's price, not a piece's)
-            entered = line.entered_quantity if line.entered_quantity is not None else line.quantity
-            amount = entered * price
-            sku = line.sku
-            out[sku] = amount if sku not in out else out[sku] + amount
-    return {sku: _money_str(v) for sku, v in out.items()}
+            out[sku] = _line_amount(quantity if entered is None else entered, price)
+    for sku in repeated:  # the same sku on several lines (rare): the exact sum of its lines
+        total = sum(((q if e is None else e) * p for s, e, q, p in priced if s == sku and p is not None), Decimal(0))
+        out[sku] = _money_str(total)
+    return out
+
+
+@lru_cache(maxsize=65_536)  # a line's quantity and price repeat (a pack of tea at its price): each product is worked out once
+def _line_amount(entered: Decimal, price: Decimal) -> str:
+    return _money_str(entered * price)
 
 
 @lru_cache(maxsize=65_536)  # amounts repeat (a pack of tea at its price): each is formatted once

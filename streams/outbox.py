@@ -75,8 +75,9 @@ class Outbox(PolledProducer):
         batch = self._batch
         assert batch is not None and self._producer is not None, "begin() first"
         callback = batch.on_changelog if changelog else batch.on_record
-        with batch.lock:
-            batch.sent += 1
+        # Only this (the loop's) thread writes ``sent``, and the poll thread reads it only once the
+        # batch is closed (under the lock, in ``seal``): no lock per record.
+        batch.sent += 1
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key, partition=partition, on_delivery=callback)
@@ -84,8 +85,7 @@ class Outbox(PolledProducer):
             except BufferError:  # the local queue is full: let the poll thread drain it
                 self._producer.poll(0.05)
             except KafkaException as exc:
-                with batch.lock:
-                    batch.sent -= 1
+                batch.sent -= 1
                 raise DeliveryFailed(str(exc)) from exc
 
     def seal(self) -> _Batch:

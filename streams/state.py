@@ -410,8 +410,10 @@ class BatchStates(MutableMapping[str, StockState]):
         state that counts them. Returns the key count."""
         writes: dict[int, Any] = {}
         sends: list[tuple[int, bytes, bytes | None]] = []
-        store = self._table.data  # faust.stores.rocksdb.Store
-        key_index = store._key_index
+        # faust.stores.rocksdb.Store. (Not updating its ``_key_index``, a cache Faust's own reads use
+        # to find a key's partition and otherwise search every partition: ours read by partition,
+        # and its LRU takes a lock per key.)
+        store = self._table.data
         for key, (partition, state) in self._dirty.items():
             raw_key = key.encode()
             db = store._db_for_partition(partition)
@@ -435,7 +437,6 @@ class BatchStates(MutableMapping[str, StockState]):
                     sends.append((partition, move_key, move))
                 value = encode_header(state)
             batch.put(raw_key, value)
-            key_index[raw_key] = partition
             sends.append((partition, raw_key, value))
         for partition, batch in writes.items():
             store._db_for_partition(partition).write(batch)

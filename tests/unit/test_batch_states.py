@@ -76,7 +76,7 @@ def test_a_key_touched_by_many_events_is_written_once_to_its_partition(tmp_path)
     assert decode(db1[b"s1|dal"]).on_hand == -2_000  # a sale that happened happened
     assert decode(db2[b"s2|rice"]).on_hand == 7_000 and db2.get(b"s1|rice") is None
     assert {k: v for p, k, v in sent} == {b"s1|rice": db1[b"s1|rice"], b"s1|dal": db1[b"s1|dal"], b"s2|rice": db2[b"s2|rice"]}
-    assert table.data._key_index == {b"s1|rice": 1, b"s1|dal": 1, b"s2|rice": 2}
+    assert table.data._key_index == {}  # Faust's cache of which partition a key is in: ours read by partition
     assert len(states) == 0 and states.flush(lambda *a: sent.append(a)) == 0
 
 

@@ -62,3 +62,24 @@ def test_milli_units_print_as_the_decimal_division_does(milli):
     from domain.ledger import _dec
 
     assert _dec(milli) == format(Decimal(milli) / 1000, "f")
+
+
+_PRICE = st.one_of(st.none(), st.decimals(min_value=0, max_value=10**6, places=2, allow_nan=False, allow_infinity=False))
+_QTY = st.decimals(min_value="0.001", max_value=10**4, places=3, allow_nan=False, allow_infinity=False)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["rice", "dal", "tea"]), _QTY, st.one_of(st.none(), _QTY), _PRICE), min_size=1, max_size=6))
+def test_amounts_are_the_exact_sum_of_each_skus_lines(lines):
+    """(A return: its refund price is optional.) Per sku, the entered quantity (else the quantity) times the price, summed over its priced
+    lines and printed without exponent or trailing zeros; skus without a priced line have none."""
+    from decimal import Decimal
+
+    from domain.ledger import _amounts
+
+    body = [{"sku": sku, "quantity": str(q), **({"entered_quantity": str(e), "entered_unit": "carton", "unit": "piece"} if e is not None else {}),
+             **({"unit_price": str(p)} if p is not None else {})} for sku, q, e, p in lines]
+    expected: dict[str, Decimal] = {}
+    for sku, q, e, p in lines:
+        if p is not None:
+            expected[sku] = expected.get(sku, Decimal(0)) + (q if e is None else e) * p
+    assert _amounts(ev("return", lines=body)) == {sku: format(v.normalize(), "f") for sku, v in expected.items()}
