@@ -315,9 +315,12 @@ class Workers:
         ticker = Ticker(stage, total_events)
         deadline = time.monotonic() + timeout
         first_t, first_done, cpu_first = None, 0, 0.0
-        while True:
-            applied = self.applied()
-            done = sum(min(applied.get(p, -1), o) + 1 for p, o in targets.items())
+        seen: dict[int, int] = {}  # highest applied offset seen per partition: a worker too busy to answer
+        while True:                # one /status poll in time does not make the progress drop to 0
+            for p, o in self.applied().items():
+                if o > seen.get(p, -1):
+                    seen[p] = o
+            done = sum(min(seen.get(p, -1), o) + 1 for p, o in targets.items())
             now = time.monotonic()
             if first_t is None and done and self.group_settled():
                 first_t, first_done = now, done
