@@ -8,6 +8,7 @@ from domain.events import LEG_IN, Applied
 from domain.quantities import MILLI
 from domain.stock import Outcome
 from schemas.events import Adjustment, Event, Purchase, Return, Sale, Transfer
+from schemas.types import decimal_text
 
 
 # the ledger's outcome of each key outcome: a re-delivered event reports what it did the first time
@@ -86,18 +87,13 @@ def _amounts(event: Event) -> dict[str, str]:
             out[sku] = _line_amount(quantity if entered is None else entered, price)
     for sku in repeated:  # the same sku on several lines (rare): the exact sum of its lines
         total = sum(((q if e is None else e) * p for s, e, q, p in priced if s == sku and p is not None), Decimal(0))
-        out[sku] = _money_str(total)
+        out[sku] = decimal_text(total)
     return out
 
 
 @lru_cache(maxsize=65_536)  # a line's quantity and price repeat (a pack of tea at its price): each product is worked out once
 def _line_amount(entered: Decimal, price: Decimal) -> str:
-    return _money_str(entered * price)
-
-
-@lru_cache(maxsize=65_536)  # amounts repeat (a pack of tea at its price): each is formatted once
-def _money_str(amount: Decimal) -> str:
-    return format(amount.normalize(), "f")
+    return decimal_text(entered * price)
 
 
 def _reasons(event: Event) -> dict[str, str]:

@@ -45,11 +45,12 @@ def _no_float(value: Any) -> Any:
 
 
 @lru_cache(maxsize=65_536)  # equal decimals (1.5, 1.50) print the same: prices and quantities repeat
-def _decimal_as_str(value: Decimal) -> str:
+def decimal_text(value: Decimal) -> str:
+    """A decimal as the contract writes it: no exponent, no trailing zeros, zero as "0"."""
     return format(value.normalize(), "f") if value else "0"
 
 
-_DecimalOut = PlainSerializer(_decimal_as_str, return_type=str, when_used="json")
+_DecimalOut = PlainSerializer(decimal_text, return_type=str, when_used="json")
 
 def _too_many_places(places: int) -> PydanticCustomError:
     return PydanticCustomError(
