@@ -408,7 +408,7 @@ class BatchStates(MutableMapping[str, StockState]):
         after those of its movements (new, deleted: value None, or read again: see ``KeyMoves``).
         A key's records share its partition, so the broker has its movements whenever it has the
         state that counts them. Returns the key count."""
-        writes: dict[int, Any] = {}
+        writes: dict[int, tuple[Any, Any]] = {}  # partition -> (its database, its write batch)
         sends: list[tuple[int, bytes, bytes | None]] = []
         # faust.stores.rocksdb.Store. (Not updating its ``_key_index``, a cache Faust's own reads use
         # to find a key's partition and otherwise search every partition: ours read by partition,
@@ -416,10 +416,10 @@ class BatchStates(MutableMapping[str, StockState]):
         store = self._table.data
         for key, (partition, state) in self._dirty.items():
             raw_key = key.encode()
-            db = store._db_for_partition(partition)
-            batch = writes.get(partition)
-            if batch is None:
-                batch = writes[partition] = rocksdict.WriteBatch(raw_mode=True)
+            slot = writes.get(partition)
+            if slot is None:
+                slot = writes[partition] = (store._db_for_partition(partition), rocksdict.WriteBatch(raw_mode=True))
+            db, batch = slot
             moves = state.moves
             if moves.__class__ is KeyMoves:  # read from this partition's database, as every key is
                 value = None
@@ -438,8 +438,8 @@ class BatchStates(MutableMapping[str, StockState]):
                 value = encode_header(state)
             batch.put(raw_key, value)
             sends.append((partition, raw_key, value))
-        for partition, batch in writes.items():
-            store._db_for_partition(partition).write(batch)
+        for db, batch in writes.values():
+            db.write(batch)
         for partition, raw_key, value in sends:
             send(partition, raw_key, value)
         n = len(self._dirty)
