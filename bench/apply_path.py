@@ -1,0 +1,138 @@
+"""The stock agent's work per event without Kafka or Faust, in one process: the main data set's
+messages (as the API writes them) through ``domain.batch.Applier`` and ``streams.state.BatchStates``
+over RocksDB databases (rocksdict, one per partition), in batches of 500, outputs counted instead of
+sent. A steady measure of what the worker's own Python costs per event on a noisy host: run it under
+``valgrind --tool=callgrind`` for instruction counts (the difference of two ``--events`` sizes is
+independent of start-up), or as it is for CPU µs per event (best of ``--rounds``).
+
+    python -m bench.apply_path                       # the whole data set; checks every stock
+    python -m bench.apply_path --start 300 --events 1500 --rounds 1   # a window (no stock check)
+
+Applying the whole data set checks every (store, sku) against the generator's expected totals and
+exits 1 on a difference, as the benchmark stages do.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import rocksdict
+
+from bench.data import Dataset, compare, generate, load_messages, save_messages
+from bench.generator import GenConfig
+from bench.plan import FULL, QUICK
+
+
+class _Store:
+    """What ``BatchStates`` uses of Faust's RocksDB store: a database per partition."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.dbs, self._key_index = root, {}, {}
+
+    def _db_for_partition(self, partition: int) -> rocksdict.Rdict:
+        db = self.dbs.get(partition)
+        if db is None:
+            options = rocksdict.Options(raw_mode=True)
+            options.create_if_missing(True)
+            db = self.dbs[partition] = rocksdict.Rdict(str(self.root / str(partition)), options=options)
+        return db
+
+    def close(self) -> None:
+        for db in self.dbs.values():
+            db.close()
+
+
+class _Table:
+    def __init__(self, root: Path) -> None:
+        self.data = _Store(root)
+
+
+def apply_all(messages: list, root: Path, partitions: int = 8, batch: int = 500) -> tuple[float, int, dict[str, int]]:
+    """(CPU seconds, output records, on-hand per key) of applying ``messages`` in batches."""
+    from bazaar.settings import Settings
+    from domain.batch import Applier, BatchOutput
+    from streams.catalog import CatalogCache
+    from streams.state import BatchStates, decode
+
+    settings = Settings()
+    table = _Table(root)
+    states = BatchStates(table, settings.stream_cache_keys)
+    applier = Applier(states, CatalogCache(settings), settings.late_window_days, settings.velocity_window_days, "ledger", "alerts")
+    records = 0
+
+    def send(partition: int, key: bytes, value: bytes | None) -> None:
+        nonlocal records
+        records += 1
+
+    parts = [zlib.crc32(key) % partitions for key, _, _ in messages]
+    headers = [{k: (v.decode() if isinstance(v, bytes) else v) for k, v in h} for _, _, h in messages]
+    started = time.process_time()
+    for i in range(0, len(messages), batch):
+        out = BatchOutput()
+        for j in range(i, min(i + batch, len(messages))):
+            key, value, _ = messages[j]
+            states.partition = parts[j]
+            applier.apply(out, parts[j], j, key, value, headers[j])
+        states.flush(send)
+        records += len(out.records)
+    cpu = time.process_time() - started
+    stock: dict[str, int] = {}
+    for partition, db in table.data.dbs.items():
+        for raw_key, raw in db.items():
+            if not raw_key.startswith(b"\x00") and not raw_key.startswith(b"__faust"):
+                stock[raw_key.decode()] = decode(raw, db, raw_key).on_hand
+    table.data.close()
+    return cpu, records, stock
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.apply_path", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--start", type=int, default=0, help="first message of the window (default 0)")
+    parser.add_argument("--events", type=int, help="messages in the window (default: all)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs; the best CPU µs per message is reported")
+    parser.add_argument("--quick", action="store_true", help="the quick plan's smaller data set")
+    parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()),
+                        help="where the generated messages are kept between runs")
+    args = parser.parse_args(argv)
+    logging.disable(logging.WARNING)  # flagged events are expected in a window that skips the counts
+    plan = QUICK if args.quick else FULL
+    config = GenConfig(stores=plan.main_stores, events_per_store_day=plan.main_events_per_store, skus=plan.skus, seed=plan.seed)
+    cache = args.cache_dir / f"bazaar-apply-path-{config.stores}x{config.events_per_store_day}x{config.skus}-{config.seed}.pkl"
+    data: Dataset | None = None
+    if not cache.exists():
+        data = generate("main", config)
+        save_messages(data.messages, cache)
+    messages = load_messages(cache)
+    whole = args.start == 0 and (args.events is None or args.events >= len(messages))
+    window = messages[args.start:None if args.events is None else args.start + args.events]
+    from bazaar import gcwatch
+    gcwatch.tune()  # as the worker collects
+    best, failed = None, False
+    for r in range(args.rounds):
+        root = Path(tempfile.mkdtemp(prefix="bazaar-apply-path-"))
+        try:
+            cpu, records, stock = apply_all(window, root)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        us = cpu * 1e6 / max(1, len(window))
+        best = us if best is None else min(best, us)
+        line = f"[apply-path] round {r + 1}: {len(window):,} messages, {records:,} output records, {us:.1f} µs CPU per message"
+        if whole:
+            if data is None:
+                data = generate("main", config, messages=False)
+            check = compare(data.expected, stock)
+            failed |= not check["exact"]
+            line += f"; every stock {'exact' if check['exact'] else 'DIFFERS: ' + str(check)}"
+        print(line, flush=True)
+    print(f"[apply-path] best {best:.1f} µs CPU per message", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
