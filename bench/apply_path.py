@@ -33,7 +33,7 @@ class _Store:
     """What ``BatchStates`` uses of Faust's RocksDB store: a database per partition."""
 
     def __init__(self, root: Path) -> None:
-        self.root, self.dbs, self._key_index = root, {}, {}
+        self.root, self.dbs = root, {}
 
     def _db_for_partition(self, partition: int) -> rocksdict.Rdict:
         db = self.dbs.get(partition)

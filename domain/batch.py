@@ -105,18 +105,18 @@ def _inactive(catalog: Catalog, ev: Event, sale: bool) -> set[str]:
 
 
 _FLAGGED = frozenset({Outcome.CONFLICT, Outcome.BEYOND_WINDOW, Outcome.STALE_COUNT})
-_MAY_GO_NEGATIVE = frozenset({Outcome.APPLIED, Outcome.BEYOND_WINDOW})  # as ``Result.went_negative``
 
 
 def _count(out: BatchOutput, ev: Event, leg: str, applied: list[Applied]) -> None:
     out.events[(ev.type, leg)] += 1
     outcomes = out.outcomes
     for a in applied:
-        outcome, before, after = a.result
+        result = a.result
+        outcome = result.outcome
         outcomes[_VALUE[outcome]] += 1
-        if after < 0 <= before and outcome in _MAY_GO_NEGATIVE:  # a.result.went_negative, inlined (per key)
+        if result.went_negative:
             out.negative += 1
             if log.isEnabledFor(logging.DEBUG):  # three keys an event at 10,000 new stores: skip building it
-                log.debug("stock went negative", extra={"event_id": str(ev.event_id), "store_id": a.op.store_id, "sku": a.op.sku, "on_hand_milli": after})
+                log.debug("stock went negative", extra={"event_id": str(ev.event_id), "store_id": a.op.store_id, "sku": a.op.sku, "on_hand_milli": result.after})
         if outcome in _FLAGGED:
             log.warning("event flagged", extra={"event_id": str(ev.event_id), "outcome": _VALUE[outcome], "store_id": a.op.store_id, "sku": a.op.sku})

@@ -136,7 +136,7 @@ def apply_event(
     out: list[Applied] = []
     get = states.get
     for op in key_ops(event, leg):
-        key = f"{op.store_id}{SEP}{op.sku}"  # stock_key, once per op
+        key = stock_key(op.store_id, op.sku)  # once per op
         state = get(key) or StockState()
         if op.is_count:
             result = apply_count(state, eid, at, op.quantity, fp, received, window)
