@@ -35,6 +35,12 @@ def register_views(p: Pipeline) -> None:
         mine = sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic)
         log.info("partitions assigned", extra={"partitions": mine, "worker": app.conf.canonical_url})
 
+    async def _recheck_waits(*args, **kwargs) -> None:  # noqa: ARG001  (a waited-for partition may have moved)
+        p.progress.wake_all()
+
+    for signal in (app.on_partitions_revoked, app.on_partitions_assigned, app.on_rebalance_complete):
+        signal.connect(_recheck_waits)
+
     def partition_of(store_id: str) -> int:
         return tokens.partition_for(store_id.encode(), settings.partitions)
 

@@ -49,3 +49,62 @@ def test_caught_up_wins_over_moved():
     progress = Progress(lambda partition: None)
     progress.mark(3, 10)
     assert asyncio.run(progress.wait(3, 10, timeout_s=1, owned=lambda: False)) is True
+
+
+def test_a_batch_wakes_only_the_waits_it_reached():
+    """A backlog: many lookups wait for offsets far ahead while batches are applied. Each batch wakes
+    only the waits it reached (their heap order), so the others do no work per batch: ``owned`` is
+    asked about a waiter at its start and its periodic re-check, not once per applied batch."""
+    async def run():
+        asked = {"n": 0}
+
+        def owned() -> bool:
+            asked["n"] += 1
+            return True
+
+        progress = Progress(lambda partition: None)
+        far = [asyncio.ensure_future(progress.wait(3, 10_000 + i, timeout_s=5, owned=owned)) for i in range(50)]
+        near = asyncio.ensure_future(progress.wait(3, 150, timeout_s=5, owned=owned))
+        await asyncio.sleep(0)
+        asked_at_start = asked["n"]
+        for offset in range(0, 200):  # 200 batches applied, in well under the 0.25 s re-check
+            progress.mark(3, offset)
+            await asyncio.sleep(0)
+        assert near.done() and near.result() is True
+        assert not any(f.done() for f in far)
+        assert asked["n"] - asked_at_start <= 1  # the near waiter's last check; the far ones were not woken
+        assert progress.waiting() == 50
+        progress.mark(3, 10_049)
+        return await asyncio.wait_for(asyncio.gather(*far), 1), progress.waiting()
+
+    results, left = asyncio.run(run())
+    assert results == [True] * 50 and left == 0
+
+
+def test_wake_all_makes_waits_check_ownership_at_once():
+    """On a rebalance signal the worker calls ``wake_all``: a wait whose partition moved answers None
+    at once, without waiting for its periodic re-check."""
+    async def run():
+        owned = {"now": True}
+        progress = Progress(lambda partition: None)
+        waiting = asyncio.ensure_future(progress.wait(3, 10, timeout_s=30, owned=lambda: owned["now"]))
+        staying = asyncio.ensure_future(progress.wait(4, 10, timeout_s=30))
+        await asyncio.sleep(0)
+        owned["now"] = False
+        progress.wake_all()
+        moved = await asyncio.wait_for(waiting, 0.05)  # well under the re-check interval
+        assert not staying.done()  # still owned: back to waiting
+        progress.mark(4, 10)
+        return moved, await asyncio.wait_for(staying, 1)
+
+    assert asyncio.run(run()) == (None, True)
+
+
+def test_a_timed_out_wait_leaves_nothing_behind():
+    async def run():
+        progress = Progress(lambda partition: None)
+        result = await progress.wait(3, 10, timeout_s=0.02)
+        progress.mark(3, 10)  # pops the cancelled entry
+        return result, progress.waiting(), progress._waiters[3]
+
+    assert asyncio.run(run()) == (False, 0, [])
