@@ -21,6 +21,13 @@ The fast path (``_deliver``): Faust's fetcher hands every message to the topic's
 an ``asyncio.wait`` per message (a sixth of the worker's CPU in our profile). Nearly always the
 callback finishes without suspending (its queue has room), so it is stepped once here, inline; the
 original path takes over, with the coroutine where it stopped, only if it does suspend.
+
+The lz4 codec (``fast_lz4``): aiokafka decompresses each lz4 record batch with cramjam, whose call
+costs about 4.5 µs of fixed overhead per batch (6.2 µs to read a 3-record batch, against 1.9 µs
+with python-lz4's ``lz4.frame.decompress``; the same at 500 records, where parsing the records is
+the cost). The API's producer sends small batches at a steady load (a POST's few events per
+partition), so in the end-to-end stage that overhead was 8.5 µs per event of the worker's CPU.
+Both read the standard LZ4 frame format Kafka uses (KIP-57).
 """
 from __future__ import annotations
 
@@ -128,6 +135,37 @@ def limit_fetch_wait(ms: int) -> None:
     """Every Faust consumer made from now on asks the broker to wait at most ``ms`` for data."""
     _FETCH_WAIT_MS["ms"] = ms
     AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
+
+
+def _lz4_frame_decode(payload) -> bytes:
+    return _lz4_frame.decompress(payload)
+
+
+def fast_lz4() -> bool:
+    """aiokafka's record batches (C and Python readers) decompress lz4 with python-lz4 from now on;
+    False (nothing changed) when python-lz4 is not installed."""
+    global _lz4_frame
+    try:
+        import lz4.frame as _lz4_frame
+    except ImportError:
+        return False
+    import aiokafka.codec
+    import aiokafka.record.default_records
+    import aiokafka.record.legacy_records
+
+    modules = [aiokafka.codec, aiokafka.record.default_records, aiokafka.record.legacy_records]
+    try:
+        from aiokafka.record._crecords import default_records as c_default, legacy_records as c_legacy
+        modules += [c_default, c_legacy]
+    except ImportError:  # aiokafka without its C extension: the Python readers
+        pass
+    for module in modules:
+        if hasattr(module, "lz4_decode"):
+            module.lz4_decode = _lz4_frame_decode
+    return True
+
+
+_lz4_frame: Any = None
 
 
 def apply(full_history_topics: set[str] = frozenset()) -> None:

@@ -142,3 +142,31 @@ def test_faust_consumers_wait_for_data_only_as_long_as_the_setting_says(monkeypa
         return [*waits, thread._create_worker_consumer(app.transport)._fetch_max_wait_ms]
 
     assert asyncio.run(fetch_waits()) == [1500, 40]
+
+
+def test_fast_lz4_reads_the_batches_aiokafka_reads(monkeypatch):
+    """After ``fast_lz4`` aiokafka's record readers (the C extension's and the Python ones) decompress
+    lz4 with python-lz4, and read the same records from a batch as before."""
+    import aiokafka.codec
+    import aiokafka.record.default_records as py_default
+    import aiokafka.record.legacy_records as py_legacy
+    from aiokafka.record._crecords import default_records as c_default, legacy_records as c_legacy
+    from aiokafka.record.default_records import DefaultRecordBatchBuilder
+
+    modules = (aiokafka.codec, py_default, py_legacy, c_default, c_legacy)
+    for module in modules:  # restored after the test
+        monkeypatch.setattr(module, "lz4_decode", module.lz4_decode)
+    builder = DefaultRecordBatchBuilder(2, 3, False,  # magic 2, lz4, not transactional
+                                        -1, -1, -1, 1 << 20)  # producer id, epoch, base sequence, batch size
+    values = [b'{"event_id":"%d","lines":[{"sku":"atta-5kg","quantity":"0.125"}]}' % i for i in range(50)]
+    for i, value in enumerate(values):
+        builder.append(i, timestamp=None, key=b"s-1", value=value, headers=[("bazaar-leg", b"in")])
+    raw = bytes(builder.build())
+    before = [(r.key, r.value, r.headers) for r in c_default.DefaultRecordBatch(raw)]
+
+    assert faust_fixes.fast_lz4() is True
+    assert all(module.lz4_decode is faust_fixes._lz4_frame_decode for module in modules)
+    after_c = [(r.key, r.value, r.headers) for r in c_default.DefaultRecordBatch(raw)]
+    after_py = [(r.key, r.value, r.headers) for r in py_default._DefaultRecordBatchPy(raw)]
+    assert [v for _, v, _ in before] == values
+    assert after_c == before and after_py == before
