@@ -16,3 +16,5 @@ BATCH_EVENTS = Histogram("bazaar_stream_batch_events", "Events in one batch of t
 BATCH_KEYS = Histogram("bazaar_stream_batch_keys", "(store, sku) keys one batch wrote (once each, however many events touched them)",
                        buckets=(1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 50000))
 GAPS = Counter("bazaar_stream_offset_gaps_total", "Times a worker found skipped offsets and sought back to apply them")
+LOOKUP_WAITS = Gauge("bazaar_stream_lookup_waits",
+                     "Lookups on this worker waiting for their read-your-writes token's offsets to be applied (grows when the worker falls behind)")

@@ -17,6 +17,7 @@ from faust.web.exceptions import ServiceUnavailable
 from domain import tokens
 from domain.events import SEP, stock_key
 from domain.lookup import stock_item
+from streams import metrics
 from streams.app import Pipeline
 from streams.state import decode
 
@@ -40,6 +41,7 @@ def register_views(p: Pipeline) -> None:
 
     for signal in (app.on_partitions_revoked, app.on_partitions_assigned, app.on_rebalance_complete):
         signal.connect(_recheck_waits)
+    metrics.LOOKUP_WAITS.set_function(p.progress.waiting)
 
     def partition_of(store_id: str) -> int:
         return tokens.partition_for(store_id.encode(), settings.partitions)

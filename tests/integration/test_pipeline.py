@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from bench.generator import GenConfig, Generator, wire_body
+from domain import tokens
 from domain.quantities import milli_str
 from tests.conftest import free_ports
 from tests.integration.harness import Running
@@ -92,6 +95,22 @@ def test_posted_events_give_exact_stock_and_resends_count_once(one_worker):
     listed = r.store_stock("s1")
     assert listed["atta"]["on_hand"] == "3" and listed["atta"]["movements_since_count"] == 1
     assert r.http.get("/v1/stores/s1/stock", params={"negative": "true"}).json()["items"] == []
+
+    # a lookup waiting for an offset not applied yet shows on the worker's metrics, then answers 504
+    ahead = tokens.encode({tokens.partition_for(b"s1", r.settings.partitions): 10**9})
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(httpx.get, f"{r.api_url}/v1/stores/s1/stock/atta", params={"after": ahead, "timeout_ms": 4000}, timeout=30)
+        deadline = time.monotonic() + 3
+        while lookup_waits(r) != 1:
+            assert time.monotonic() < deadline and not waiting.done(), "the waiting lookup never showed on /metrics"
+            time.sleep(0.05)
+        assert waiting.result().status_code == 504
+    assert lookup_waits(r) == 0
+
+
+def lookup_waits(r: Running) -> float:
+    text = httpx.get(f"http://127.0.0.1:{r.settings.worker_port}/metrics").text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("bazaar_stream_lookup_waits "))
 
 
 def test_generated_day_matches_generator_totals(one_worker):
