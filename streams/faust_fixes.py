@@ -137,6 +137,9 @@ def limit_fetch_wait(ms: int) -> None:
     AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
 
 
+_lz4_frame: Any = None  # python-lz4's lz4.frame, once fast_lz4 has loaded it
+
+
 def _lz4_frame_decode(payload) -> bytes:
     return _lz4_frame.decompress(payload)
 
@@ -163,9 +166,6 @@ def fast_lz4() -> bool:
         if hasattr(module, "lz4_decode"):
             module.lz4_decode = _lz4_frame_decode
     return True
-
-
-_lz4_frame: Any = None
 
 
 def apply(full_history_topics: set[str] = frozenset()) -> None:

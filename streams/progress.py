@@ -50,7 +50,7 @@ class Progress:
         self._waiters.clear()
 
     def waiting(self) -> int:
-        """Waits in progress (for tests and status)."""
+        """Waits in progress (the ``bazaar_stream_lookup_waits`` gauge, read at scrape time)."""
         return sum(1 for heap in self._waiters.values() for _, _, f in heap if not f.done())
 
     def caught_up(self, partition: int, offset: int) -> bool:
