@@ -19,7 +19,7 @@ from faust.types import TP
 
 from domain.batch import Applier, BatchOutput
 from streams import metrics
-from streams.app import Pipeline
+from streams.app import Pipeline, on_any_rebalance
 from streams.gapfill import read_range
 from streams.state import BatchStates
 
@@ -114,11 +114,7 @@ def register(p: Pipeline) -> None:
     trace = settings.trace_events
     expected: dict[int, int] = {}  # per partition: the next offset this worker must apply
 
-    async def _forget_states(*args, **kwargs) -> None:  # noqa: ARG001  (partitions may have moved)
-        states.forget()
-
-    for signal in (p.app.on_partitions_revoked, p.app.on_partitions_assigned, p.app.on_rebalance_complete):
-        signal.connect(_forget_states)
+    on_any_rebalance(p.app, states.forget)  # cached states: RocksDB, recovered from the changelog, is the truth
 
     async def _no_gaps(msg) -> list:
         """During a rebalance Faust can drop messages it had fetched and still resume the partition

@@ -120,6 +120,16 @@ def build(settings: Settings) -> Pipeline:
     return Pipeline(settings, app, events, ledger, stock, Progress(committed), alerts, catalog, outbox)
 
 
+def on_any_rebalance(app: faust.App, handler) -> None:
+    """Call ``handler()`` on every rebalance signal (partitions revoked, assigned, rebalance complete):
+    for what must not outlive an assignment (partitions may have moved)."""
+    async def receiver(*args, **kwargs) -> None:  # noqa: ARG001
+        handler()
+
+    for signal in (app.on_partitions_revoked, app.on_partitions_assigned, app.on_rebalance_complete):
+        signal.connect(receiver)
+
+
 def rocksdb_options(settings: Settings) -> dict[str, int]:
     """The stock table's RocksDB memory limits (per partition database), as Faust's RocksDBOptions takes them."""
     mb = 1 << 20

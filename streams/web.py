@@ -18,7 +18,7 @@ from domain import tokens
 from domain.events import SEP, stock_key
 from domain.lookup import stock_item
 from streams import metrics
-from streams.app import Pipeline
+from streams.app import Pipeline, on_any_rebalance
 from streams.state import decode
 
 log = logging.getLogger("bazaar.streams.web")
@@ -36,11 +36,7 @@ def register_views(p: Pipeline) -> None:
         mine = sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic)
         log.info("partitions assigned", extra={"partitions": mine, "worker": app.conf.canonical_url})
 
-    async def _recheck_waits(*args, **kwargs) -> None:  # noqa: ARG001  (a waited-for partition may have moved)
-        p.progress.wake_all()
-
-    for signal in (app.on_partitions_revoked, app.on_partitions_assigned, app.on_rebalance_complete):
-        signal.connect(_recheck_waits)
+    on_any_rebalance(app, p.progress.wake_all)  # a waited-for partition may have moved
     metrics.LOOKUP_WAITS.set_function(p.progress.waiting)
 
     def partition_of(store_id: str) -> int:

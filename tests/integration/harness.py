@@ -47,10 +47,14 @@ class Running:
         self.workers[port].start()
         self.workers[port].wait_healthy(timeout=120)
 
+    def worker_metric(self, port: int, name: str) -> float:
+        """The sum of a worker's series ``name`` (over all its labels) on its /metrics."""
+        text = self.http.get(f"http://127.0.0.1:{port}/metrics").text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.split("{", 1)[0].split(" ", 1)[0] == name)
+
     def applied_events(self, port: int) -> float:
         """Events a worker has applied so far (its ``bazaar_stream_events_total``)."""
-        text = self.http.get(f"http://127.0.0.1:{port}/metrics").text
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("bazaar_stream_events_total{"))
+        return self.worker_metric(port, "bazaar_stream_events_total")
 
     def wait_worker_catalog(self, products: int, stores: int, timeout: float = 30.0) -> None:
         """Until every worker's catalog cache (it follows the catalog topics) holds at least this much:

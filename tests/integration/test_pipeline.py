@@ -101,16 +101,11 @@ def test_posted_events_give_exact_stock_and_resends_count_once(one_worker):
     with ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(httpx.get, f"{r.api_url}/v1/stores/s1/stock/atta", params={"after": ahead, "timeout_ms": 4000}, timeout=30)
         deadline = time.monotonic() + 3
-        while lookup_waits(r) != 1:
+        while r.worker_metric(r.settings.worker_port, "bazaar_stream_lookup_waits") != 1:
             assert time.monotonic() < deadline and not waiting.done(), "the waiting lookup never showed on /metrics"
             time.sleep(0.05)
         assert waiting.result().status_code == 504
-    assert lookup_waits(r) == 0
-
-
-def lookup_waits(r: Running) -> float:
-    text = httpx.get(f"http://127.0.0.1:{r.settings.worker_port}/metrics").text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("bazaar_stream_lookup_waits "))
+    assert r.worker_metric(r.settings.worker_port, "bazaar_stream_lookup_waits") == 0
 
 
 def test_generated_day_matches_generator_totals(one_worker):

@@ -12,6 +12,8 @@ pytestmark = pytest.mark.unit
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 PYTHON_HEAP_MIB = 768  # worker RSS beyond RocksDB, measured up to ~700 MiB with 2 M keys (bench scale stage)
 _UNITS = {"Mi": 1, "Gi": 1024}
+MEMORY_SETTINGS = ("BAZAAR_PARTITIONS", "BAZAAR_STREAM_ROCKSDB_WRITE_BUFFER_MB", "BAZAAR_STREAM_ROCKSDB_WRITE_BUFFERS",
+                   "BAZAAR_STREAM_ROCKSDB_BLOCK_CACHE_MB")
 
 
 def _config() -> dict[str, str]:
@@ -25,10 +27,7 @@ def _worker_limit_mib() -> int:
 
 def test_a_worker_holding_every_partition_fits_its_memory_limit():
     config = _config()
-    s = Settings(**{k.removeprefix("BAZAAR_").lower(): v for k, v in config.items()
-                    if k in ("BAZAAR_PARTITIONS", "BAZAAR_STREAM_ROCKSDB_WRITE_BUFFER_MB",
-                             "BAZAAR_STREAM_ROCKSDB_WRITE_BUFFERS", "BAZAAR_STREAM_ROCKSDB_BLOCK_CACHE_MB")})
-    assert {"BAZAAR_PARTITIONS", "BAZAAR_STREAM_ROCKSDB_WRITE_BUFFER_MB", "BAZAAR_STREAM_ROCKSDB_WRITE_BUFFERS",
-            "BAZAAR_STREAM_ROCKSDB_BLOCK_CACHE_MB"} <= set(config)
+    assert set(MEMORY_SETTINGS) <= set(config)
+    s = Settings(**{k.removeprefix("BAZAAR_").lower(): config[k] for k in MEMORY_SETTINGS})
     rocksdb = s.partitions * (s.stream_rocksdb_write_buffer_mb * s.stream_rocksdb_write_buffers + s.stream_rocksdb_block_cache_mb)
     assert _worker_limit_mib() >= rocksdb + PYTHON_HEAP_MIB, (rocksdb, _worker_limit_mib())
