@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-import httpx
 from fastapi import Depends, Request
 
 from api.errors import ApiError, issue
+from api.http import HttpGet, Unreachable
 
 TIMEOUT_S = 120.0  # a report over a large history may take a while
 
@@ -25,22 +25,22 @@ class AnalyticsAnswer:
 
 
 class AnalyticsClient:
-    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
-        self.http = http
+    def __init__(self, get: HttpGet, base_url: str) -> None:
+        self.http_get = get
         self.base_url = base_url.rstrip("/")
 
     async def get(self, path: str, params: dict[str, str]) -> AnalyticsAnswer:
         try:
-            r = await self.http.get(self.base_url + path, params=params, timeout=TIMEOUT_S)
-        except httpx.TransportError as exc:
-            raise ApiError(503, "analytics_unavailable", [issue(None, f"the analytics process at {self.base_url} did not answer: {type(exc).__name__}")],
+            r = await self.http_get(self.base_url + path, params, TIMEOUT_S)
+        except Unreachable as exc:
+            raise ApiError(503, "analytics_unavailable", [issue(None, f"the analytics process at {self.base_url} did not answer: {exc}")],
                            headers={"Retry-After": "5"}) from None
-        keep = {k: v for k, v in r.headers.items() if k.lower() == "content-disposition"}
-        return AnalyticsAnswer(r.status_code, r.content, r.headers.get("content-type", "application/json"), keep)
+        keep = {"Content-Disposition": r.headers["content-disposition"]} if "content-disposition" in r.headers else {}
+        return AnalyticsAnswer(r.status, r.body, r.headers.get("content-type", "application/json"), keep)
 
 
 def get_analytics(request: Request) -> AnalyticsClient:
-    return AnalyticsClient(request.app.state.http, request.app.state.settings.analytics_base_url)
+    return AnalyticsClient(request.app.state.http_get, request.app.state.settings.analytics_base_url)
 
 
 AnalyticsDep = Annotated[AnalyticsClient, Depends(get_analytics)]

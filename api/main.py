@@ -4,10 +4,9 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 
-from api import errors, metrics
+from api import errors, http as api_http, metrics
 from api.producer import EventProducer
 from api.routes import events, health, reports, stock
 from api.routes import alerts, catalog, products, store_products, stores, webhooks
@@ -26,9 +25,9 @@ async def lifespan(app: FastAPI):
     producer.start()
     await producer.check()  # know at once whether the broker is there (no-broker POSTs fail fast)
     metrics.watch_broker(lambda: not producer.is_down)
-    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
-    app.state.producer, app.state.http = producer, http
-    app.state.workers = WorkerClient(http, settings.worker_urls)
+    http = api_http.session()  # asks the workers (lookups) and the analytics process (reports)
+    app.state.producer, app.state.http_get = producer, api_http.getter(http)
+    app.state.workers = WorkerClient(app.state.http_get, settings.worker_urls)
     services = app.state.services = Services.create(settings, broker_down=lambda: producer.is_down)
     services.start()  # catalog, alert and webhook views: read in the background, /health waits for them
     gcwatch.install()  # pauses as a metric
@@ -37,7 +36,7 @@ async def lifespan(app: FastAPI):
         yield
     finally:
         await asyncio.to_thread(services.stop)
-        await http.aclose()
+        await http.close()
         await asyncio.to_thread(producer.close, settings.produce_timeout_s)
 
 

@@ -11,9 +11,8 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import httpx
-
 from api.errors import ApiError, issue
+from api.http import HttpGet, Unreachable
 from domain import tokens
 
 RETRY_ON = frozenset({500, 502, 503})
@@ -31,10 +30,10 @@ def unavailable(reason: str) -> ApiError:
 
 
 class WorkerClient:
-    def __init__(self, http: httpx.AsyncClient, urls: list[str], *, backoff_s: float = 0.05, max_backoff_s: float = 0.5):
+    def __init__(self, get: HttpGet, urls: list[str], *, backoff_s: float = 0.05, max_backoff_s: float = 0.5):
         if not urls:
             raise ValueError("no worker urls configured")
-        self.http = http
+        self.http_get = get
         self.urls = [u.rstrip("/") for u in urls]
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
 
@@ -46,15 +45,13 @@ class WorkerClient:
             for base in self.urls:
                 left = max(0.0, deadline - time.monotonic())
                 try:
-                    r = await self.http.get(
-                        base + path, params={**params, "wait_ms": str(int(left * 1000))}, timeout=left + GRACE_S
-                    )
-                except httpx.TransportError as exc:
-                    last = f"{base}: {type(exc).__name__} {exc}".strip()
+                    r = await self.http_get(base + path, {**params, "wait_ms": str(int(left * 1000))}, left + GRACE_S)
+                except Unreachable as exc:
+                    last = f"{base}: {exc}"
                     continue
-                if r.status_code not in RETRY_ON:
-                    return WorkerAnswer(r.status_code, r.content)
-                last = f"{base}: HTTP {r.status_code}"
+                if r.status not in RETRY_ON:
+                    return WorkerAnswer(r.status, r.body)
+                last = f"{base}: HTTP {r.status}"
             if time.monotonic() + backoff >= deadline:
                 raise unavailable(f"no stream worker could answer within {timeout_ms} ms (last: {last})")
             await asyncio.sleep(backoff)

@@ -5,12 +5,12 @@ import asyncio
 import json
 import uuid
 
-import httpx
 import pytest
 
 from api import ingest
 from api.errors import ApiError, field_path, request_issues
 from api.producer import DeliveryResult
+from api.http import HttpAnswer, Unreachable
 from api.workers import WorkerClient, lookup_params
 
 pytestmark = pytest.mark.unit
@@ -239,37 +239,40 @@ def test_token_is_max_offset_per_partition():
 
 
 def _lookup(handler, urls, timeout_ms=300):
-    async def go():
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-            return await WorkerClient(http, urls, backoff_s=0.01).get("/stock/s1/rice", {"after": "v1.0:1"}, timeout_ms)
+    """``handler(url, query)`` -> HttpAnswer, or raises Unreachable, as ``api.http.getter`` does."""
+    async def get(url, params, timeout_s):
+        assert timeout_s > 0
+        return handler(url, params)
 
-    return asyncio.run(go())
+    return asyncio.run(WorkerClient(get, urls, backoff_s=0.01).get("/stock/s1/rice", {"after": "v1.0:1"}, timeout_ms))
 
 
 def test_lookup_fails_over_to_the_next_worker():
     seen = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append((request.url.host, dict(request.url.params)))
-        if request.url.host == "w1":
-            raise httpx.ConnectError("refused", request=request)
-        if request.url.host == "w2":
-            return httpx.Response(503, json={"error": "rebalancing"})
-        return httpx.Response(504, json={"error": "not_caught_up"})
+    def handler(url, params):
+        host = url.split("/")[2]
+        seen.append((host, url, params))
+        if host == "w1":
+            raise Unreachable("ClientConnectorError refused")
+        if host == "w2":
+            return HttpAnswer(503, b'{"error": "rebalancing"}')
+        return HttpAnswer(504, b'{"error": "not_caught_up"}')
 
     answer = _lookup(handler, ["http://w1", "http://w2/", "http://w3"], timeout_ms=2000)
     assert answer.status == 504 and json.loads(answer.body) == {"error": "not_caught_up"}
-    assert [host for host, _ in seen] == ["w1", "w2", "w3"]
-    params = seen[-1][1]
+    assert [host for host, _, _ in seen] == ["w1", "w2", "w3"]
+    assert seen[1][1] == "http://w2/stock/s1/rice"  # a trailing slash on a url is not doubled
+    params = seen[-1][2]
     assert params["after"] == "v1.0:1" and 0 < int(params["wait_ms"]) <= 2000
 
 
 def test_lookup_gives_up_after_the_timeout():
     calls = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(request.url.host)
-        return httpx.Response(503, json={"error": "rebalancing"})
+    def handler(url, params):
+        calls.append(url.split("/")[2])
+        return HttpAnswer(503, b'{"error": "rebalancing"}')
 
     with pytest.raises(ApiError) as info:
         _lookup(handler, ["http://w1", "http://w2"], timeout_ms=200)
