@@ -34,6 +34,6 @@ def setup(level: str = "INFO", json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request it makes at INFO (the API asks a worker on every lookup)
+    # httpx logs every request it makes at INFO (the notifier: one line per webhook delivery)
     for noisy in ("aiokafka", "faust", "mode", "kafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

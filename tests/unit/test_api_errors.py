@@ -9,8 +9,8 @@ import pytest
 
 from api import ingest
 from api.errors import ApiError, field_path, request_issues
-from api.producer import DeliveryResult
 from api.http import HttpAnswer, Unreachable
+from api.producer import DeliveryResult
 from api.workers import WorkerClient, lookup_params
 
 pytestmark = pytest.mark.unit

@@ -3,6 +3,7 @@ aiohttp server (no Kafka): status, body and headers as sent; no answer raises ``
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 
 import pytest
@@ -19,8 +20,8 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    return runner, f"http://127.0.0.1:{port}"
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
 
 
 def _free_port() -> int:
@@ -50,7 +51,7 @@ def test_get_passes_status_body_headers_and_query():
 
     answer = asyncio.run(go())
     assert answer.status == 504
-    assert __import__("json").loads(answer.body) == {"sku": "rice", "query": {"after": "v1.0:12,3:4", "wait_ms": "900"}}
+    assert json.loads(answer.body) == {"sku": "rice", "query": {"after": "v1.0:12,3:4", "wait_ms": "900"}}
     assert answer.headers["content-disposition"] == 'attachment; filename="x.csv"'
     assert answer.headers["content-type"].startswith("application/json")
 

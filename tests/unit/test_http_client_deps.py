@@ -1,4 +1,5 @@
-"""The API asks a stream worker over httpx on every stock lookup. httpcore finds out which async
+"""The notifier delivers webhooks with httpx's async client (the API asked the workers that way too,
+on every lookup, until it moved to aiohttp: ``api/http.py``). httpcore finds out which async
 library runs it by importing ``sniffio`` several times per request; when sniffio is missing (anyio
 4.16 no longer depends on it) each of those imports fails after searching every ``sys.path`` entry
 on disk (~45 µs each, measured), and a failed import is not cached. sniffio is a declared
@@ -44,7 +45,7 @@ def test_httpcore_finds_the_async_library_without_searching_the_disk():
 
 
 def test_http_client_request_lines_are_not_logged():
-    """httpx logs every request at INFO; the API makes one per lookup (access logs are opt-in)."""
+    """httpx logs every request at INFO: one line per webhook delivery (access logs are opt-in)."""
     saved = logging.getLogger().handlers[:], logging.getLogger().level
     try:
         logs.setup("INFO")
