@@ -7,8 +7,11 @@ A movement at exactly the count's time is inside the count. Ties between counts 
 instant go to the larger event id, so every arrival order picks the same count.
 
 State keeps the latest count and the movements after it with their event ids (the dedupe set).
-Movements older than the late-arrival window (relative to the server's receive time) are folded
-into ``base``: their ids are forgotten, so per-key state stays bounded.
+A movement is kept for the late-arrival window after the server *received* it, then folded into
+``base`` and its id forgotten, so per-key state stays bounded. Keeping ids by receive time (not
+by ``occurred_at``) is what makes a replayed message count once even when the event itself is
+old: a crash replay, or a terminal's re-send, comes soon after the first receipt, however long
+after the sale it arrives.
 """
 from __future__ import annotations
 
@@ -25,15 +28,22 @@ class Outcome(str, Enum):
     CONFLICT = "conflict"  # same event id, different payload: first one kept, flagged
     BEFORE_COUNT = "before_count"  # recorded, but a later count already covers it
     STALE_COUNT = "stale_count"  # a count older than the latest count: recorded, no change
-    BEYOND_WINDOW = "beyond_window"  # older than the dedupe window: applied, not deduplicable
+    BEYOND_WINDOW = "beyond_window"  # occurred before movements already folded: applied on top, flagged
 
 
-# A movement kept in a key's state is a list [at, delta, digest, before] (what the codec stores,
-# so decoding a key creates no per-movement objects): occurred_at in microseconds since the epoch
-# (UTC), the signed change in milli-units, the payload fingerprint (to flag a re-send with a
-# different payload), and on-hand just before it was applied (so a replay reports the same change).
-AT, DELTA, DIGEST, BEFORE = 0, 1, 2, 3
+# A movement kept in a key's state is a list [at, delta, digest, before, received] (what the codec
+# stores, so decoding a key creates no per-movement objects): occurred_at in microseconds since the
+# epoch (UTC), the signed change in milli-units, the payload fingerprint (to flag a re-send with a
+# different payload), on-hand just before it was applied (so a replay reports the same change),
+# and the server's receive time (when it is folded). Movements stored before the receive time was
+# kept have four items and fold by occurred_at, as they did then.
+AT, DELTA, DIGEST, BEFORE, RECEIVED = 0, 1, 2, 3, 4
 Move = list
+
+
+def fold_key(move: Move) -> int:
+    """When a movement folds: once the fold horizon passes its receive time (``at`` if it has none)."""
+    return move[RECEIVED] if len(move) > RECEIVED else move[AT]
 
 
 @dataclass(slots=True, weakref_slot=True)  # (a store's view of its movements may point back at it weakly)
@@ -45,12 +55,15 @@ class StockState:
     count_before: int = 0  # on-hand just before and just after the count was applied,
     count_after: int = 0  # so a replayed count reports the same change
     base: int = 0  # folded movements (after the count, at or before folded_until)
-    folded_until: int | None = None
+    folded_until: int | None = None  # the latest occurred_at among the folded movements
     moves: dict[str, Move] = field(default_factory=dict)
     updated_at: int | None = None  # received_at of the last change to on-hand
     alerts: AlertState = field(default_factory=AlertState)  # kept with the stock: one atomic write per key
     moved: int = 0  # sum of the deltas in ``moves`` (cached)
-    oldest: int | None = None  # smallest ``at`` in ``moves`` (cached), to fold only when something can
+    oldest: int | None = None  # smallest ``fold_key`` in ``moves`` (cached), to fold only when something can
+    # Every movement received before this was folded (receive time minus the window, never moving
+    # back). None: never folded by these rules (a state from before them: see ``horizon_of``).
+    horizon: int | None = None
 
     @property
     def on_hand(self) -> int:
@@ -92,16 +105,22 @@ def apply_movement(
         return Result(Outcome.CONFLICT, before, before)
     if state.count_at is not None and at <= state.count_at:
         return Result(Outcome.BEFORE_COUNT, before, before)
-    if state.folded_until is not None and at <= state.folded_until:
+    late = state.folded_until is not None and at <= state.folded_until
+    horizon = horizon_of(state)
+    if horizon is not None and received_at < horizon:
+        # received before movements that are already folded: its id could not be kept (a message
+        # replayed from beyond the window, or stamped by another producer), so it folds at once
         state.base += delta
-        outcome = Outcome.BEYOND_WINDOW
+        if state.folded_until is None or at > state.folded_until:
+            state.folded_until = at
+        late = True
     else:
-        state.moves[event_id] = [at, delta, digest, before]
+        state.moves[event_id] = [at, delta, digest, before, received_at]
         state.moved += delta
-        if state.oldest is None or at < state.oldest:
-            state.oldest = at
-        outcome = Outcome.APPLIED
+        if state.oldest is None or received_at < state.oldest:
+            state.oldest = received_at
     _fold(state, received_at - window)
+    outcome = Outcome.BEYOND_WINDOW if late else Outcome.APPLIED
     state.updated_at = received_at
     return Result(outcome, before, state.on_hand)
 
@@ -126,6 +145,7 @@ def apply_count(
     for eid in [eid for eid, m in moves.items() if m[AT] <= at]:
         del moves[eid]  # in place: a store keeping each movement apart deletes just these
     _recount(state)
+    state.horizon = horizon_of(state)  # (before folded_until goes: a state from before receive times keeps its horizon)
     state.base = 0
     state.folded_until = None
     _fold(state, received_at - window)
@@ -134,18 +154,32 @@ def apply_count(
     return Result(Outcome.APPLIED, before, state.count_after)
 
 
+def horizon_of(state: StockState) -> int | None:
+    """The fold horizon: every movement with a ``fold_key`` before it is folded. A state from before
+    receive times were kept has only ``folded_until`` (it folded by occurred_at, so each movement
+    it still keeps occurred after that)."""
+    if state.horizon is not None:
+        return state.horizon
+    return None if state.folded_until is None else state.folded_until + 1
+
+
 def _fold(state: StockState, horizon: int) -> None:
-    """Fold movements older than the horizon into ``base``; their ids are no longer kept."""
-    if state.oldest is None or state.oldest >= horizon:
-        return
-    for eid in [eid for eid, m in state.moves.items() if m[AT] < horizon]:
-        move = state.moves.pop(eid)
-        state.base += move[DELTA]
-        if state.folded_until is None or move[AT] > state.folded_until:
-            state.folded_until = move[AT]
-    _recount(state)
+    """Move the fold horizon up to ``horizon`` and fold every movement received before it into
+    ``base``; their ids are no longer kept."""
+    current = horizon_of(state)
+    if current is not None and current > horizon:
+        horizon = current
+    if state.oldest is not None and state.oldest < horizon:
+        for eid in [eid for eid, m in state.moves.items() if fold_key(m) < horizon]:
+            move = state.moves.pop(eid)
+            state.base += move[DELTA]
+            if state.folded_until is None or move[AT] > state.folded_until:
+                state.folded_until = move[AT]
+        _recount(state)
+    # (only now: a store keeping each movement apart treats one behind the horizon as folded already)
+    state.horizon = horizon
 
 
 def _recount(state: StockState) -> None:
     state.moved = sum(m[DELTA] for m in state.moves.values())
-    state.oldest = min((m[AT] for m in state.moves.values()), default=None)
+    state.oldest = min((fold_key(m) for m in state.moves.values()), default=None)

@@ -2,12 +2,13 @@
 
 A key's state is a JSON text of integers and strings (no floats):
 [count_at, count_id, count_qty, count_digest, count_before, count_after, base, folded_until,
- updated_at, [fired, [day, sold, day, sold, ...], first_day, recent], moved, oldest]
-Its movements since the count ({event id: [at, delta, digest, before]}, the dedupe set) follow on a
-second line of the value (parsed only when needed: ``LazyMoves``) while they are few; a busy key's
-go under keys of their own, ``\x00<store>|<sku>|<event id>`` -> [at, delta, digest, before], and
-its value is the first line alone (``KeyMoves``). Values of one array with the movements inside
-(the first layout) are still read.
+ updated_at, [fired, [day, sold, day, sold, ...], first_day, recent], moved, oldest, horizon]
+Its movements since the count ({event id: [at, delta, digest, before, received]}, the dedupe set)
+follow on a second line of the value (parsed only when needed: ``LazyMoves``) while they are few; a
+busy key's go under keys of their own, ``\x00<store>|<sku>|<event id>`` -> [at, delta, digest,
+before, received], and its value is the first line alone with the count of its movements after it
+(``KeyMoves``). Values written before ``horizon`` and ``received`` were kept (one field, one item
+fewer), and values of one array with the movements inside (the first layout), are still read.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import orjson
 import rocksdict
 
 from domain.alerts import AlertState
-from domain.stock import StockState
+from domain.stock import AT, StockState, fold_key, horizon_of
 
 
 def encode_header(state: StockState) -> bytes:
@@ -49,6 +50,7 @@ def _header(state: StockState) -> list:
         _encode_alerts(state.alerts),
         state.moved,
         state.oldest,
+        state.horizon,
     ]
 
 
@@ -59,14 +61,21 @@ def decode(data: bytes, db: Any = None, key: bytes = b"") -> StockState:
     cut = data.find(b"\n")
     kept: Any = None
     count = 0
+    horizon = None
     if cut >= 0:  # movements on a second line
-        c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, alerts, moved, oldest = orjson.loads(data[:cut])
+        fields = orjson.loads(data[:cut])
+        if len(fields) == 13:
+            c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, alerts, moved, oldest, horizon = fields
+        else:  # written before the horizon was kept
+            c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, alerts, moved, oldest = fields
         kept = LazyMoves(data[cut + 1:])
     else:
         fields = orjson.loads(data)
         if isinstance(fields[9], dict):  # the first layout: one array with the movements inside
             c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, kept, alerts, moved, oldest = fields
-        else:  # movements under their own keys
+        elif len(fields) == 14:  # movements under their own keys
+            c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, alerts, moved, oldest, horizon, count = fields
+        else:  # the same, written before the horizon was kept
             c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, alerts, moved, oldest, count = fields
     state = StockState(
         count_at=c_at,
@@ -82,6 +91,7 @@ def decode(data: bytes, db: Any = None, key: bytes = b"") -> StockState:
         alerts=_decode_alerts(alerts),
         moved=moved,
         oldest=oldest,
+        horizon=horizon,
     )
     if kept is None and db is not None:
         state.moves = KeyMoves(db, key, state, count=count)
@@ -186,8 +196,8 @@ class KeyMoves(_Moves):
     write cost grew with the key's traffic. Here a new movement is one small key and record, a
     re-sent id is one point read, and a count or a fold reads them all once (a prefix scan).
 
-    A stored movement at or before the state's floor (its count's time, or the newest movement
-    folded into ``base``) is dead: a count or a fold already covers it. Its key is deleted and a
+    A stored movement that occurred at or before the state's count, or that folds before its fold
+    horizon (``domain.stock.horizon_of``), is dead: the count or a fold already covers it. Its key is deleted and a
     tombstone sent, but readers never count on that: a tombstone lost in a crash (the worker's
     RocksDB ahead of the changelog, then replayed) leaves a dead key that is skipped, then
     deleted again. What changed since the last ``drain`` is returned by it, for the batch's write
@@ -209,14 +219,16 @@ class KeyMoves(_Moves):
         self._count = count if loaded is None else len(loaded)  # live movements (kept in the value)
         self._missed: str | None = None  # the last id ``get`` did not find (then set, as a new movement)
 
-    def _floor(self) -> int | None:
+    def _limits(self) -> tuple[int | None, int | None]:
+        """(count_at, fold horizon) of the state: what makes a stored movement dead (``_dead``)."""
         s = self._state()
         if s is None:  # (the state is gone: nothing reads its movements any more)
-            return None
-        count_at, folded = s.count_at, s.folded_until
-        if count_at is None:
-            return folded
-        return count_at if folded is None or folded < count_at else folded
+            return None, None
+        return s.count_at, horizon_of(s)
+
+    @staticmethod
+    def _dead(move: list, count_at: int | None, horizon: int | None) -> bool:
+        return (count_at is not None and move[AT] <= count_at) or (horizon is not None and fold_key(move) < horizon)
 
     def _forget(self, key: str) -> None:
         if self._gone is None:
@@ -238,8 +250,7 @@ class KeyMoves(_Moves):
             self._missed = key
             return default
         move = orjson.loads(raw)
-        floor = self._floor()
-        if floor is not None and move[0] <= floor:  # dead (see the class)
+        if self._dead(move, *self._limits()):  # (see the class)
             self._forget(key)
             self._missed = key
             return default
@@ -275,7 +286,9 @@ class KeyMoves(_Moves):
     def _all(self) -> dict[str, list]:
         if self._dict is None:
             found: dict[str, list] = {}
-            prefix, n, floor, gone = self._prefix, len(self._prefix), self._floor(), self._gone or ()
+            prefix, n, gone = self._prefix, len(self._prefix), self._gone or ()
+            count_at, horizon = self._limits()
+            dead = self._dead
             it = self.db.iter()
             it.seek(prefix)
             while it.valid():
@@ -285,7 +298,7 @@ class KeyMoves(_Moves):
                 event_id = raw_key[n:].decode()
                 if event_id not in gone:
                     move = orjson.loads(it.value())
-                    if floor is not None and move[0] <= floor:
+                    if dead(move, count_at, horizon):
                         self._forget(event_id)  # dead: delete it (again)
                     else:
                         found[event_id] = move

@@ -212,6 +212,25 @@ def test_a_dead_movement_left_by_a_lost_tombstone_is_skipped_and_deleted_again(t
     assert moves.drain() == [(MOVES_PREFIX + b"s1|rice|old", None)]  # deleted again
 
 
+def test_a_movement_is_dead_by_its_receive_time_and_a_late_one_stays_live(tmp_path):
+    # receive times: a movement received before the fold horizon was folded (its key is dead); one
+    # that occurred long ago but was received after the horizon is live, however old its sale
+    table = FakeTable(tmp_path)
+    db = table.data._db_for_partition(0)
+    state = StockState(base=-5_000, folded_until=5_000, horizon=10_000, moved=-300, oldest=10_500)
+    db[MOVES_PREFIX + b"s1|rice|folded"] = b'[9000,-5000,"d",0,9500]'  # received before the horizon
+    db[MOVES_PREFIX + b"s1|rice|late"] = b'[100,-300,"d",-5000,10500]'  # sold long ago, synced late
+    moves = KeyMoves(db, b"s1|rice", state, count=1)
+    assert moves.get("folded") is None and moves.get("late") == [100, -300, "d", -5000, 10500]
+    assert dict(moves) == {"late": [100, -300, "d", -5000, 10500]}
+    assert (MOVES_PREFIX + b"s1|rice|folded", None) in moves.drain()  # deleted again
+    # a state from before receive times (no horizon): a four-item movement at or before folded_until is dead
+    old = StockState(base=-5_000, folded_until=1_000)
+    db[MOVES_PREFIX + b"s2|rice|old"] = b'[1000,-5000,"d",0]'
+    db[MOVES_PREFIX + b"s2|rice|kept"] = b'[1001,-1,"d",-5000]'
+    assert dict(KeyMoves(db, b"s2|rice", old)) == {"kept": [1001, -1, "d", -5000]}
+
+
 def test_values_of_the_first_layout_are_read_and_rewritten(tmp_path):
     table = FakeTable(tmp_path)
     db = table.data._db_for_partition(0)
@@ -224,7 +243,7 @@ def test_values_of_the_first_layout_are_read_and_rewritten(tmp_path):
     apply_event(states, ev)
     _flush(states)
     header, moves = db[b"s1|dal"].split(b"\n")
-    assert len(orjson.loads(header)) == 12 and set(orjson.loads(moves)) == {"b", str(ev.event_id)}
+    assert len(orjson.loads(header)) == 13 and set(orjson.loads(moves)) == {"b", str(ev.event_id)}
     fresh = BatchStates(table)
     assert fresh.get("s1|dal").on_hand == -1_500 and fresh.get("s1|dal").moves.get("b") == [at, -500, "d2", 0]
 

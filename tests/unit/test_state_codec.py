@@ -1,5 +1,6 @@
 """The RocksDB value codec round-trips every field of a key's state."""
 import pytest
+import orjson
 from hypothesis import given, strategies as st
 
 from domain.alerts import AlertState
@@ -9,7 +10,8 @@ from streams.state import decode, encode
 pytestmark = pytest.mark.unit
 
 ints = st.integers(-(2**62), 2**62)
-moves = st.dictionaries(st.uuids().map(str), st.tuples(ints, ints, st.text(max_size=16), ints).map(list), max_size=5)
+moves = st.dictionaries(st.uuids().map(str), st.tuples(ints, ints, st.text(max_size=16), ints, ints).map(list)
+                        | st.tuples(ints, ints, st.text(max_size=16), ints).map(list), max_size=5)  # (4 items: stored before receive times)
 
 
 alerts = st.builds(
@@ -22,6 +24,15 @@ alerts = st.builds(
 
 
 @given(st.builds(StockState, st.none() | ints, st.text(max_size=36), ints, st.text(max_size=16), ints, ints, ints,
-                 st.none() | ints, moves, st.none() | ints, alerts, ints, st.none() | ints))
+                 st.none() | ints, moves, st.none() | ints, alerts, ints, st.none() | ints, st.none() | ints))
 def test_round_trip(state):
     assert decode(encode(state)) == state
+
+
+def test_a_value_written_before_the_horizon_was_kept_reads_as_it_did():
+    # the previous layout: a 12-field header (no horizon), movements of four items (no receive time)
+    old = b'[100,"c1",5000,"d",0,5000,-700,400,900,[{},[],null,[]],-1000,600]\n{"e1":[600,-1000,"x",5000]}'
+    state = decode(old)
+    assert state.horizon is None and state.folded_until == 400 and state.on_hand == 5000 - 700 - 1000
+    assert dict(state.moves) == {"e1": [600, -1000, "x", 5000]}
+    assert decode(encode(state)) == state and len(orjson.loads(encode(state).split(b"\n")[0])) == 13

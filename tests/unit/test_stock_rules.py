@@ -133,6 +133,53 @@ def test_state_stays_bounded_by_the_window():
     assert old.result.outcome is Outcome.BEYOND_WINDOW
 
 
+def test_a_sale_synced_after_the_window_counts_once_when_replayed():
+    # a terminal offline for 40 days syncs its sale: ids are kept by receive time, so a crash
+    # replay of that message (same receive time) is a duplicate, not a second sale
+    states = {}
+    late = sale("2", minutes=0, received_days=40)
+    [first] = apply_event(states, late, window_days=30)
+    assert first.result.outcome is Outcome.APPLIED and on_hand(states) == "-2"
+    [again] = apply_event(states, late, window_days=30)
+    assert again.result.outcome is Outcome.DUPLICATE and (again.result.before, again.result.after) == (0, -2000)
+    assert on_hand(states) == "-2"
+
+
+def test_a_sale_from_before_folded_history_is_flagged_and_still_counts_once():
+    states = {}
+    for day in range(60):
+        apply_event(states, sale("1", minutes=day * 1440), window_days=30)
+    assert states["s1|rice"].folded_until is not None
+    old = sale("5", minutes=2 * 1440, received_days=58)  # sold on day 2, received on day 60
+    [first] = apply_event(states, old, window_days=30)
+    assert first.result.outcome is Outcome.BEYOND_WINDOW and on_hand(states) == "-65"
+    [again] = apply_event(states, old, window_days=30)
+    assert again.result.outcome is Outcome.DUPLICATE and on_hand(states) == "-65"
+    # it folds a window after it was received, like any movement
+    for day in range(60, 95):
+        apply_event(states, sale("1", minutes=day * 1440), window_days=30)
+    assert str(old.event_id) not in states["s1|rice"].moves and on_hand(states) == "-100"
+
+
+def test_a_state_stored_before_receive_times_keeps_folding_by_occurred_at():
+    from domain.stock import StockState
+
+    day = 86_400 * 1_000_000
+    at0 = int(T0.timestamp()) * 1_000_000
+    # folded up to day 3; movements of days 4 and 5 kept, four items each (no receive time)
+    state = StockState(base=-3_000, folded_until=at0 + 3 * day, moved=-2_000, oldest=at0 + 4 * day,
+                       moves={"d4": [at0 + 4 * day, -1_000, "x", -3_000], "d5": [at0 + 5 * day, -1_000, "x", -4_000]})
+    states = {"s1|rice": state}
+    new = sale("1", minutes=34 * 1440 + 60)  # day 34: day 4 folds
+    [r] = apply_event(states, new, window_days=30)
+    assert r.result.outcome is Outcome.APPLIED and on_hand(states) == "-6"
+    assert set(state.moves) == {"d5", str(new.event_id)} and state.folded_until == at0 + 4 * day
+    assert state.horizon == at0 + 4 * day + 60 * 60 * 1_000_000
+    # a movement at or before the old folded_until is still placed behind folded history
+    [o] = apply_event(states, sale("1", minutes=2 * 1440), window_days=30)
+    assert o.result.outcome is Outcome.BEYOND_WINDOW and on_hand(states) == "-7"
+
+
 def test_count_inside_folded_history_is_not_applied():
     states = {}
     for day in range(60):
