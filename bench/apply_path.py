@@ -30,17 +30,23 @@ from bench.plan import FULL, QUICK
 
 
 class _Store:
-    """What ``BatchStates`` uses of Faust's RocksDB store: a database per partition."""
+    """What ``BatchStates`` uses of Faust's RocksDB store: a database per partition, opened as the
+    worker opens its stock table's (Faust's ``RocksDBOptions`` with the settings' memory limits:
+    bloom filters, block cache, memtables), so writes and reads cost what they cost there."""
 
     def __init__(self, root: Path) -> None:
+        from faust.stores.rocksdb import RocksDBOptions
+
+        from bazaar.settings import Settings
+        from streams.app import rocksdb_options
+
         self.root, self.dbs = root, {}
+        self.options = RocksDBOptions(**rocksdb_options(Settings()))
 
     def _db_for_partition(self, partition: int) -> rocksdict.Rdict:
         db = self.dbs.get(partition)
         if db is None:
-            options = rocksdict.Options(raw_mode=True)
-            options.create_if_missing(True)
-            db = self.dbs[partition] = rocksdict.Rdict(str(self.root / str(partition)), options=options)
+            db = self.dbs[partition] = self.options.open(self.root / str(partition))
         return db
 
     def close(self) -> None:

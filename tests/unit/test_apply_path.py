@@ -24,3 +24,18 @@ def test_a_difference_fails_the_run(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(apply_path, "apply_all", one_off)
     assert apply_path.main(["--quick", "--rounds", "1", "--cache-dir", str(tmp_path)]) == 1
     assert "DIFFERS" in capsys.readouterr().out
+
+
+def test_its_databases_are_opened_with_the_worker_s_options(tmp_path):
+    from bazaar.settings import Settings
+
+    store = apply_path._Store(tmp_path)
+    settings = Settings()
+    options = store.options  # faust.stores.rocksdb.RocksDBOptions, as the stock table's store holds them
+    assert options.use_rocksdict
+    assert (options.write_buffer_size, options.max_write_buffer_number, options.block_cache_size) == (
+        settings.stream_rocksdb_write_buffer_mb << 20, settings.stream_rocksdb_write_buffers, settings.stream_rocksdb_block_cache_mb << 20)
+    db = store._db_for_partition(3)
+    db[b"k"] = b"v"
+    assert store._db_for_partition(3)[b"k"] == b"v" and (tmp_path / "3").is_dir()
+    store.close()
