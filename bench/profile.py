@@ -21,11 +21,15 @@ from pathlib import Path
 WAITING = "waiting in epoll / Kafka poll (not CPU; left out of the shares)"
 # Specific categories: a sample goes to the first one with a pattern in any frame of its stack (frames
 # are "function (path:line)"; for the agent's own lines the source text is matched too).
+# A sample is waiting when its leaf frame is one of these: the event loop's epoll, the catalog
+# follower's and the outbox's poll calls (C code that blocks). A deeper stack under them is work on
+# that thread: the outbox's delivery reports (Python callbacks run inside ``poll``) count as outputs.
+WAIT_LEAVES = ("EpollSelector.select", "CatalogCache._follow", "PolledProducer._poll")
 SPECIFIC: list[tuple[str, tuple[str, ...]]] = [
-    (WAITING, ("EpollSelector.select", "CatalogCache._follow", "PolledProducer._poll")),
     ("parse event (pydantic from_wire)", ("from_wire ", "validate_json")),
     ("state write: encode + RocksDB write batch + changelog records", ("BatchStates.flush",)),
     ("state read: RocksDB get + decode", ("BatchStates.get ",)),
+    ("catalog follower thread (applying catalog records)", ("CatalogCache._follow",)),
     ("alerts: rules, catalog lookups, alert messages", ("alert_step", "after_apply", "alert_message", "CatalogCache")),
     ("ledger entries", ("ledger_entry",)),
     ("outputs: records to librdkafka, waiting for acks", ("Outbox.",)),
@@ -46,6 +50,8 @@ CATEGORIES = [name for name, _ in SPECIFIC] + [name for name, _ in GENERIC] + [O
 
 
 def _category(frames: list[str]) -> str:
+    if any(leaf in frames[-1] for leaf in WAIT_LEAVES):
+        return WAITING
     joined = "\n".join(frames) + "\n"
     for name, patterns in SPECIFIC:
         if any(pattern in joined for pattern in patterns):
