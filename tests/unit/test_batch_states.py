@@ -278,7 +278,7 @@ def test_batches_restarts_and_a_rebuilt_changelog_agree_with_the_plain_rules(tmp
     for source in (BatchStates(table), BatchStates(rebuilt)):
         for key, want in plain.items():
             got = source.get(key)
-            assert (got.on_hand, got.base, got.folded_until, got.count_at) == (want.on_hand, want.base, want.folded_until, want.count_at)
+            assert (got.on_hand, got.base, got.folded_until, got.count_at, got.horizon) == (want.on_hand, want.base, want.folded_until, want.count_at, want.horizon)
             assert len(got.moves) == len(want.moves) and dict(got.moves) == dict(want.moves)  # (the count is kept, not scanned)
 
 
