@@ -128,6 +128,27 @@ def test_worker_killed_mid_stream_loses_and_doubles_nothing(settings_factory):
         running.close()
 
 
+def test_a_day_synced_after_the_late_window_survives_a_killed_worker(settings_factory):
+    """Terminals that were offline for 40 days sync a whole day (the late window is 30), with the
+    generator's re-sends and mid-day counts, and the worker is killed mid-stream (it replays what it
+    applied after its last commit). Every movement is kept with its id for a window after it was
+    received, so re-sent and replayed events count once and a count is placed among the day's
+    movements. (Before, each such movement was folded, its id forgotten, as it arrived: re-sends and
+    replays counted twice and later counts were refused as stale; this failed with and without the kill.)"""
+    settings = settings_factory()
+    running = Running(settings, [settings.worker_port]).start()
+    try:
+        day = datetime.now(PKT).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=40)
+        gen = Generator(GenConfig(stores=10, events_per_store_day=150, skus=60, seed=6, start=day))
+        worker = running.workers[settings.worker_port]
+        post_generated(running, gen, batch=50, on_half=worker.kill)
+        assert not worker.alive
+        running.restart_worker(settings.worker_port)
+        assert assert_matches(running, gen) > 100
+    finally:
+        running.close()
+
+
 def test_two_workers_answer_for_every_store(settings_factory):
     settings = settings_factory()
     second = free_ports(1)[0]
