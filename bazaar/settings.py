@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     worker_host: str = "127.0.0.1"
     worker_port: int = 6066
     worker_advertised_host: str | None = None  # how other workers reach this one (default worker_host)
-    late_window_days: int = 30
+    late_window_days: int = 30  # an event id is recognised this long after the server received it (domain/stock.py)
     velocity_window_days: int = 14  # days of sales behind the running-out (days of cover) alert
     standby_replicas: int = 0
     session_timeout_s: float = 10.0  # how soon a dead worker's partitions are reassigned
