@@ -114,11 +114,12 @@ def test_generated_day_matches_generator_totals(one_worker):
     assert assert_matches(one_worker, gen) > 100
 
 
-def test_worker_killed_mid_stream_loses_and_doubles_nothing(settings_factory):
+def _kill_halfway_then_check(settings_factory, gen: Generator) -> None:
+    """Post the generated events with the worker SIGKILLed halfway, restart it, and compare every
+    stock with the generator's expected totals."""
     settings = settings_factory()
     running = Running(settings, [settings.worker_port]).start()
     try:
-        gen = Generator(GenConfig(stores=10, events_per_store_day=150, skus=60, seed=5))
         worker = running.workers[settings.worker_port]
         post_generated(running, gen, batch=50, on_half=worker.kill)
         assert not worker.alive
@@ -126,6 +127,10 @@ def test_worker_killed_mid_stream_loses_and_doubles_nothing(settings_factory):
         assert assert_matches(running, gen) > 100
     finally:
         running.close()
+
+
+def test_worker_killed_mid_stream_loses_and_doubles_nothing(settings_factory):
+    _kill_halfway_then_check(settings_factory, Generator(GenConfig(stores=10, events_per_store_day=150, skus=60, seed=5)))
 
 
 def test_a_day_synced_after_the_late_window_survives_a_killed_worker(settings_factory):
@@ -135,18 +140,8 @@ def test_a_day_synced_after_the_late_window_survives_a_killed_worker(settings_fa
     received, so re-sent and replayed events count once and a count is placed among the day's
     movements. (Before, each such movement was folded, its id forgotten, as it arrived: re-sends and
     replays counted twice and later counts were refused as stale; this failed with and without the kill.)"""
-    settings = settings_factory()
-    running = Running(settings, [settings.worker_port]).start()
-    try:
-        day = datetime.now(PKT).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=40)
-        gen = Generator(GenConfig(stores=10, events_per_store_day=150, skus=60, seed=6, start=day))
-        worker = running.workers[settings.worker_port]
-        post_generated(running, gen, batch=50, on_half=worker.kill)
-        assert not worker.alive
-        running.restart_worker(settings.worker_port)
-        assert assert_matches(running, gen) > 100
-    finally:
-        running.close()
+    day = datetime.now(PKT).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=40)
+    _kill_halfway_then_check(settings_factory, Generator(GenConfig(stores=10, events_per_store_day=150, skus=60, seed=6, start=day)))
 
 
 def test_two_workers_answer_for_every_store(settings_factory):
