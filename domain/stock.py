@@ -106,7 +106,7 @@ def apply_movement(
     if state.count_at is not None and at <= state.count_at:
         return Result(Outcome.BEFORE_COUNT, before, before)
     late = state.folded_until is not None and at <= state.folded_until
-    horizon = horizon_of(state)
+    horizon = _pin_horizon(state)
     if horizon is not None and received_at < horizon:
         # received before movements that are already folded: its id could not be kept (a message
         # replayed from beyond the window, or stamped by another producer), so it folds at once
@@ -139,13 +139,13 @@ def apply_count(
     if state.folded_until is not None and at < state.folded_until:
         # Movements on both sides of this count were folded together: it cannot be placed exactly.
         return Result(Outcome.STALE_COUNT, before, before)
+    _pin_horizon(state)
     state.count_at, state.count_id, state.count_qty, state.count_digest = at, event_id, quantity, digest
     state.count_before = before
     moves = state.moves
     for eid in [eid for eid, m in moves.items() if m[AT] <= at]:
         del moves[eid]  # in place: a store keeping each movement apart deletes just these
     _recount(state)
-    state.horizon = horizon_of(state)  # (before folded_until goes: a state from before receive times keeps its horizon)
     state.base = 0
     state.folded_until = None
     _fold(state, received_at - window)
@@ -163,10 +163,18 @@ def horizon_of(state: StockState) -> int | None:
     return None if state.folded_until is None else state.folded_until + 1
 
 
+def _pin_horizon(state: StockState) -> int | None:
+    """Store the state's horizon before an event changes it (returned): a state from before receive
+    times has it only as ``folded_until`` + 1, and ``folded_until`` moves (a movement folded at once
+    raises it, a count clears it) while its kept movements, and which of them are dead, stay put."""
+    horizon = state.horizon = horizon_of(state)
+    return horizon
+
+
 def _fold(state: StockState, horizon: int) -> None:
     """Move the fold horizon up to ``horizon`` and fold every movement received before it into
-    ``base``; their ids are no longer kept."""
-    current = horizon_of(state)
+    ``base``; their ids are no longer kept. (The state's horizon is pinned: ``_pin_horizon``.)"""
+    current = state.horizon
     if current is not None and current > horizon:
         horizon = current
     if state.oldest is not None and state.oldest < horizon:

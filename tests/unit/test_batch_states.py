@@ -311,3 +311,19 @@ def test_a_spilled_state_is_freed_without_the_cycle_collector(tmp_path):
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_a_stored_state_from_before_receive_times_keeps_its_horizon_when_a_late_message_raises_folded_until(tmp_path):
+    # a pre-receive-time state (folded up to 1,000, no horizon) whose movements have keys of their
+    # own; a message received before its horizon folds at once and raises folded_until to its own
+    # time: the movements still kept must stay counted, not be taken for folded ones and dropped
+    from domain.stock import Outcome, apply_movement
+
+    db = FakeTable(tmp_path).data._db_for_partition(0)
+    state = StockState(base=-5_000, folded_until=1_000, moved=-2_000, oldest=1_500)
+    db[MOVES_PREFIX + b"s1|rice|a"] = b'[1500,-1000,"d",-5000]'
+    db[MOVES_PREFIX + b"s1|rice|b"] = b'[3000,-1000,"d",-6000]'
+    state.moves = KeyMoves(db, b"s1|rice", state, count=2)
+    result = apply_movement(state, "late", 2_000, -500, "d", received_at=900, window=10)
+    assert result.outcome is Outcome.BEYOND_WINDOW and (result.before, result.after) == (-7_000, -7_500)
+    assert state.on_hand == -7_500 and set(state.moves) == {"a", "b"} and state.horizon == 1_001
