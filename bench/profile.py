@@ -16,15 +16,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-# (category, patterns): a sample goes to the first category with a pattern in any frame of its stack
-# (frames are "function (path:line)"; for the agent's own lines the source text is matched too).
 WAITING = "waiting in epoll / Kafka poll (not CPU; left out of the shares)"
-# Specific categories: a sample goes to the first one with a pattern in any frame of its stack (frames
-# are "function (path:line)"; for the agent's own lines the source text is matched too).
 # A sample is waiting when its leaf frame is one of these: the event loop's epoll, the catalog
 # follower's and the outbox's poll calls (C code that blocks). A deeper stack under them is work on
 # that thread: the outbox's delivery reports (Python callbacks run inside ``poll``) count as outputs.
 WAIT_LEAVES = ("EpollSelector.select", "CatalogCache._follow", "PolledProducer._poll")
+# Specific categories: a sample goes to the first one with a pattern in any frame of its stack (frames
+# are "function (path:line)"; for the agent's own lines the source text is matched too).
 SPECIFIC: list[tuple[str, tuple[str, ...]]] = [
     ("parse event (pydantic from_wire)", ("from_wire ", "validate_json")),
     ("state write: encode + RocksDB write batch + changelog records", ("BatchStates.flush",)),
