@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -155,9 +155,15 @@ class LocalKafka:
         self.stop_stale()
         with open(self.kafka_dir / "broker.out", "wb") as out:
             self._proc = subprocess.Popen(
-                self._java("kafka.Kafka", str(self.server_properties), heap=self.settings.kafka_heap),
+                self._java("kafka.Kafka", str(self.server_properties), heap=self.settings.kafka_heap,
+                           jvm_opts=self.settings.kafka_jvm_opts.split()),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.pid_file.write_text(f"{self._proc.pid} {os.getpid()}\n")  # broker, and the process that runs it
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while this object runs it."""
+        return self._proc.pid if self._proc is not None else None
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until the broker answers metadata requests; raise with the log tail if it dies or stalls."""
@@ -211,9 +217,9 @@ class LocalKafka:
             _terminate_group(broker, lambda: _is_broker_process(broker, self.server_properties), timeout=20.0)
             self.pid_file.unlink(missing_ok=True)
 
-    def _java(self, main_class: str, *args: str, heap: str | None = None) -> list[str]:
+    def _java(self, main_class: str, *args: str, heap: str | None = None, jvm_opts: Sequence[str] = ()) -> list[str]:
         memory = [f"-Xmx{heap}"] if heap else []
-        return [_require("java", JAVA_MISSING), *memory, "-Djava.awt.headless=true",
+        return [_require("java", JAVA_MISSING), *memory, *jvm_opts, "-Djava.awt.headless=true",
                 f"-Dlog4j.configuration=file:{self.log4j_properties}",
                 "-cp", f"{self.libs_dir}/*", main_class, *args]
 

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     kafka_version: str = "3.9.1"
     kafka_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "bazaar" / "kafka")
     kafka_heap: str = "512m"
+    kafka_jvm_opts: str = ""  # extra JVM options for the local broker, space-separated (e.g. "-XX:+UseSerialGC")
     topic_prefix: str = "bazaar"
     partitions: int = 8
 

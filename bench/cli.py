@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     port, controller = free_ports(2)
     base = Settings(data_dir=root, kafka_bootstrap=f"127.0.0.1:{port}", kafka_controller_port=controller,
                     kafka_cache_dir=defaults.kafka_cache_dir, kafka_version=defaults.kafka_version,
-                    kafka_heap=defaults.kafka_heap, partitions=defaults.partitions, log_level=defaults.log_level)
+                    kafka_heap=defaults.kafka_heap, kafka_jvm_opts=defaults.kafka_jvm_opts, partitions=defaults.partitions,
+                    log_level=defaults.log_level)
     started_at = datetime.now(timezone.utc)
     started = time.monotonic()
     run_info = {"mode": plan.mode, "started_at": started_at.isoformat(timespec="seconds"), "plan": plan.__dict__,

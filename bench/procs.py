@@ -66,6 +66,68 @@ def cpu_s(pid: int) -> float:
         return 0.0
 
 
+def machine_cpu_s() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, summed over its cores, from /proc/stat:
+    busy is every state but idle and iowait. Over a window, busy / all x cores = cores busy."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields) - idle) / _TICKS, sum(fields) / _TICKS
+
+
+class CpuSampler:
+    """Samples, once a second on a thread of its own, the machine's busy CPU and each named
+    process's CPU; ``cores(seconds)`` gives cores busy over the last ``seconds`` sampled (the
+    machine, each process, and the rest: processes not named, such as a load client)."""
+
+    def __init__(self, pids: dict[str, int], every_s: float = 1.0) -> None:
+        import threading
+
+        self.pids, self.every_s = pids, every_s
+        self.samples: list[tuple[float, float, float, dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        busy, whole = machine_cpu_s()
+        self.samples.append((time.monotonic(), busy, whole, {name: cpu_s(pid) for name, pid in self.pids.items()}))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._sample()
+
+    def __enter__(self) -> "CpuSampler":
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def cores(self, seconds: float, before_end_s: float = 0.0) -> dict[str, float]:
+        """Cores busy over the ``seconds`` that ended ``before_end_s`` before the last sample."""
+        if len(self.samples) < 2:
+            return {}
+        last = self.samples[-1][0] - before_end_s
+        end = next((s for s in reversed(self.samples) if s[0] <= last + self.every_s / 2), self.samples[0])
+        start = next((s for s in self.samples if s[0] >= end[0] - seconds - self.every_s / 2), self.samples[0])
+        if start is end:
+            return {}
+        wall = end[0] - start[0]
+        whole = end[2] - start[2]
+        machine = (end[1] - start[1]) / whole * (os.cpu_count() or 1) if whole > 0 else 0.0
+        out = {"machine": round(machine, 2)}
+        for name in self.pids:
+            out[name] = round((end[3][name] - start[3][name]) / wall, 2) if wall > 0 else 0.0
+        out["rest"] = round(max(0.0, machine - sum(out[name] for name in self.pids)), 2)
+        out["seconds"] = round(wall, 1)
+        return out
+
+
 def rss_mb(pid: int | str = "self") -> float:
     return round(proc_status(pid)["rss_kb"] / 1024, 1)
 

@@ -239,6 +239,14 @@ def markdown(run: dict) -> str:
                             lat(s, "p99_ms"), lat(s, "max_ms"), s["timeouts"], _c(s["post"]["p50_ms"], 1),
                             _c(s["post"]["p99_ms"], 1)] for s in by["end-to-end"]["steps"]]))
         out.append("\nA lookup that timed out (not visible within its 30 s `timeout_ms`) counts as 30 s in the percentiles.\n")
+        busy = [(s, s["cores_busy"]) for s in by["end-to-end"]["steps"] if s.get("cores_busy")]
+        if busy:
+            out.append("\nCores busy during each step (from /proc, sampled each second; machine: all processes; rest: "
+                       "those not named, mostly the load client):\n")
+            out.append(_table(["workers", "offered events/s", "machine", "workers' processes", "API", "broker", "rest"],
+                              [[s.get("workers", 1), _c(s["offered_events_per_s"]), _c(b["machine"], 2),
+                                " + ".join(_c(v, 2) for k, v in b.items() if k.startswith("worker-")),
+                                _c(b.get("api"), 2), _c(b.get("broker"), 2), _c(b.get("rest"), 2)] for s, b in busy]))
         cpu_lines = []
         for name, label in (("end-to-end", "one worker"), ("end-to-end-2-workers", "two workers")):
             cpu = {k: v for k, v in by.get(name, {}).get("cpu_us_per_event_by_process", {}).items() if k != "profile_worker"}

@@ -23,7 +23,7 @@ from bench import profile
 from bench.context import Context
 from bench.data import compare, generate, save_bodies, worker_stock
 from bench.generator import GenConfig
-from bench.procs import Workers, cpu_s, free_ports, high_watermarks, proc_status, run_child
+from bench.procs import CpuSampler, Workers, cpu_s, free_ports, high_watermarks, proc_status, run_child
 from bench.stages import exactness, result
 
 
@@ -64,7 +64,8 @@ def run(ctx: Context) -> list[dict]:
         folded = ctx.root / "profiles" / f"{stage}.folded"
         spy = profile.start(workers.pids()[0], folded) if ctx.profile else None
         try:
-            out = client(stage, phases, start, total)
+            with CpuSampler({**pids, **({"broker": ctx.broker.pid} if ctx.broker.pid else {})}) as sampler:
+                out = client(stage, phases, start, total)
         finally:
             if spy is not None:
                 profile.stop(spy)
@@ -72,6 +73,13 @@ def run(ctx: Context) -> list[dict]:
         cpu = {name: round((cpu_s(pid) - before[name]) / posted * 1e6, 1) for name, pid in pids.items()}
         if spy is not None and folded.exists():
             cpu["profile_worker"] = profile.summarize(folded, cpu[f"worker-{workers.ports[0]}"])
+        # cores busy during each end-to-end step (the machine, each process, the rest: the client),
+        # from its end back: the phases ran one after another and the client stopped after the last
+        after = 0.0
+        for phase in reversed(out["phases"]):
+            if phase["kind"] == "e2e":
+                phase["cores_busy"] = sampler.cores(phase["seconds"], after)
+            after += phase["seconds"]
         return out, cpu
 
     def catch_up(stage: str) -> float:

@@ -12,7 +12,7 @@ SOURCES = ("raw-producer", "raw-consumer", "peer-quix", "stream-1-worker", "stre
 
 def run(ctx: Context) -> list[dict]:
     r = ctx.results
-    broker = ctx.broker._proc.pid if ctx.broker._proc else None
+    broker = ctx.broker.pid
     rows: list[dict] = []
 
     def add(process: str, stage: str, rss_mb, keys=None, rocksdb_bytes_per_key=None) -> None:

@@ -49,3 +49,25 @@ def test_server_properties_bind_only_loopback(tmp_path):
     assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19092"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
     assert "0.0.0.0" not in kafka.render_server_properties()
+
+
+def test_jvm_options_reach_the_broker_but_not_the_storage_tool(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    started: list[list[str]] = []
+
+    class Started:
+        pid = 0
+
+        def __init__(self, args, **_kwargs):
+            started.append(args)
+
+    monkeypatch.setattr(subprocess, "Popen", Started)
+    kafka = make_kafka(tmp_path, kafka_heap="256m", kafka_jvm_opts="-XX:+UseSerialGC  -XX:CICompilerCount=2")
+    kafka.kafka_dir.mkdir(parents=True)
+    kafka.start()
+    (broker,) = started
+    assert broker[:4] == ["/usr/bin/java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:CICompilerCount=2"]
+    assert broker[-2:] == ["kafka.Kafka", str(kafka.server_properties)]
+    assert kafka.pid == 0
+    tool = kafka._java("kafka.tools.StorageTool", "format")
+    assert not any(arg.startswith(("-XX:", "-Xmx")) for arg in tool)
