@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -17,6 +18,9 @@ from api.workers import WorkerClient
 from bazaar import gcwatch
 from bazaar.settings import Settings, get_settings
 
+log = logging.getLogger("bazaar.api")
+UNCATALOGUED_PUBLISH_S = 1.0  # how often an instance publishes its changed uncatalogued totals
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
@@ -29,15 +33,38 @@ async def lifespan(app: FastAPI):
     app.state.producer, app.state.http_get = producer, api_http.getter(http)
     app.state.workers = WorkerClient(app.state.http_get, settings.worker_urls)
     services = app.state.services = Services.create(settings, broker_down=lambda: producer.is_down)
-    services.start()  # catalog, alert and webhook views: read in the background, /health waits for them
+    services.start()  # catalog, alert, webhook and uncatalogued views: read in the background, /health waits for them
+    publisher = asyncio.create_task(_publish_uncatalogued(services))
     gcwatch.install()  # pauses as a metric
     gcwatch.tune()
     try:
         yield
     finally:
+        publisher.cancel()
+        try:
+            await publisher
+        except asyncio.CancelledError:
+            pass
+        if not producer.is_down:
+            await _publish_once(services)  # what changed since the last tick
         await asyncio.to_thread(services.stop)
         await http.close()
         await asyncio.to_thread(producer.close, settings.produce_timeout_s)
+
+
+async def _publish_uncatalogued(services: Services) -> None:
+    """Every instance's uncatalogued totals reach the others (api/uncatalogued.py) about once a second."""
+    while True:
+        await asyncio.sleep(UNCATALOGUED_PUBLISH_S)
+        if not services.broker_down():
+            await _publish_once(services)
+
+
+async def _publish_once(services: Services) -> None:
+    try:
+        await services.publish_uncatalogued()
+    except Exception:  # a bug: say so, keep the API (and the next tick) going
+        log.exception("publishing uncatalogued totals failed")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -4,7 +4,8 @@ one record writer and the views built from compacted topics. Routes reach it thr
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import Annotated, Callable
 
 from fastapi import Depends, Request
@@ -15,7 +16,11 @@ from api.errors import ApiError, issue
 from api.uncatalogued import UncataloguedLog
 from api.webhook_view import WebhookView
 from bazaar.settings import Settings
+from streams.follow import Record, TopicFollower
+from streams.topics import topic_configs, topic_specs
 from streams.writer import RecordWriter, Written
+
+log = logging.getLogger("bazaar.api.services")
 
 READY_WAIT_S = 10.0  # a request arriving while a view is still loading waits this long for it
 
@@ -29,6 +34,13 @@ class Services:
     webhooks: WebhookView
     uncatalogued: UncataloguedLog
     broker_down: Callable[[], bool] = lambda: False
+    uncatalogued_follower: TopicFollower = field(init=False)
+
+    def __post_init__(self) -> None:
+        topic = self.settings.uncatalogued_topic
+        self.uncatalogued_follower = TopicFollower(
+            self.settings.kafka_bootstrap, {topic: topic_specs(self.settings)[topic]}, self._on_uncatalogued,
+            configs=topic_configs(self.settings), name="uncatalogued")
 
     @classmethod
     def create(cls, settings: Settings, broker_down=lambda: False) -> "Services":
@@ -37,7 +49,27 @@ class Services:
 
     @property
     def followers(self) -> dict:
-        return {"catalog": self.catalog.follower, "alerts": self.alerts.follower, "webhooks": self.webhooks.follower}
+        return {"catalog": self.catalog.follower, "alerts": self.alerts.follower, "webhooks": self.webhooks.follower,
+                "uncatalogued": self.uncatalogued_follower}
+
+    def _on_uncatalogued(self, rec: Record) -> None:
+        try:
+            self.uncatalogued.apply_record(rec.key, rec.value)
+        except (ValueError, KeyError, TypeError) as exc:  # (orjson's decode error is a ValueError)
+            log.error("uncatalogued record breaks the format", extra={"offset": rec.offset, "error": str(exc)})
+
+    async def publish_uncatalogued(self) -> int:
+        """Publish this instance's changed uncatalogued totals; what the broker did not take is
+        published again next time. Returns how many records were written."""
+        changes = self.uncatalogued.take_changes()
+        if not changes:
+            return 0
+        written = await self.writer.write_many([(self.settings.uncatalogued_topic, key, value) for _, key, value in changes])
+        failed = [store for (store, _, _), w in zip(changes, written) if not w.ok]
+        if failed:
+            self.uncatalogued.requeue(failed)
+            log.warning("uncatalogued totals not published; retrying", extra={"stores": len(failed), "error": next(w.error for w in written if not w.ok)})
+        return len(changes) - len(failed)
 
     def start(self) -> None:
         self.writer.start()

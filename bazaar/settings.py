@@ -139,6 +139,10 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}.webhook-dead-letters.v1"  # compacted, key "webhook_id|alert_id"
 
     @property
+    def uncatalogued_topic(self) -> str:
+        return f"{self.topic_prefix}.uncatalogued.v1"  # compacted, key "api instance|store_id" (api/uncatalogued.py)
+
+    @property
     def notifier_group(self) -> str:
         return f"{self.topic_prefix}-notifier"
 

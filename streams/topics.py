@@ -26,6 +26,7 @@ def topic_specs(settings: Settings) -> dict[str, int]:
         settings.webhooks_topic: 1,
         settings.webhook_deliveries_topic: 1,
         settings.webhook_dead_letters_topic: 1,
+        settings.uncatalogued_topic: 1,
     }
 
 
@@ -44,4 +45,5 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
         settings.webhooks_topic: compacted,
         settings.webhook_deliveries_topic: compacted,
         settings.webhook_dead_letters_topic: compacted,
+        settings.uncatalogued_topic: compacted,
     }

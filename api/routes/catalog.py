@@ -1,6 +1,7 @@
 """``GET /v1/catalog/uncatalogued``: stores not registered that sent events (accepted, unchecked),
-with the skus they named that the catalog does not hold; counts and first/last seen, as seen by
-this API instance since it started. Register the store and add the skus to make them managed."""
+with the skus they named that the catalog does not hold; counts and first/last seen over every API
+instance (each publishes its totals about once a second: api/uncatalogued.py). Register the store
+and add the skus to make them managed."""
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -12,5 +13,6 @@ router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
 
 @router.get("/uncatalogued")
 async def uncatalogued(services: ServicesDep, catalog: CatalogDep) -> dict:
+    await services.require("uncatalogued")
     stores = services.uncatalogued.listing(catalog.has_store, lambda sku: catalog.product(sku) is not None)
     return {"stores": stores, "counts": catalog.counts()}

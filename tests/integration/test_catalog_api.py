@@ -220,6 +220,35 @@ def test_managed_store_refuses_unknown_skus_and_produces_nothing(app):
     assert client.get("/v1/catalog/uncatalogued").json()["stores"] == []
 
 
+def test_uncatalogued_listing_is_the_same_from_every_api_instance_and_survives_a_restart(settings_factory):
+    """Two API replicas: what one accepted shows in the other's listing (summed with its own), and a
+    replica started afterwards lists both."""
+    settings = settings_factory()
+    all_topics(settings)
+
+    def listed(client: TestClient) -> list:
+        r = client.get("/v1/catalog/uncatalogued")
+        assert r.status_code == 200, r.text
+        return [(s["store_id"], s["events"], [(k["sku"], k["events"]) for k in s["unknown_skus"]]) for s in r.json()["stores"]]
+
+    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+        assert a.post("/v1/events", json=event("corner-shop", [sale_line("ghee")])).status_code == 202
+        for _ in range(2):
+            assert b.post("/v1/events", json=event("corner-shop", [sale_line("ghee"), sale_line("dal")])).status_code == 202
+        assert b.post("/v1/events", json=event("kiosk-7", [sale_line("tea")])).status_code == 202
+        # each sees its own at once, and the other's within a publish and a fetch
+        assert listed(a)[0] == ("corner-shop", 1, [("ghee", 1)])
+        want = [("corner-shop", 3, [("dal", 2), ("ghee", 3)]), ("kiosk-7", 1, [("tea", 1)])]
+        wait_until(lambda: listed(a) == want, timeout=15, what="replica a to list b's events")
+        wait_until(lambda: listed(b) == want, timeout=15, what="replica b to list a's events")
+        first = a.get("/v1/catalog/uncatalogued").json()["stores"][0]
+        assert first["first_seen"] <= first["last_seen"]
+    with TestClient(create_app(settings)) as c:  # a new replica (or a restarted one) reads both back
+        assert listed(c) == want
+        assert c.post("/v1/events", json=event("corner-shop", [sale_line("ghee")])).status_code == 202
+        assert listed(c)[0] == ("corner-shop", 4, [("dal", 2), ("ghee", 4)])
+
+
 def test_strict_mode_refuses_unregistered_stores(settings_factory):
     settings = settings_factory(catalog_strict=True)
     all_topics(settings)
