@@ -19,7 +19,6 @@ from bazaar import gcwatch
 from bazaar.settings import Settings, get_settings
 
 log = logging.getLogger("bazaar.api")
-UNCATALOGUED_PUBLISH_S = 1.0  # how often an instance publishes its changed uncatalogued totals
 
 
 @asynccontextmanager
@@ -53,9 +52,10 @@ async def lifespan(app: FastAPI):
 
 
 async def _publish_uncatalogued(services: Services) -> None:
-    """Every instance's uncatalogued totals reach the others (api/uncatalogued.py) about once a second."""
+    """Every instance's uncatalogued totals reach the others (api/uncatalogued.py) every
+    ``uncatalogued_publish_s``: a busy store's record carries all its unknown skus, so not per request."""
     while True:
-        await asyncio.sleep(UNCATALOGUED_PUBLISH_S)
+        await asyncio.sleep(services.settings.uncatalogued_publish_s)
         if not services.broker_down():
             await _publish_once(services)
 

@@ -2,8 +2,8 @@
 and the metric ``bazaar_api_uncatalogued_events_total``: what every API instance saw, not only this one.
 
 Each instance counts what it accepted (``record``, at once, so its own answers include a request
-the moment it is acknowledged) and publishes, about once a second, the totals of every store whose
-counts changed to a compacted topic, keyed ``instance|store`` (``take_changes``). Every instance
+the moment it is acknowledged) and publishes, every few seconds (``uncatalogued_publish_s``), the
+totals of every store whose counts changed to a compacted topic, keyed ``instance|store`` (``take_changes``). Every instance
 follows that topic (``apply_record``) and a listing adds its own totals to the other instances'
 latest ones. A restarted instance gets a new id; the totals of its earlier life stay on the topic
 and are read back, so the listing survives restarts and does not depend on which replica answers.

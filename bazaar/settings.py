@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     max_batch: int = 500
     api_access_log: bool = False  # uvicorn's line per request (ingest and rejections are counted by metrics)
     catalog_strict: bool = False  # every store counts as managed: events of unregistered stores are refused
+    uncatalogued_publish_s: float = 5.0  # how often an API instance publishes its changed uncatalogued totals to the others
     sse_heartbeat_s: float = 15.0  # comment line on idle alert streams
     web_dist: Path = Path(__file__).resolve().parent.parent / "web" / "dist"  # the built web app the API serves
     analytics_url: str = ""  # how the API and `bazaar report` reach `bazaar analytics`; "" = http://worker_host:analytics_port

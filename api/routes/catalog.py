@@ -1,6 +1,6 @@
 """``GET /v1/catalog/uncatalogued``: stores not registered that sent events (accepted, unchecked),
 with the skus they named that the catalog does not hold; counts and first/last seen over every API
-instance (each publishes its totals about once a second: api/uncatalogued.py). Register the store
+instance (each publishes its totals every few seconds: api/uncatalogued.py). Register the store
 and add the skus to make them managed."""
 from __future__ import annotations
 

@@ -223,7 +223,7 @@ def test_managed_store_refuses_unknown_skus_and_produces_nothing(app):
 def test_uncatalogued_listing_is_the_same_from_every_api_instance_and_survives_a_restart(settings_factory):
     """Two API replicas: what one accepted shows in the other's listing (summed with its own), and a
     replica started afterwards lists both."""
-    settings = settings_factory()
+    settings = settings_factory(uncatalogued_publish_s=0.5)
     all_topics(settings)
 
     def listed(client: TestClient) -> list:
