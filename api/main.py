@@ -44,8 +44,7 @@ async def lifespan(app: FastAPI):
             await publisher
         except asyncio.CancelledError:
             pass
-        if not producer.is_down:
-            await _publish_once(services)  # what changed since the last tick
+        await _publish_once(services)  # what changed since the last tick
         await asyncio.to_thread(services.stop)
         await http.close()
         await asyncio.to_thread(producer.close, settings.produce_timeout_s)
@@ -56,11 +55,12 @@ async def _publish_uncatalogued(services: Services) -> None:
     ``uncatalogued_publish_s``: a busy store's record carries all its unknown skus, so not per request."""
     while True:
         await asyncio.sleep(services.settings.uncatalogued_publish_s)
-        if not services.broker_down():
-            await _publish_once(services)
+        await _publish_once(services)
 
 
 async def _publish_once(services: Services) -> None:
+    if services.broker_down():  # kept for the next round: ``take_changes`` leaves them be
+        return
     try:
         await services.publish_uncatalogued()
     except Exception:  # a bug: say so, keep the API (and the next tick) going

@@ -59,19 +59,14 @@ class UncataloguedLog:
             for store_id, n in counted.stores.items():
                 entry = local.get(store_id)
                 if entry is None:
-                    local[store_id] = ([n, at, at], {})
-                else:
-                    seen = entry[0]
-                    seen[0] += n
-                    seen[2] = at
+                    entry = local[store_id] = ([0, at, at], {})
+                _count(entry[0], n, at)
             for (store_id, sku), n in counted.skus.items():
                 skus = local[store_id][1]  # every sku's store was counted just above
                 seen = skus.get(sku)
                 if seen is None:
-                    skus[sku] = [n, at, at]
-                else:
-                    seen[0] += n
-                    seen[2] = at
+                    seen = skus[sku] = [0, at, at]
+                _count(seen, n, at)
             self._changed.update(counted.stores)
 
     def take_changes(self) -> list[tuple[str, bytes, bytes]]:
@@ -79,7 +74,7 @@ class UncataloguedLog:
         to publish; ``requeue`` the stores whose record the broker did not take."""
         with self._lock:
             changed, self._changed = self._changed, set()
-            return [(store_id, f"{self.instance}|{store_id}".encode(), _encode(self.instance, store_id, *self._local[store_id]))
+            return [(store_id, self._own_key + store_id.encode(), _encode(self.instance, store_id, *self._local[store_id]))
                     for store_id in sorted(changed)]
 
     def requeue(self, stores) -> None:
@@ -89,14 +84,12 @@ class UncataloguedLog:
     # ---- the other instances ---------------------------------------------------------------------
 
     def apply_record(self, key: bytes | None, value: bytes | None) -> None:
-        """A published total (the latest per instance and store wins); this instance's own are
-        already counted. Raises ValueError for a record that breaks the format."""
+        """A published total (the latest per instance and store wins); this instance's own (its key
+        starts with its id) are already counted. Raises ValueError for a record that breaks the format."""
         if value is None or (key is not None and key.startswith(self._own_key)):
             return
         data = orjson.loads(value)
         instance, store_id = data["instance"], data["store_id"]
-        if instance == self.instance:
-            return
         totals = (_seen(data["seen"]), {sku: _seen(seen) for sku, seen in data["skus"].items()})
         with self._lock:
             self._remote[(instance, store_id)] = totals
@@ -128,6 +121,12 @@ class UncataloguedLog:
             unknown = [{"sku": sku, **_json(s)} for sku, s in sorted(skus.items()) if not known_sku(sku)]
             out.append({"store_id": store_id, **_json(seen), "unknown_skus": unknown})
         return out
+
+
+def _count(seen: Seen, n: int, at: datetime) -> None:
+    """``n`` more events, the latest at ``at``."""
+    seen[0] += n
+    seen[2] = at
 
 
 def _merge(into: Seen, other: Seen) -> None:

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -83,8 +84,6 @@ class CpuSampler:
     machine, each process, and the rest: processes not named, such as a load client)."""
 
     def __init__(self, pids: dict[str, int], every_s: float = 1.0) -> None:
-        import threading
-
         self.pids, self.every_s = pids, every_s
         self.samples: list[tuple[float, float, float, dict[str, float]]] = []
         self._stop = threading.Event()
