@@ -19,7 +19,7 @@ def _sampler(samples) -> CpuSampler:
 def test_cores_over_a_window_before_the_end():
     cores = os.cpu_count() or 1
     # t, machine busy s, machine all s (summed over cores), per-process CPU s
-    samples = [(float(t), 0.0, 0.0, {"worker": 0.0, "broker": 0.0}) for t in range(1)]
+    samples = [(0.0, 0.0, 0.0, {"worker": 0.0, "broker": 0.0})]
     busy = whole = w = b = 0.0
     for t in range(1, 21):
         if t <= 10:  # a loaded step: the worker one core, the broker half, the machine all cores
@@ -44,7 +44,7 @@ def test_a_real_sampler_reads_this_process():
     busy, whole = machine_cpu_s()
     assert 0 < busy <= whole
     with CpuSampler({"self": os.getpid()}, every_s=0.05) as sampler:
-        deadline = sum(range(2_000_000))  # some CPU of this process
-    assert deadline > 0 and len(sampler.samples) >= 2
+        work = sum(range(2_000_000))  # some CPU of this process
+    assert work > 0 and len(sampler.samples) >= 2
     got = sampler.cores(60)
     assert set(got) == {"machine", "self", "rest", "seconds"} and got["self"] >= 0
