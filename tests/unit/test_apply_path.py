@@ -12,6 +12,16 @@ def test_the_whole_quick_data_set_applies_to_the_generators_expected_stock(tmp_p
     assert "every stock exact" in out and "output records" in out
 
 
+def test_small_batches_apply_it_exactly_too(tmp_path, capsys, monkeypatch):
+    """``--batch``: the worker's batches at a steady load are small (tens of events); keys carried
+    from batch to batch (cached, spilled, re-read) must come out the same."""
+    sizes = []
+    real = apply_path.apply_all
+    monkeypatch.setattr(apply_path, "apply_all", lambda *a, **kw: sizes.append(kw["batch"]) or real(*a, **kw))
+    assert apply_path.main(["--quick", "--rounds", "1", "--batch", "7", "--cache-dir", str(tmp_path)]) == 0
+    assert sizes == [7] and "every stock exact" in capsys.readouterr().out
+
+
 def test_a_difference_fails_the_run(tmp_path, monkeypatch, capsys):
     real = apply_path.apply_all
 
