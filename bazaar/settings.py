@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     # not fetched meanwhile. Faust's 1,500 ms stalled events that way (~1 s every 1.7 s at 1,000
     # events/s); an idle worker pays one empty fetch per this many ms.
     stream_fetch_wait_ms: int = Field(25, ge=1, le=1500)
+    # How much data the broker gathers before it answers a worker's fetch (else it answers when the
+    # wait above ends). With 1 (aiokafka's default) each fetch at a steady load brings the few
+    # records produced since the last; 64 KB makes a worker fetch about once per wait instead, and
+    # a backlog still comes at once. Measured end to end (custom runs, alternating, 2 rounds): at
+    # 200 events/s the worker used 0.20-0.21 cores instead of 0.27-0.28 and answered 12 ms later
+    # (p50 38-39 ms against 26-27); at 2,000/s 414-421 µs per event instead of 436-443.
+    stream_fetch_min_bytes: int = Field(65_536, ge=1, le=1 << 20)
     stream_produce_timeout_s: float = 60.0  # a changelog/ledger/alert record not acked by then crashes the worker (replayed)
     # RocksDB memory of each partition's database of the stock table (a worker opens one per partition
     # it holds): up to ``write_buffers`` memtables of ``write_buffer_mb``, and a block cache. Faust's

@@ -82,7 +82,7 @@ def make_app(settings: Settings) -> faust.App:
 
 def build(settings: Settings) -> Pipeline:
     faust_fixes.apply({settings.events_topic})
-    faust_fixes.limit_fetch_wait(settings.stream_fetch_wait_ms)
+    faust_fixes.limit_fetch_wait(settings.stream_fetch_wait_ms, settings.stream_fetch_min_bytes)
     faust_fixes.fast_lz4()
     app = make_app(settings)
     events = app.topic(

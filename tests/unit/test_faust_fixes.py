@@ -131,17 +131,26 @@ def test_faust_consumers_wait_for_data_only_as_long_as_the_setting_says(monkeypa
     from streams.app import make_app
 
     monkeypatch.setattr(AIOKafkaConsumerThread, "_create_worker_consumer", faust_fixes._faust_worker_consumer)  # unpatched
-    monkeypatch.setitem(faust_fixes._FETCH_WAIT_MS, "ms", faust_fixes._FETCH_WAIT_MS["ms"])
+    for name in ("ms", "min_bytes"):
+        monkeypatch.setitem(faust_fixes._FETCH_WAIT_MS, name, faust_fixes._FETCH_WAIT_MS[name])
     settings = Settings(data_dir=tmp_path, stream_fetch_wait_ms=40)
+    assert settings.stream_fetch_min_bytes == 65_536
 
-    async def fetch_waits() -> list[int]:  # aiokafka makes its consumers on a running loop
+    async def fetch_waits() -> list[tuple[int, int]]:  # aiokafka makes its consumers on a running loop
         app = make_app(settings)
         thread = app.consumer._thread
-        waits = [thread._create_worker_consumer(app.transport)._fetch_max_wait_ms]  # Faust's own
-        faust_fixes.limit_fetch_wait(settings.stream_fetch_wait_ms)
-        return [*waits, thread._create_worker_consumer(app.transport)._fetch_max_wait_ms]
 
-    assert asyncio.run(fetch_waits()) == [1500, 40]
+        def made() -> tuple[int, int]:
+            consumer = thread._create_worker_consumer(app.transport)
+            return consumer._fetch_max_wait_ms, consumer._fetch_min_bytes
+
+        waits = [made()]  # Faust's own
+        faust_fixes.limit_fetch_wait(settings.stream_fetch_wait_ms, settings.stream_fetch_min_bytes)
+        waits.append(made())
+        faust_fixes.limit_fetch_wait(25)  # the analytics process: answered as soon as there is data
+        return [*waits, made()]
+
+    assert asyncio.run(fetch_waits()) == [(1500, 1), (40, 65_536), (25, 1)]
 
 
 def test_fast_lz4_reads_the_batches_aiokafka_reads(monkeypatch):
