@@ -11,6 +11,7 @@ import logging
 from functools import partial
 
 from streams.analytics import AnalyticsPipeline, Feed
+from streams.fetched import take_fetched
 
 log = logging.getLogger("bazaar.agents.analytics")
 
@@ -43,15 +44,25 @@ def register(p: AnalyticsPipeline) -> None:
 def _sink_agent(p: AnalyticsPipeline, feed: Feed) -> None:
     sink = feed.sink
 
+    app = p.app
+    limit = p.settings.analytics_batch_max
+
     @p.app.agent(feed.topic, name=f"sink-{sink.table}", concurrency=1)
     async def sink_agent(stream):
         manual = stream.noack()
+        queue = stream.channel.queue  # where Faust puts the messages it fetched for this agent
         try:
+            # Faust's stream hands over one message (waiting for it if none is fetched), then the
+            # rest already fetched are taken straight from the queue: Faust's per-message hand-over
+            # was the largest part of this process's CPU per row (py-spy, 2026-12-04).
             async for event in manual.events():
-                msg = event.message
-                feed.next_offset[msg.partition] = msg.offset + 1
-                if sink.add(msg.partition, msg.offset, msg.value, partial(manual.ack, event)):
-                    await sink.flush()
+                batch = [event]
+                take_fetched(app, queue, batch, limit)
+                for taken in batch:
+                    msg = taken.message
+                    feed.next_offset[msg.partition] = msg.offset + 1
+                    if sink.add(msg.partition, msg.offset, msg.value, partial(manual.ack, taken)):
+                        await sink.flush()
         except Exception as exc:  # a bug, not bad input: stop the process so it restarts and replays
             log.critical("sink agent crashed; stopping so it restarts and replays", extra={"table": sink.table}, exc_info=exc)
             await p.app.crash(exc)

@@ -20,6 +20,7 @@ from faust.types import TP
 from domain.batch import Applier, BatchOutput
 from streams import metrics
 from streams.app import Pipeline, on_any_rebalance
+from streams.fetched import take_fetched
 from streams.gapfill import read_range
 from streams.state import BatchStates
 
@@ -54,7 +55,7 @@ def register(p: Pipeline) -> None:
             # themselves. The agent never waits for an event while it holds some (see take_fetched).
             async for event in events.events():
                 batch = [event]
-                while take_fetched(batch, queue) and len(batch) < batch_max:
+                while take_fetched(app, queue, batch, batch_max) and len(batch) < batch_max:
                     await asyncio.sleep(0)  # one loop turn: Faust's fetcher hands over what it has (~100 events)
                 sealed, started, filled, last = await _apply_batch(batch)
                 inflight.append(asyncio.ensure_future(_finish(events, batch, sealed, started, filled, last)))
@@ -65,34 +66,6 @@ def register(p: Pipeline) -> None:
 
     app = p.app
     batch_max = settings.stream_batch_max
-
-    def take_fetched(batch: list, queue) -> int:
-        """Move the events waiting in the agent's ``queue`` into ``batch`` (up to ``batch_max``) without
-        awaiting anything; returns how many. The agent must never wait for more events while it holds
-        some: in a rebalance Faust stops handing events over (the stream skips the queued ones) and
-        waits until every event it did hand over is acknowledged, so a held event would stall the
-        group for good. Taken here as Faust's stream would take them: events fetched before the
-        current rebalance generation are left alone (Faust's fetcher seeks back to the committed
-        offsets while the flow is stopped, and gaps are filled from the broker); the rest are
-        tracked as unacknowledged until ``_finish`` acks them."""
-        if not app.flow_control.is_active():
-            return 0
-        generation = app.consumer_generation_id
-        consumer = app.consumer
-        unacked, on_message_in = consumer.unacked, app.sensors.on_message_in
-        taken = 0
-        while len(batch) < batch_max and not queue.empty() and not queue._errors:
-            event = queue.get_nowait()
-            message = event.message
-            if message.generation_id != generation:
-                continue
-            if not message.tracked:
-                message.tracked = True
-                unacked.add(message)
-                on_message_in(message.tp, message.offset, message)
-            batch.append(event)
-            taken += 1
-        return taken
 
     async def _finish(stream, batch, sealed, started: float, filled: list[tuple], last: dict[int, int]) -> None:
         """Once the broker has all of a batch's outputs: mark its offsets applied for read-your-writes
