@@ -122,21 +122,21 @@ class _Resumed:
 
 
 _faust_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
-_FETCH_WAIT_MS = {"ms": 1500, "min_bytes": 1}  # Faust's own values until limit_fetch_wait
+_FETCH_LIMITS = {"ms": 1500, "min_bytes": 1}  # longest fetch wait, least data to answer with: Faust's and aiokafka's until limit_fetch_wait
 
 
 def _create_worker_consumer(self: AIOKafkaConsumerThread, transport: Any) -> Any:
     consumer = _faust_worker_consumer(self, transport)
-    consumer._fetch_max_wait_ms = _FETCH_WAIT_MS["ms"]  # read by its Fetcher, made when it starts
-    consumer._fetch_min_bytes = _FETCH_WAIT_MS["min_bytes"]
+    consumer._fetch_max_wait_ms = _FETCH_LIMITS["ms"]  # read by its Fetcher, made when it starts
+    consumer._fetch_min_bytes = _FETCH_LIMITS["min_bytes"]
     return consumer
 
 
 def limit_fetch_wait(ms: int, min_bytes: int = 1) -> None:
     """Every Faust consumer made from now on asks the broker to wait at most ``ms`` for data, and
     to answer before that once it has ``min_bytes``."""
-    _FETCH_WAIT_MS["ms"] = ms
-    _FETCH_WAIT_MS["min_bytes"] = min_bytes
+    _FETCH_LIMITS["ms"] = ms
+    _FETCH_LIMITS["min_bytes"] = min_bytes
     AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
 
 

@@ -132,7 +132,7 @@ def test_faust_consumers_wait_for_data_only_as_long_as_the_setting_says(monkeypa
 
     monkeypatch.setattr(AIOKafkaConsumerThread, "_create_worker_consumer", faust_fixes._faust_worker_consumer)  # unpatched
     for name in ("ms", "min_bytes"):
-        monkeypatch.setitem(faust_fixes._FETCH_WAIT_MS, name, faust_fixes._FETCH_WAIT_MS[name])
+        monkeypatch.setitem(faust_fixes._FETCH_LIMITS, name, faust_fixes._FETCH_LIMITS[name])
     settings = Settings(data_dir=tmp_path, stream_fetch_wait_ms=40)
     assert settings.stream_fetch_min_bytes == 65_536
 
