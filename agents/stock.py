@@ -21,7 +21,7 @@ from domain.batch import Applier, BatchOutput
 from streams import metrics
 from streams.app import Pipeline, on_any_rebalance
 from streams.fetched import take_fetched
-from streams.gapfill import read_range
+from streams.gapfill import GapGuard, ack_offset
 from streams.state import BatchStates
 
 log = logging.getLogger("bazaar.agents.stock")
@@ -32,7 +32,6 @@ log = logging.getLogger("bazaar.agents.stock")
 # events/s without, 5,490 and 6,862 with; one worker unchanged (about 4,200).
 YIELD_EVERY = 100
 MAX_INFLIGHT = 4  # batches whose outputs the broker has not acked yet
-GAP_READ_TIMEOUT_S = 45.0  # reading offsets Faust skipped (read_range itself gives up after 30 s)
 
 
 def register(p: Pipeline) -> None:
@@ -79,38 +78,17 @@ def register(p: Pipeline) -> None:
             for event in batch:
                 await stream.ack(event)
             for tp, offset in filled:
-                _ack_offset(p.app.consumer, tp, offset)
+                ack_offset(p.app.consumer, tp, offset)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         except Exception as exc:  # outputs the broker refused: the events must be replayed
             _crash(exc)
 
     trace = settings.trace_events
-    expected: dict[int, int] = {}  # per partition: the next offset this worker must apply
+    # offsets Faust skipped in a rebalance are read from the broker and applied before the event
+    # that revealed them (applying an event twice is harmless: every update is idempotent)
+    gaps = GapGuard(settings.kafka_bootstrap, lambda tp: p.app.consumer._committed_offset.get(tp), metrics.GAPS.inc)
 
     on_any_rebalance(p.app, states.forget)  # cached states: RocksDB, recovered from the changelog, is the truth
-
-    async def _no_gaps(msg) -> list:
-        """During a rebalance Faust can drop messages it had fetched and still resume the partition
-        after them. If an event arrives beyond the next offset this worker must apply (what it
-        applied itself, or the group's committed offset if that is further: another worker may have
-        had the partition), read the missing range from the broker and return it, to be applied
-        before this event (applying an event twice is harmless: every update is idempotent)."""
-        tp, partition = msg.tp, msg.partition
-        floor = expected.get(partition, 0)
-        committed = p.app.consumer._committed_offset.get(tp) or 0
-        if committed > floor:
-            floor = committed
-        expected[partition] = max(msg.offset + 1, floor)
-        if msg.offset <= floor:
-            return []
-        metrics.GAPS.inc()
-        log.warning("offsets skipped before this event; reading them from the broker",
-                    extra={"partition": partition, "from": floor, "to": msg.offset})
-        # bounded: a read that hangs (seen once, cause unknown) crashes the worker, which then replays
-        filled = await asyncio.wait_for(
-            asyncio.to_thread(read_range, settings.kafka_bootstrap, msg.topic, partition, floor, msg.offset), GAP_READ_TIMEOUT_S)
-        log.warning("skipped offsets read from the broker", extra={"partition": partition, "messages": len(filled)})
-        return filled
 
     def persisted(partition: int, offset: int) -> None:
         p.stock.data.set_persisted_offset(TP(changelog_topic, partition), offset)
@@ -131,7 +109,7 @@ def register(p: Pipeline) -> None:
             msg = event.message
             if trace:
                 log.info("event", extra={"partition": msg.partition, "offset": msg.offset, "key": msg.key})
-            for partition, offset, key, value, headers in await _no_gaps(msg):
+            for partition, offset, key, value, headers in await gaps.check(msg):
                 states.partition = partition
                 applier.apply(out, partition, offset, key, value, _headers(headers))
                 filled.append((msg.tp, offset))
@@ -159,16 +137,6 @@ def _headers(raw) -> dict[str, str]:
         return {}
     items = raw.items() if isinstance(raw, dict) else raw
     return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in items if v is not None}
-
-
-def _ack_offset(consumer, tp, offset: int) -> None:
-    """Ack an offset Faust never delivered (read to fill a gap), as ``Consumer.ack`` does for a message."""
-    committed = consumer._committed_offset[tp]
-    if committed is None or offset >= committed:
-        index = consumer._acked_index[tp]
-        if offset not in index:
-            index.add(offset)
-            consumer._acked[tp].append(offset)
 
 
 def _crash(exc: BaseException) -> None:

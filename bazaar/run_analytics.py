@@ -62,6 +62,8 @@ def build_worker(settings: Settings):
 def run(args: argparse.Namespace) -> int:
     from bazaar.kafka_local import ensure_topics
     from clickhouse.errors import DatabaseLocked
+    from streams.analytics import app_id
+    from streams.faust_fixes import seed_committed_offsets_isolated
     from streams.topics import topic_configs, topic_specs
 
     settings = get_settings()
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"analytics_port": args.port})
     logs.setup(settings.log_level, settings.log_json)
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+    # a new group's commits start from the ledger's first offset (commits never pass an unacked one)
+    seed_committed_offsets_isolated(settings.kafka_bootstrap, app_id(settings), settings.ledger_topic, settings.partitions)
     try:
         worker = build_worker(settings)
     except DatabaseLocked as exc:

@@ -5,6 +5,7 @@ CONSUMED = Counter("bazaar_analytics_consumed_total", "Messages read from a topi
 INSERTED_MESSAGES = Counter("bazaar_analytics_inserted_messages_total", "Messages whose rows are in ClickHouse", ["table"])
 INSERTED_ROWS = Counter("bazaar_analytics_inserted_rows_total", "Rows inserted (replays included; queries dedupe)", ["table"])
 INSERT_FAILURES = Counter("bazaar_analytics_insert_failures_total", "Failed insert attempts (each is retried)", ["table"])
+GAPS = Counter("bazaar_analytics_offset_gaps_total", "Times a sink found offsets Faust skipped and read them from the broker", ["table"])
 INVALID = Counter("bazaar_analytics_invalid_messages_total", "Messages that broke their contract (skipped, logged)", ["table"])
 PENDING = Gauge("bazaar_analytics_pending_messages", "Consumed but not yet inserted", ["table"])
 LAG = Gauge("bazaar_analytics_consumer_lag", "Messages on the topic not yet consumed (high watermark - position)", ["table"])

@@ -28,6 +28,9 @@ class Feed:
 
     topic: faust.TopicT
     sink: Sink
+    # The topic keeps its whole history uncompacted (the ledger), so a hole in its offsets is a
+    # message Faust skipped in a rebalance: read from the broker (``GapGuard``) and never committed past.
+    contiguous: bool = False
     next_offset: dict[int, int] = field(default_factory=dict)  # partition -> next offset to consume
     lag: int = 0
 
@@ -98,7 +101,11 @@ def make_app(settings: Settings) -> faust.App:
 
 
 def build(settings: Settings, sink_db: Database, report_db: Database) -> AnalyticsPipeline:
-    faust_fixes.limit_fetch_wait(settings.stream_fetch_wait_ms)  # the catalog topics are idle: see faust_fixes
+    # Faust's commits (never past an unacked ledger offset) and its per-message hand-over, as corrected
+    # for the workers; the catalog topics are compacted (holes in their offsets are normal) and idle
+    faust_fixes.apply({settings.ledger_topic})
+    faust_fixes.limit_fetch_wait(settings.stream_fetch_wait_ms)  # (see faust_fixes)
+    faust_fixes.fast_lz4()
     app = make_app(settings)
 
     def topic(name: str, partitions: int) -> faust.TopicT:
@@ -108,7 +115,8 @@ def build(settings: Settings, sink_db: Database, report_db: Database) -> Analyti
         return Sink(sink_db, TableSpec(table, columns, convert, stamps_token), settings.analytics_batch_max, settings.analytics_batch_seconds)
 
     feeds = [
-        Feed(topic(settings.ledger_topic, settings.partitions), sink("ledger", LEDGER_COLUMNS, ledger_rows, stamps_token=True)),
+        Feed(topic(settings.ledger_topic, settings.partitions), sink("ledger", LEDGER_COLUMNS, ledger_rows, stamps_token=True),
+             contiguous=True),
         Feed(topic(settings.stores_topic, 1), sink("stores", STORE_COLUMNS, store_rows)),
         Feed(topic(settings.products_topic, 1), sink("products", PRODUCT_COLUMNS, product_rows)),
         Feed(topic(settings.store_products_topic, 1), sink("store_products", STORE_PRODUCT_COLUMNS, store_product_rows)),

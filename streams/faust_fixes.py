@@ -6,8 +6,10 @@ committed_offset:``) and is off by one otherwise (the committed offset is the *n
 read, yet it allows ``min(acked) == committed + 1``). During a rebalance, messages fetched in the
 old generation are skipped without being applied, so the next commit could jump past an event no
 worker ever applied: our tests lost the first event of a partition that way. Here a commit never
-passes an offset that was not acked. For a group that has committed nothing yet, the floor is 0
-on topics that keep their whole history (the events topic: retention.ms=-1).
+passes an offset that was not acked, on the topics given to ``apply``: those that keep their whole
+history uncompacted (the events and ledger topics: retention.ms=-1), whose offsets start at 0 and
+have no holes, so for a group that has committed nothing yet the floor is 0. A compacted topic's
+offsets do have holes, which Faust's own rule (kept for them) steps over.
 
 The fetch wait (``limit_fetch_wait``): Faust creates its aiokafka consumer with a hard-coded
 ``fetch_max_wait_ms=1500``. aiokafka sends one fetch at a time to a broker, leaving out partitions
@@ -49,6 +51,8 @@ _MEMBERS_ACTIVE = {KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRES
 
 
 def _new_offset(self: Consumer, tp: TP) -> Optional[int]:
+    if tp.topic not in _FULL_HISTORY:
+        return _faust_new_offset(self, tp)  # a compacted topic: holes are normal there
     acked = self._acked[tp]
     if not acked:
         return None
@@ -62,7 +66,7 @@ def _new_offset(self: Consumer, tp: TP) -> Optional[int]:
             gap_for_tp.chop(0, max(stuff_to_add[-1], max_offset + 1))
     acked.sort()
     committed = self._committed_offset[tp]  # the next offset to read
-    if committed is None and tp.topic in _FULL_HISTORY:
+    if committed is None:
         committed = 0  # nothing committed yet, and the topic keeps everything: offset 0 comes first
     if committed is not None and acked[0] > committed:
         return None  # the offset ``committed`` was never acked: wait for it (it is re-fetched after a seek)
@@ -72,7 +76,8 @@ def _new_offset(self: Consumer, tp: TP) -> Optional[int]:
     return batch[-1] + 1
 
 
-_FULL_HISTORY: set[str] = set()  # topics that keep everything: a group with no commit starts at 0
+_FULL_HISTORY: set[str] = set()  # topics that keep everything, uncompacted: no holes, and a group with no commit starts at 0
+_faust_new_offset = Consumer._new_offset  # (taken before ``apply`` replaces it)
 
 
 _wait_first = Consumer.wait_first

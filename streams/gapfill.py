@@ -1,19 +1,24 @@
 """Read a range of offsets of one partition straight from the broker (confluent-kafka, no group).
 
 During a rebalance Faust can drop messages it had fetched and then resume a partition after them
-(the stock agent notices: an event arrives beyond the next offset it must apply). Seeking Faust's
-consumer back does not help, since messages already queued behind the gap move its read offset
-past the re-fetched ones and Faust drops those as old. So the agent reads the missing range itself
-and applies it before the event that revealed the gap.
+(an agent notices: a message arrives beyond the next offset it must handle: ``GapGuard``). Seeking
+Faust's consumer back does not help, since messages already queued behind the gap move its read
+offset past the re-fetched ones and Faust drops those as old. So the agent reads the missing range
+itself and handles it before the message that revealed the gap.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
+from typing import Any, Callable
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+log = logging.getLogger("bazaar.streams.gapfill")
 Raw = tuple[int, int, "bytes | None", bytes, list]  # partition, offset, key, value, headers
+GAP_READ_TIMEOUT_S = 45.0  # reading skipped offsets (read_range itself gives up after 30 s)
 
 
 class GapFillError(RuntimeError):
@@ -50,3 +55,57 @@ def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int,
                 return out
     finally:
         consumer.close()
+
+
+class GapGuard:
+    """Notices offsets Faust skipped on the topics an agent reads, and reads them from the broker.
+
+    During a rebalance Faust can drop messages it had fetched and still resume the partition after
+    them. ``check(msg)`` is called for each message an agent takes, in offset order per partition:
+    when it lies beyond the next offset the agent must handle (what it handled itself, or the
+    group's committed offset if that is further: another member may have had the partition), the
+    missing range is read with ``read`` (``read_range`` by default) and returned, to be handled
+    before ``msg``. Handling a message twice must be harmless (every consumer of these topics is
+    idempotent). Only for topics whose offsets are contiguous (no compaction, no transactions):
+    there every hole is a skipped message."""
+
+    def __init__(self, bootstrap: str, committed: Callable[[Any], int | None], on_gap: Callable[[], None] = lambda: None,
+                 read: Callable[..., list[Raw]] = read_range, timeout_s: float = GAP_READ_TIMEOUT_S) -> None:
+        self.bootstrap = bootstrap
+        self.committed = committed  # tp -> the group's committed offset (the next to read), or None
+        self.on_gap = on_gap
+        self.read = read
+        self.timeout_s = timeout_s
+        self.expected: dict[Any, int] = {}  # per tp: the next offset this process must handle
+
+    def forget(self, tp: Any) -> None:
+        self.expected.pop(tp, None)
+
+    async def check(self, msg: Any) -> list[Raw]:
+        tp, offset = msg.tp, msg.offset
+        floor = self.expected.get(tp, 0)
+        committed = self.committed(tp) or 0
+        if committed > floor:
+            floor = committed
+        self.expected[tp] = max(offset + 1, floor)
+        if offset <= floor:
+            return []
+        self.on_gap()
+        log.warning("offsets skipped before this message; reading them from the broker",
+                    extra={"topic": msg.topic, "partition": msg.partition, "from": floor, "to": offset})
+        # bounded: a read that hangs (seen once, cause unknown) raises, and the agent's process restarts and replays
+        filled = await asyncio.wait_for(
+            asyncio.to_thread(self.read, self.bootstrap, msg.topic, msg.partition, floor, offset), self.timeout_s)
+        log.warning("skipped offsets read from the broker",
+                    extra={"topic": msg.topic, "partition": msg.partition, "messages": len(filled)})
+        return filled
+
+
+def ack_offset(consumer: Any, tp: Any, offset: int) -> None:
+    """Ack an offset Faust never delivered (read to fill a gap), as Faust's ``Consumer.ack`` does for a message."""
+    committed = consumer._committed_offset[tp]
+    if committed is None or offset >= committed:
+        index = consumer._acked_index[tp]
+        if offset not in index:
+            index.add(offset)
+            consumer._acked[tp].append(offset)
