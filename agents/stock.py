@@ -86,7 +86,7 @@ def register(p: Pipeline) -> None:
     trace = settings.trace_events
     # offsets Faust skipped in a rebalance are read from the broker and applied before the event
     # that revealed them (applying an event twice is harmless: every update is idempotent)
-    gaps = GapGuard(settings.kafka_bootstrap, lambda tp: p.app.consumer._committed_offset.get(tp), metrics.GAPS.inc)
+    gaps = GapGuard.of_app(p.app, settings.kafka_bootstrap, metrics.GAPS.inc)
 
     on_any_rebalance(p.app, states.forget)  # cached states: RocksDB, recovered from the changelog, is the truth
 

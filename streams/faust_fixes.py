@@ -68,7 +68,7 @@ def _new_offset(self: Consumer, tp: TP) -> Optional[int]:
     committed = self._committed_offset[tp]  # the next offset to read
     if committed is None:
         committed = 0  # nothing committed yet, and the topic keeps everything: offset 0 comes first
-    if committed is not None and acked[0] > committed:
+    if acked[0] > committed:
         return None  # the offset ``committed`` was never acked: wait for it (it is re-fetched after a seek)
     batch = next(consecutive_numbers(acked))
     acked[: len(batch)] = []

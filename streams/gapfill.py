@@ -78,8 +78,10 @@ class GapGuard:
         self.timeout_s = timeout_s
         self.expected: dict[Any, int] = {}  # per tp: the next offset this process must handle
 
-    def forget(self, tp: Any) -> None:
-        self.expected.pop(tp, None)
+    @classmethod
+    def of_app(cls, app: Any, bootstrap: str, on_gap: Callable[[], None]) -> "GapGuard":
+        """For an agent of Faust app ``app``: the floor is its consumer's committed offset."""
+        return cls(bootstrap, lambda tp: app.consumer._committed_offset.get(tp), on_gap)
 
     async def check(self, msg: Any) -> list[Raw]:
         tp, offset = msg.tp, msg.offset

@@ -99,3 +99,9 @@ def test_ack_offset_records_a_filled_offset_once_and_never_below_the_commit():
     for offset in (6, 6, 4, 5):
         ack_offset(c, tp, offset)
     assert c._acked[tp] == [6, 5] and c._acked_index[tp] == {5, 6}
+
+
+def test_an_apps_guard_takes_its_floor_from_the_consumers_committed_offsets():
+    app = SimpleNamespace(consumer=SimpleNamespace(_committed_offset={(TOPIC, 0): 7}))
+    g = GapGuard.of_app(app, "127.0.0.1:1", lambda: None)
+    assert g.committed((TOPIC, 0)) == 7 and g.committed((TOPIC, 1)) is None
