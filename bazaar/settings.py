@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     worker_urls: list[str] = ["http://127.0.0.1:6066"]
     produce_timeout_s: float = 5.0
     max_batch: int = 500
+    # How far ahead of the server's clock an event's occurred_at may be (a terminal's clock runs fast);
+    # later ones are refused with 422, as are those before 2000-01-01.
+    clock_skew_s: float = Field(86_400.0, ge=0, le=30 * 86_400)
     api_access_log: bool = False  # uvicorn's line per request (ingest and rejections are counted by metrics)
     catalog_strict: bool = False  # every store counts as managed: events of unregistered stores are refused
     uncatalogued_publish_s: float = 5.0  # how often an API instance publishes its changed uncatalogued totals to the others
@@ -147,6 +150,10 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}.webhook-dead-letters.v1"  # compacted, key "webhook_id|alert_id"
 
     @property
+    def dead_letters_topic(self) -> str:
+        return f"{self.topic_prefix}.dead-letters.v1"  # compacted, key "topic|partition|offset" (schemas/deadletters.py)
+
+    @property
     def uncatalogued_topic(self) -> str:
         return f"{self.topic_prefix}.uncatalogued.v1"  # compacted, key "api instance|store_id" (api/uncatalogued.py)
 
@@ -174,4 +181,8 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    from schemas.types import set_clock_skew
+
+    settings = Settings()
+    set_clock_skew(settings.clock_skew_s)  # the contract's bound on occurred_at, in every process
+    return settings

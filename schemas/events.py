@@ -19,6 +19,7 @@ from schemas.types import (
     NonZeroQuantity,
     PositiveQuantity,
     Quantity,
+    EventTime,
     Sku,
     StoreId,
     TerminalId,
@@ -105,8 +106,9 @@ class _EventBase(_Model):
     event_id: UUID = Field(description="Made by the terminal; the idempotency key of the event")
     store_id: StoreId
     terminal_id: TerminalId
-    occurred_at: Timestamp = Field(description="Terminal clock, RFC 3339 with offset")
-    received_at: Timestamp | None = Field(default=None, description="Set by the server; ignored on input")
+    occurred_at: EventTime = Field(description=(
+        "Terminal clock, RFC 3339 with offset; from 2000-01-01T00:00:00Z to the server's clock plus its clock-skew allowance"))
+    received_at: EventTime | None = Field(default=None, description="Set by the server; ignored on input")
     actor: str | None = Field(default=None, max_length=64, description="Cashier or user who recorded it")
     note: str | None = Field(default=None, max_length=500)
 

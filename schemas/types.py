@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from datetime import datetime
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Annotated, Any
 
@@ -34,14 +34,50 @@ def _rfc3339_only(value: Any) -> Any:
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 
+# An event's time lies between EARLIEST and the server's clock plus the allowed skew of a terminal's
+# clock, so that every date computation downstream (store-local days, partitions, reports) is
+# defined for it: datetime arithmetic overflows near years 1 and 9999.
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_clock_skew = timedelta(days=1)
+
+
+def set_clock_skew(seconds: float) -> None:
+    """How far ahead of the server's clock a terminal's ``occurred_at`` may be (BAZAAR_CLOCK_SKEW_S)."""
+    global _clock_skew
+    _clock_skew = timedelta(seconds=seconds)
+
+
+def latest_accepted(now: datetime | None = None) -> datetime:
+    return (now or datetime.now(timezone.utc)) + _clock_skew
+
+
+def _in_range(value: datetime) -> datetime:
+    if value < EARLIEST:
+        raise PydanticCustomError("time_too_early", "must be on or after 2000-01-01T00:00:00Z")
+    if value > latest_accepted():
+        raise PydanticCustomError(
+            "time_in_future", "must not be later than the server's clock plus {skew_s} s (check the terminal's clock)",
+            {"skew_s": int(_clock_skew.total_seconds())})
+    return value
+
+
+EventTime = Annotated[Timestamp, AfterValidator(_in_range), Field(
+    description="RFC 3339 with offset, between 2000-01-01T00:00:00Z and the server's clock plus a clock-skew allowance (1 day by default)")]
+
 
 def _no_float(value: Any) -> Any:
-    """Floats are refused unless they came from JSON numbers the API parsed as Decimal already."""
+    """Floats are refused unless they came from JSON numbers the API parsed as Decimal already;
+    strings are plain decimals (Python's Decimal would also read "1_000" and " 5 ")."""
     if isinstance(value, bool):
         raise ValueError("must be a decimal number or a decimal string")
     if isinstance(value, float):
         raise ValueError("must be exact: send a decimal string such as \"0.125\"")
+    if isinstance(value, str) and _NOT_PLAIN.search(value):
+        raise ValueError("must be a plain decimal string: no spaces, underscores or grouping, e.g. \"1000\" or \"0.125\"")
     return value
+
+
+_NOT_PLAIN = re.compile(r"[\s_]")
 
 
 @lru_cache(maxsize=65_536)  # equal decimals (1.5, 1.50) print the same: prices and quantities repeat

@@ -27,6 +27,7 @@ def topic_specs(settings: Settings) -> dict[str, int]:
         settings.webhook_deliveries_topic: 1,
         settings.webhook_dead_letters_topic: 1,
         settings.uncatalogued_topic: 1,
+        settings.dead_letters_topic: 1,
     }
 
 
@@ -46,4 +47,5 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
         settings.webhook_deliveries_topic: compacted,
         settings.webhook_dead_letters_topic: compacted,
         settings.uncatalogued_topic: compacted,
+        settings.dead_letters_topic: compacted,
     }
