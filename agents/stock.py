@@ -17,8 +17,8 @@ from collections import deque
 
 from faust.types import TP
 
-from domain.batch import Applier, BatchOutput
-from streams import metrics
+from domain.batch import Applier, BatchOutput, InvalidEvent
+from streams import deadletters, metrics
 from streams.app import Pipeline, on_any_rebalance
 from streams.fetched import take_fetched
 from streams.gapfill import GapGuard, ack_offset
@@ -32,6 +32,7 @@ log = logging.getLogger("bazaar.agents.stock")
 # events/s without, 5,490 and 6,862 with; one worker unchanged (about 4,200).
 YIELD_EVERY = 100
 MAX_INFLIGHT = 4  # batches whose outputs the broker has not acked yet
+APPLY_ATTEMPTS = 2  # a message whose rules raise this often is dead-lettered
 
 
 def register(p: Pipeline) -> None:
@@ -39,6 +40,7 @@ def register(p: Pipeline) -> None:
     states = BatchStates(p.stock, settings.stream_cache_keys)
     outbox = p.outbox
     changelog_topic = p.stock.changelog_topic_name
+    dlq_topic = settings.dead_letters_topic
     applier = Applier(states, p.catalog, settings.late_window_days, settings.velocity_window_days, settings.ledger_topic, settings.alerts_topic)
 
     @p.app.agent(p.events, name="stock", concurrency=1)  # >1 can commit past unprocessed (faust #606)
@@ -95,33 +97,72 @@ def register(p: Pipeline) -> None:
 
     async def _apply_batch(batch):
         """Apply a batch of events in offset order; write each touched key once (RocksDB), then send
-        the changelog, ledger and alert records. Returns the sealed outbox batch to wait for (the
-        next batch is applied while the broker acks this one's records), the gap-filled offsets and
-        the last offset per partition."""
+        the changelog, ledger, alert and dead-letter records. Returns the sealed outbox batch to wait
+        for (the next batch is applied while the broker acks this one's records), the gap-filled
+        offsets and the last offset per partition."""
         started = time.perf_counter()
-        outbox.begin()
-        out = BatchOutput()
+        messages: list[tuple] = []  # (partition, offset, key, value, headers, tp if read past Faust to fill a gap)
         last: dict[int, int] = {}
-        filled: list[tuple] = []  # (tp, offset) read past Faust to fill a gap: acked with the batch
-        for i, event in enumerate(batch):
-            if i % YIELD_EVERY == YIELD_EVERY - 1:
-                await asyncio.sleep(0)  # fetching overlaps applying; health and lookups answer meanwhile
+        for event in batch:
             msg = event.message
             if trace:
                 log.info("event", extra={"partition": msg.partition, "offset": msg.offset, "key": msg.key})
             for partition, offset, key, value, headers in await gaps.check(msg):
-                states.partition = partition
-                applier.apply(out, partition, offset, key, value, _headers(headers))
-                filled.append((msg.tp, offset))
+                messages.append((partition, offset, key, value, headers, msg.tp))
+            messages.append((msg.partition, msg.offset, msg.key, msg.value, msg.headers, None))
             last[msg.partition] = max(msg.offset, last.get(msg.partition, -1))
-            states.partition = msg.partition
-            applier.apply(out, msg.partition, msg.offset, msg.key, msg.value, _headers(msg.headers))
+        out, dead = await _apply_all(messages)
+        outbox.begin()
         keys = states.flush(lambda partition, key, value: outbox.send(changelog_topic, partition, key, value, changelog=True))
         for topic, partition, key, value in out.records:
             outbox.send(topic, partition, key, value)
+        for m, error, attempts in dead:
+            letter = deadletters.letter("worker", settings.events_topic, m[0], m[1], m[2], m[3], _headers(m[4]), error, attempts)
+            outbox.send(dlq_topic, 0, letter.id.encode(), letter.to_bytes())
         # in RocksDB now; marked applied and acknowledged (so committed) once the broker has every output
-        _observe(out, len(batch), keys)
+        _observe(out, len(batch), keys, dead)
+        filled = [(m[5], m[1]) for m in messages if m[5] is not None]
         return outbox.seal(), started, filled, last
+
+    async def _apply_all(messages: list[tuple]) -> tuple[BatchOutput, list[tuple]]:
+        """The batch through the rules. A message that breaks the contract is set aside at once; one
+        whose rules raise may have changed states half-way, so the batch starts again from RocksDB
+        without it (after a second failure: one may be a fluke of the moment). Either way it is
+        dead-lettered and the partition goes on: no single message can stop the worker."""
+        failures: dict[tuple[int, int], int] = {}
+        poison: dict[tuple[int, int], BaseException] = {}
+        while True:
+            out, dead = BatchOutput(), []
+            try:
+                for i, m in enumerate(messages):
+                    if i % YIELD_EVERY == YIELD_EVERY - 1:
+                        await asyncio.sleep(0)  # fetching overlaps applying; health and lookups answer meanwhile
+                    partition, offset = m[0], m[1]
+                    if poison and (partition, offset) in poison:
+                        dead.append((m, poison[partition, offset], failures[partition, offset]))
+                        continue
+                    states.partition = partition
+                    try:
+                        applier.apply(out, partition, offset, m[2], m[3], _headers(m[4]))
+                    except InvalidEvent as exc:
+                        dead.append((m, exc, 1))
+                    except Exception as exc:
+                        raise _Failed(partition, offset, exc) from exc
+                return out, dead
+            except _Failed as failed:
+                at = (failed.partition, failed.offset)
+                failures[at] = failures.get(at, 0) + 1
+                if failures[at] >= APPLY_ATTEMPTS:
+                    poison[at] = failed.error
+                log.warning("applying a batch failed; applying it again from RocksDB",
+                            extra={"partition": at[0], "offset": at[1], "attempt": failures[at], "error": repr(failed.error)})
+                states.discard()
+
+
+class _Failed(Exception):
+    def __init__(self, partition: int, offset: int, error: BaseException) -> None:
+        super().__init__(partition, offset, error)
+        self.partition, self.offset, self.error = partition, offset, error
 
 
 def _exit_now(code: int) -> None:
@@ -136,7 +177,7 @@ def _headers(raw) -> dict[str, str]:
     if not raw:
         return {}
     items = raw.items() if isinstance(raw, dict) else raw
-    return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in items if v is not None}
+    return {k: (v.decode(errors="replace") if isinstance(v, bytes) else v) for k, v in items if v is not None}
 
 
 def _crash(exc: BaseException) -> None:
@@ -144,7 +185,7 @@ def _crash(exc: BaseException) -> None:
     _exit_now(70)
 
 
-def _observe(out: BatchOutput, size: int, keys: int) -> None:
+def _observe(out: BatchOutput, size: int, keys: int, dead: list) -> None:
     for (kind, leg), n in out.events.items():
         metrics.EVENTS.labels(kind, leg).inc(n)
     for outcome, n in out.outcomes.items():
@@ -153,7 +194,8 @@ def _observe(out: BatchOutput, size: int, keys: int) -> None:
         metrics.ALERTS.labels(kind, alert_kind).inc(n)
     if out.negative:
         metrics.NEGATIVE.inc(out.negative)
-    if out.invalid:
-        metrics.INVALID.inc(out.invalid)
+    invalid = sum(1 for _, error, _ in dead if isinstance(error, InvalidEvent))
+    if invalid:
+        metrics.INVALID.inc(invalid)
     metrics.BATCH_EVENTS.observe(size)
     metrics.BATCH_KEYS.observe(keys)

@@ -1,7 +1,8 @@
 """One batch of events through the stock rules: everything the stock agent does between fetching
 events and writing the results, with no Kafka, Faust or I/O (the agent is the shell around it).
 
-For each event message, in offset order: parse it against the contract, apply it to the states
+For each event message, in offset order: parse it against the contract (``InvalidEvent`` if it
+breaks it: the caller dead-letters it), apply it to the states
 (``MutableMapping`` of key -> StockState, e.g. ``streams.state.BatchStates``), run the alert rules
 on every key it touched (in the same state, so alerts and stock change atomically), and collect the
 ledger entry and alert messages it produced as Kafka records for the message's partition.
@@ -36,6 +37,10 @@ Record = tuple[str, int, "bytes | None", bytes]  # topic, partition, key, value
 _VALUE = {o: o.value for o in Outcome}  # an Enum's .value is a descriptor call: this is a dict read
 
 
+class InvalidEvent(ValueError):
+    """A message that breaks the event contract: refused before it touched any state."""
+
+
 @dataclass
 class BatchOutput:
     """What a batch produced: ledger and alert records, and counts for metrics."""
@@ -45,7 +50,6 @@ class BatchOutput:
     outcomes: Counter = field(default_factory=Counter)  # outcome -> (store, sku) keys
     alerts: Counter = field(default_factory=Counter)  # (type, kind) -> alert transitions sent
     negative: int = 0  # keys that went below zero
-    invalid: int = 0  # messages that broke the contract (logged, skipped)
 
 
 @dataclass
@@ -61,10 +65,8 @@ class Applier:
         leg = headers.get(LEG_HEADER, LEG_OUT)
         try:
             ev = from_wire(value)
-        except ValidationError as exc:
-            out.invalid += 1
-            log.error("message breaks the event contract", extra={"partition": partition, "offset": offset, "error": str(exc)})
-            return
+        except (ValidationError, ValueError, TypeError) as exc:  # (TypeError: a message with no value)
+            raise InvalidEvent(str(exc)) from exc
         catalog = self.catalog
         raised: list[dict] = []
         eid = str(ev.event_id)

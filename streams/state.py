@@ -385,6 +385,12 @@ class BatchStates(MutableMapping[str, StockState]):
         """Drop cached states (partitions may have moved: RocksDB, recovered from the changelog, is the truth)."""
         self._cache = OrderedDict()
 
+    def discard(self) -> None:
+        """Drop the batch's unwritten changes and every cached state, as if the batch had not begun
+        (a message that failed half-way may have changed states in place)."""
+        self._dirty.clear()
+        self._cache = OrderedDict()
+
     def get(self, key: str, default: Any = None) -> Any:
         hit = self._dirty.get(key)
         if hit is not None:
