@@ -1,14 +1,16 @@
-"""The analytics agents: each feed's messages into its ClickHouse sink, acked only once inserted.
+"""The analytics agents: each feed's messages into its ClickHouse sink, acked only once inserted
+(or dead-lettered).
 
-The stream is consumed with manual acks (``noack``): ``Sink.flush`` acks a batch after its insert
-succeeded, so the offset commit never runs past rows that are not in ClickHouse. Concurrency 1
-keeps acks in offset order (faust #606).
+The stream is consumed with manual acks (``noack``): ``Sink.flush`` acks a batch after its rows are
+in ClickHouse and the messages it could not insert are on the dead-letter topic, so the offset
+commit never runs past a message that is neither. Concurrency 1 keeps acks in offset order (faust #606).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from functools import partial
+from typing import Any, Iterable, Mapping
 
 from clickhouse import metrics
 from streams.analytics import AnalyticsPipeline, Feed
@@ -64,16 +66,25 @@ def _sink_agent(p: AnalyticsPipeline, feed: Feed) -> None:
                 for taken in batch:
                     msg = taken.message
                     if gaps is not None:  # offsets Faust skipped go in first (a row inserted twice is deduped)
-                        for partition, offset, _, value, _ in await gaps.check(msg):
-                            if sink.add(partition, offset, value, partial(_ack_skipped, app.consumer, msg.tp, offset)):
+                        for partition, offset, key, value, headers in await gaps.check(msg):
+                            if sink.add(partition, offset, value, partial(_ack_skipped, app.consumer, msg.tp, offset),
+                                        key, _headers(headers)):
                                 await sink.flush()
                     feed.next_offset[msg.partition] = msg.offset + 1
-                    if sink.add(msg.partition, msg.offset, msg.value, partial(manual.ack, taken)):
+                    if sink.add(msg.partition, msg.offset, msg.value, partial(manual.ack, taken), msg.key, _headers(msg.headers)):
                         await sink.flush()
         except Exception as exc:  # a bug, not bad input: stop the process so it restarts and replays
             log.critical("sink agent crashed; stopping so it restarts and replays", extra={"table": sink.table}, exc_info=exc)
             await p.app.crash(exc)
             raise
+
+
+def _headers(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None) -> dict[str, str] | None:
+    """A message's headers as text, for its dead letter."""
+    if not headers:
+        return None
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {str(k): v.decode(errors="replace") if isinstance(v, (bytes, bytearray)) else str(v) for k, v in items}
 
 
 async def _ack_skipped(consumer, tp, offset: int) -> None:

@@ -2,7 +2,8 @@
 
 ``Database`` wraps one clickhouse-connect client with a lock (one statement at a time per client;
 the analytics process keeps one for the sink and one for reports) and, for tests, a fault switch:
-while ``fault_file`` exists every insert raises ``ClickHouseUnavailable`` as if the server were down.
+while ``fault_file`` exists every insert raises ``ClickHouseUnavailable`` as if the server were down
+(a transient failure: the sink retries the batch until the file is gone).
 """
 from __future__ import annotations
 
@@ -74,6 +75,14 @@ class Database:
             raise ClickHouseUnavailable(f"fault injected: {self.fault_file} exists")
         with self._lock:
             self.client.insert(table, list(rows), column_names=list(columns), settings={"insert_deduplication_token": token})
+
+    def ping(self) -> bool:
+        """Does ClickHouse answer a query (whatever an insert just said)."""
+        try:
+            self.query("SELECT 1")
+        except Exception:
+            return False
+        return True
 
     def close(self) -> None:
         with self._lock:

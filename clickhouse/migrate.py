@@ -1,7 +1,10 @@
 """Versioned schema: ``migrations/NNN_name.sql`` applied in order, each once, recorded in ``schema_migrations``.
 
 Every statement is idempotent (``IF NOT EXISTS``, ``OR REPLACE``), so a migration interrupted halfway
-is simply applied again. A migration whose file changed after it was applied is refused: add a new one.
+is simply applied again. A step that is not idempotent by itself (copying rows into a new table) is
+preceded by a line ``-- only if: <query>``: it runs only while that query's single value is non-zero
+(e.g. "the table still has its old partition key"), which makes the sequence safe to run again.
+A migration whose file changed after it was applied is refused: add a new one.
 Statements in a file end with ``;`` at the end of a line.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ log = logging.getLogger("bazaar.clickhouse.migrate")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_GUARD = re.compile(r"^\s*--\s*only if:\s*(\S.*?)\s*$")
 
 CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations
@@ -59,6 +63,17 @@ def split_statements(sql: str) -> list[str]:
     return [s.strip() for s in out if _has_code(s)]
 
 
+def guard(statement: str) -> str | None:
+    """The ``-- only if: <query>`` condition in the comments above a statement, if any."""
+    for line in statement.splitlines():
+        if line.strip() and not line.strip().startswith("--"):
+            return None  # the statement itself begins
+        m = _GUARD.match(line)
+        if m:
+            return m.group(1)
+    return None
+
+
 def _has_code(chunk: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in chunk.splitlines())
 
@@ -97,6 +112,9 @@ def migrate(db: Database, migrations: list[Migration] | None = None) -> list[Mig
                 )
             continue
         for statement in m.statements():
+            condition = guard(statement)
+            if condition is not None and not db.query(condition).result_rows[0][0]:
+                continue
             db.command(statement)
         db.command(
             "INSERT INTO schema_migrations (version, name, checksum) VALUES ({v:UInt32}, {n:String}, {c:String})",

@@ -19,7 +19,38 @@ from clickhouse.rows import (
     ledger_rows, product_rows, store_product_rows, store_rows,
 )
 from clickhouse.sink import Sink, TableSpec
+from schemas.deadletters import DeadLetter
 from streams import faust_fixes
+from streams.writer import RecordWriter
+
+DEAD_LETTER_TIMEOUT_S = 30.0  # one attempt to get the broker's ack for a batch's dead letters
+
+
+class DeadLettersNotWritten(RuntimeError):
+    pass
+
+
+class DeadLetterTopic:
+    """The sinks' way onto the dead-letter topic: this process's own producer (idempotent, acks=all);
+    a call returns once the broker acknowledged every letter, and raises otherwise (the sink retries)."""
+
+    def __init__(self, bootstrap: str, topic: str, timeout_s: float = DEAD_LETTER_TIMEOUT_S) -> None:
+        self.topic = topic
+        self.writer = RecordWriter(bootstrap, timeout_s)
+
+    def start(self) -> "DeadLetterTopic":
+        self.writer.start()
+        return self
+
+    def close(self) -> None:
+        self.writer.close()
+
+    async def __call__(self, letters: list[DeadLetter]) -> None:
+        # the topic has one partition, so every letter lands on partition 0
+        written = await self.writer.write_many([(self.topic, d.id.encode(), d.to_bytes()) for d in letters])
+        failed = [w.error for w in written if not w.ok]
+        if failed:
+            raise DeadLettersNotWritten(f"{len(failed)} of {len(letters)} dead letters not acknowledged: {failed[0]}")
 
 
 @dataclass
@@ -46,6 +77,7 @@ class AnalyticsPipeline:
     sink_db: Database  # used by the sinks only (the fault switch applies here)
     report_db: Database  # used by report queries and status pages
     feeds: list[Feed]
+    dead_letters: DeadLetterTopic | None = None
 
     @property
     def ledger(self) -> Feed:
@@ -111,15 +143,22 @@ def build(settings: Settings, sink_db: Database, report_db: Database) -> Analyti
     def topic(name: str, partitions: int) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", partitions=partitions)
 
-    def sink(table: str, columns: tuple[str, ...], convert, stamps_token: bool = False) -> Sink:
-        return Sink(sink_db, TableSpec(table, columns, convert, stamps_token), settings.analytics_batch_max, settings.analytics_batch_seconds)
+    dead_letters = DeadLetterTopic(settings.kafka_bootstrap, settings.dead_letters_topic).start()
+
+    @app.on_before_shutdown.connect
+    async def close_dead_letters(app, **kwargs) -> None:
+        dead_letters.close()
+
+    def feed(topic_name: str, partitions: int, table: str, columns: tuple[str, ...], convert, ledger: bool = False) -> Feed:
+        sink = Sink(sink_db, TableSpec(table, columns, convert, stamps_token=ledger), settings.analytics_batch_max,
+                    settings.analytics_batch_seconds, topic=topic_name, dead_letters=dead_letters)
+        return Feed(topic(topic_name, partitions), sink, contiguous=ledger)
 
     feeds = [
-        Feed(topic(settings.ledger_topic, settings.partitions), sink("ledger", LEDGER_COLUMNS, ledger_rows, stamps_token=True),
-             contiguous=True),
-        Feed(topic(settings.stores_topic, 1), sink("stores", STORE_COLUMNS, store_rows)),
-        Feed(topic(settings.products_topic, 1), sink("products", PRODUCT_COLUMNS, product_rows)),
-        Feed(topic(settings.store_products_topic, 1), sink("store_products", STORE_PRODUCT_COLUMNS, store_product_rows)),
+        feed(settings.ledger_topic, settings.partitions, "ledger", LEDGER_COLUMNS, ledger_rows, ledger=True),
+        feed(settings.stores_topic, 1, "stores", STORE_COLUMNS, store_rows),
+        feed(settings.products_topic, 1, "products", PRODUCT_COLUMNS, product_rows),
+        feed(settings.store_products_topic, 1, "store_products", STORE_PRODUCT_COLUMNS, store_product_rows),
     ]
-    return AnalyticsPipeline(settings, app, sink_db, report_db, feeds)
+    return AnalyticsPipeline(settings, app, sink_db, report_db, feeds, dead_letters)
 

@@ -2,7 +2,12 @@
 
 ``GET /reports`` lists the reports; ``GET /reports/<name>?param=...&format=json|csv`` runs one
 (the API's /v1/reports routes and `bazaar report` ask here); ``/health``, ``/metrics`` (Prometheus,
-with the sink backlog) and ``/status`` (feeds, offsets, ledger rows stored and distinct).
+with the sink backlog) and ``/status`` (feeds, offsets, dead letters, ledger rows stored and distinct).
+
+``/health`` says what failed: ``degraded`` with ``clickhouse: unreachable`` while ClickHouse does not
+answer or inserts fail for a transient reason (the sinks wait and retry), or while the broker does
+not take dead letters; messages ClickHouse refused (or that could not be read) were dead-lettered
+and the feeds went on, so they are counted and named there but do not make the process degraded.
 """
 from __future__ import annotations
 
@@ -33,13 +38,7 @@ def register_views(p: AnalyticsPipeline) -> None:
 
     @app.page("/health")
     async def health(web, request) -> Any:
-        up = await asyncio.to_thread(_ping, p) and not any(f.sink.failing for f in p.feeds)
-        body = {
-            "status": "ok" if up else "degraded",
-            "clickhouse": "up" if up else "down",
-            "backlog": {f.sink.table: f.backlog for f in p.feeds},
-        }
-        return web.json(body)
+        return web.json(await asyncio.to_thread(health_body, p))
 
     @app.page("/metrics")
     async def metrics_page(web, request) -> Any:
@@ -52,7 +51,8 @@ def register_views(p: AnalyticsPipeline) -> None:
         body = {
             "feeds": {
                 f.sink.table: {"pending": f.sink.pending, "lag": f.lag, "backlog": f.backlog,
-                               "next_offsets": {str(k): v for k, v in sorted(f.next_offset.items())}}
+                               "next_offsets": {str(k): v for k, v in sorted(f.next_offset.items())},
+                               **f.sink.state.describe()}
                 for f in p.feeds
             },
             "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()),
@@ -89,12 +89,29 @@ def register_views(p: AnalyticsPipeline) -> None:
         return web.bytes(formats.to_json(table), content_type=JSON)
 
 
-def _ping(p: AnalyticsPipeline) -> bool:
-    try:
-        p.report_db.query("SELECT 1")
-    except Exception:
-        return False
-    return True
+def health_body(p: AnalyticsPipeline) -> dict[str, Any]:
+    """ok, or degraded with what failed; the dead letters of each feed either way."""
+    problems = []
+    if not p.report_db.ping():
+        problems.append("clickhouse unreachable: it does not answer a query")
+    for f in p.feeds:
+        state = f.sink.state
+        if state.unreachable:
+            problems.append(f"clickhouse unreachable: inserts into {f.sink.table} fail and are retried ({state.unreachable})")
+        if state.dead_letter_error:
+            problems.append(f"dead-letter topic unreachable: {f.sink.table} waits to dead-letter messages ({state.dead_letter_error})")
+    unreachable = any(m.startswith("clickhouse unreachable") for m in problems)
+    dead = {f.sink.table: f.sink.state for f in p.feeds if f.sink.state.dead_lettered}
+    return {
+        "status": "degraded" if problems else "ok",
+        "clickhouse": "unreachable" if unreachable else "up",
+        "problems": problems,
+        "backlog": {f.sink.table: f.backlog for f in p.feeds},
+        "refused_inserts": {f.sink.table: f.sink.state.refused_inserts for f in p.feeds if f.sink.state.refused_inserts},
+        "dead_lettered": {table: {"refused": s.refused, "unreadable": s.unreadable} for table, s in dead.items()},
+        "last_dead_letter": max((s.last_dead_letter for s in dead.values() if s.last_dead_letter),
+                                key=lambda d: d["at"], default=None),
+    }
 
 
 def _ledger_counts(p: AnalyticsPipeline) -> dict[str, int]:

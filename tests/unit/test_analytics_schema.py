@@ -131,3 +131,53 @@ def test_store_today_reads_the_catalog_time_zones():
     assert reports.store_today(db, "lim") == reports.local_today(["America/Lima"], now)
     assert reports.store_today(db, "unknown") == now.date()
     assert reports.store_today(db, "") == reports.local_today([None, "Asia/Karachi", "America/Lima"], now)
+
+
+def _partition_key(db) -> str:
+    return db.query("SELECT partition_key FROM system.tables WHERE database = currentDatabase() AND name = 'ledger'").result_rows[0][0]
+
+
+@pytest.mark.parametrize("interrupted_after", [None, 3, 4])
+def test_the_ledger_moves_to_yearly_partitions_keeping_its_rows(interrupted_after):
+    """An existing database (monthly ledger, rows in it) migrates; a run of 005 interrupted after the
+    copy (3 statements) or after the exchange (4) is completed by the next one, no row twice."""
+    import json
+    import uuid
+
+    from clickhouse.migrate import guard
+    from clickhouse.rows import LEDGER_COLUMNS, ledger_rows
+
+    db = fresh_database()
+    files = load()
+    migrate(db, [m for m in files if m.version < 5])
+    assert _partition_key(db) == "toYYYYMM(occurred_at)"
+    rows = []
+    for i, year in enumerate((2001, 2013, 2026)):
+        raw = json.dumps({
+            "v": 1, "event_id": str(uuid.uuid4()), "type": "sale", "leg": "out", "store_id": "s1", "terminal_id": "t1",
+            "occurred_at": f"{year}-03-04T10:00:00+05:00",
+            "rows": [{"sku": "atta", "quantity": "-1", "amount": "10", "on_hand_before": "5", "on_hand_after": "4", "changed": True, "outcome": "applied"}],
+        }).encode()
+        rows += [(*r[:-1], "b") for r in ledger_rows(raw, 0, i)]
+    db.insert("ledger", rows, LEDGER_COLUMNS, "pre-005")
+    [by_year] = [m for m in files if m.version == 5]
+    if interrupted_after is not None:  # as migrate() would have run them before the process died
+        for statement in by_year.statements()[:interrupted_after]:
+            condition = guard(statement)
+            if condition is None or db.query(condition).result_rows[0][0]:
+                db.command(statement)
+    assert [m.version for m in migrate(db)] == [5]
+    assert _partition_key(db) == "toYear(occurred_at)"
+    assert db.query("SELECT count() FROM ledger").result_rows[0][0] == 3
+    assert db.query("SELECT toYear(occurred_at) FROM ledger_first ORDER BY occurred_at").result_rows == [(2001,), (2013,), (2026,)]
+    assert db.query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'ledger_by_year'").result_rows[0][0] == 0
+    assert migrate(db) == []
+
+
+def test_guards_are_read_from_the_comments_above_a_statement():
+    from clickhouse.migrate import guard
+
+    [stmt] = split_statements("-- why\n-- only if: SELECT 1 = 1\nDROP TABLE IF EXISTS x;\n")
+    assert guard(stmt) == "SELECT 1 = 1"
+    assert guard("DROP TABLE x -- only if: SELECT 0") is None
+    assert guard("-- just a comment\nSELECT 1") is None

@@ -87,10 +87,15 @@ def test_replayed_entries_collapse_to_the_first():
     assert [(o, str(a), out) for o, a, out in got] == [(7, "4.000", "applied")]
 
 
-def test_invalid_messages_are_skipped_and_acked_in_order():
+def test_invalid_messages_are_dead_lettered_and_acked_in_order():
     db = fresh_database()
     migrate(db)
-    sink = Sink(db, SPEC, max_batch=10, max_wait_s=60)
+    letters: list = []
+
+    async def dead_letters(batch) -> None:
+        letters.extend(batch)
+
+    sink = Sink(db, SPEC, max_batch=10, max_wait_s=60, topic="t.ledger.v1", dead_letters=dead_letters)
     acked: list[int] = []
 
     async def scenario() -> None:
@@ -102,3 +107,4 @@ def test_invalid_messages_are_skipped_and_acked_in_order():
 
     asyncio.run(scenario())
     assert acked == [0, 1, 2, 3] and count(db) == 2
+    assert [(d.source, d.offset, d.raw_value()) for d in letters] == [("analytics", 1, b"{not json")]
