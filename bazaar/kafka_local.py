@@ -178,6 +178,19 @@ class LocalKafka:
                 raise KafkaSetupError(f"bazaar kafka: broker not ready after {timeout:.0f} s\n{self.log_tail()}")
             time.sleep(0.3)
 
+    @property
+    def exited(self) -> int | None:
+        """The exit code of a broker this object started that has since died (None while it runs)."""
+        return None if self._proc is None else self._proc.poll()
+
+    def restart(self) -> None:
+        """Start a broker that died again, on the same storage (it recovers its logs as after a crash)."""
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        self._proc = None
+        self.pid_file.unlink(missing_ok=True)
+        self.start()
+
     def wait(self) -> int:
         """Block until the broker process exits; return its exit code."""
         if self._proc is None:

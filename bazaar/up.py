@@ -1,7 +1,8 @@
-"""`bazaar up`: the broker, a stream worker and the API together, in the foreground.
+"""`bazaar up`: the broker, stream workers, the API, the notifier and the analytics process
+together, in the foreground.
 
-Ctrl-C or SIGTERM stops every child cleanly (API, then worker, then broker). A child that
-crashes is restarted with backoff.
+Ctrl-C or SIGTERM stops every child cleanly (analytics, notifier, API, workers, then the broker).
+A child that crashes is restarted with backoff, the broker too when `up` started it.
 """
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ class Stack:
         self.api = Child.bazaar("api", ["api"], env, self.log_dir, f"http://{settings.api_host}:{settings.api_port}/health")
         self.notifier = Child.bazaar("notifier", ["notifier"], env, self.log_dir, f"http://{settings.notifier_host}:{settings.notifier_port}/health")
         self.analytics = Child.bazaar("analytics", ["analytics"], env, self.log_dir, f"{settings.analytics_base_url}/health")
+        self.own_broker = False
+        self.broker_restarts = 0
+        self._broker_next_start = 0.0
 
     @property
     def children(self) -> list[Child]:
@@ -54,6 +58,7 @@ class Stack:
             self.kafka.format()
             self.kafka.start()
             self.kafka.wait_ready()
+            self.own_broker = True
         ensure_topics(self.settings.kafka_bootstrap, topic_specs(self.settings), topic_configs(self.settings))
         for child in self.children:
             child.start()
@@ -62,9 +67,21 @@ class Stack:
             say(f"{child.name} healthy ({child.health_url})")
 
     def watch(self) -> None:
+        self._watch_broker()
         for child in self.children:
             if child.restart_if_dead():
                 say(f"{child.name} exited with code {child.proc.returncode if child.proc else '?'}; restarted (see {child.log_path})")
+
+    def _watch_broker(self) -> None:
+        """A broker that died (a SIGKILL, an OOM kill) is started again with backoff, as any child:
+        the processes reconnect by themselves, and POS terminals retry the 503s meanwhile."""
+        if not self.own_broker or self.kafka.exited is None or time.monotonic() < self._broker_next_start:
+            return
+        code = self.kafka.exited
+        self.broker_restarts += 1
+        self._broker_next_start = time.monotonic() + min(30.0, 2.0 ** min(self.broker_restarts, 5))
+        self.kafka.restart()
+        say(f"Kafka broker exited with code {code}; restarted (see {self.kafka.kafka_dir / 'broker.out'})")
 
     def stop(self) -> None:
         for child in [self.analytics, self.notifier, self.api, *self.workers]:

@@ -23,6 +23,17 @@ from streams.state import decode
 
 log = logging.getLogger("bazaar.streams.web")
 
+
+def readiness(recovered_once: bool, rebalancing: bool, in_recovery: bool) -> str:
+    """A worker is ready only once it has joined the group, taken its assignment and recovered its
+    tables from their changelogs (before that a lookup it routes to itself would answer stale or
+    not at all), and not while a rebalance or a recovery is under way."""
+    if not recovered_once:
+        return "starting"
+    if rebalancing or in_recovery:
+        return "recovering"
+    return "ok"
+
 MAX_WAIT_MS = 30_000
 MAX_LIMIT = 1000
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # aiohttp refuses a charset in content_type
@@ -134,9 +145,9 @@ def register_views(p: Pipeline) -> None:
 
     @app.page("/health")
     async def health(web, request) -> Any:
-        recovering = bool(app.rebalancing or getattr(app, "in_recovery", False))
-        body = {"status": "recovering" if recovering else "ok", "assigned": sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic)}
-        return web.json(body, status=503 if recovering else 200)
+        status = readiness(app.tables.recovery.completed.is_set(), bool(app.rebalancing), bool(getattr(app, "in_recovery", False)))
+        body = {"status": status, "assigned": sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic)}
+        return web.json(body, status=200 if status == "ok" else 503)
 
     @app.page("/status")
     async def status(web, request) -> Any:

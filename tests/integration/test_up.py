@@ -52,6 +52,25 @@ def test_up_serves_and_stops_on_sigterm(tmp_path):
         got = httpx.get(f"http://127.0.0.1:{api}/v1/stores/s1/stock/sugar", params={"after": posted.json()["token"], "timeout_ms": 20000}, timeout=30)
         assert got.status_code == 200 and got.json()["on_hand"] == "2.5", got.text
         assert listening(worker) and listening(kafka)
+
+        # a broker that dies is restarted like any other child, and the stack serves again
+        broker_pid = int((settings.data_dir / "kafka" / "broker.pid").read_text().split()[0])
+        os.killpg(broker_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while True:
+            body = {**body, "event_id": str(uuid.uuid4())}
+            try:
+                posted = httpx.post(f"http://127.0.0.1:{api}/v1/events", json=body, timeout=10)
+                if posted.status_code == 202:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the stack did not recover from a killed broker"
+            time.sleep(1)
+        new_pid = int((settings.data_dir / "kafka" / "broker.pid").read_text().split()[0])
+        assert new_pid != broker_pid
+        got = httpx.get(f"http://127.0.0.1:{api}/v1/stores/s1/stock/sugar", params={"after": posted.json()["token"], "timeout_ms": 30000}, timeout=60)
+        assert got.status_code == 200 and got.json()["on_hand"] == "5", got.text
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=90)

@@ -108,3 +108,16 @@ def test_a_timed_out_wait_leaves_nothing_behind():
         return result, progress.waiting(), progress._waiters[3]
 
     assert asyncio.run(run()) == (False, 0, [])
+
+
+@pytest.mark.parametrize("recovered, rebalancing, in_recovery, want", [
+    (False, False, False, "starting"),  # joined nothing yet: the restarted worker's early "ok" was a lie
+    (False, True, True, "starting"),
+    (True, True, False, "recovering"),
+    (True, False, True, "recovering"),
+    (True, False, False, "ok"),
+])
+def test_a_worker_is_ready_only_once_it_has_recovered_its_assignment(recovered, rebalancing, in_recovery, want):
+    from streams.web import readiness
+
+    assert readiness(recovered, rebalancing, in_recovery) == want
