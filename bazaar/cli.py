@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "catalog": ("bazaar.catalog_cmd", "catalog tools: `catalog import FILE` loads products from CSV through the API"),
     "analytics": ("bazaar.run_analytics", "sink the ledger into ClickHouse (embedded chDB by default) and serve reports"),
     "clickhouse": ("bazaar.clickhouse_cmd", "analytics schema: `clickhouse migrate` applies the migrations, `clickhouse status` lists them"),
+    "dlq": ("bazaar.dlq_cmd", "dead letters: `dlq list|show ID|replay ID..|drop ID..` the messages a process could not handle"),
     "report": ("bazaar.report_cmd", "print a report (daily_sales, top_sellers, stock_as_of, ...) as a table, CSV or JSON"),
     "bench": ("bench.cli", "benchmarks on a local broker: raw limit, Quix peer, workers, API, recovery, scale"),
 }

@@ -5,6 +5,10 @@ goes on with the partition."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -149,3 +153,58 @@ def test_no_message_stops_the_worker(stack, plan):
     assert set(letters) == poisoned
     assert all(v.source == "worker" for v in letters.values())
     assert worker.proc.pid == pid and worker.alive, "the worker restarted"
+
+
+def _dlq(running: Running, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **running.settings.to_env()}
+    return subprocess.run([sys.executable, "-m", "bazaar.cli", "dlq", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _letters_of(running: Running, store: str, want: int, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        letters = {k: v for k, v in read_all(running.settings.kafka_bootstrap, running.settings.dead_letters_topic).items()
+                   if v.store_id == store}
+        if len(letters) >= want or time.monotonic() > deadline:
+            return letters
+        time.sleep(0.3)
+
+
+def test_operators_list_show_replay_and_drop_dead_letters(stack):
+    running, producer = stack
+    store = f"d{uuid.uuid4().hex[:10]}"
+    hostile = event("sale", store=store, lines=[{"sku": "rice", "quantity": "1", "unit_price": "10"}])
+    hostile["occurred_at"] = "9999-12-31T23:59:59-05:00"
+    hostile["terminal_id"] = "t\x1b[31mred"
+    _send(running, producer, store.encode(), json.dumps(hostile).encode())
+    _send(running, producer, store.encode(), b"\x00not json")
+    letters = _letters_of(running, store, 2)
+    assert len(letters) == 2
+    far_future = next(d for d in letters.values() if b"9999" in d.raw_value())
+    garbage = next(d for d in letters.values() if d is not far_future)
+
+    listed = _dlq(running, "list", "--store", store)
+    assert listed.returncode == 0, listed.stderr
+    assert far_future.id in listed.stdout and garbage.id in listed.stdout and "2 dead letter(s)" in listed.stdout
+    as_json = json.loads(_dlq(running, "list", "--store", store, "--format", "json").stdout)
+    assert {d["id"] for d in as_json} == set(letters)
+
+    shown = _dlq(running, "show", far_future.id)
+    assert shown.returncode == 0 and "time_in_future" in shown.stdout and "\x1b" not in shown.stdout
+    assert _dlq(running, "show", "no|such|letter").returncode == 1
+
+    assert _dlq(running, "drop", garbage.id).returncode == 0
+    # replayed while it is still refused: it comes back under its new offset, naming where it came from
+    assert _dlq(running, "replay", far_future.id).returncode == 0
+    deadline = time.monotonic() + 30
+    while True:
+        now = _letters_of(running, store, 1)
+        if garbage.id not in now and far_future.id not in now and len(now) == 1:
+            break
+        assert time.monotonic() < deadline, now
+        time.sleep(0.3)
+    [again] = now.values()
+    assert again.raw_value() == far_future.raw_value()
+    assert again.headers.get("bazaar-replayed-from") == far_future.id
+    assert (again.topic, again.partition) == (far_future.topic, far_future.partition) and again.offset > far_future.offset
+    assert "no dead letters" in _dlq(running, "list", "--store", "nobody").stdout
