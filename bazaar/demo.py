@@ -1,8 +1,13 @@
-"""`bazaar demo`: `bazaar up` plus a simulated day of POS traffic, with a live display.
+"""`bazaar demo`: `bazaar up`, a catalog and a chain of shops, then a simulated day of POS traffic
+with a live display, and a verdict that stays on screen.
 
-The traffic comes from the seeded load generator in bench/ (the same one the benchmarks use).
-When the day is posted and applied, the demo checks every stock against the generator's own
-expected totals, then keeps the stack up until Ctrl-C (or exits, with --exit-when-done).
+The demo first registers its stores (names, time zone, locale) and a kiryana assortment
+(``bazaar.demo_catalog``: names in English and Urdu, units, packs, barcodes, costs, prices,
+reorder points, suppliers), so margins, alerts and the dashboard mean something. The traffic
+comes from the seeded load generator in bench/ (the same one the benchmarks use). When the day
+is posted and applied, the demo checks every stock against the generator's own expected totals,
+stops the live panel and prints its summary, then keeps the stack up until Ctrl-C (or exits,
+with --exit-when-done).
 """
 from __future__ import annotations
 
@@ -13,9 +18,11 @@ import time
 import httpx
 from confluent_kafka import Consumer, TopicPartition
 
+from bazaar import demo_catalog
 from bazaar.settings import Settings, get_settings
-from bazaar.up import running, say
+from bazaar.up import running
 from bench.generator import GenConfig, Generator, wire_body
+from bench.generator import Product as GenProduct
 from domain import tokens
 from domain.quantities import milli_str
 
@@ -23,7 +30,6 @@ from domain.quantities import milli_str
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stores", type=int, default=40)
     parser.add_argument("--events-per-store", type=int, default=300, help="events per store in the simulated day")
-    parser.add_argument("--skus", type=int, default=200)
     parser.add_argument("--rate", type=float, default=400.0, help="events posted per second")
     parser.add_argument("--batch", type=int, default=50, help="events per POST")
     parser.add_argument("--seed", type=int, default=42)
@@ -80,18 +86,59 @@ class Display:
 
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
-    gen = Generator(GenConfig(stores=args.stores, events_per_store_day=args.events_per_store, skus=args.skus, seed=args.seed))
-    say(f"generating a day of traffic for {args.stores} stores (seed {args.seed})")
+    products, stores = demo_catalog.products(), demo_catalog.stores(args.stores)
+    sold = [GenProduct(p.sku, p.unit == "kg", _cents(p.price), _cents(p.cost), p.supplier) for p in products]
+    gen = Generator(GenConfig(stores=len(stores), store_ids=[s.store_id for s in stores], catalog=sold,
+                              events_per_store_day=args.events_per_store, seed=args.seed))
+    say(f"generating a day of traffic for {len(stores)} stores and {len(products)} products (seed {args.seed})")
     bodies = [wire_body(b) for b in gen.events()]
     try:
         with running(settings) as stack:
             api = httpx.Client(base_url=f"http://{settings.api_host}:{settings.api_port}", timeout=30)
-            return _drive(args, stack.settings, api, bodies, gen, stack)
+            _seed_catalog(api, stack.settings, products, stores)
+            return _drive(args, stack.settings, api, bodies, gen, stack, stores)
     except KeyboardInterrupt:
         return 0
 
 
-def _drive(args, settings: Settings, api: httpx.Client, bodies: list[dict], gen: Generator, stack) -> int:
+def _cents(money) -> int:
+    return int(money * 100)
+
+
+def _seed_catalog(api: httpx.Client, settings: Settings, products: list, stores: list) -> None:
+    """Register the stores and products through the API, as an owner would, and wait until every
+    worker's catalog cache has them (an event applied before that raises no low-stock alert)."""
+    for store in stores:
+        _put(api, f"/v1/stores/{store.store_id}", store.model_dump(mode="json"))
+    for product in products:
+        _put(api, f"/v1/products/{product.sku}", product.model_dump(mode="json"))
+    deadline = time.monotonic() + 60
+    for url in settings.worker_urls:
+        while True:
+            try:
+                catalog = httpx.get(f"{url}/status", timeout=2).json()["catalog"]
+                if catalog["products"] >= len(products) and catalog["stores"] >= len(stores):
+                    break
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker at {url} did not load the catalog within 60 s")
+            time.sleep(0.2)
+    say(f"registered {len(stores)} stores and {len(products)} products (English and Urdu names, packs, costs, reorder points)")
+
+
+def _put(api: httpx.Client, path: str, body: dict) -> None:
+    for _ in range(30):
+        resp = api.put(path, json=body)
+        if resp.status_code in (200, 201):
+            return
+        if resp.status_code != 503:
+            raise RuntimeError(f"PUT {path} answered {resp.status_code}: {resp.text[:300]}")
+        time.sleep(1)
+    raise RuntimeError(f"PUT {path} kept answering 503")
+
+
+def _drive(args, settings: Settings, api: httpx.Client, bodies: list[dict], gen: Generator, stack, stores: list) -> int:
     watched = gen.stores[:3]
     display, lag = Display(watched), Lag(settings)
     offsets: dict[int, int] = {}
@@ -113,20 +160,53 @@ def _drive(args, settings: Settings, api: httpx.Client, bodies: list[dict], gen:
         display.show(sent, len(bodies), sent / max(1e-9, time.monotonic() - started), lag.total(), stock)
         stack.watch()
         time.sleep(0.05)
-    say(f"posted {sent} events in {time.monotonic() - started:.1f} s; checking every stock against the generator")
+    posted_s = time.monotonic() - started
     mismatches = _check(api, gen, tokens.encode(offsets))
-    display.show(sent, len(bodies), sent / max(1e-9, time.monotonic() - started), lag.total(), _peek(api, watched), force=True)
+    display.show(sent, len(bodies), sent / max(1e-9, posted_s), lag.total(), _peek(api, watched), force=True)
+    # the live panel stops here: nothing redraws over the verdict from now on
+    print(summary(sent, gen, posted_s, mismatches, settings, stores[0]), flush=True)
     if mismatches:
-        say(f"MISMATCH in {len(mismatches)} keys, e.g. {mismatches[:3]}")
         return 1
-    say(f"exact: all {len(gen.expected())} (store, sku) stocks equal the generator's expected totals")
     if args.exit_when_done:
         return 0
-    say(f"the stack stays up: try curl http://{settings.api_host}:{settings.api_port}/v1/stores/{watched[0]}/stock ; Ctrl-C to stop")
+    say("the stack keeps serving until Ctrl-C")
     while True:
-        display.show(sent, len(bodies), 0.0, lag.total(), _peek(api, watched))
         stack.watch()
         time.sleep(1)
+
+
+def summary(sent: int, gen: Generator, posted_s: float, mismatches: list[tuple], settings: Settings, store) -> str:
+    """The demo's last words: what was done, the verdict, and where to look next."""
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    checked = len(gen.expected())
+    rule = "=" * 72
+    lines = [
+        "",
+        rule,
+        "bazaar demo: summary",
+        f"  events posted      {sent:,} ({gen.unique:,} distinct; the rest are terminals' re-sends) in {posted_s:.1f} s",
+        f"  stores / products  {len(gen.stores)} / {len(gen.products)}",
+        f"  stocks checked     {checked:,} (store, sku) pairs against the generator's own totals",
+    ]
+    if mismatches:
+        lines.append(f"  VERDICT            MISMATCH in {len(mismatches)} of them, e.g.:")
+        lines += [f"                       {store_id} {sku}: expected {want}, got {got}" for store_id, sku, want, got in mismatches[:5]]
+        lines.append("  where to look      the logs under the data directory's logs/, and `bazaar dlq list`")
+    else:
+        lines.append(f"  VERDICT            exact: all {checked:,} (store, sku) stocks equal the generator's expected totals")
+    lines += [
+        "next:",
+        f"  dashboard          {base}/?store={store.store_id}   ({store.name})",
+        f"  counter            {base}/counter?store={store.store_id}",
+        f"  a report           ./bazaar.sh report daily_sales --store {store.store_id}",
+        f"  stock over HTTP    curl {base}/v1/stores/{store.store_id}/stock",
+        rule,
+    ]
+    return "\n".join(lines)
+
+
+def say(message: str) -> None:
+    print(f"bazaar demo: {message}", flush=True)
 
 
 def _peek(api: httpx.Client, stores: list[str]) -> dict[str, list[dict]]:

@@ -27,6 +27,7 @@ class Product:
     loose: bool  # sold by weight, in kg with gram precision
     price_cents: int
     cost_cents: int
+    supplier: str | None = None
 
 
 @dataclass
@@ -42,6 +43,8 @@ class GenConfig:
     transfers: bool = True
     opening_count: bool = True  # each store counts its shelves before the first day opens
     start: datetime | None = None  # default: 08:00 local, `days` days before today (inside the late window)
+    catalog: list[Product] | None = None  # the products to sell (most popular first); default: `skus` made-up ones
+    store_ids: list[str] | None = None  # default: store-00000, store-00001, ...
 
 
 @dataclass
@@ -66,14 +69,14 @@ class Generator:
             self.config.start = today - timedelta(days=self.config.days)
         self.rng = random.Random(self.config.seed)
         rng = self.rng
-        self.products = []
-        for i in range(self.config.skus):
+        self.products = list(self.config.catalog or [])
+        for i in range(0 if self.products else self.config.skus):
             loose = rng.random() < 0.25
             price = rng.randint(20, 400) * 50 if loose else rng.randint(10, 900) * 5
             self.products.append(Product(f"sku-{i:05d}", loose, price, price * rng.randint(70, 90) // 100))
         weights = [1 / (rank + 1) ** 1.1 for rank in range(len(self.products))]  # Zipf-like popularity
         self._cum = list(accumulate(weights))
-        self.stores = [f"store-{i:05d}" for i in range(self.config.stores)]
+        self.stores = list(self.config.store_ids or [f"store-{i:05d}" for i in range(self.config.stores)])
 
     # ---- the stream of events, in arrival order ----------------------------------------------
 
@@ -144,7 +147,8 @@ class Generator:
         if r < 0.90:
             lines = [self._line(p, self._purchase_qty(p), "unit_cost", p.cost_cents) for p in self._basket(10)]
             self._record_moves(store, at_us, lines, +1)
-            return {**base, "type": "purchase", "supplier": rng.choice(["Metro", "Unilever", "Nestle", "local mandi"]), "lines": lines}
+            supplier = rng.choice(["Metro", "Unilever", "Nestle", "local mandi"])
+            return {**base, "type": "purchase", "supplier": lines and self._supplier(lines[0]["sku"]) or supplier, "lines": lines}
         if r < 0.92:
             lines = [self._line(p, self._sale_qty(p)) for p in self._basket(2)]
             self._record_moves(store, at_us, lines, +1)
@@ -171,6 +175,9 @@ class Generator:
         self._record_moves(store, at_us, lines, -1)
         self._record_moves(to, at_us, lines, +1)
         return {**base, "type": "transfer", "to_store_id": to, "lines": lines}
+
+    def _supplier(self, sku: str) -> str | None:
+        return next((p.supplier for p in self.products if p.sku == sku), None)
 
     def _basket(self, most: int = 8) -> list[Product]:
         n = self.rng.randint(1, most)

@@ -60,6 +60,7 @@ class Product(_Model):
     names: dict[str, str] = Field(default_factory=dict, description="Names in other languages by code: {'ur': ..., 'hi': ...}")
     barcodes: list[str] = Field(default_factory=list, max_length=20)
     category: str | None = Field(default=None, max_length=80)
+    supplier: str | None = Field(default=None, max_length=120, description="Who the shop usually orders it from")
     unit: BaseUnit = "piece"
     packs: list[Pack] = Field(default_factory=list, max_length=10)
     cost: Money | None = None

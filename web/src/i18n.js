@@ -4,7 +4,7 @@
 const en = {
   app: 'Bazaar', dashboard: 'Dashboard', counter: 'Counter', store: 'Store', language: 'Language',
   online: 'Online', offline: 'Offline', waiting_n: '{n} waiting', store_id_prompt: 'Store id',
-  choose_store: 'Choose a store', use_store: 'Open',
+  choose_store: 'Choose a store', use_store: 'Open', no_stores: 'No stores are registered yet.',
   // counter
   mode: 'What are you recording?', sale: 'Sale', purchase: 'Goods received', adjustment: 'Adjustment', count: 'Stock count', return: 'Return', transfer: 'Transfer',
   find: 'Find product: name, sku or barcode', find_hint: 'A scanner types the barcode and Enter.',
@@ -48,7 +48,7 @@ const en = {
 const ur = {
   app: 'بازار', dashboard: 'ڈیش بورڈ', counter: 'کاؤنٹر', store: 'دکان', language: 'زبان',
   online: 'آن لائن', offline: 'آف لائن', waiting_n: '{n} منتظر', store_id_prompt: 'دکان کی شناخت',
-  choose_store: 'دکان منتخب کریں', use_store: 'کھولیں',
+  choose_store: 'دکان منتخب کریں', use_store: 'کھولیں', no_stores: 'ابھی کوئی دکان درج نہیں۔',
   mode: 'آپ کیا درج کر رہے ہیں؟', sale: 'فروخت', purchase: 'مال کی آمد', adjustment: 'ردوبدل', count: 'اسٹاک گنتی', return: 'واپسی', transfer: 'منتقلی',
   find: 'چیز تلاش کریں: نام، SKU یا بارکوڈ', find_hint: 'اسکینر بارکوڈ لکھ کر Enter دباتا ہے۔',
   no_match: '“{q}” سے کوئی چیز نہیں ملی۔', catalog_n: 'فہرست: {n} اشیاء', catalog_saved: '{at} کو محفوظ',

@@ -5,13 +5,13 @@ import { LANGUAGES } from '../i18n.js';
 import { SyncBadge } from './Outbox.jsx';
 import { Counter } from '../pages/Counter.jsx';
 import { Dashboard } from '../pages/Dashboard.jsx';
-import { StorePicker } from './StorePicker.jsx';
+import { StoreList, StorePicker } from './StorePicker.jsx';
 
 async function refreshCatalog() {
   const stores = await loadStores();
   const state = app.get();
   app.set({ stores: stores.items, storesFromCache: stores.fromCache });
-  if (!state.storeId && stores.items.length) setStore(stores.items[0].store_id);
+  if (!state.storeId && stores.items.length === 1) setStore(stores.items[0].store_id); // more: the list below
   await loadCatalog();
 }
 
@@ -73,7 +73,7 @@ export function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {!state.storeId ? null : onCounter ? <Counter key={state.storeId} /> : <Dashboard key={state.storeId} />}
+        {!state.storeId ? <StoreList stores={state.stores} /> : onCounter ? <Counter key={state.storeId} /> : <Dashboard key={state.storeId} />}
       </main>
     </>
   );

@@ -28,3 +28,24 @@ export function StorePicker() {
     </form>
   );
 }
+
+/** The first screen with no store chosen: every store as a big button (name, id, zone), no ids to type. */
+export function StoreList({ stores }) {
+  const { t } = useI18n();
+  if (!stores.length) return <p class="muted">{t('no_stores')}</p>;
+  return (
+    <section class="page stores" aria-labelledby="stores-h">
+      <h1 id="stores-h">{t('choose_store')}</h1>
+      <ul class="store-list">
+        {stores.map((s) => (
+          <li key={s.store_id}>
+            <button type="button" class="store-card" data-store={s.store_id} onClick={() => setStore(s.store_id)}>
+              <strong>{s.name || s.store_id}</strong>
+              <span class="muted small">{s.store_id} · {s.timezone}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
