@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     webhook_backoff_max_s: float = 60.0  # ... up to this
     webhook_max_attempts: int = 12  # then the delivery is dead-lettered
     webhook_concurrency: int = 4  # deliveries in flight per webhook
+    webhook_breaker_failures: int = Field(5, ge=1)  # consecutive failed POSTs that open a webhook's circuit ...
+    webhook_breaker_cool_off_s: float = Field(30.0, gt=0)  # ... for this long, then one probe
+    webhook_max_pending: int = Field(1000, ge=1)  # unfinished deliveries one webhook holds in memory; beyond, they wait on the topic
+    webhook_degraded_backlog: int = Field(100, ge=1)  # notifier /health says degraded when a webhook has this many pending ...
+    webhook_degraded_age_s: float = Field(60.0, gt=0)  # ... or its oldest pending delivery is this old
 
     trace_events: bool = False  # log every event a worker applies (partition, offset): for debugging
     log_level: str = "INFO"

@@ -76,7 +76,7 @@ class DeadLetter(_Model):
     kind: AlertKind
     type: MessageType = "alert"
     body: str  # the alert JSON exactly as it was (and will be) posted
-    attempts: int
+    attempts: int  # POSTs tried, and tries an open circuit refused; 0: expired waiting on the topic, never tried
     last_error: str
     dead_at: Timestamp
     state: DeadLetterState = "dead"

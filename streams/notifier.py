@@ -3,19 +3,46 @@
 * It consumes the alerts topic in its own consumer group (``<prefix>-notifier``, static membership
   so a restarted notifier gets its partitions back at once). For each message it finds the
   webhooks that want it (store, kind, type filters; only alerts raised after the webhook was
-  registered) and starts one delivery per (webhook, alert_id) not delivered yet.
+  registered) and queues one delivery per (webhook, alert_id) not delivered yet.
+* **Webhooks are isolated from each other.** Each webhook has its own ``Lane``: a queue, at most
+  ``webhook_concurrency`` POSTs in flight, and a circuit breaker (``domain.webhooks.CircuitBreaker``:
+  after ``webhook_breaker_failures`` consecutive failures no POST goes to that receiver for
+  ``webhook_breaker_cool_off_s``, then one probe). A delivery waiting for its next attempt holds
+  no slot; a try refused by an open circuit counts as a failed attempt, so a delivery's life stays
+  bounded by its retry schedule whatever the receiver does; when a probe succeeds, every delivery
+  waiting for a retry goes at once. Consumption never waits for a receiver: the consumer pauses
+  only while too many outcome records wait for the broker's ack (the broker is the one resource
+  every webhook shares).
+* **Bounded memory**: one webhook holds at most ``webhook_max_pending`` unfinished deliveries in
+  memory. Beyond that its further deliveries are *parked on the alerts topic itself*: the webhook
+  gets a cursor per partition at the first alert it had no room for, which holds that partition's
+  commit there (``OffsetTracker.join``), while the main consumer goes on for everyone else. As its
+  deliveries finish, the cursor (a consumer of its own) re-reads the alerts from there for that
+  webhook alone, until it reaches what the main consumer has read and hands the partition back.
+  Nothing is dead-lettered for being in a burst, a slow receiver gets everything in the end, and a
+  restart replays from the cursor. A receiver that stays down does not hold the commit back for
+  ever: its deliveries die after their retry schedule as before, and an alert the cursor re-reads
+  that is already older than that schedule while the circuit is open is dead-lettered at once
+  (``expired``), so the cursor keeps pace with the topic.
 * A delivery POSTs the alert JSON exactly as it is on the topic, signed (``domain.webhooks``), and
   retries any failure with exponential backoff; after the last attempt it becomes a dead letter.
-  Deliveries to one webhook run at most ``webhook_concurrency`` at a time, so a receiver that is
-  down holds back only its own deliveries.
 * **Nothing lost**: a partition's offset is committed only up to the first message with a delivery
   still unfinished (``OffsetTracker``); a delivery is finished once its outcome is recorded with
-  acks=all: ``Delivery`` on the deliveries topic, or ``DeadLetter`` on the dead-letters topic.
-* **Once**: at start-up the notifier reads both topics to the end before it consumes any alert,
-  and it skips every (webhook, alert) recorded there; within a run, a second copy of an alert (the
-  stream's replays) joins the delivery already under way. The one window left is a crash between
-  the receiver's 2xx and the record's ack: that delivery is repeated, with the same
+  acks=all: ``Delivery`` on the deliveries topic, or ``DeadLetter`` on the webhook dead-letters
+  topic. So one dead receiver holds the commit back (for at most its deliveries' retry schedule)
+  while consumption and every other webhook's deliveries go on; a restart replays from there and
+  skips whatever was recorded.
+* **A message that cannot be handled** (not an alert, or any error routing it) goes to the shared
+  dead-letter topic (``streams.deadletters``, source ``notifier``) and the partition goes on; its
+  offset is committed only once the dead letter is acked.
+* **Once**: at start-up the notifier reads both outcome topics to the end before it consumes any
+  alert, and it skips every (webhook, alert) recorded there; within a run, a second copy of an
+  alert (the stream's replays) joins the delivery already queued. The one window left is a crash
+  between the receiver's 2xx and the record's ack: that delivery is repeated, with the same
   ``X-Bazaar-Alert-Id``, for receivers to drop.
+* **Health**: ``status()`` says ``degraded``, naming the webhook and why, while a webhook's backlog
+  or the age of its oldest pending delivery passes ``webhook_degraded_backlog`` /
+  ``webhook_degraded_age_s``; per-webhook gauges and counters are on ``/metrics``.
 """
 from __future__ import annotations
 
@@ -23,17 +50,24 @@ import asyncio
 import logging
 import socket
 import time
+import uuid
+import weakref
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import httpx
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-from prometheus_client import Counter, Gauge
-from pydantic import ValidationError
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, TopicPartition
+from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from bazaar.settings import Settings
 from domain import webhooks as signing
+from domain.webhooks import CircuitBreaker
 from schemas.alerts import AlertMessageAdapter
 from schemas.webhooks import DeadLetter, Delivery, Webhook, pair_key
+from streams import deadletters
 from streams.follow import Record, TopicFollower
 from streams.offsets import OffsetTracker
 from streams.topics import topic_configs, topic_specs
@@ -45,11 +79,57 @@ ALERTS_SEEN = Counter("bazaar_notifier_alerts_total", "Messages read from the al
 DELIVERIES = Counter("bazaar_notifier_deliveries_total", "Finished deliveries", ["outcome"])
 ATTEMPTS = Counter("bazaar_notifier_attempts_total", "POSTs to receivers", ["result"])
 PENDING = Gauge("bazaar_notifier_pending_messages", "Alert messages with a delivery still unfinished")
-MAX_PENDING = 10_000  # alerts in flight before the consumer pauses
+MAX_RECORDING = 1000  # outcome records waiting for the broker's ack before the consumer pauses
+VIEW_EVERY_S = 0.25  # how often the per-webhook view behind /health and /metrics is refreshed
+BREAKER_STATES = {CircuitBreaker.CLOSED: 0, CircuitBreaker.HALF_OPEN: 1, CircuitBreaker.OPEN: 2}
 
 
 class Stopping(Exception):
     """The notifier is stopping: a delivery gives up without an outcome (redone after restart)."""
+
+
+@dataclass(eq=False)
+class Job:
+    """One delivery (webhook, alert) until its outcome is recorded."""
+
+    key: bytes
+    alert_id: str
+    store_id: str
+    kind: str
+    type: str
+    body: bytes
+    created: float  # monotonic
+    retry_of: DeadLetter | None = None  # a dead letter an operator asked to retry
+    counted: bool = True  # held against the webhook's pending bound
+    waiters: list[tuple[int, int]] = field(default_factory=list)  # (partition, offset) of each copy of the alert
+    attempts: int = 0
+    last_error: str = "not attempted"
+    timer: asyncio.TimerHandle | None = None  # waiting for its next attempt
+    done: bool = False
+
+
+class Lane:
+    """One webhook's deliveries: its queue, its in-flight bound, its circuit breaker, its counts."""
+
+    def __init__(self, webhook_id: str, settings: Settings) -> None:
+        self.webhook_id = webhook_id
+        self.jobs: dict[bytes, Job] = {}  # every unfinished delivery, oldest first
+        self.ready: deque[Job] = deque()
+        self.in_flight = 0
+        self.held = 0  # jobs counted against webhook_max_pending
+        self.waiting = 0  # jobs waiting for a retry
+        self.breaker = CircuitBreaker(settings.webhook_breaker_failures, settings.webhook_breaker_cool_off_s)
+        self.probe_timer: asyncio.TimerHandle | None = None
+        self.parked: dict[int, int] = {}  # partition -> the cursor: next offset to re-read for this webhook
+        self.reader: asyncio.Task | None = None
+        self.room = asyncio.Event()  # set when a delivery finishes while parked
+        self.counts = {"delivered": 0, "dead_letter": 0, "expired": 0}
+        self.attempts = {"ok": 0, "failed": 0, "refused": 0}
+
+    def oldest_age(self, now: float) -> float:
+        for job in self.jobs.values():
+            return now - job.created
+        return 0.0
 
 
 class Notifier:
@@ -59,8 +139,7 @@ class Notifier:
         self.hooks: dict[str, Webhook] = {}
         self.delivered: set[bytes] = set()
         self.dead: dict[bytes, DeadLetter] = {}
-        self.inflight: dict[bytes, asyncio.Task] = {}
-        self.retrying: set[bytes] = set()
+        self.lanes: dict[str, Lane] = {}
         self.tracker = OffsetTracker()
         self.writer = RecordWriter(settings.kafka_bootstrap, settings.produce_timeout_s)
         specs, configs = topic_specs(settings), topic_configs(settings)
@@ -70,30 +149,80 @@ class Notifier:
         outcome_topics = {t: specs[t] for t in (s.webhook_deliveries_topic, s.webhook_dead_letters_topic)}
         self.outcome_follower = TopicFollower(s.kafka_bootstrap, outcome_topics, self._on_outcome,
                                               configs=configs, name="notifier-outcomes")
-        self._sems: dict[str, asyncio.Semaphore] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._recording = 0  # outcome records waiting for the broker
         self._stop = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer: Consumer | None = None
+        # The consumer's blocking calls get threads of their own: the loop's default executor also
+        # resolves receivers' host names, and a receiver whose DNS hangs must not hold up consumption.
+        self._kafka_pool: ThreadPoolExecutor | None = None
+        self._park_pool: ThreadPoolExecutor | None = None  # the parked webhooks' cursors: never in the way of the above
+        self._view: tuple[dict, ...] = ()  # per-webhook state, rebuilt on the loop, read by other threads
         self.subscribed = False
         self.assigned: list[int] = []
         PENDING.set_function(self.tracker.pending)
+        _COLLECTOR.notifier = weakref.ref(self)
 
     # ---- health --------------------------------------------------------------------------------------
 
     def status(self) -> dict:
+        view = self._view
+        degraded = [{k: w[k] for k in ("webhook_id", "reasons", "pending", "parked_messages", "oldest_pending_s",
+                                       "breaker", "last_error")}
+                    for w in view if w["reasons"]]
+        if not self.healthy:
+            state = "starting"
+        else:
+            state = "degraded" if degraded else "ok"
         return {
-            "status": "ok" if self.healthy else "starting",
+            "status": state,
+            "degraded": degraded,
             "webhooks": len(self.hooks),
             "delivered": len(self.delivered),
             "dead_letters": len(self.dead),
-            "in_flight": len(self.inflight),
+            "in_flight": sum(w["in_flight"] for w in view),
+            "pending_deliveries": sum(w["pending"] for w in view),
             "pending_messages": self.tracker.pending(),
+            "commit_held": self.tracker.held(),
             "partitions": sorted(self.assigned),
+            "lanes": [w for w in view if w["pending"] or w["parked_messages"] or w["breaker"] != CircuitBreaker.CLOSED],
         }
 
     @property
     def healthy(self) -> bool:
+        """Up and consuming (``degraded`` is still healthy: restarting would not bring a receiver back)."""
         return self.subscribed and self.hook_follower.ready and self.outcome_follower.ready
+
+    def _refresh_view(self) -> None:
+        s, now = self.settings, time.monotonic()
+        view = []
+        for wid, lane in list(self.lanes.items()):
+            pending, age = len(lane.jobs), lane.oldest_age(now)
+            reasons = []
+            if pending >= s.webhook_degraded_backlog:
+                reasons.append(f"backlog of {pending} deliveries (threshold {s.webhook_degraded_backlog})")
+            if age >= s.webhook_degraded_age_s:
+                reasons.append(f"oldest pending delivery waited {age:.1f} s (threshold {s.webhook_degraded_age_s:g} s)")
+            parked = self._parked_behind(lane)
+            if lane.parked:
+                reasons.append(f"{parked} alert messages parked on the topic past its bound of {s.webhook_max_pending}")
+            if reasons and lane.breaker.state != CircuitBreaker.CLOSED:
+                reasons.append(f"circuit {lane.breaker.state} after {lane.breaker.failures} consecutive failures")
+            view.append({
+                "webhook_id": wid, "pending": pending, "in_flight": lane.in_flight, "waiting_retry": lane.waiting,
+                "oldest_pending_s": round(age, 3), "parked_messages": parked, "breaker": lane.breaker.state,
+                "consecutive_failures": lane.breaker.failures, "last_error": lane.breaker.last_error,
+                "reasons": reasons, "deliveries": dict(lane.counts), "attempts": dict(lane.attempts),
+            })
+            if not lane.jobs and not lane.parked and wid not in self.hooks:  # a deleted webhook's lane, once drained
+                self._drop_lane(wid)
+        self._view = tuple(view)
+
+    async def _watch(self) -> None:
+        while not self._stop.is_set():
+            self._refresh_view()
+            await self._sleep(VIEW_EVERY_S)
 
     # ---- followers (their threads) ------------------------------------------------------------------
 
@@ -105,7 +234,7 @@ class Notifier:
             return
         try:
             hook = Webhook.model_validate_json(rec.value)
-        except ValidationError as exc:
+        except ValueError as exc:
             log.error("webhook record breaks the contract", extra={"offset": rec.offset, "error": str(exc)})
             return
         self.hooks[str(hook.webhook_id)] = hook
@@ -118,7 +247,7 @@ class Notifier:
             return
         try:
             dead = DeadLetter.model_validate_json(rec.value)
-        except ValidationError as exc:
+        except ValueError as exc:
             log.error("dead letter breaks the contract", extra={"offset": rec.offset, "error": str(exc)})
             return
         self.dead[rec.key] = dead
@@ -132,12 +261,17 @@ class Notifier:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._kafka_pool = ThreadPoolExecutor(2, thread_name_prefix="notifier-kafka")
+        self._park_pool = ThreadPoolExecutor(4, thread_name_prefix="notifier-parked")
         own_http = self.http is None
         if own_http:
-            self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
+            # No pool-wide cap: each webhook's own bound keeps connections in check, and a shared cap
+            # would let one receiver's hung connections queue another's requests.
+            self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=None, max_keepalive_connections=100))
         self.writer.start()
         self.hook_follower.start()
         self.outcome_follower.start()
+        watch = self._loop.create_task(self._watch())
         try:
             while not (self.hook_follower.ready and self.outcome_follower.ready):
                 if await self._sleep(0.1):
@@ -148,13 +282,19 @@ class Notifier:
             await self._consume()
         finally:
             await self._finish()
+            watch.cancel()
             for follower in (self.hook_follower, self.outcome_follower):
                 follower.request_stop()
             for follower in (self.hook_follower, self.outcome_follower):
                 await asyncio.to_thread(follower.stop)
             await asyncio.to_thread(self.writer.close, self.settings.produce_timeout_s)
+            self._kafka_pool.shutdown(wait=False)
+            self._park_pool.shutdown(wait=False)
             if own_http:
                 await self.http.aclose()
+
+    async def _in_pool(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._kafka_pool, fn, *args)
 
     async def _consume(self) -> None:
         s = self.settings
@@ -172,17 +312,20 @@ class Notifier:
         paused = False
         try:
             while not self._stop.is_set():
-                msgs = await asyncio.to_thread(consumer.consume, 200, 0.3)
+                msgs = await self._in_pool(consumer.consume, 200, 0.3)
                 if msgs:
-                    await self.hook_follower.caught_up(timeout=5.0)  # registrations made before these alerts
+                    # registrations made before these alerts
+                    await self._in_pool(self.hook_follower.wait_caught_up, 5.0)
                     for msg in msgs:
                         self._handle(msg)
                 await self._commit(consumer)
-                busy = self.tracker.pending() >= MAX_PENDING
+                busy = self._recording >= MAX_RECORDING
                 if busy != paused and self.assigned:
                     parts = [TopicPartition(s.alerts_topic, p) for p in self.assigned]
                     consumer.pause(parts) if busy else consumer.resume(parts)
                     paused = busy
+                    log.warning("alerts consumer %s: %d outcome records wait for the broker",
+                                "paused" if busy else "resumed", self._recording)
         finally:
             self.subscribed = False
 
@@ -193,34 +336,56 @@ class Notifier:
         p, o = msg.partition(), msg.offset()
         try:
             alert = AlertMessageAdapter.validate_json(msg.value())
-        except ValidationError as exc:
+            targets = [hook for hook in list(self.hooks.values())
+                       if hook.wants(alert.store_id, alert.kind, alert.type, alert.raised_at)]
+        except Exception as exc:  # not an alert, or it cannot be routed: the partition goes on
             ALERTS_SEEN.labels("invalid").inc()
-            log.error("alert message breaks the contract", extra={"partition": p, "offset": o, "error": str(exc)})
-            self.tracker.add(p, o, 0)
+            self._dead_letter_message(msg, exc)
             return
         ALERTS_SEEN.labels(alert.type).inc()
-        aid = str(alert.alert_id)
-        tasks = []
-        for hook in list(self.hooks.values()):
-            if not hook.wants(alert.store_id, alert.kind, alert.type, alert.raised_at):
-                continue
-            key = pair_key(hook.webhook_id, aid)
+        aid, now = str(alert.alert_id), time.monotonic()
+        joined: list[Job] = []
+        parking: list[Lane] = []
+        touched: list[Lane] = []
+        for hook in targets:
+            wid = str(hook.webhook_id)
+            key = pair_key(wid, aid)
             if key in self.delivered or key in self.dead:
                 DELIVERIES.labels("already_done").inc()
                 continue
-            task = self.inflight.get(key)
-            if task is None:
-                task = self.inflight[key] = asyncio.get_running_loop().create_task(
-                    self._deliver(hook, aid, alert.store_id, alert.kind, alert.type, msg.value()))
-            tasks.append(task)
-        self.tracker.add(p, o, len(tasks))
-        for task in tasks:
-            task.add_done_callback(lambda t, p=p, o=o: self._finished(t, p, o))
+            lane = self._lane(wid)
+            if p in lane.parked:
+                continue  # the webhook's cursor on this partition brings it
+            job = lane.jobs.get(key)
+            if job is None:
+                if lane.held >= self.settings.webhook_max_pending:
+                    parking.append(lane)
+                    continue
+                job = lane.jobs[key] = Job(key, aid, alert.store_id, alert.kind, alert.type, msg.value(), now)
+                lane.held += 1
+                lane.ready.append(job)
+                touched.append(lane)
+            joined.append(job)
+        # The parts are counted before any of them can finish.
+        self.tracker.add(p, o, len(joined))
+        for job in joined:
+            job.waiters.append((p, o))
+        for lane in parking:
+            self._park(lane, p, o)
+        for lane in touched:
+            self._pump(lane)
 
-    def _finished(self, task: asyncio.Task, partition: int, offset: int) -> None:
-        if task.cancelled() or task.exception() is not None:
-            return  # no outcome recorded: the offset stays, the alert is delivered after a restart
-        self.tracker.done(partition, offset)
+    def _dead_letter_message(self, msg, exc: Exception) -> None:
+        p, o = msg.partition(), msg.offset()
+        headers = {k: (v or b"").decode(errors="replace") for k, v in (msg.headers() or [])}
+        dead = deadletters.letter("notifier", msg.topic(), p, o, msg.key(), msg.value(), headers, exc)
+        self.tracker.add(p, o, 1)
+
+        async def record() -> None:
+            await self._record(self.settings.dead_letters_topic, dead.id.encode(), dead.to_bytes())
+            self.tracker.done(p, o)
+
+        self._spawn(record())
 
     async def _commit(self, consumer: Consumer, partitions: list[int] | None = None) -> None:
         offsets = self.tracker.to_commit(partitions)
@@ -228,7 +393,7 @@ class Notifier:
             return
         tps = [TopicPartition(self.settings.alerts_topic, p, o) for p, o in offsets.items()]
         try:
-            await asyncio.to_thread(consumer.commit, offsets=tps, asynchronous=False)
+            await self._in_pool(lambda: consumer.commit(offsets=tps, asynchronous=False))
             self.tracker.committed(offsets)
         except KafkaException as exc:
             log.warning("commit failed; retried with the next one", extra={"error": str(exc)})
@@ -248,11 +413,24 @@ class Notifier:
                 log.warning("commit on revoke failed", extra={"error": str(exc)})
         self.tracker.forget(revoked)
         self.assigned = [p for p in self.assigned if p not in revoked]
+        if self._loop is not None:  # the new owner re-reads parked alerts from the committed offset
+            self._loop.call_soon_threadsafe(self._forget_parked, revoked)
+
+    def _forget_parked(self, partitions: list[int]) -> None:
+        for lane in self.lanes.values():
+            for p in partitions:
+                lane.parked.pop(p, None)
 
     async def _finish(self) -> None:
-        """Let POSTs under way end and record their outcome; deliveries waiting to retry give up."""
+        """Let POSTs and records under way end; deliveries waiting to retry give up (redone after a restart)."""
         self._stop.set()
-        tasks = list(self.inflight.values())
+        for lane in self.lanes.values():
+            for job in lane.jobs.values():
+                if job.timer is not None:
+                    job.timer.cancel()
+            if lane.probe_timer is not None:
+                lane.probe_timer.cancel()
+        tasks = list(self._tasks)
         if tasks:
             grace = self.settings.webhook_timeout_s + self.settings.produce_timeout_s + 1
             _, late = await asyncio.wait(tasks, timeout=grace)
@@ -261,113 +439,396 @@ class Notifier:
             await asyncio.gather(*late, return_exceptions=True)
         if self._consumer is not None:
             await self._commit(self._consumer)
-            await asyncio.to_thread(self._consumer.close)
+            await self._in_pool(self._consumer.close)
             self._consumer = None
 
-    # ---- deliveries --------------------------------------------------------------------------------
+    # ---- lanes ------------------------------------------------------------------------------------
 
-    async def _deliver(self, hook: Webhook, alert_id: str, store_id: str, kind: str, type_: str, body: bytes) -> None:
-        key = pair_key(hook.webhook_id, alert_id)
-        try:
-            async with self._sem(str(hook.webhook_id)):
-                attempts, error = await self._attempts(hook, alert_id, body)
-                if error is None:
-                    return
-                dead = DeadLetter(webhook_id=hook.webhook_id, alert_id=alert_id, store_id=store_id, kind=kind, type=type_,
-                                  body=body.decode(), attempts=attempts, last_error=error, dead_at=_now())
-                await self._record(self.settings.webhook_dead_letters_topic, key, dead.model_dump_json().encode())
-                self.dead[key] = dead
-                DELIVERIES.labels("dead_letter").inc()
-                log.warning("delivery dead-lettered", extra={"webhook_id": str(hook.webhook_id), "alert_id": alert_id, "error": error})
-        finally:
-            self.inflight.pop(key, None)
+    def _lane(self, webhook_id: str) -> Lane:
+        lane = self.lanes.get(webhook_id)
+        if lane is None:
+            lane = self.lanes[webhook_id] = Lane(webhook_id, self.settings)
+        return lane
 
-    async def _attempts(self, hook: Webhook, alert_id: str, body: bytes) -> tuple[int, str | None]:
-        """Try up to ``webhook_max_attempts`` times: (attempts made, None when delivered or moot, else the last error)."""
+    def _drop_lane(self, webhook_id: str) -> None:
+        lane = self.lanes.pop(webhook_id, None)
+        if lane is not None and lane.probe_timer is not None:
+            lane.probe_timer.cancel()
+
+    def _pump(self, lane: Lane) -> None:
+        """Start what may start: POSTs up to the lane's bound while its circuit lets them; a try the
+        open circuit refuses fails at once (no POST) and waits for its next attempt."""
+        if self._stop.is_set():
+            return
         s = self.settings
-        key = pair_key(hook.webhook_id, alert_id)
-        error = "not attempted"
-        for attempt in range(1, s.webhook_max_attempts + 1):
-            if self._stop.is_set():
-                raise Stopping()
-            if str(hook.webhook_id) not in self.hooks:
-                DELIVERIES.labels("webhook_deleted").inc()
-                return attempt - 1, None
-            if key in self.delivered:
-                return attempt - 1, None
-            status, error = await self._post(hook, alert_id, body)
+        while lane.ready and lane.in_flight < s.webhook_concurrency:
+            job = lane.ready.popleft()
+            if job.done or job.timer is not None:
+                continue
+            if self._moot(lane, job):
+                continue
+            verdict = lane.breaker.allow(time.monotonic())
+            if verdict is None:
+                job.attempts += 1
+                lane.attempts["refused"] += 1
+                ATTEMPTS.labels("refused").inc()
+                self._after_failure(lane, job, f"circuit open after {lane.breaker.failures} consecutive failures "
+                                               f"(last: {lane.breaker.last_error})")
+                continue
+            lane.in_flight += 1
+            self._spawn(self._attempt(lane, job, probe=verdict == "probe"))
+
+    def _moot(self, lane: Lane, job: Job) -> bool:
+        """Finish a delivery that needs no POST any more: its webhook was deleted, or it was delivered."""
+        if lane.webhook_id not in self.hooks:
+            DELIVERIES.labels("webhook_deleted").inc()
+            self._finish_job(lane, job)
+            return True
+        if job.key in self.delivered:
+            if job.retry_of is None:
+                self._finish_job(lane, job)
+            else:
+                self._spawn(self._redelivered(lane, job))
+            return True
+        return False
+
+    async def _attempt(self, lane: Lane, job: Job, probe: bool) -> None:
+        released, hook = False, None
+        try:
+            hook = self.hooks.get(lane.webhook_id)
+            if hook is None:
+                return  # deleted during the hand-over: the next pump finishes it
+            status, error = await self._post(hook, job.alert_id, job.body)
+            job.attempts += 1
+            lane.in_flight -= 1
+            released = True
             if status is not None and not signing.retryable(status):
+                lane.attempts["ok"] += 1
                 ATTEMPTS.labels("ok").inc()
-                self.delivered.add(key)
-                record = Delivery(webhook_id=hook.webhook_id, alert_id=alert_id, delivered_at=_now(), attempts=attempt, status=status)
-                await self._record(s.webhook_deliveries_topic, key, record.model_dump_json().encode())
-                DELIVERIES.labels("delivered").inc()
-                return attempt, None
-            ATTEMPTS.labels("failed").inc()
-            if attempt < s.webhook_max_attempts:
-                if await self._sleep(signing.backoff(attempt, s.webhook_backoff_base_s, s.webhook_backoff_max_s)):
-                    raise Stopping()
-        return s.webhook_max_attempts, error
+                if lane.breaker.success(probe):
+                    self._resume(lane)
+                self._pump(lane)
+                await self._delivered(lane, job, status)
+            else:
+                lane.attempts["failed"] += 1
+                ATTEMPTS.labels("failed").inc()
+                if lane.breaker.failure(time.monotonic(), error, probe):
+                    log.warning("webhook circuit opened", extra={"webhook_id": lane.webhook_id, "error": error,
+                                                                 "failures": lane.breaker.failures})
+                    self._schedule_probe(lane)
+                self._after_failure(lane, job, error)
+                self._pump(lane)
+        finally:
+            if not released:
+                lane.in_flight -= 1
+                if hook is None:
+                    lane.ready.appendleft(job)
+                    self._pump(lane)
+
+    def _after_failure(self, lane: Lane, job: Job, error: str) -> None:
+        job.last_error = error
+        s = self.settings
+        if job.attempts >= s.webhook_max_attempts:
+            self._give_up(lane, job)
+            return
+        delay = signing.backoff(job.attempts, s.webhook_backoff_base_s, s.webhook_backoff_max_s)
+        job.timer = self._loop.call_later(delay, self._wake, lane, job)
+        lane.waiting += 1
+
+    def _wake(self, lane: Lane, job: Job) -> None:
+        if job.timer is None:
+            return
+        job.timer = None
+        lane.waiting -= 1
+        if not job.done:
+            lane.ready.append(job)
+            self._pump(lane)
+
+    def _resume(self, lane: Lane) -> None:
+        """The receiver answers again: every delivery waiting for a retry goes now, oldest first."""
+        for job in lane.jobs.values():
+            if job.timer is not None:
+                job.timer.cancel()
+                job.timer = None
+                lane.waiting -= 1
+                lane.ready.append(job)
+
+    def _schedule_probe(self, lane: Lane) -> None:
+        if lane.probe_timer is not None:
+            lane.probe_timer.cancel()
+        lane.probe_timer = self._loop.call_later(lane.breaker.cool_off_s, self._probe_due, lane)
+
+    def _probe_due(self, lane: Lane) -> None:
+        """The cool-off is over: the oldest delivery waiting for a retry is the probe, without waiting
+        out its own backoff (which may be far longer than the cool-off)."""
+        lane.probe_timer = None
+        if self._stop.is_set() or lane.breaker.state == CircuitBreaker.CLOSED or lane.ready:
+            self._pump(lane)
+            return
+        for job in lane.jobs.values():
+            if job.timer is not None:
+                job.timer.cancel()
+                job.timer = None
+                lane.waiting -= 1
+                lane.ready.append(job)
+                break
+        self._pump(lane)
+
+    def _finish_job(self, lane: Lane, job: Job) -> None:
+        if job.done:
+            return
+        job.done = True
+        if job.timer is not None:
+            job.timer.cancel()
+            job.timer = None
+            lane.waiting -= 1
+        if lane.jobs.get(job.key) is job:
+            del lane.jobs[job.key]
+            lane.held -= job.counted
+            if job.counted and lane.parked:
+                lane.room.set()
+        for p, o in job.waiters:
+            self.tracker.done(p, o)
+
+    # ---- parked webhooks ------------------------------------------------------------------------------
+
+    def _park(self, lane: Lane, partition: int, offset: int) -> None:
+        """The webhook has no room for this alert: its cursor on the partition starts here."""
+        if not self.tracker.join(partition, offset, 1):
+            return  # revoked meanwhile: the new owner reads it
+        lane.parked[partition] = offset
+        log.warning("webhook backlog full: its alerts wait on the topic", extra={
+            "webhook_id": lane.webhook_id, "partition": partition, "offset": offset, "pending": lane.held})
+        if lane.reader is None:
+            lane.reader = self._spawn(self._drain(lane))
+
+    def _unpark(self, lane: Lane, partition: int) -> None:
+        pos = lane.parked.pop(partition, None)
+        if pos is not None:
+            self.tracker.done(partition, pos)
+
+    def _parked_behind(self, lane: Lane) -> int:
+        """Alert messages between a parked webhook's cursors and what the main consumer has read."""
+        return sum(max(0, (self.tracker.next(p) or pos) - pos) for p, pos in list(lane.parked.items()))
+
+    def _park_reader(self) -> Consumer:
+        s = self.settings
+        return Consumer({
+            "bootstrap.servers": s.kafka_bootstrap,
+            "group.id": f"{s.notifier_group}-parked-{uuid.uuid4().hex}",  # assigned, never commits
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "log_level": 3,
+        })
+
+    async def _in_park_pool(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._park_pool, fn, *args)
+
+    async def _drain(self, lane: Lane) -> None:
+        """A parked webhook's cursor: re-read its partitions from where it had no room, as room frees,
+        until it reaches what the main consumer has read."""
+        s, bound = self.settings, self.settings.webhook_max_pending
+        reader = await self._in_park_pool(self._park_reader)
+        at: dict[int, int] = {}  # where the reader stands on each partition
+        try:
+            while lane.parked and not self._stop.is_set():
+                if lane.webhook_id not in self.hooks:  # deleted: nothing to read for it
+                    for p in list(lane.parked):
+                        self._unpark(lane, p)
+                    break
+                if lane.held >= bound:
+                    lane.room.clear()
+                    try:
+                        await asyncio.wait_for(lane.room.wait(), timeout=1.0)
+                    except asyncio.TimeoutError:
+                        pass
+                    continue
+                if at != lane.parked:
+                    at = dict(lane.parked)
+                    await self._in_park_pool(reader.assign, [TopicPartition(s.alerts_topic, p, o) for p, o in at.items()])
+                msgs = await self._in_park_pool(reader.consume, min(bound - lane.held, 500), 0.2)
+                started = False
+                for msg in msgs:
+                    if msg.error() is not None:
+                        continue
+                    p, o = msg.partition(), msg.offset()
+                    pos = lane.parked.get(p)
+                    if pos is None or o < pos:
+                        continue  # handed back, or read again after a re-assignment
+                    step = self._cursor_step(lane, msg)
+                    if step is None:  # no room after all: read again from the cursors
+                        at = {}
+                        break
+                    started |= step
+                    if p in lane.parked:
+                        at[p] = lane.parked[p]
+                for p in list(lane.parked):
+                    nxt = self.tracker.next(p)
+                    if nxt is None or lane.parked[p] >= nxt:
+                        self._unpark(lane, p)
+                if started:
+                    self._pump(lane)
+        finally:
+            lane.reader = None
+            await self._in_park_pool(reader.close)
+
+    def _cursor_step(self, lane: Lane, msg) -> bool | None:
+        """One alert message at a parked webhook's cursor: queue its delivery if the webhook wants it,
+        then move the cursor (and its hold on the commit) past it. True when a delivery was queued;
+        None when there was no room (the cursor stays)."""
+        p, o = msg.partition(), msg.offset()
+        nxt = self.tracker.next(p)
+        if nxt is None or o >= nxt:  # the main consumer hands this one over itself
+            self._unpark(lane, p)
+            return False
+        queued, job, expired = False, None, None
+        hook = self.hooks.get(lane.webhook_id)
+        try:
+            alert = AlertMessageAdapter.validate_json(msg.value())
+            wanted = hook is not None and hook.wants(alert.store_id, alert.kind, alert.type, alert.raised_at)
+        except Exception:  # the main consumer dead-letters such a message
+            wanted = False
+        if wanted:
+            aid = str(alert.alert_id)
+            key = pair_key(lane.webhook_id, aid)
+            if key not in self.delivered and key not in self.dead:
+                job = lane.jobs.get(key)
+                if job is None:
+                    if lane.held >= self.settings.webhook_max_pending:
+                        return None
+                    job = lane.jobs[key] = Job(key, aid, alert.store_id, alert.kind, alert.type, msg.value(), time.monotonic())
+                    expired = self._expired(lane, msg)
+                    if expired is None:
+                        lane.held += 1
+                        lane.ready.append(job)
+                        queued = True
+                    else:
+                        job.counted, job.last_error = False, expired
+                if self.tracker.join(p, o, 1):
+                    job.waiters.append((p, o))
+                if expired is not None:
+                    lane.counts["expired"] += 1
+                    self._give_up(lane, job)
+        old = lane.parked[p]
+        if o + 1 < nxt and self.tracker.join(p, o + 1, 1):
+            lane.parked[p] = o + 1
+            self.tracker.done(p, old)
+        else:
+            self._unpark(lane, p)
+        return queued
+
+    def _expired(self, lane: Lane, msg) -> str | None:
+        """An alert re-read at a cursor while its webhook's circuit is not closed, older than a delivery's
+        whole retry schedule: it would have been dead-lettered by now had there been room for it."""
+        if lane.breaker.state == CircuitBreaker.CLOSED:
+            return None
+        kind, ts = msg.timestamp()
+        if kind == TIMESTAMP_NOT_AVAILABLE or ts <= 0:
+            return None
+        s = self.settings
+        window = sum(signing.schedule(s.webhook_max_attempts, s.webhook_backoff_base_s, s.webhook_backoff_max_s))
+        waited = time.time() - ts / 1000
+        if waited <= window:
+            return None
+        return (f"expired: waited {waited:.0f} s past the webhook's bound of {s.webhook_max_pending} pending, longer than "
+                f"its retry schedule ({window:.0f} s), while its circuit was {lane.breaker.state} "
+                f"(last error: {lane.breaker.last_error})")
+
+    # ---- outcomes ----------------------------------------------------------------------------------
+
+    async def _delivered(self, lane: Lane, job: Job, status: int) -> None:
+        self.delivered.add(job.key)
+        record = Delivery(webhook_id=lane.webhook_id, alert_id=job.alert_id, delivered_at=_now(), attempts=job.attempts,
+                          status=status)
+        await self._record(self.settings.webhook_deliveries_topic, job.key, record.model_dump_json().encode())
+        lane.counts["delivered"] += 1
+        DELIVERIES.labels("delivered").inc()
+        if job.retry_of is not None:
+            await self._redelivered(lane, job)
+            return
+        self._finish_job(lane, job)
+
+    async def _redelivered(self, lane: Lane, job: Job) -> None:
+        again = job.retry_of.model_copy(update={"state": "redelivered"})
+        await self._record(self.settings.webhook_dead_letters_topic, job.key, again.model_dump_json().encode())
+        self.dead[job.key] = again
+        DELIVERIES.labels("redelivered").inc()
+        self._finish_job(lane, job)
+
+    def _give_up(self, lane: Lane, job: Job) -> None:
+        self._spawn(self._dead_letter(lane, job))
+
+    async def _dead_letter(self, lane: Lane, job: Job) -> None:
+        if job.retry_of is None:
+            dead = DeadLetter(webhook_id=lane.webhook_id, alert_id=job.alert_id, store_id=job.store_id, kind=job.kind,
+                              type=job.type, body=job.body.decode(), attempts=job.attempts, last_error=job.last_error,
+                              dead_at=_now())
+        else:
+            dead = job.retry_of.model_copy(update={"state": "dead", "attempts": job.retry_of.attempts + job.attempts,
+                                                   "last_error": job.last_error, "dead_at": _now()})
+        await self._record(self.settings.webhook_dead_letters_topic, job.key, dead.model_dump_json().encode())
+        self.dead[job.key] = dead
+        lane.counts["dead_letter"] += 1
+        DELIVERIES.labels("dead_letter").inc()
+        log.warning("delivery dead-lettered", extra={"webhook_id": lane.webhook_id, "alert_id": job.alert_id,
+                                                     "error": job.last_error})
+        self._finish_job(lane, job)
 
     async def _post(self, hook: Webhook, alert_id: str, body: bytes) -> tuple[int | None, str | None]:
         headers = signing.headers(hook.secret, alert_id, int(time.time()), body)
         try:
             r = await self.http.post(str(hook.url), content=body, headers=headers, timeout=self.settings.webhook_timeout_s)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # httpx.HTTPError, and the few it does not wrap (an URL it cannot use)
             return None, f"{type(exc).__name__}: {exc}".rstrip(": ")
         return r.status_code, None if 200 <= r.status_code < 300 else f"HTTP {r.status_code}"
 
     async def _record(self, topic: str, key: bytes, value: bytes) -> None:
         """Write an outcome with acks=all, retrying until the broker takes it (the offset waits for it)."""
         delay = 0.2
-        while True:
-            written = await self.writer.write(topic, key, value)
-            if written.ok:
-                return
-            log.warning("could not record a delivery outcome; retrying", extra={"topic": topic, "error": written.error})
-            await asyncio.sleep(delay)  # not cut short by stop: an outcome already happened
-            delay = min(delay * 2, 5.0)
+        self._recording += 1
+        try:
+            while True:
+                written = await self.writer.write(topic, key, value)
+                if written.ok:
+                    return
+                log.warning("could not record a delivery outcome; retrying", extra={"topic": topic, "error": written.error})
+                await asyncio.sleep(delay)  # not cut short by stop: an outcome already happened
+                delay = min(delay * 2, 5.0)
+        finally:
+            self._recording -= 1
 
     # ---- dead-letter retries ---------------------------------------------------------------------------
 
     def _start_retry(self, key: bytes) -> None:
-        if key in self.retrying:
+        dead = self.dead.get(key)
+        if dead is None or dead.state != "retry_requested":
             return
-        self.retrying.add(key)
-        self._loop.create_task(self._retry(key))
-
-    async def _retry(self, key: bytes) -> None:
-        try:
-            dead = self.dead.get(key)
-            if dead is None or dead.state != "retry_requested":
-                return
-            hook = self.hooks.get(str(dead.webhook_id))
-            if hook is None:
-                log.warning("retry of a dead letter of a deleted webhook ignored", extra={"webhook_id": str(dead.webhook_id)})
-                return
-            async with self._sem(str(hook.webhook_id)):
-                attempts, error = await self._attempts(hook, str(dead.alert_id), dead.body.encode())
-            if error is None:
-                again = dead.model_copy(update={"state": "redelivered"})
-                DELIVERIES.labels("redelivered").inc()
-            else:
-                again = dead.model_copy(update={"state": "dead", "attempts": dead.attempts + attempts,
-                                                "last_error": error, "dead_at": _now()})
-                DELIVERIES.labels("dead_letter").inc()
-            await self._record(self.settings.webhook_dead_letters_topic, key, again.model_dump_json().encode())
-            self.dead[key] = again
-        except Stopping:
-            pass
-        finally:
-            self.retrying.discard(key)
+        wid = str(dead.webhook_id)
+        if wid not in self.hooks:
+            log.warning("retry of a dead letter of a deleted webhook ignored", extra={"webhook_id": wid})
+            return
+        lane = self._lane(wid)
+        if key in lane.jobs:
+            return
+        # Not counted against the bound: the dead letter is held in memory (``self.dead``) anyway.
+        job = Job(key, str(dead.alert_id), dead.store_id, dead.kind, dead.type, dead.body.encode(), time.monotonic(),
+                  retry_of=dead, counted=False)
+        lane.jobs[key] = job
+        lane.ready.append(job)
+        self._pump(lane)
 
     # ---- helpers ------------------------------------------------------------------------------------
 
-    def _sem(self, webhook_id: str) -> asyncio.Semaphore:
-        sem = self._sems.get(webhook_id)
-        if sem is None:
-            sem = self._sems[webhook_id] = asyncio.Semaphore(self.settings.webhook_concurrency)
-        return sem
+    def _spawn(self, coro) -> asyncio.Task:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task failed", exc_info=task.exception())
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopping; True when the notifier is stopping."""
@@ -376,6 +837,56 @@ class Notifier:
             return True
         except asyncio.TimeoutError:
             return False
+
+
+class _WebhookCollector:
+    """Per-webhook metrics of the running notifier, from its view (so a deleted webhook's series go)."""
+
+    notifier: weakref.ref | None = None
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        notifier = self.notifier() if self.notifier is not None else None
+        view = notifier._view if notifier is not None else ()
+        pending = GaugeMetricFamily("bazaar_notifier_webhook_pending", "Unfinished deliveries of a webhook",
+                                    labels=["webhook_id"])
+        in_flight = GaugeMetricFamily("bazaar_notifier_webhook_in_flight", "POSTs to a webhook under way",
+                                      labels=["webhook_id"])
+        oldest = GaugeMetricFamily("bazaar_notifier_webhook_oldest_pending_seconds",
+                                   "Age of a webhook's oldest unfinished delivery", labels=["webhook_id"])
+        breaker = GaugeMetricFamily("bazaar_notifier_webhook_breaker_state",
+                                    "A webhook's circuit: 0 closed, 1 half-open (probing), 2 open", labels=["webhook_id"])
+        parked = GaugeMetricFamily("bazaar_notifier_webhook_parked_messages",
+                                   "Alert messages a webhook's cursors have still to re-read (its backlog past its bound)",
+                                   labels=["webhook_id"])
+        degraded = GaugeMetricFamily("bazaar_notifier_webhook_degraded",
+                                     "1 while a webhook's backlog or oldest pending age is past its threshold",
+                                     labels=["webhook_id"])
+        outcomes = CounterMetricFamily("bazaar_notifier_webhook_deliveries",
+                                       "Finished deliveries of a webhook (expired: dead-lettered when re-read from the topic, too old)",
+                                       labels=["webhook_id", "outcome"])
+        attempts = CounterMetricFamily("bazaar_notifier_webhook_attempts",
+                                       "Attempts to deliver to a webhook (refused: not sent, its circuit was open)",
+                                       labels=["webhook_id", "result"])
+        for w in view:
+            wid = w["webhook_id"]
+            pending.add_metric([wid], w["pending"])
+            in_flight.add_metric([wid], w["in_flight"])
+            oldest.add_metric([wid], w["oldest_pending_s"])
+            parked.add_metric([wid], w["parked_messages"])
+            breaker.add_metric([wid], BREAKER_STATES[w["breaker"]])
+            degraded.add_metric([wid], 1 if w["reasons"] else 0)
+            for outcome, n in w["deliveries"].items():
+                outcomes.add_metric([wid, outcome], n)
+            for result, n in w["attempts"].items():
+                attempts.add_metric([wid, result], n)
+        yield from (pending, in_flight, oldest, parked, breaker, degraded, outcomes, attempts)
+
+
+_COLLECTOR = _WebhookCollector()
+REGISTRY.register(_COLLECTOR)
 
 
 def _now() -> datetime:

@@ -1,6 +1,7 @@
 """``OffsetTracker``: which offset of each partition may be committed, when messages finish out of order.
 
-A message is *pending* while some of its work is unfinished (the notifier: deliveries to webhooks).
+A message is *pending* while some of its work is unfinished (the notifier: deliveries to webhooks,
+and the cursor of a webhook whose deliveries are parked on the topic, which holds its position).
 The committable offset of a partition is the lowest pending offset, or one past the highest seen
 when nothing is pending, so a commit never moves past unfinished work. Thread-safe (rebalance
 callbacks run on the consumer's thread).
@@ -23,6 +24,22 @@ class OffsetTracker:
             if parts > 0:
                 pending = self._pending.setdefault(partition, {})
                 pending[offset] = pending.get(offset, 0) + parts
+
+    def join(self, partition: int, offset: int, parts: int = 1) -> bool:
+        """Add unfinished parts to a message already seen (``add``ed) of a partition still held: a
+        later reader of the same message (the notifier's parked-webhook cursor) holds the commit there
+        too. False when the partition was revoked or the offset not seen yet (nothing added)."""
+        with self._lock:
+            if partition not in self._next or offset >= self._next[partition]:
+                return False
+            pending = self._pending.setdefault(partition, {})
+            pending[offset] = pending.get(offset, 0) + parts
+            return True
+
+    def next(self, partition: int) -> int | None:
+        """One past the highest offset seen of a partition (None: not held)."""
+        with self._lock:
+            return self._next.get(partition)
 
     def done(self, partition: int, offset: int) -> None:
         with self._lock:
@@ -68,3 +85,9 @@ class OffsetTracker:
     def pending(self) -> int:
         with self._lock:
             return sum(len(v) for v in self._pending.values())
+
+    def held(self) -> dict[int, int]:
+        """Partitions whose commit unfinished work holds back: partition -> messages seen past it."""
+        with self._lock:
+            return {p: self._next[p] - min(pending) for p, pending in self._pending.items()
+                    if pending and p in self._next}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 import uuid
@@ -54,6 +55,16 @@ def produce_alerts(settings: Settings, *messages: Alert | AlertCleared) -> None:
     assert p.flush(20) == 0, "alerts not acked"
 
 
+def produce_raw(settings: Settings, key: bytes | None, value: bytes | None) -> tuple[int, int]:
+    """Write any bytes onto the alerts topic (what the stream would never write): (partition, offset)."""
+    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "partitioner": "murmur2_random"})
+    where: list[tuple[int, int]] = []
+    p.produce(settings.alerts_topic, key=key, value=value,
+              on_delivery=lambda err, msg: where.append((msg.partition(), msg.offset())) if err is None else None)
+    assert p.flush(20) == 0 and where, "message not acked"
+    return where[0]
+
+
 def wait_until(check, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:
@@ -75,6 +86,7 @@ class Received:
     body: bytes
     valid: bool
     status: int
+    at: float = field(default_factory=time.monotonic)  # when the request was read
 
 
 @dataclass
@@ -126,6 +138,39 @@ class Receiver:
 
     def attempts(self, path: str) -> Counter:
         return Counter(r.alert_id for r in self.received if r.path == path)
+
+
+class Blackhole:
+    """A webhook receiver on 127.0.0.1 that accepts every connection and never answers."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.accepted = 0
+        self._conns: list[socket.socket] = []
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self._sock.listen(128)
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:  # the accept timeout, or closed by stop
+                continue
+            self._conns.append(conn)  # held open, never read, never answered
+            self.accepted += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        for conn in [self._sock, *self._conns]:
+            conn.close()
 
 
 def notifier(settings: Settings, name: str = "notifier") -> Child:

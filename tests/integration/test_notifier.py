@@ -29,7 +29,7 @@ def register(client: TestClient, url: str, secret: str, **more) -> str:
 def test_every_alert_once_through_receiver_outage_duplicates_and_sigkill(settings_factory):
     notifier_port, receiver_port = free_ports(2)
     settings = settings_factory(notifier_port=notifier_port, webhook_backoff_base_s=0.2, webhook_backoff_max_s=1.0,
-                                webhook_max_attempts=60)
+                                webhook_max_attempts=60, webhook_breaker_cool_off_s=1.0)
     all_topics(settings)
     receiver = Receiver(receiver_port, {"/a": SECRET_A, "/b": SECRET_B}).start()
     child = notifier(settings)

@@ -60,3 +60,21 @@ def test_offsets_commit_only_past_finished_messages():
     t.forget([0])
     t.done(0, 99)  # late completion of a revoked partition: ignored
     assert t.pending() == 0
+
+
+def test_a_later_reader_holds_the_commit_only_on_offsets_already_seen():
+    t = OffsetTracker()
+    t.add(0, 5, 0)
+    assert t.next(0) == 6 and t.next(1) is None
+    assert t.join(0, 5, 1)  # a parked webhook's cursor at offset 5
+    assert t.to_commit() == {0: 5}
+    assert not t.join(0, 6, 1), "not seen yet: the main consumer hands it over itself"
+    assert not t.join(1, 0, 1), "a partition not held"
+    t.add(0, 6, 0)
+    assert t.join(0, 6, 1)  # the cursor moved on: the hold goes with it
+    t.done(0, 5)
+    assert t.to_commit() == {0: 6} and t.held() == {0: 1}
+    t.done(0, 6)
+    assert t.to_commit() == {0: 7} and t.held() == {}
+    t.forget([0])
+    assert not t.join(0, 3, 1)

@@ -1,0 +1,463 @@
+"""Per-webhook lanes of the notifier without a broker: the circuit breaker (pure), the in-flight and
+pending bounds, isolation of a dead receiver from a healthy one, dead-lettering of a message that
+is not an alert, and the per-webhook health and metrics. Receivers are an ``httpx.MockTransport``;
+the broker's writer is a fake that acks what it is given (or holds the acks back)."""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+
+from bazaar.settings import Settings
+from domain.webhooks import CircuitBreaker
+from schemas.deadletters import DeadLetter as MessageDeadLetter
+from schemas.webhooks import DeadLetter, Delivery, Webhook, pair_key
+from streams.notifier import Notifier
+from streams.writer import Written
+from tests.integration.alerting import make_alert
+
+pytestmark = pytest.mark.unit
+
+SECRET = "s" * 16
+
+
+# ---- the breaker -------------------------------------------------------------------------------------
+
+
+def test_breaker_opens_after_n_consecutive_failures_and_a_success_resets_the_count():
+    b = CircuitBreaker(threshold=3, cool_off_s=10)
+    assert b.allow(0) == "closed"
+    assert not b.failure(0, "e1") and not b.failure(0, "e2")
+    assert b.success() is False  # was closed: nothing to report
+    assert b.failures == 0
+    assert not b.failure(1, "e1") and not b.failure(1, "e2")
+    assert b.failure(2, "e3") is True
+    assert (b.state, b.last_error, b.failures) == ("open", "e3", 3)
+    assert b.allow(2) is None and b.allow(11.9) is None  # cool-off
+    assert b.probe_at() == 12
+
+
+def test_breaker_lets_one_probe_after_the_cool_off_and_its_outcome_decides():
+    b = CircuitBreaker(threshold=1, cool_off_s=5)
+    b.failure(0, "down")
+    assert b.allow(5) == "probe"
+    assert b.state == "half_open"
+    assert b.allow(5) is None and b.allow(6) is None  # only one probe at a time
+    assert b.failure(6, "late answer to an older POST") is False  # not the probe: ignored
+    assert b.success() is False and b.state == "half_open"  # nor a stale success
+    assert b.failure(7, "still down", probe=True) is True  # the probe failed: another cool-off
+    assert b.state == "open" and b.allow(11.9) is None
+    assert b.allow(12) == "probe"
+    assert b.success(probe=True) is True
+    assert (b.state, b.failures) == ("closed", 0)
+    assert b.allow(12) == "closed"
+
+
+# ---- a notifier without a broker ----------------------------------------------------------------------
+
+
+class FakeWriter:
+    """Acks every record at once, unless ``hold`` is set (then the acks wait for it to clear)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes, bytes]] = []
+        self.hold: asyncio.Event | None = None
+
+    async def write(self, topic: str, key: bytes, value: bytes | None) -> Written:
+        if self.hold is not None:
+            await self.hold.wait()
+        self.records.append((topic, key, value))
+        return Written(0, len(self.records))
+
+    def on(self, topic: str) -> list[tuple[bytes, bytes]]:
+        return [(k, v) for t, k, v in self.records if t == topic]
+
+
+class Msg:
+    """What confluent-kafka's consumer hands over."""
+
+    def __init__(self, topic: str, partition: int, offset: int, value: bytes | None, key: bytes | None = b"s1",
+                 timestamp_ms: int | None = None) -> None:
+        self._t, self._p, self._o, self._v, self._k = topic, partition, offset, value, key
+        self._ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+
+    def timestamp(self) -> tuple[int, int]:
+        return 1, self._ts  # TIMESTAMP_CREATE_TIME
+
+    def error(self):
+        return None
+
+    def topic(self) -> str:
+        return self._t
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+    def value(self) -> bytes | None:
+        return self._v
+
+    def key(self) -> bytes | None:
+        return self._k
+
+    def headers(self):
+        return [("origin", b"test")]
+
+
+class FakeTopic:
+    """The alerts topic: what was fed, and readers for parked webhooks' cursors."""
+
+    def __init__(self) -> None:
+        self.partitions: dict[int, list[Msg]] = {}
+        self.readers = 0
+
+    def append(self, msg: Msg) -> None:
+        log = self.partitions.setdefault(msg.partition(), [])
+        assert msg.offset() == len(log)
+        log.append(msg)
+
+    def reader(self) -> "FakeReader":
+        self.readers += 1
+        return FakeReader(self)
+
+
+class FakeReader:
+    def __init__(self, topic: FakeTopic) -> None:
+        self.topic, self.at = topic, {}
+
+    def assign(self, tps) -> None:
+        self.at = {tp.partition: tp.offset for tp in tps}
+
+    def consume(self, num: int, timeout: float) -> list[Msg]:
+        out = []
+        for p, pos in self.at.items():
+            batch = self.topic.partitions.get(p, [])[pos:pos + num - len(out)]
+            out += batch
+            self.at[p] = pos + len(batch)
+        if not out:
+            time.sleep(min(timeout, 0.01))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+class Receivers:
+    """Paths of a mock receiver: ``ok`` answers 200, ``dead`` never answers (a timeout after
+    ``webhook_timeout_s``), ``fail`` answers 500. Records when each POST arrived."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.modes: dict[str, str] = {}
+        self.posts: list[tuple[str, str, float]] = []  # (path, alert id, monotonic time)
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self.posts.append((path, request.headers["X-Bazaar-Alert-Id"], time.monotonic()))
+        mode = self.modes.get(path, "ok")
+        if mode == "dead":
+            await asyncio.sleep(self.timeout_s)
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(500 if mode == "fail" else 200)
+
+    def count(self, path: str) -> int:
+        return sum(1 for p, _, _ in self.posts if p == path)
+
+
+def settings(**over) -> Settings:
+    values = dict(kafka_bootstrap="127.0.0.1:9", topic_prefix=f"u-{uuid.uuid4().hex[:6]}", webhook_timeout_s=0.3,
+                  webhook_backoff_base_s=0.05, webhook_backoff_max_s=0.2, webhook_max_attempts=1000,
+                  webhook_concurrency=2, webhook_breaker_failures=2, webhook_breaker_cool_off_s=0.5,
+                  webhook_max_pending=1000, webhook_degraded_backlog=5, webhook_degraded_age_s=60)
+    values.update(over)
+    return Settings(**values)
+
+
+def notifier(s: Settings, receivers: Receivers, *paths: str) -> tuple[Notifier, dict[str, str]]:
+    n = Notifier(s, http=httpx.AsyncClient(transport=httpx.MockTransport(receivers)))
+    n.writer = FakeWriter()
+    n._loop = asyncio.get_running_loop()
+    n.topic = FakeTopic()
+    n._park_reader = n.topic.reader
+    n._park_pool = ThreadPoolExecutor(1)
+    ids = {}
+    created = datetime.now(timezone.utc) - timedelta(minutes=1)
+    for path in paths:
+        hook = Webhook(url=f"http://127.0.0.1:1{path}", secret=SECRET, webhook_id=uuid.uuid4(), created_at=created)
+        n.hooks[str(hook.webhook_id)] = hook
+        ids[path] = str(hook.webhook_id)
+    return n, ids
+
+
+def feed(n: Notifier, *alerts, partition: int = 0, age_s: float = 0.0) -> None:
+    """Put alerts on the (fake) topic and hand them to the notifier as its consumer does."""
+    for alert in alerts:
+        msg = Msg(n.settings.alerts_topic, partition, len(n.topic.partitions.get(partition, [])),
+                  alert.model_dump_json().encode(), timestamp_ms=int((time.time() - age_s) * 1000))
+        n.topic.append(msg)
+        n._handle(msg)
+
+
+async def until(check, timeout: float = 5.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def stop(n: Notifier) -> None:
+    await n._finish()
+    await n.http.aclose()
+    n._park_pool.shutdown()
+
+
+def test_a_dead_receiver_delays_only_itself():
+    async def scenario():
+        s = settings()
+        rx = Receivers(s.webhook_timeout_s)
+        rx.modes["/dead"] = "dead"
+        n, ids = notifier(s, rx, "/dead", "/ok")
+        alerts = [make_alert(sku=f"a-{i}") for i in range(20)]
+        fed_at = time.monotonic()
+        feed(n, *alerts)
+        await until(lambda: len(n.writer.on(s.webhook_deliveries_topic)) == 20, what="the healthy webhook's deliveries")
+        took = time.monotonic() - fed_at
+        deliveries = n.writer.on(s.webhook_deliveries_topic)
+        # 20 POSTs two at a time to an instant receiver, while the dead one holds its slots
+        assert took < s.webhook_timeout_s, took
+        assert {k for k, _ in deliveries} == {pair_key(ids["/ok"], a.alert_id) for a in alerts}
+        await until(lambda: n.lanes[ids["/dead"]].breaker.state == "open", what="the dead webhook's circuit")
+        # at most its two slots, and one more sent as the first failure freed a slot before the second
+        # opened the circuit; none after that during the cool-off
+        await asyncio.sleep(0.05)
+        sent = rx.count("/dead")
+        assert sent <= s.webhook_concurrency + s.webhook_breaker_failures - 1
+        await asyncio.sleep(0.2)
+        assert rx.count("/dead") == sent
+        dead_lane = n.lanes[ids["/dead"]]
+        assert len(dead_lane.jobs) == 20
+        # the partition's commit is held at the first alert, for the dead webhook's sake
+        assert n.tracker.to_commit() == {0: 0}
+        n._refresh_view()
+        status = n.status()
+        assert [d["webhook_id"] for d in status["degraded"]] == [ids["/dead"]]
+        assert "backlog of 20 deliveries" in status["degraded"][0]["reasons"][0]
+        assert status["degraded"][0]["breaker"] == "open"
+        sample = REGISTRY.get_sample_value
+        assert sample("bazaar_notifier_webhook_pending", {"webhook_id": ids["/dead"]}) == 20
+        assert sample("bazaar_notifier_webhook_pending", {"webhook_id": ids["/ok"]}) == 0
+        assert sample("bazaar_notifier_webhook_breaker_state", {"webhook_id": ids["/dead"]}) == 2
+        assert sample("bazaar_notifier_webhook_deliveries_total", {"webhook_id": ids["/ok"], "outcome": "delivered"}) == 20
+        assert sample("bazaar_notifier_webhook_attempts_total", {"webhook_id": ids["/dead"], "result": "failed"}) >= 2
+        assert sample("bazaar_notifier_webhook_degraded", {"webhook_id": ids["/dead"]}) == 1
+        await stop(n)
+
+    asyncio.run(scenario())
+
+
+def test_open_circuit_sends_nothing_during_the_cool_off_then_one_probe_then_the_backlog():
+    async def scenario():
+        s = settings(webhook_concurrency=4, webhook_breaker_failures=3, webhook_breaker_cool_off_s=0.6)
+        rx = Receivers(s.webhook_timeout_s)
+        rx.modes["/r"] = "fail"
+        n, ids = notifier(s, rx, "/r")
+        lane = None
+        feed(n, *[make_alert(sku=f"b-{i}") for i in range(10)])
+        lane = n.lanes[ids["/r"]]
+        await until(lambda: lane.breaker.state == "open", what="the circuit to open")
+        opened = time.monotonic()
+        await asyncio.sleep(0.05)  # answers to POSTs sent before it opened
+        sent = rx.count("/r")
+        assert sent <= s.webhook_concurrency + 2
+        await asyncio.sleep(0.4)
+        assert rx.count("/r") == sent, "no POST while the circuit is open"
+        assert lane.attempts["refused"] > 0, "tries in the cool-off fail without a POST"
+        rx.modes["/r"] = "ok"
+        await until(lambda: rx.count("/r") > sent, what="the probe")
+        probe_at = rx.posts[sent][2]
+        assert probe_at - opened >= s.webhook_breaker_cool_off_s - 0.05
+        # the probe succeeded: every waiting delivery goes now, not at the end of its own backoff
+        await until(lambda: len(n.writer.on(s.webhook_deliveries_topic)) == 10, timeout=1.0, what="the backlog")
+        assert lane.breaker.state == "closed"
+        assert n.tracker.to_commit() == {0: 10}
+        await stop(n)
+
+    asyncio.run(scenario())
+
+
+def test_in_flight_posts_per_webhook_are_bounded():
+    async def scenario():
+        s = settings(webhook_concurrency=3, webhook_breaker_failures=1000)
+        rx = Receivers(0.2)
+        rx.modes["/slow"] = "dead"
+        n, ids = notifier(s, rx, "/slow")
+        feed(n, *[make_alert(sku=f"c-{i}") for i in range(12)])
+        lane = n.lanes[ids["/slow"]]
+        peak = 0
+        for _ in range(50):
+            peak = max(peak, lane.in_flight)
+            assert lane.in_flight <= 3
+            await asyncio.sleep(0.01)
+        assert peak == 3
+        await stop(n)
+
+    asyncio.run(scenario())
+
+
+def test_a_burst_past_the_bound_waits_on_the_topic_and_is_delivered_in_full():
+    async def scenario():
+        s = settings(webhook_max_pending=4, webhook_concurrency=2)
+        rx = Receivers(s.webhook_timeout_s)
+        n, ids = notifier(s, rx, "/ok")
+        alerts = [make_alert(sku=f"burst-{i}") for i in range(25)]
+        feed(n, *alerts)  # one consumer batch: far past the bound before any delivery finishes
+        lane = n.lanes[ids["/ok"]]
+        assert len(lane.jobs) == 4 and lane.parked == {0: 4}
+        assert n.tracker.to_commit() == {0: 0}
+        await until(lambda: len(n.writer.on(s.webhook_deliveries_topic)) == 25, what="every alert of the burst")
+        assert rx.count("/ok") == 25 and n.writer.on(s.webhook_dead_letters_topic) == []
+        assert {k for k, _ in n.writer.on(s.webhook_deliveries_topic)} == {pair_key(ids["/ok"], a.alert_id) for a in alerts}
+        await until(lambda: not lane.parked and n.tracker.to_commit() == {0: 25}, what="the cursor to hand back")
+        # handed back: the next alert goes straight to the lane
+        feed(n, make_alert(sku="after"))
+        await until(lambda: rx.count("/ok") == 26, what="the alert after the burst")
+        assert n.topic.readers == 1
+        await stop(n)
+
+    asyncio.run(scenario())
+
+
+def test_past_its_bound_a_dead_webhook_holds_the_commit_not_memory_and_catches_up_when_back():
+    async def scenario():
+        s = settings(webhook_max_pending=4)
+        rx = Receivers(s.webhook_timeout_s)
+        rx.modes["/dead"] = "dead"
+        n, ids = notifier(s, rx, "/dead", "/ok")
+        alerts = [make_alert(sku=f"d-{i}") for i in range(10)]
+        for alert in alerts:  # one at a time: the healthy receiver keeps up, the dead one fills
+            feed(n, alert)
+            await asyncio.sleep(0.01)
+        replay = alerts[7]
+        feed(n, replay)  # the stream's replay of an alert parked for the dead webhook
+        await until(lambda: len(n.writer.on(s.webhook_deliveries_topic)) == 10, what="the healthy webhook")
+        lane = n.lanes[ids["/dead"]]
+        assert len(lane.jobs) == 4 and lane.held == 4
+        assert lane.parked == {0: 4}
+        assert n.tracker.to_commit() == {0: 0} and n.tracker.held() == {0: 11}
+        n._refresh_view()
+        [named] = n.status()["degraded"]
+        assert named["webhook_id"] == ids["/dead"] and named["parked_messages"] == 7
+        assert any("7 alert messages parked" in r for r in named["reasons"])
+        assert REGISTRY.get_sample_value("bazaar_notifier_webhook_parked_messages", {"webhook_id": ids["/dead"]}) == 7
+        # the receiver comes back: the probe closes the circuit, and the cursor brings the rest
+        rx.modes["/dead"] = "ok"
+        await until(lambda: len(n.writer.on(s.webhook_deliveries_topic)) == 20, what="the dead webhook's backlog")
+        assert rx.count("/ok") == 10
+        assert {k for k, _ in n.writer.on(s.webhook_deliveries_topic)} == (
+            {pair_key(ids["/dead"], a.alert_id) for a in alerts} | {pair_key(ids["/ok"], a.alert_id) for a in alerts})
+        assert n.writer.on(s.webhook_dead_letters_topic) == []
+        await until(lambda: not lane.parked and n.tracker.to_commit() == {0: 11}, what="the commit past all")
+        await stop(n)
+
+    asyncio.run(scenario())
+
+
+def test_parked_alerts_older_than_the_retry_schedule_are_dead_lettered_at_the_cursor():
+    async def scenario():
+        s = settings(webhook_max_pending=2, webhook_max_attempts=3, webhook_breaker_failures=2,
+                     webhook_breaker_cool_off_s=30)
+        rx = Receivers(s.webhook_timeout_s)
+        rx.modes["/dead"] = "dead"
+        n, ids = notifier(s, rx, "/dead")
+        alerts = [make_alert(sku=f"e-{i}") for i in range(6)]
+        feed(n, *alerts, age_s=60)
+        lane = n.lanes[ids["/dead"]]
+        assert lane.parked == {0: 2}
+        await until(lambda: len(n.writer.on(s.webhook_dead_letters_topic)) == 6, what="all six dead letters")
+        letters = [DeadLetter.model_validate_json(v) for _, v in n.writer.on(s.webhook_dead_letters_topic)]
+        expired = [d for d in letters if d.last_error.startswith("expired: ")]
+        assert len(expired) == 4 and all(d.attempts == 0 for d in expired)
+        assert {str(d.alert_id) for d in expired} == {str(a.alert_id) for a in alerts[2:]}
+        assert rx.count("/dead") == 2, "nothing posted for the expired ones"
+        await until(lambda: not lane.parked and n.tracker.to_commit() == {0: 6}, what="the commit past all")
+        await stop(n)
+
+    asyncio.run(scenario())
+
+
+def test_dead_letter_after_the_last_attempt_frees_the_commit():
+    async def scenario():
+        s = settings(webhook_max_attempts=3, webhook_breaker_failures=100)
+        rx = Receivers(s.webhook_timeout_s)
+        rx.modes["/f"] = "fail"
+        n, ids = notifier(s, rx, "/f")
+        alert = make_alert()
+        feed(n, alert)
+        await until(lambda: n.writer.on(s.webhook_dead_letters_topic), what="the dead letter")
+        [(key, value)] = n.writer.on(s.webhook_dead_letters_topic)
+        dead = DeadLetter.model_validate_json(value)
+        assert (dead.attempts, dead.last_error) == (3, "HTTP 500")
+        assert rx.count("/f") == 3
+        assert n.tracker.to_commit() == {0: 1}
+        await stop(n)
+
+    asyncio.run(scenario())
+
+
+def test_a_message_that_is_not_an_alert_is_dead_lettered_and_the_partition_goes_on():
+    async def scenario():
+        s = settings()
+        rx = Receivers(s.webhook_timeout_s)
+        n, ids = notifier(s, rx, "/ok")
+        hold = n.writer.hold = asyncio.Event()
+        good = make_alert()
+        topic = s.alerts_topic
+        for offset, value in enumerate([b"\xff not json", b'{"type": "alert"}', None]):
+            n._handle(Msg(topic, 0, offset, value))
+        n._handle(Msg(topic, 0, 3, good.model_dump_json().encode()))
+        await asyncio.sleep(0.05)
+        assert n.tracker.to_commit() == {0: 0}, "nothing committed before the dead letters are acked"
+        hold.set()
+        await until(lambda: len(n.writer.on(s.webhook_deliveries_topic)) == 1, what="the good alert after the bad ones")
+        await until(lambda: n.tracker.to_commit() == {0: 4}, what="the commit past all four")
+        letters = {k.decode(): MessageDeadLetter.model_validate_json(v) for k, v in n.writer.on(s.dead_letters_topic)}
+        assert set(letters) == {f"{topic}|0|{o}" for o in range(3)}
+        first = letters[f"{topic}|0|0"]
+        assert (first.source, first.error_type, first.raw_value(), first.headers) == (
+            "notifier", "ValidationError", b"\xff not json", {"origin": "test"})
+        assert letters[f"{topic}|0|2"].value is None
+        await stop(n)
+
+    asyncio.run(scenario())
+
+
+def test_a_retry_requested_goes_through_the_webhooks_lane():
+    async def scenario():
+        s = settings()
+        rx = Receivers(s.webhook_timeout_s)
+        n, ids = notifier(s, rx, "/ok")
+        alert = make_alert()
+        key = pair_key(ids["/ok"], alert.alert_id)
+        n.dead[key] = DeadLetter(webhook_id=ids["/ok"], alert_id=alert.alert_id, store_id="s1", kind="low_stock",
+                                 body=alert.model_dump_json(), attempts=12, last_error="HTTP 500",
+                                 dead_at=datetime.now(timezone.utc), state="retry_requested")
+        n._start_retry(key)
+        n._start_retry(key)  # asked twice: one delivery
+        await until(lambda: n.writer.on(s.webhook_dead_letters_topic), what="the redelivered record")
+        [(k, v)] = n.writer.on(s.webhook_dead_letters_topic)
+        assert DeadLetter.model_validate_json(v).state == "redelivered"
+        [(k2, v2)] = n.writer.on(s.webhook_deliveries_topic)
+        assert k == k2 == key and Delivery.model_validate_json(v2).status == 200
+        assert rx.count("/ok") == 1
+        await stop(n)
+
+    asyncio.run(scenario())
