@@ -36,11 +36,17 @@ class Analytics:
         assert resp.status_code == 200, resp.text
         return resp.json()
 
-    def metric(self, name: str, table: str = "ledger") -> float:
+    def metric(self, name: str, table: str = "ledger", **labels: str) -> float:
+        selector = ",".join(f'{k}="{v}"' for k, v in sorted({"table": table, **labels}.items()))  # as exposed
         for line in self.http.get("/metrics").text.splitlines():
-            if line.startswith(f'{name}{{table="{table}"}}'):
+            if line.startswith(f"{name}{{{selector}}}"):
                 return float(line.split()[-1])
         return 0.0
+
+    def health(self) -> dict:
+        resp = self.http.get("/health")
+        assert resp.status_code == 200, resp.text
+        return resp.json()
 
     def wait_rows(self, distinct: int, timeout: float = 60.0) -> dict:
         """Until the ledger holds ``distinct`` (store, sku, event) rows and nothing is pending."""

@@ -1,0 +1,136 @@
+"""No single message stalls analytics, on the real stack (API, broker, stock worker, `bazaar analytics`
+on embedded chDB), with the sink's default batch size so that one POST is one insert:
+
+* one POST of 101 events in 101 months (ClickHouse used to refuse that insert, "too many partitions",
+  and the sink retried it forever): a normal sale posted next is in `daily_sales` within 60 s;
+* ledger messages ClickHouse refuses, or that cannot be read, put straight on the ledger topic: they
+  are on the dead-letter topic (source "analytics") and the good messages after them are inserted.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from confluent_kafka import Producer
+
+from bazaar.settings import Settings
+from streams.deadletters import read_all
+from tests.conftest import free_ports
+from tests.integration.analytics_harness import Analytics
+from tests.integration.harness import Running
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap, tmp_path_factory):
+    base = tmp_path_factory.mktemp("analytics-poison")
+    prefix = f"t-apoison-{uuid.uuid4().hex[:8]}"
+    worker_port, api_port, analytics_port = free_ports(3)
+    settings = Settings(
+        data_dir=base / "data", kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix, app_id=f"{prefix}-app",
+        worker_port=worker_port, api_port=api_port, worker_urls=[f"http://127.0.0.1:{worker_port}"],
+        analytics_port=analytics_port, analytics_batch_max=500, analytics_batch_seconds=1.0,  # the defaults: 101 events, one insert
+    )
+    running = Running(settings, [worker_port]).start()
+    analytics = Analytics(running).start()
+    try:
+        yield running, analytics
+    finally:
+        analytics.close()
+        running.close()
+
+
+def _sale(store: str, occurred_at: str, quantity: str = "1", price: str = "10.00") -> dict:
+    return {"event_id": str(uuid.uuid4()), "type": "sale", "store_id": store, "terminal_id": "t1", "occurred_at": occurred_at,
+            "lines": [{"sku": "atta", "quantity": quantity, "unit_price": price}]}
+
+
+def _report(running: Running, name: str, **params) -> list[dict]:
+    resp = running.http.get(f"/v1/reports/{name}", params=params)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["rows"]
+
+
+def test_one_post_spanning_101_months_does_not_stall_analytics(stack):
+    running, analytics = stack
+    store = f"months-{uuid.uuid4().hex[:6]}"
+    months = [_sale(store, f"{2000 + i // 12:04d}-{i % 12 + 1:02d}-15T12:00:00Z") for i in range(101)]
+    assert len({b["occurred_at"][:7] for b in months}) == 101
+    resp = running.post({"events": months})
+    assert resp.status_code == 202, resp.text
+    now = datetime.now(timezone.utc)
+    resp = running.post(_sale(store, now.isoformat(), quantity="2", price="55.50"))
+    assert resp.status_code == 202, resp.text
+    posted = time.monotonic()
+    window = {"from": (now - timedelta(days=1)).date().isoformat(), "to": (now + timedelta(days=1)).date().isoformat()}
+    while not (rows := _report(running, "daily_sales", store_id=store, **window)):
+        assert time.monotonic() - posted < 60, (
+            f"the sale after the 101-month POST is not in daily_sales within 60 s: {analytics.health()}\n{analytics.log_tail()}")
+        time.sleep(0.5)
+    [today] = rows
+    assert (today["day"], today["bills"], Decimal(today["revenue"])) == (now.date().isoformat(), 1, Decimal("111"))
+    # the 101 months went in too, none dead-lettered, and ClickHouse was never blamed
+    history = _report(running, "daily_sales", store_id=store, **{"from": "2000-01-01", "to": window["to"]})
+    assert len(history) == 102 and {r["day"][:7] for r in history} == {b["occurred_at"][:7] for b in months} | {today["day"][:7]}
+    health = analytics.health()
+    assert (health["status"], health["clickhouse"], health["dead_lettered"]) == ("ok", "up", {}), health
+    assert analytics.metric("bazaar_analytics_insert_failures_total") == 0
+
+
+def _ledger_entry(store: str, quantity: str) -> dict:
+    at = datetime.now(timezone.utc).isoformat()
+    return {"v": 1, "event_id": str(uuid.uuid4()), "type": "adjustment", "leg": "out", "store_id": store, "terminal_id": "t1",
+            "occurred_at": at, "received_at": at,
+            "rows": [{"sku": "atta", "quantity": quantity, "reason": "correction", "on_hand_before": "0",
+                      "on_hand_after": quantity, "changed": True, "outcome": "applied"}]}
+
+
+def test_ledger_messages_refused_or_unreadable_are_dead_lettered_and_the_feed_goes_on(stack):
+    running, analytics = stack
+    settings, store = running.settings, f"dlq-{uuid.uuid4().hex[:6]}"
+    good = [_ledger_entry(store, "3"), _ledger_entry(store, "4")]
+    messages = [
+        ("refused", json.dumps(_ledger_entry(store, "1e20")).encode()),  # a valid entry; Decimal(18, 3) cannot hold it
+        ("unreadable", b"{not a ledger entry"),
+        ("good", json.dumps(good[0]).encode()),
+        ("good", json.dumps(good[1]).encode()),
+    ]
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True,
+                         "partitioner": "murmur2_random"})
+    where: list = []
+    for label, value in messages:  # one key: one partition, in this order, past the API and the stock worker
+        producer.produce(settings.ledger_topic, key=store.encode(), value=value,
+                         on_delivery=lambda err, msg, label=label: where.append((label, err, msg.partition(), msg.offset())))
+    assert producer.flush(30) == 0
+    assert [(label, err) for label, err, _, _ in where] == [(label, None) for label, _ in messages]
+    ids = {label: f"{settings.ledger_topic}|{p}|{o}" for label, _, p, o in where[:2]}
+
+    deadline = time.monotonic() + 60
+    while len(history := _report(running, "movement_history", store_id=store, sku="atta")) < 2:
+        assert time.monotonic() < deadline, (
+            f"the good entries after the poison ones are not in: {analytics.status()['feeds']['ledger']}\n{analytics.log_tail()}")
+        time.sleep(0.5)
+    assert sorted(r["event_id"] for r in history) == sorted(e["event_id"] for e in good)
+
+    letters = read_all(settings.kafka_bootstrap, settings.dead_letters_topic)
+    for label, value in messages[:2]:
+        dead = letters[ids[label]]
+        assert (dead.source, dead.topic, dead.store_id, dead.raw_key(), dead.raw_value()) == (
+            "analytics", settings.ledger_topic, store, store.encode(), value)
+        assert dead.error_type == {"refused": "InsertRefused", "unreadable": "UnreadableMessage"}[label], dead
+    assert sorted(d.id for d in letters.values() if d.store_id == store) == sorted(ids.values())  # not the good ones
+
+    assert analytics.metric("bazaar_analytics_dead_lettered_total", reason="refused") == 1
+    assert analytics.metric("bazaar_analytics_dead_lettered_total", reason="unreadable") == 1
+    assert analytics.metric("bazaar_analytics_refused_inserts_total") >= 1
+    health = analytics.health()
+    assert (health["status"], health["clickhouse"]) == ("ok", "up"), health
+    assert health["dead_lettered"] == {"ledger": {"refused": 1, "unreadable": 1}}, health
+    assert health["last_dead_letter"]["id"] in ids.values()
+    ledger = analytics.status()["feeds"]["ledger"]
+    assert ledger["pending"] == 0 and ledger["dead_lettered"] == {"total": 2, "refused": 1, "unreadable": 1}
