@@ -643,10 +643,17 @@ class Notifier:
                     except asyncio.TimeoutError:
                         pass
                     continue
-                if at != lane.parked:
-                    at = dict(lane.parked)
-                    await self._in_park_pool(reader.assign, [TopicPartition(s.alerts_topic, p, o) for p, o in at.items()])
-                msgs = await self._in_park_pool(reader.consume, min(bound - lane.held, 500), 0.2)
+                try:
+                    if at != lane.parked:
+                        at = dict(lane.parked)
+                        await self._in_park_pool(reader.assign, [TopicPartition(s.alerts_topic, p, o) for p, o in at.items()])
+                    msgs = await self._in_park_pool(reader.consume, min(bound - lane.held, 500), 0.2)
+                except KafkaException as exc:  # transient: the cursors stay, read again from them
+                    log.warning("parked webhook's reader failed; retrying", extra={"webhook_id": lane.webhook_id,
+                                                                                   "error": str(exc)})
+                    at = {}
+                    await self._sleep(1.0)
+                    continue
                 started = False
                 for msg in msgs:
                     if msg.error() is not None:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from prometheus_client import REGISTRY
 
 from bazaar.settings import Settings
@@ -118,6 +119,7 @@ class FakeTopic:
     def __init__(self) -> None:
         self.partitions: dict[int, list[Msg]] = {}
         self.readers = 0
+        self.fail_next = 0  # reads that fail as a broker gone away would
 
     def append(self, msg: Msg) -> None:
         log = self.partitions.setdefault(msg.partition(), [])
@@ -137,6 +139,9 @@ class FakeReader:
         self.at = {tp.partition: tp.offset for tp in tps}
 
     def consume(self, num: int, timeout: float) -> list[Msg]:
+        if self.topic.fail_next:
+            self.topic.fail_next -= 1
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
         out = []
         for p, pos in self.at.items():
             batch = self.topic.partitions.get(p, [])[pos:pos + num - len(out)]
@@ -319,6 +324,7 @@ def test_a_burst_past_the_bound_waits_on_the_topic_and_is_delivered_in_full():
         rx = Receivers(s.webhook_timeout_s)
         n, ids = notifier(s, rx, "/ok")
         alerts = [make_alert(sku=f"burst-{i}") for i in range(25)]
+        n.topic.fail_next = 2  # and the cursor's first reads fail: it reads again from where it stood
         feed(n, *alerts)  # one consumer batch: far past the bound before any delivery finishes
         lane = n.lanes[ids["/ok"]]
         assert len(lane.jobs) == 4 and lane.parked == {0: 4}
