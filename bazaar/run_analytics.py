@@ -25,6 +25,7 @@ def open_databases(settings: Settings):
     """(sink, reports) clients on the configured database, migrated; waits while ClickHouse is down."""
     from clickhouse_connect.driver.exceptions import OperationalError
 
+    from clickhouse import metrics
     from clickhouse.client import Database, redact, resolve_dsn
     from clickhouse.errors import ClickHouseUnavailable
     from clickhouse.migrate import migrate
@@ -36,6 +37,7 @@ def open_databases(settings: Settings):
             sink_db = Database.open(dsn, settings.clickhouse_fault_file)
             report_db = Database.open(dsn)
             done = migrate(report_db)
+            metrics.CLICKHOUSE_UP.set(1)  # it answered; the sinks say otherwise once an insert cannot reach it
             log.info("analytics database ready", extra={"dsn": redact(dsn), "migrations_applied": [m.version for m in done]})
             return sink_db, report_db
         except (ClickHouseUnavailable, OperationalError) as exc:  # a server not up yet: wait for it (DatabaseLocked is fatal)
