@@ -269,6 +269,9 @@ def test_clickhouse_down_for_a_while_backlog_grows_then_everything_arrives(stack
         assert a.metric("bazaar_analytics_insert_failures_total") > failures
         health = a.http.get("/health").json()
         assert health["status"] == "degraded" and health["backlog"]["ledger"] >= legs
+        # the fault file is a transient failure: waited out, never dead-lettered
+        assert health["clickhouse"] == "unreachable" and health["dead_lettered"] == {}, health
+        assert any(m.startswith("clickhouse unreachable: inserts into ledger fail") for m in health["problems"]), health
         a.stop()  # a clean stop (SIGTERM) during the outage commits nothing it did not insert
         assert a.child.proc.returncode == 0, "analytics did not stop cleanly within 20 s"
         a.start()
