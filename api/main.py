@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors, http as api_http, metrics
+from api.guard import Guard
 from api.producer import EventProducer
 from api.routes import events, health, reports, stock
 from api.routes import alerts, catalog, products, store_products, stores, webhooks
@@ -77,4 +78,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(pages.router)  # the web app's pages, last: JSON routes come first
     app.add_middleware(ViewsReady)
+    app.add_middleware(Guard, settings=app.state.settings)  # added last: the outermost, before any route or view wait
     return app

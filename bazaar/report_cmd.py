@@ -2,6 +2,11 @@
 
 Asks the analytics process (BAZAAR_ANALYTICS_URL, or http://worker_host:analytics_port) over HTTP,
 the same way for embedded chDB and a ClickHouse server. `bazaar report --list` lists the reports.
+
+Reports hold text clients sent (a terminal id, an actor, a note): whatever this prints for a person
+to read (the table, the list, errors) has its control characters removed, so a hostile
+``terminal_id`` cannot send escape sequences to the operator's terminal. ``--format csv`` writes
+the report's CSV as it is (its cells already inert for spreadsheets), ``json`` escapes them.
 """
 from __future__ import annotations
 
@@ -44,7 +49,7 @@ def params_of(args: argparse.Namespace) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     import httpx
 
-    from clickhouse.formats import to_text
+    from clickhouse.formats import terminal_safe as safe, to_text
 
     base = (args.url or get_settings().analytics_base_url).rstrip("/")
     try:
@@ -54,15 +59,15 @@ def run(args: argparse.Namespace) -> int:
                 resp.raise_for_status()
                 for r in resp.json()["reports"]:
                     params = " ".join(f"{p['name']}{'' if p['required'] else '?'}" for p in r["params"])
-                    print(f"{r['name']:<26} {params}\n{'':<26} {r['title']}")
+                    print(safe(f"{r['name']:<26} {params}") + "\n" + safe(f"{'':<26} {r['title']}"))
                 return 0 if args.list else 2
             wire = "csv" if args.format == "csv" else "json"
             resp = http.get(f"{base}/reports/{args.name}", params={**params_of(args), "format": wire})
     except httpx.HTTPError as exc:
-        print(f"bazaar report: cannot reach the analytics process at {base} ({exc}); is `bazaar analytics` (or `bazaar up`) running?", file=sys.stderr)
+        print(safe(f"bazaar report: cannot reach the analytics process at {base} ({exc}); is `bazaar analytics` (or `bazaar up`) running?"), file=sys.stderr)
         return 1
     if resp.status_code != 200:
-        print(f"bazaar report: {resp.status_code} {resp.text}", file=sys.stderr)
+        print(safe(f"bazaar report: {resp.status_code} {resp.text}"), file=sys.stderr)
         return 1
     if args.format == "csv":
         sys.stdout.write(resp.text)
@@ -70,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(resp.json(), indent=2))
     else:
         body = resp.json()
-        print(f"{body['report']}  " + "  ".join(f"{k}={v}" for k, v in body["params"].items()))
+        print(safe(f"{body['report']}  " + "  ".join(f"{k}={v}" for k, v in body["params"].items())))
         print(to_text([c["name"] for c in body["columns"]], body["rows"]))
         print(f"({len(body['rows'])} rows)")
     return 0

@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api import server
     from api.main import create_app
 
     settings = get_settings()
@@ -22,16 +23,5 @@ def run(args: argparse.Namespace) -> int:
     if overrides:
         settings = settings.model_copy(update=overrides)
     logs.setup(settings.log_level, settings.log_json)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # keep the JSON logging set up above
-        reload=False,
-        # C HTTP parser and event loop: a small POST spent more CPU in h11 and asyncio than in its events
-        http="httptools",
-        loop="uvloop",
-        access_log=settings.api_access_log,  # a line per request (ingest is counted by metrics)
-    )
+    uvicorn.run(create_app(settings), **server.options(settings))
     return 0

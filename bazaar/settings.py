@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     sse_heartbeat_s: float = 15.0  # comment line on idle alert streams
     web_dist: Path = Path(__file__).resolve().parent.parent / "web" / "dist"  # the built web app the API serves
     analytics_url: str = ""  # how the API and `bazaar report` reach `bazaar analytics`; "" = http://worker_host:analytics_port
+    # Bounds on every request (api/guard.py, api/server.py): no one client can hold the API's memory,
+    # connections or request slots.
+    max_body_bytes: int = Field(2_097_152, ge=1024)  # largest body (413 beyond), except a catalog import's
+    max_import_bytes: int = Field(64 * 1024 * 1024, ge=1024)  # largest catalog CSV (POST /v1/products:import)
+    body_timeout_s: float = Field(30.0, gt=0)  # longest a request may wait for its body to arrive (408, closed)
+    import_timeout_s: float = Field(300.0, gt=0)  # the same for a catalog import's body
+    header_timeout_s: float = Field(10.0, gt=0)  # connect (or a keep-alive request's first byte) to end of headers
+    api_keep_alive_s: float = Field(5.0, gt=0)  # an idle keep-alive connection is closed after this
+    api_max_requests: int = Field(256, ge=1)  # in flight (503 + Retry-After beyond); /health, /metrics, alert streams apart
+    api_max_connections: int = Field(1000, ge=1)  # uvicorn's limit_concurrency: open connections (plain 503 beyond)
 
     # Analytics (`bazaar analytics`, the one process that owns the analytics database)
     analytics_port: int = 6068

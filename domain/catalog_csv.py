@@ -2,7 +2,7 @@
 
 Columns (header on line 1, any order; ``sku`` and ``name`` required, the rest optional)::
 
-    sku,name,name_ur,name_hi,barcodes,category,unit,packs,cost,price,active,
+    sku,name,name_ur,name_hi,barcodes,category,supplier,unit,packs,cost,price,active,
     reorder_point,reorder_min,reorder_max,lead_time_days
 
 * ``name_<lang>``: a name in another language (any ``name_xx`` column; ``name_ur``, ``name_hi``, ...);
@@ -12,31 +12,38 @@ Columns (header on line 1, any order; ``sku`` and ``name`` required, the rest op
 
 Line numbers are those of the file (a quoted cell may span lines: a row's number is the line it
 starts on). A sku seen again later in the file is an error on the later line; the first stands.
+
+``read`` goes through a file row by row (``lines_of`` turns the pieces of a request body into its
+lines), so an import holds one row at a time, not the file. A problem found only past the header
+(bytes that are not UTF-8, more than ``MAX_ROWS`` rows) ends the file there as a row error: the
+rows before it stand.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Iterable, Iterator
 
 from pydantic import ValidationError
 
 from schemas.catalog import Product
 
-COLUMNS = ("sku", "name", "name_ur", "name_hi", "barcodes", "category", "unit", "packs", "cost", "price",
+COLUMNS = ("sku", "name", "name_ur", "name_hi", "barcodes", "category", "supplier", "unit", "packs", "cost", "price",
            "active", "reorder_point", "reorder_min", "reorder_max", "lead_time_days")
 REQUIRED = ("sku", "name")
 DECIMALS = ("cost", "price", "reorder_point", "reorder_min", "reorder_max")
-MAX_ROWS = 50_000
+MAX_ROWS = 200_000
 _NAME_COLUMN = re.compile(r"^name_[a-z]{2,3}$")
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 
 
 class CsvFileError(ValueError):
-    """The file as a whole cannot be read (no header, unknown or missing columns, too many rows)."""
+    """The file as a whole cannot be read (no header, unknown or missing columns, not UTF-8)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +68,44 @@ class _BadCell(ValueError):
 
 def parse(text: str) -> tuple[list[Row], list[RowError]]:
     """The good rows as products (with their line numbers) and the bad rows' errors, in file order."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    rows: list[Row] = []
+    errors: list[RowError] = []
+    for item in read(io.StringIO(text.lstrip("\ufeff"), newline="")):
+        (rows if isinstance(item, Row) else errors).append(item)
+    return rows, errors
+
+
+def lines_of(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Pieces of a UTF-8 file -> its lines, as a file opened with ``newline=""`` gives them (line
+    ends kept: ``\\n``, ``\\r\\n`` or ``\\r``), without a byte-order mark. Raises
+    UnicodeDecodeError where the bytes stop being UTF-8."""
+    decode = codecs.getincrementaldecoder("utf-8-sig")().decode
+    pending = ""
+    for chunk in chunks:
+        pending += decode(chunk)
+        lines = io.StringIO(pending, newline="").readlines()
+        # the last line may go on in the next piece (one ending in "\r" may be the first half of "\r\n")
+        pending = lines.pop() if lines and lines[-1][-1] != "\n" else ""
+        yield from lines
+    pending += decode(b"", True)
+    if pending:
+        yield from io.StringIO(pending, newline="").readlines()
+
+
+def read(lines: Iterable[str]) -> Iterator[Row | RowError]:
+    """Each row of the file as a product (with its line number) or an error, in file order;
+    CsvFileError when the header cannot be read."""
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
         raise CsvFileError("empty file: expected a header line with at least sku,name") from None
     except csv.Error as exc:
         raise CsvFileError(f"line 1: {exc}") from None
+    except UnicodeDecodeError:
+        raise CsvFileError("the file is not UTF-8 text") from None
     columns = _columns(header)
-    rows: list[Row] = []
-    errors: list[RowError] = []
+    count = 0
     first_line: dict[str, int] = {}
     end = reader.line_num  # last physical line consumed so far
     while True:
@@ -78,31 +113,35 @@ def parse(text: str) -> tuple[list[Row], list[RowError]]:
         try:
             cells = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:
-            errors.append(RowError(start, None, f"unreadable CSV: {exc}"))
-            break
+            yield RowError(start, None, f"unreadable CSV: {exc}")
+            return
+        except UnicodeDecodeError:
+            yield RowError(start, None, "not UTF-8 text: the rest of the file was not read")
+            return
         end = reader.line_num
         if not any(c.strip() for c in cells):
             continue  # blank line
-        if len(rows) + len(errors) >= MAX_ROWS:
-            raise CsvFileError(f"more than {MAX_ROWS} rows: split the file")
+        if count >= MAX_ROWS:
+            yield RowError(start, None, f"more than {MAX_ROWS} rows: the rest of the file was not read; split it")
+            return
+        count += 1
         record = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(columns)}
         sku = record.get("sku") or None
         if len(cells) > len(columns):
-            errors.append(RowError(start, sku, f"{len(cells)} cells but the header has {len(columns)} columns"))
+            yield RowError(start, sku, f"{len(cells)} cells but the header has {len(columns)} columns")
             continue
         try:
             product = _product(record)
         except _BadCell as exc:
-            errors.append(RowError(start, sku, str(exc)))
+            yield RowError(start, sku, str(exc))
             continue
         if product.sku in first_line:
-            errors.append(RowError(start, sku, f"duplicate sku {product.sku!r} (first on line {first_line[product.sku]})"))
+            yield RowError(start, sku, f"duplicate sku {product.sku!r} (first on line {first_line[product.sku]})")
             continue
         first_line[product.sku] = start
-        rows.append(Row(start, product))
-    return rows, errors
+        yield Row(start, product)
 
 
 def _columns(header: list[str]) -> list[str]:
@@ -129,7 +168,7 @@ def _product(record: dict[str, str]) -> Product:
     body["names"] = {col[5:]: v for col, v in record.items() if _NAME_COLUMN.match(col) and v}
     if record.get("barcodes"):
         body["barcodes"] = [b.strip() for b in record["barcodes"].split("|") if b.strip()]
-    for col in ("category", "unit"):
+    for col in ("category", "supplier", "unit"):
         if record.get(col):
             body[col] = record[col]
     if record.get("packs"):

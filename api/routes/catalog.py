@@ -14,5 +14,5 @@ router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
 @router.get("/uncatalogued")
 async def uncatalogued(services: ServicesDep, catalog: CatalogDep) -> dict:
     await services.require("uncatalogued")
-    stores = services.uncatalogued.listing(catalog.has_store, lambda sku: catalog.product(sku) is not None)
+    stores = services.uncatalogued.listing(catalog.has_store, catalog.has_product)
     return {"stores": stores, "counts": catalog.counts()}

@@ -132,9 +132,9 @@ def test_batch_of_three(app):
     assert tokens.decode(body["token"]) == expected
 
 
-def test_missing_content_type_is_accepted(app):
+def test_a_charset_parameter_is_accepted(app):
     client, _ = app
-    r = client.post("/v1/events", content=json.dumps(sale()).encode())
+    r = client.post("/v1/events", content=json.dumps(sale()).encode(), headers={"content-type": "Application/JSON; charset=utf-8"})
     assert r.status_code == 202, r.text
 
 
@@ -184,11 +184,24 @@ def test_bad_input_is_rejected_and_nothing_is_produced(app, case):
     assert topic_size(settings) == before == 0
 
 
-def test_the_body_decides_whatever_the_content_type(app):
+@pytest.mark.parametrize("content_type", [None, "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x", "text/csv"])
+def test_a_valid_event_not_sent_as_json_is_415_and_not_produced(app, content_type):
+    """What a web page can make a browser send to any site without a preflight is refused."""
     client, settings = app
-    r = client.post("/v1/events", content=b"a=1", headers={"content-type": "application/x-www-form-urlencoded"})
-    assert (r.status_code, r.json()["error"]) == (400, "invalid_json")
+    headers = {"content-type": content_type} if content_type else {}
+    r = client.post("/v1/events", content=json.dumps(sale()).encode(), headers=headers)
+    assert (r.status_code, r.json()["error"]) == (415, "unsupported_media_type"), r.text
+    assert "application/json" in r.json()["detail"][0]["reason"]
     assert topic_size(settings) == 0
+
+
+def test_a_cross_site_browser_request_is_403_even_without_a_body(app):
+    client, settings = app
+    r = client.post("/v1/events", json=sale(), headers={"sec-fetch-site": "cross-site"})
+    assert (r.status_code, r.json()["error"]) == (403, "cross_site")
+    assert client.post("/v1/events", json=sale(), headers={"sec-fetch-site": "same-origin"}).status_code == 202
+    assert topic_size(settings) == 1
 
 
 # ---- health and metrics -----------------------------------------------------------------------------
@@ -197,7 +210,7 @@ def test_the_body_decides_whatever_the_content_type(app):
 def test_health_and_metrics(app):
     client, _ = app
     assert client.post("/v1/events", json=sale()).status_code == 202
-    assert client.post("/v1/events", content=b"{").status_code == 400
+    assert client.post("/v1/events", content=b"{", headers={"content-type": "application/json"}).status_code == 400
     r = client.get("/health")
     assert (r.status_code, r.json()) == (200, {"status": "ok", "broker": "up"})
     m = client.get("/metrics")

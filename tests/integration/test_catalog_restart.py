@@ -51,7 +51,7 @@ def test_catalog_survives_a_full_restart(settings_factory, tmp_path):
                 assert client.put("/v1/products/soap", json=SOAP).status_code == 201
                 assert client.put("/v1/stores/lahore-007", json={"name": "Lahore 7"}).status_code == 201
                 assert client.put("/v1/stores/lahore-007/products/soap", json={"price": "90.00"}).status_code == 201
-                assert client.post("/v1/products:import", content=CSV.encode()).json()["imported"] == 2
+                assert client.post("/v1/products:import", content=CSV.encode(), headers={"content-type": "text/csv"}).json()["imported"] == 2
                 hook = client.post("/v1/webhooks", json={"url": receiver.url("/hook"), "secret": SECRET}).json()["webhook_id"]
                 child.start()
                 child.wait_healthy(timeout=60)

@@ -4,8 +4,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from domain.catalog_csv import CsvFileError, parse
+from domain import catalog_csv
+from domain.catalog_csv import CsvFileError, Row, RowError, lines_of, parse, read
 
 pytestmark = pytest.mark.unit
 
@@ -91,3 +93,43 @@ def test_file_level_errors(text, message):
 def test_byte_order_mark_and_any_name_language_column():
     rows, errors = parse("\ufeffsku,name,name_pa\nx,X,ਚੌਲ\n")
     assert errors == [] and rows[0].product.names == {"pa": "ਚੌਲ"}
+
+
+# ---- read as a stream ----------------------------------------------------------------------------------
+
+CELLS = st.sampled_from(["rice", "چاول", "चावल", "", " x ", '"a,b"', '"two\nlines"', '"q""uote"', "1.50", "kg", "a b", "rice"])
+LINE_ENDS = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.lists(CELLS, min_size=1, max_size=4), LINE_ENDS), max_size=12),
+    bom=st.booleans(),
+    cuts=st.lists(st.integers(1, 7), max_size=40),
+)
+def test_a_file_in_pieces_reads_as_the_whole(rows, bom, cuts):
+    text = ("\ufeff" if bom else "") + "sku,name,name_ur,unit\n" + "".join(",".join(cells) + end for cells, end in rows)
+    data, pieces, at = text.encode(), [], 0
+    for n in cuts:  # cut anywhere, inside a multi-byte letter or between "\r" and "\n" too
+        pieces.append(data[at:at + n])
+        at += n
+    pieces.append(data[at:])
+    whole_rows, whole_errors = parse(text)
+    items = list(read(lines_of(pieces)))
+    assert [i for i in items if isinstance(i, Row)] == whole_rows
+    assert [i for i in items if isinstance(i, RowError)] == whole_errors
+
+
+def test_bytes_that_stop_being_utf8_end_the_file_at_their_line():
+    items = list(read(lines_of([b"sku,name\nrice,Rice\n", b"sugar,Su\xffgar\nsalt,Salt\n"])))
+    assert [i.product.sku for i in items if isinstance(i, Row)] == ["rice"]
+    assert items[-1] == RowError(3, None, "not UTF-8 text: the rest of the file was not read")
+    with pytest.raises(CsvFileError, match="not UTF-8"):
+        list(read(lines_of([b"sku,na\xffme\n"])))
+
+
+def test_more_rows_than_allowed_end_the_file_with_an_error(monkeypatch):
+    monkeypatch.setattr(catalog_csv, "MAX_ROWS", 2)
+    rows, errors = parse("sku,name\na,A\n\nb,B\nc,C\nd,D\n")
+    assert [r.product.sku for r in rows] == ["a", "b"]
+    assert [(e.line, e.reason) for e in errors] == [(5, "more than 2 rows: the rest of the file was not read; split it")]

@@ -1,0 +1,71 @@
+"""Hostile text a client sent comes out inert, through the real stack (API -> worker -> ledger ->
+ClickHouse -> reports): a CSV export does not hand a spreadsheet a formula, and ``bazaar report``
+does not hand the operator's terminal an escape sequence."""
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bazaar.settings import Settings
+from tests.conftest import free_ports
+from tests.integration.analytics_harness import Analytics
+from tests.integration.harness import Running
+
+pytestmark = pytest.mark.integration
+
+ACTOR = '=HYPERLINK("http://x","click")'
+TERMINAL = "\x1b]0;owned\x07\x1b[2J\x1b[31mpos-1"
+STORE, SKU = "hostile-1", "rice"
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap, tmp_path_factory):
+    base = tmp_path_factory.mktemp("safe-output")
+    prefix = f"t-safe-{uuid.uuid4().hex[:8]}"
+    worker_port, api_port, analytics_port = free_ports(3)
+    settings = Settings(data_dir=base / "data", kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix, app_id=f"{prefix}-app",
+                        worker_port=worker_port, api_port=api_port, worker_urls=[f"http://127.0.0.1:{worker_port}"],
+                        analytics_port=analytics_port, analytics_batch_seconds=0.2)
+    running = Running(settings, [worker_port]).start()
+    analytics = Analytics(running).start()
+    try:
+        when = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+        for quantity in ("5", "-2"):  # a count of 5, then a sale of 2 (a negative quantity in the report)
+            body = {"event_id": str(uuid.uuid4()), "store_id": STORE, "terminal_id": TERMINAL, "actor": ACTOR, "occurred_at": when}
+            if quantity == "5":
+                body.update(type="count", lines=[{"sku": SKU, "quantity": "5"}])
+            else:
+                body.update(type="sale", lines=[{"sku": SKU, "quantity": "2", "unit_price": "10.00"}])
+            r = running.post(body)
+            assert r.status_code == 202, r.text
+        analytics.wait_rows(2, timeout=90)
+        yield running, analytics
+    finally:
+        analytics.close()
+        running.close()
+
+
+def test_a_csv_export_of_a_hostile_actor_is_inert(stack):
+    running, _ = stack
+    r = running.http.get(f"/v1/stores/{STORE}/reports/movement_history", params={"sku": SKU, "format": "csv"})
+    assert r.status_code == 200, r.text
+    rows = list(csv.DictReader(io.StringIO(r.text, newline="")))
+    assert len(rows) == 2
+    assert all(row["actor"] == "'" + ACTOR for row in rows)  # text: a spreadsheet shows it, does not run it
+    assert sorted(row["quantity"] for row in rows) == ["-2", "5"]  # a number column's -2 stays a number
+
+
+def test_bazaar_report_prints_no_escape_sequence_from_a_terminal_id(stack):
+    running, analytics = stack
+    env = {**running.env, "BAZAAR_ANALYTICS_URL": analytics.url}
+    done = subprocess.run([sys.executable, "-m", "bazaar.cli", "report", "movement_history", "--store", STORE, "--sku", SKU],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "pos-1" in done.stdout and ACTOR in done.stdout and "(2 rows)" in done.stdout

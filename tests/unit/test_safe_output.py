@@ -1,0 +1,72 @@
+"""Text clients sent leaves inert: CSV cells no spreadsheet takes for a formula, terminal tables
+without control characters (clickhouse/formats.py, bazaar report)."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from decimal import Decimal
+
+import httpx
+import orjson
+import pytest
+
+from bazaar import report_cmd
+from clickhouse import formats
+from clickhouse.reports import Table
+
+pytestmark = pytest.mark.unit
+
+HOSTILE = ['=HYPERLINK("http://x","click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[31mpos-1\x9b0m\u202ecba"
+
+
+def table(rows: list[tuple]) -> Table:
+    return Table("movement_history", {}, ["actor", "terminal_id", "quantity", "count", "note"],
+                 ["Nullable(String)", "LowCardinality(String)", "Decimal(38, 3)", "Int64", "String"], rows)
+
+
+def cells(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_a_text_cell_that_a_spreadsheet_would_run_gets_a_quote(text):
+    [_, row] = cells(formats.to_csv(table([(text, text, Decimal("1"), 1, text)])))
+    assert row[0] == row[1] == row[4] == "'" + text
+    assert row[2:4] == ["1", "1"]
+
+
+def test_negative_numbers_stay_numbers_and_plain_text_stays_as_it_is():
+    [_, row] = cells(formats.to_csv(table([("asif", "pos-1", Decimal("-2.000"), -2, "-2")])))
+    assert row == ["asif", "pos-1", "-2", "-2", "'-2"]  # a text column's "-2" is text: quoted like any other
+    [_, row] = cells(formats.to_csv(table([(None, "a=b", Decimal("0"), 0, "")])))
+    assert row == ["", "a=b", "0", "0", ""]
+
+
+@pytest.mark.parametrize("type_name, number", [("Int64", True), ("UInt32", True), ("Float64", True), ("Decimal(38, 2)", True),
+                                               ("Nullable(Decimal(38, 5))", True), ("String", False),
+                                               ("LowCardinality(Nullable(String))", False), ("Date", False), ("UUID", False)])
+def test_number_types(type_name, number):
+    assert formats.is_number_type(type_name) is number
+
+
+def test_the_terminal_table_has_no_control_characters():
+    text = formats.to_text(["terminal_id", "quantity"], [{"terminal_id": ESCAPES, "quantity": "-2"}])
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text and "\u202e" not in text
+    assert "pos-1" in text and "-2" in text
+
+
+def test_bazaar_report_prints_no_escape_sequences(monkeypatch, capsys):
+    body = {"report": "movement_history", "params": {"store_id": "s1\x1b[2J"},
+            "columns": [{"name": "terminal_id", "type": "String"}, {"name": "actor", "type": "String"}],
+            "rows": [{"terminal_id": ESCAPES, "actor": "=cmd"}]}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=orjson.dumps(body)))
+    real = httpx.Client
+    monkeypatch.setattr(httpx, "Client", lambda **kw: real(transport=transport, **kw))
+    args = argparse.Namespace(name="movement_history", list=False, store_id="s1", sku=None, from_=None, to=None, date=None,
+                              at=None, days=None, limit=None, param=[], format="table", url="http://analytics.test")
+    assert report_cmd.run(args) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
+    assert "pos-1" in out and "=cmd" in out
