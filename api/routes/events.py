@@ -2,8 +2,10 @@
 
 * 202 ``{"accepted": n, "event_ids": [...], "token": "v1.P:O,..."}`` once every event is acked;
   pass ``token`` as ``after`` to a stock lookup to read your own writes.
-* The body decides, whatever the Content-Type says. 400 ``invalid_json``, 413 ``batch_too_large``, 422 ``invalid_event``
-  (every bad event by index); nothing is produced then.
+* ``Content-Type: application/json`` (else 415, ``api.guard``: what a browser may post cross-site
+  without a preflight is refused). 400 ``invalid_json``, 413 ``batch_too_large`` (or
+  ``body_too_large``: over ``max_body_bytes``), 422 ``invalid_event`` (every bad event by index);
+  nothing is produced then.
 * Catalog rule (``domain.catalog_refs``): events of a registered store may name only catalogued
   skus (422 on ``lines[i].sku``); ``unit`` on a line is converted to the product's base unit.
 * 503 ``broker_unavailable`` with ``delivered``/``failed`` event ids and ``Retry-After: 1``. Re-sending
