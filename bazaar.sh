@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The one entry script for bazaar-inventory, used by the README and CI.
 #
-#   ./bazaar.sh setup          chromium and fonts (apt), .venv, Python packages, web/ build, Kafka jars (idempotent)
+#   ./bazaar.sh setup          chromium and fonts (apt), .venv from requirements/lock.txt, web/ build, Kafka jars (idempotent)
 #   ./bazaar.sh demo|up|bench  setup, then that bazaar subcommand
 #   ./bazaar.sh test [ARGS]    setup, then pytest (default: -q)
+#   ./bazaar.sh lock [ARGS]    re-resolve requirements/*.txt from pyproject.toml (ARGS to uv, e.g. --upgrade)
 #   ./bazaar.sh WORD [ARGS]    any other bazaar subcommand, e.g. ./bazaar.sh kafka
+#   ./bazaar.sh WORD --help    that word's help at once, without setting up
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -56,13 +58,55 @@ ensure_venv() {
   "$python" -m venv .venv
 }
 
+# Every Python dependency comes from the lock at its locked version and hash (the same librdkafka
+# in tests, benchmarks and the image). The lock is complete, so pip resolves nothing (--no-deps: its
+# resolver, moving an installed package to another locked version, trips over a dependency's extras
+# in hash-checking mode); pip check then confirms the whole is consistent.
 ensure_python_packages() {
-  local stamp=.venv/.bazaar-pyproject.sha256 want
-  want=$(digest pyproject.toml)
+  local stamp=.venv/.bazaar-lock.sha256 want
+  want=$(digest pyproject.toml requirements/lock.txt)
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
-  say "installing Python packages into .venv (pip install -e '.[test,bench]')"
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
+  say "installing Python packages into .venv (pip install --no-deps --require-hashes -r requirements/lock.txt)"
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps --require-hashes -r requirements/lock.txt
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
+  .venv/bin/pip check -q --disable-pip-version-check >/dev/null || { .venv/bin/pip check; die "requirements/lock.txt is not complete: ./bazaar.sh lock"; }
   echo "$want" >"$stamp"
+}
+
+UV_VERSION=0.13.8  # the resolver behind ./bazaar.sh lock, kept in its own venv out of .venv
+
+# Resolve pyproject.toml into requirements/lock.txt (base + test + bench) and
+# requirements/lock-runtime.txt (base alone, constrained to the same versions), hashes for every
+# platform's files, universal markers. The current pins are uv's preferences, so a refresh moves only
+# what pyproject no longer admits, or what ARGS ask for (--upgrade, --upgrade-package NAME).
+lock() {
+  local tools=${XDG_CACHE_HOME:-$HOME/.cache}/bazaar/uv-$UV_VERSION python header name
+  python=$(pick_python)
+  if [ ! -x "$tools/bin/uv" ]; then
+    say "installing uv $UV_VERSION into $tools"
+    "$python" -m venv "$tools"
+    "$tools/bin/pip" install -q --disable-pip-version-check "uv==$UV_VERSION"
+  fi
+  header=$("$python" -m bazaar.lockfile header pyproject.toml)
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  mkdir -p requirements
+  for name in lock lock-runtime; do
+    if [ -f "requirements/$name.txt" ]; then cp "requirements/$name.txt" "$tmp/$name.txt"; fi
+  done
+  local compile=("$tools/bin/uv" pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes
+                 --custom-compile-command "./bazaar.sh lock" --quiet)
+  "${compile[@]}" --extra test --extra bench -o "$tmp/lock.txt" "$@"
+  "${compile[@]}" -c "$tmp/lock.txt" -o "$tmp/lock-runtime.txt"
+  for name in lock lock-runtime; do
+    {
+      echo "# Locked Python dependencies of pyproject.toml ($([ $name = lock ] && echo "base + test + bench extras: setup, CI, benchmarks" || echo "base only, the versions of lock.txt: the Docker image"))."
+      echo "# Refresh with ./bazaar.sh lock; tests/unit/test_lock.py fails when pyproject.toml has changed since."
+      echo "$header"
+      cat "$tmp/$name.txt"
+    } >"requirements/$name.txt"
+  done
+  say "requirements/lock.txt: $(grep -c '^[A-Za-z0-9].*==' requirements/lock.txt) packages, confluent-kafka $(sed -n 's/^confluent-kafka==\([^ ;]*\).*/\1/p' requirements/lock.txt | head -1)"
 }
 
 ensure_web() {
@@ -88,15 +132,67 @@ setup() {
   .venv/bin/bazaar kafka --fetch-only
 }
 
-usage() { sed -n '2,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; }
+
+# What a word does, for `./bazaar.sh WORD --help` before setup has made the venv's own help available
+word_usage() {
+  case $1 in
+    setup) printf '%s\n' "usage: ./bazaar.sh setup" \
+      "  installs what is missing, idempotently: chromium and fonts (apt), .venv from requirements/lock.txt" \
+      "  plus the project (pip install --no-deps -e .), the web/ build, Apache Kafka's jars (Maven)" ;;
+    lock) printf '%s\n' "usage: ./bazaar.sh lock [uv pip compile ARGS]" \
+      "  re-resolves requirements/lock.txt (base + test + bench) and requirements/lock-runtime.txt (base, for" \
+      "  the Docker image) from pyproject.toml, with hashes; pins pyproject still admits stay as they are." \
+      "  --upgrade moves every package to its newest admitted version, --upgrade-package NAME[==V] one" ;;
+    test) printf '%s\n' "usage: ./bazaar.sh test [PYTEST ARGS]   (default: -q)" \
+      "  sets up what is missing, then runs pytest: -m unit for the fast tests alone, -m integration" ;;
+    up) printf '%s\n' "usage: ./bazaar.sh up [--workers N]" \
+      "  sets up what is missing, then runs the Kafka broker, the stream worker(s), the API, the notifier" \
+      "  and the analytics process in the foreground; Ctrl-C stops them all" ;;
+    demo) printf '%s\n' "usage: ./bazaar.sh demo [ARGS]" \
+      "  sets up what is missing, then runs \`up\` plus a simulated day of POS traffic, checking every stock at the end" ;;
+    *) printf '%s\n' "usage: ./bazaar.sh $1 [ARGS]" "  sets up what is missing, then runs: bazaar $1 ARGS" ;;
+  esac
+  case $1 in
+    setup | lock) ;;
+    *) echo "(the full list of options: the same command once ./bazaar.sh setup has made .venv)" ;;
+  esac
+}
+
+wants_help() {
+  local arg
+  for arg in "$@"; do
+    case $arg in
+      --) return 1 ;;
+      -h | --help) return 0 ;;
+    esac
+  done
+  return 1
+}
+
+# --help answers at once: from the venv when there is one (even a stale one), else from this script
+help_for() {
+  local command=$1
+  shift
+  case $command in
+    setup | lock) word_usage "$command" ;;
+    test) if [ -x .venv/bin/pytest ]; then exec .venv/bin/python -m pytest "$@"; else word_usage test; fi ;;
+    *) if [ -x .venv/bin/bazaar ]; then exec .venv/bin/bazaar "$command" "$@"; else word_usage "$command"; fi ;;
+  esac
+}
 
 main() {
   [ $# -gt 0 ] || { usage >&2; exit 2; }
   local command=$1
   shift
   case $command in
-    -h | --help | help) usage ;;
+    -h | --help) usage; exit ;;
+    help) if [ $# -gt 0 ]; then help_for "$1" --help; else usage; fi; exit ;;
+  esac
+  if wants_help "$@"; then help_for "$command" "$@"; exit; fi
+  case $command in
     setup) setup ;;
+    lock) lock "$@" ;;
     demo | up | bench) setup; exec .venv/bin/bazaar "$command" "$@" ;;
     test)
       setup
