@@ -107,12 +107,23 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         with running(settings, args.workers) as stack:
-            say(f"up: API on http://{settings.api_host}:{settings.api_port} (logs in {stack.log_dir}); Ctrl-C to stop")
+            say(ready_line(stack))
             while True:
                 stack.watch()
                 time.sleep(1)
     except KeyboardInterrupt:
         return 0
+
+
+def ready_line(stack: Stack) -> str:
+    """Where each child answers, once all are healthy."""
+    def where(child: Child) -> str:
+        return (child.health_url or "").removesuffix("/health")
+
+    workers = ", ".join(where(w) for w in stack.workers)
+    return (f"ready: API on {where(stack.api)}, worker{'s' if len(stack.workers) > 1 else ''} on {workers}, "
+            f"notifier on {where(stack.notifier)}, analytics on {where(stack.analytics)}, "
+            f"Kafka at {stack.settings.kafka_bootstrap}; logs in {stack.log_dir}; Ctrl-C to stop")
 
 
 def _raise_interrupt(signum, frame) -> None:
