@@ -51,6 +51,8 @@ def media_type(value: bytes | None) -> str | None:
     """``b"Application/JSON; charset=utf-8"`` -> ``"application/json"``."""
     if value is None:
         return None
+    if value == b"application/json":
+        return JSON
     return value.split(b";", 1)[0].strip().lower().decode("latin-1")
 
 
@@ -59,10 +61,10 @@ class _Body:
 
     __slots__ = ("_receive", "limit", "budget_s", "received", "waited_s", "done")
 
-    def __init__(self, receive, limit: int, budget_s: float, expected: bool) -> None:
+    def __init__(self, receive, limit: int, budget_s: float) -> None:
         self._receive, self.limit, self.budget_s = receive, limit, budget_s
         self.received, self.waited_s = 0, 0.0
-        self.done = not expected  # nothing (more) to read: later receives wait for the disconnect, unbounded
+        self.done = False  # once the body is read, later receives wait for the disconnect, unbounded
 
     async def receive(self):
         if self.done:
@@ -118,7 +120,19 @@ class Guard:
         except Refused as refused:
             await _answer(send, refused, close=expected)
             return
-        body = _Body(receive, limit, self.settings.import_timeout_s if importing else self.settings.body_timeout_s, expected)
+        if counted:
+            self.in_flight += 1
+        try:
+            if expected:
+                await self._with_body(scope, receive, send, limit, self.settings.import_timeout_s if importing else self.settings.body_timeout_s)
+            else:  # nothing to count or wait for
+                await self.app(scope, receive, send)
+        finally:
+            if counted:
+                self.in_flight -= 1
+
+    async def _with_body(self, scope, receive, send, limit: int, budget_s: float) -> None:
+        body = _Body(receive, limit, budget_s)
         started = False
 
         async def guarded_send(message) -> None:
@@ -129,8 +143,6 @@ class Guard:
                     message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
-        if counted:
-            self.in_flight += 1
         try:
             await self.app(scope, body.receive, guarded_send)
         except Refused as refused:
@@ -140,9 +152,6 @@ class Guard:
         except ClientDisconnect:
             if started:
                 raise
-        finally:
-            if counted:
-                self.in_flight -= 1
 
 
 def _check_origin(headers: dict[bytes, bytes]) -> None:
