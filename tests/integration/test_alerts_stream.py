@@ -15,7 +15,7 @@ PKT = timezone(timedelta(hours=5))
 
 
 def ev(kind, minutes, **fields):
-    at = datetime.now(PKT) - timedelta(days=2) + timedelta(minutes=minutes)
+    at = datetime.now(PKT) - timedelta(days=6) + timedelta(minutes=minutes)  # five days of sales stay in the past
     return {"event_id": str(uuid.uuid4()), "type": kind, "store_id": "s1", "terminal_id": "t1", "occurred_at": at.isoformat(), **fields}
 
 
@@ -89,9 +89,9 @@ def test_exact_alert_sequence_with_resend_and_worker_kill(running):
 
 def test_running_out_from_days_of_cover(running):
     r = running
-    r.post(purchase("30", 0, sku="ghee"))
+    assert r.post(purchase("30", 0, sku="ghee")).status_code == 202
     for day in range(5):  # 4 kg a day for five days, on the store's local days
-        r.post(sale("4", day * 1440 + 60, sku="ghee"))
+        assert r.post(sale("4", day * 1440 + 60, sku="ghee")).status_code == 202
     # 30 - 20 = 10 on hand, velocity 4/day: 2.5 days of cover < lead time 3
     got = sequence(r)
     assert got == [("alert", "running_out")]
