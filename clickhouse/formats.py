@@ -4,6 +4,11 @@ Decimals are exact strings: quantities (3 places) as plain decimals ("2.125", "5
 other decimals with at least 2 places ("1140.00", "152.7695"); instants are RFC 3339 in UTC;
 days ISO dates; NULL is null in JSON and empty in CSV.
 
+JSON keeps every value exact. The CSV and the terminal table show money (``MONEY_COLUMNS``) as the
+currency writes it, rounded half up to 2 decimal places (paisa), so ``41341.8965`` reads
+``41341.90``. They say so: the table ends with ``ROUNDING_NOTE``, and a CSV answer of the API carries
+it in its ``X-Bazaar-Rounding`` header (the CSV's own header row stays the column names).
+
 Text that came from a client (an actor, a terminal id, a note) is made inert on the way out:
 
 * CSV: a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be
@@ -20,7 +25,7 @@ import csv
 import io
 import re
 from datetime import date, datetime, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import orjson
@@ -31,6 +36,9 @@ _SCALE = re.compile(r"Decimal\(\d+,\s*(\d+)\)")
 # ClickHouse's number types, also inside Nullable(...) / LowCardinality(...)
 _NUMBER_TYPE = re.compile(r"^(?:(?:Nullable|LowCardinality)\()*(?:U?Int\d+|Float\d+|Decimal)")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+MONEY_COLUMNS = frozenset({"revenue", "cogs", "gross_margin", "value", "refunds", "net_revenue"})
+MONEY_PLACES = Decimal("0.01")
+ROUNDING_NOTE = "money (revenue, cogs, gross_margin, value, refunds, net_revenue) rounded half up to 0.01; --format json keeps exact values"
 # C0 and C1 controls, DEL, and the bidirectional embeddings, overrides and isolates
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -63,8 +71,15 @@ def _scale(type_name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def records(table: Table) -> list[dict[str, Any]]:
-    return [{c: value_text(v, t) for c, t, v in zip(table.columns, table.types, row)} for row in table.rows]
+def records(table: Table, rounded: bool = False) -> list[dict[str, Any]]:
+    """The rows as JSON-ready dicts; ``rounded``: money to the currency's 2 places (CSV, table)."""
+    money = [rounded and c in MONEY_COLUMNS for c in table.columns]
+    return [{c: (money_text(v) if m and isinstance(v, Decimal) else value_text(v, t))
+             for c, t, v, m in zip(table.columns, table.types, row, money)} for row in table.rows]
+
+
+def money_text(value: Decimal) -> str:
+    return str(value.quantize(MONEY_PLACES, rounding=ROUND_HALF_UP))
 
 
 def params_text(table: Table) -> dict[str, Any]:
@@ -88,7 +103,7 @@ def to_csv(table: Table) -> bytes:
     quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow([csv_text(c) for c in table.columns])
     numeric = [is_number_type(t) for t in table.types]
-    for rec in records(table):
+    for rec in records(table, rounded=True):
         row = [csv_cell(v, n) for v, n in zip(rec.values(), numeric)]
         (quoted if any("\r" in c for c in row) else writer).writerow(row)
     return out.getvalue().encode()
@@ -118,15 +133,25 @@ def terminal_safe(text: str) -> str:
 
 
 def to_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
-    """A plain-text table for the terminal (numbers right-aligned), without control characters."""
-    cells = [[terminal_safe(_cell(r.get(c))) for c in columns] for r in rows]
+    """A plain-text table for the terminal (numbers right-aligned, money to 2 places), without
+    control characters; a line under it says how money was rounded, when there was any."""
+    cells = [[terminal_safe(_money_cell(r.get(c)) if c in MONEY_COLUMNS else _cell(r.get(c))) for c in columns] for r in rows]
     names = [terminal_safe(c) for c in columns]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(names)]
     numeric = [bool(cells) and all(_numeric(row[i]) for row in cells) for i in range(len(names))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(names, widths)), "  ".join("-" * w for w in widths)]
     for row in cells:
         lines.append("  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(row, widths, numeric)).rstrip())
+    if MONEY_COLUMNS.intersection(columns):
+        lines.append(f"({ROUNDING_NOTE})")
     return "\n".join(lines)
+
+
+def _money_cell(value: Any) -> str:
+    try:
+        return money_text(Decimal(str(value))) if value is not None else ""
+    except ArithmeticError:  # not a number after all: shown as it is
+        return _cell(value)
 
 
 def _cell(value: Any) -> str:

@@ -84,7 +84,7 @@ def register_views(p: AnalyticsPipeline) -> None:
             log.error("report failed", extra={"report": name, "error": str(exc)[:1000]})
             return error(web, 503, "analytics_unavailable", None, f"the report query failed: {str(exc)[:300]}")
         if fmt == "csv":
-            headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+            headers = {"Content-Disposition": f'attachment; filename="{name}.csv"', "X-Bazaar-Rounding": formats.ROUNDING_NOTE}
             return web.bytes(formats.to_csv(table), content_type="text/csv", headers=headers)
         return web.bytes(formats.to_json(table), content_type=JSON)
 

@@ -70,3 +70,22 @@ def test_bazaar_report_prints_no_escape_sequences(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
     assert "pos-1" in out and "=cmd" in out
+
+
+def test_money_is_rounded_to_paisa_in_csv_and_table_and_exact_in_json():
+    from decimal import Decimal
+
+    from clickhouse.formats import ROUNDING_NOTE, to_csv, to_json, to_text
+    from clickhouse.reports import Table
+
+    table = Table(report="daily_sales", params={}, columns=["day", "units", "revenue", "gross_margin"],
+                  types=["Date", "Decimal(38, 3)", "Decimal(38, 4)", "Nullable(Decimal(38, 4))"],
+                  rows=[[None, Decimal("12.125"), Decimal("41341.8965"), Decimal("0.0050")],
+                        [None, Decimal("1"), Decimal("-2.3450"), None]])
+    csv_rows = to_csv(table).decode().splitlines()
+    assert csv_rows[1] == ",12.125,41341.90,0.01"  # half up: 0.005 -> 0.01
+    assert csv_rows[2] == ",1,-2.35,"  # half up away from zero
+    assert orjson.loads(to_json(table))["rows"][0]["revenue"] == "41341.8965"
+    text = to_text(["units", "revenue"], [{"units": "12.125", "revenue": "41341.8965"}])
+    assert "41341.90" in text and "41341.8965" not in text and text.endswith(f"({ROUNDING_NOTE})")
+    assert "rounded" not in to_text(["units"], [{"units": "2"}])
