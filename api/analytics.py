@@ -6,9 +6,6 @@ process cannot be reached the API answers 503 ``analytics_unavailable``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
-
-from fastapi import Depends, Request
 
 from api.errors import ApiError, issue
 from api.http import HttpGet, Unreachable
@@ -35,12 +32,5 @@ class AnalyticsClient:
         except Unreachable as exc:
             raise ApiError(503, "analytics_unavailable", [issue(None, f"the analytics process at {self.base_url} did not answer: {exc}")],
                            headers={"Retry-After": "5"}) from None
-        keep = {"Content-Disposition": r.headers["content-disposition"]} if "content-disposition" in r.headers else {}
+        keep = {name: r.headers[name.lower()] for name in ("Content-Disposition", "X-Bazaar-Rounding") if name.lower() in r.headers}
         return AnalyticsAnswer(r.status, r.body, r.headers.get("content-type", "application/json"), keep)
-
-
-def get_analytics(request: Request) -> AnalyticsClient:
-    return AnalyticsClient(request.app.state.http_get, request.app.state.settings.analytics_base_url)
-
-
-AnalyticsDep = Annotated[AnalyticsClient, Depends(get_analytics)]

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, http as api_http, metrics
+from api import errors, http as api_http, metrics, openapi
 from api.guard import Guard
 from api.producer import EventProducer
 from api.routes import events, health, reports, stock
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (products, stores, store_products, catalog, alerts, webhooks):
         app.include_router(module.router)
     app.include_router(pages.router)  # the web app's pages, last: JSON routes come first
+    openapi.install(app)
     app.add_middleware(ViewsReady)
     app.add_middleware(Guard, settings=app.state.settings)  # added last: the outermost, before any route or view wait
     return app

@@ -1,14 +1,12 @@
 """What the catalog, alert and webhook routes use, started and stopped by the API's lifespan:
-one record writer and the views built from compacted topics. Routes reach it through ``ServicesDep``
-(the views answer 503 ``loading`` until they have caught up)."""
+one record writer and the views built from compacted topics. Routes reach it through the aliases
+of ``api.deps`` (the views answer 503 ``loading`` until they have caught up)."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Annotated, Callable
-
-from fastapi import Depends, Request
+from typing import Callable
 
 from api.alert_view import AlertView
 from api.catalog_view import CatalogView
@@ -114,31 +112,3 @@ class Services:
 def unavailable(reason: str | None) -> ApiError:
     return ApiError(503, "broker_unavailable", [issue(None, f"{reason}; the change may not be stored: send it again (it is safe)")],
                     headers={"Retry-After": "1"})
-
-
-async def get_services(request: Request) -> Services:
-    return request.app.state.services
-
-
-async def _catalog(request: Request) -> CatalogView:
-    services: Services = request.app.state.services
-    await services.require("catalog")
-    return services.catalog
-
-
-async def _alerts(request: Request) -> AlertView:
-    services: Services = request.app.state.services
-    await services.require("alerts")
-    return services.alerts
-
-
-async def _webhooks(request: Request) -> WebhookView:
-    services: Services = request.app.state.services
-    await services.require("webhooks")
-    return services.webhooks
-
-
-ServicesDep = Annotated[Services, Depends(get_services)]
-CatalogDep = Annotated[CatalogView, Depends(_catalog)]
-AlertsDep = Annotated[AlertView, Depends(_alerts)]
-WebhooksDep = Annotated[WebhookView, Depends(_webhooks)]

@@ -26,9 +26,12 @@ from fastapi.responses import StreamingResponse
 
 from api import bodies
 from api.alert_view import AlertView
+from api.deps import AlertsDep, ServicesDep
 from api.errors import ApiError, issue
-from api.services import AlertsDep, ServicesDep
+from api.openapi import GUARDED, VIEWS, WITH_BODY, errors, json_body
 from schemas.alerts import AlertAck
+from schemas.answers import AckAnswer, AlertPage, AlertWithState
+from schemas.requests import AckBody
 from schemas.types import ID_PATTERN
 
 router = APIRouter(prefix="/v1/stores", tags=["alerts"])
@@ -36,7 +39,11 @@ router = APIRouter(prefix="/v1/stores", tags=["alerts"])
 StoreId = Annotated[str, Path(pattern=ID_PATTERN, description="Store identifier")]
 
 
-@router.get("/{store_id}/alerts")
+class EventStream(StreamingResponse):
+    media_type = "text/event-stream"  # what the OpenAPI document names as the stream's type
+
+
+@router.get("/{store_id}/alerts", response_model=AlertPage, responses=errors("invalid_request", *VIEWS, *GUARDED))
 async def list_alerts(
     store_id: StoreId,
     alerts: AlertsDep,
@@ -50,7 +57,10 @@ async def list_alerts(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/{store_id}/alerts/stream")
+@router.get("/{store_id}/alerts/stream", response_model=str, response_class=EventStream,
+            response_description="Server-sent events `alert`, `cleared` and `ack`, each with its JSON (an alert, an "
+                                 "AlertCleared, an AlertAck) as `data`, and comment lines as heartbeats; it does not end",
+            responses=errors("invalid_request", "invalid_event_id", *VIEWS))
 async def stream_alerts(
     store_id: StoreId,
     request: Request,
@@ -58,17 +68,17 @@ async def stream_alerts(
     alerts: AlertsDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     resume: Annotated[str | None, Query(alias="last_event_id", max_length=64)] = None,
-) -> StreamingResponse:
+) -> EventStream:
     cursor = parse_event_id(last_event_id or resume)
     heartbeat = services.settings.sse_heartbeat_s
-    return StreamingResponse(
+    return EventStream(
         _events(alerts, store_id, cursor, heartbeat, request),
-        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-@router.get("/{store_id}/alerts/{alert_id}")
+@router.get("/{store_id}/alerts/{alert_id}", response_model=AlertWithState,
+            responses=errors("invalid_request", "not_found", *VIEWS, *GUARDED))
 async def get_alert(store_id: StoreId, alert_id: UUID, alerts: AlertsDep) -> dict:
     entry = alerts.get(store_id, str(alert_id))
     if entry is None:
@@ -76,7 +86,10 @@ async def get_alert(store_id: StoreId, alert_id: UUID, alerts: AlertsDep) -> dic
     return alerts.view(entry)
 
 
-@router.post("/{store_id}/alerts/{alert_id}/ack")
+@router.post("/{store_id}/alerts/{alert_id}/ack", response_model=AckAnswer,
+             responses=errors("invalid_request", "invalid_json", "invalid_body", "not_found", "broker_unavailable",
+                              *WITH_BODY, *VIEWS, *GUARDED),
+             openapi_extra=json_body(AckBody, required=False, description="Optional: who acknowledged it, and a note"))
 async def ack_alert(store_id: StoreId, alert_id: UUID, request: Request, services: ServicesDep, alerts: AlertsDep) -> dict:
     body = await bodies.json_object(request, optional=True)
     unknown = set(body) - {"by", "note"}

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.services import CatalogDep, ServicesDep
+from api.deps import CatalogDep, ServicesDep
+from api.openapi import GUARDED, VIEWS, errors
+from schemas.answers import Uncatalogued
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
 
 
-@router.get("/uncatalogued")
+@router.get("/uncatalogued", response_model=Uncatalogued, responses=errors(*VIEWS, *GUARDED))
 async def uncatalogued(services: ServicesDep, catalog: CatalogDep) -> dict:
     await services.require("uncatalogued")
     stores = services.uncatalogued.listing(catalog.has_store, catalog.has_product)

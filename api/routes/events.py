@@ -19,13 +19,21 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from api import catalog_check, ingest, metrics
+from api.openapi import GUARDED, VIEWS, WITH_BODY, errors, json_body
+from schemas.answers import Accepted, IngestFailure
+from schemas.events import Event, EventBatch
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 ACK_GRACE_S = 1.0  # librdkafka's message.timeout.ms fires first; this only bounds the wait
 
 
-@router.post("/events", status_code=202)
+@router.post(
+    "/events", status_code=202, response_model=Accepted,
+    responses=errors("invalid_json", "batch_too_large", "invalid_event", "broker_unavailable",
+                     *GUARDED, *WITH_BODY, *VIEWS, models={503: IngestFailure}),
+    openapi_extra=json_body(Event | EventBatch, description="One event, or {\"events\": [...]} with up to max_batch (500)"),
+)
 async def post_events(request: Request) -> Response:
     # app.state read here, not through dependencies: solving them cost about as much per request as
     # validating a 10-event body (cProfile), on the route every terminal calls
@@ -41,4 +49,5 @@ async def post_events(request: Request) -> Response:
             raise failure
         metrics.count_accepted(e.type for e in events)
         catalog_check.record(state.services, uncatalogued)
+        # the answer's bytes made here (Accepted documents them): no model validation on this route
         return Response(orjson.dumps(ingest.accepted(events, results)), status_code=202, media_type="application/json")

@@ -23,9 +23,12 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api import bodies, catalog_import
+from api.deps import CatalogDep, ServicesDep
 from api.errors import ApiError, issue
-from api.services import CatalogDep, ServicesDep, unavailable
+from api.openapi import GUARDED, VIEWS, WITH_BODY, errors, json_body, text_body
+from api.services import unavailable
 from domain import catalog_csv
+from schemas.answers import ImportReport, ProductPage
 from schemas.catalog import Product
 from schemas.types import ID_PATTERN
 
@@ -34,26 +37,31 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 Sku = Annotated[str, Path(pattern=ID_PATTERN, description="Stock keeping unit")]
 
 
-@router.put("/products/{sku}")
-async def put_product(sku: Sku, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep) -> dict:
+WRITE = ("invalid_request", "invalid_json", "invalid_body", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED)
+
+
+@router.put("/products/{sku}", status_code=201, response_model=Product, response_description="Created",
+            responses={200: {"model": Product, "description": "Replaced"}, **errors(*WRITE)},
+            openapi_extra=json_body(Product, optional=["sku"], description="The product; `sku` may be left out (else it must match the path)"))
+async def put_product(sku: Sku, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep) -> Product:
     product = bodies.validate(Product, bodies.same_as_path(await bodies.json_object(request), "sku", sku))
     existed = catalog.has_product(sku)
     raw = product.model_dump_json().encode()
     written = await services.write(services.settings.products_topic, sku.encode(), raw)
     catalog.put_product(written.offset, product, raw)
     response.status_code = 200 if existed else 201
-    return product.model_dump(mode="json")
+    return product
 
 
-@router.get("/products/{sku}")
+@router.get("/products/{sku}", response_model=Product, responses=errors("invalid_request", "not_found", *VIEWS, *GUARDED))
 async def get_product(sku: Sku, catalog: CatalogDep) -> Response:
     raw = catalog.product_json(sku)
     if raw is None:
         raise bodies.not_found("sku", f"unknown sku {sku!r}")
-    return Response(raw, media_type="application/json")
+    return Response(raw, media_type="application/json")  # the stored JSON of a Product, as it is
 
 
-@router.get("/products")
+@router.get("/products", response_model=ProductPage, responses=errors("invalid_request", "invalid_cursor", *VIEWS, *GUARDED))
 async def search_products(
     catalog: CatalogDep,
     q: Annotated[str, Query(max_length=200, description="Name in any language, sku prefix or barcode prefix")] = "",
@@ -68,7 +76,9 @@ async def search_products(
     return Response(body, media_type="application/json")
 
 
-@router.post("/products:import")
+@router.post("/products:import", response_model=ImportReport, response_model_exclude_unset=True,
+             responses=errors("invalid_csv", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED),
+             openapi_extra=text_body("text/csv", "A header row naming the columns (sku, name, ...: domain/catalog_csv.py), then a product a row"))
 async def import_products(request: Request, services: ServicesDep, catalog: CatalogDep) -> dict:
     if services.broker_down():
         raise unavailable("broker unavailable")

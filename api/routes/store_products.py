@@ -13,9 +13,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from api import bodies
-from api.services import CatalogDep, ServicesDep
 from api.catalog_view import override_key
+from api.deps import CatalogDep, ServicesDep
+from api.openapi import GUARDED, VIEWS, WITH_BODY, errors, json_body
 from domain.catalog import effective
+from schemas.answers import EffectiveProduct
 from schemas.catalog import StoreProduct
 from schemas.types import ID_PATTERN
 
@@ -23,6 +25,7 @@ router = APIRouter(prefix="/v1/stores", tags=["catalog"])
 
 StoreId = Annotated[str, Path(pattern=ID_PATTERN, description="Store identifier")]
 Sku = Annotated[str, Path(pattern=ID_PATTERN, description="Stock keeping unit")]
+WRITE = ("invalid_request", "invalid_json", "invalid_body", "not_found", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED)
 
 
 def _known(catalog, store_id: str, sku: str):
@@ -34,8 +37,11 @@ def _known(catalog, store_id: str, sku: str):
     return product
 
 
-@router.put("/{store_id}/products/{sku}")
-async def put_override(store_id: StoreId, sku: Sku, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep) -> dict:
+@router.put("/{store_id}/products/{sku}", status_code=201, response_model=StoreProduct, response_description="Created",
+            responses={200: {"model": StoreProduct, "description": "Replaced"}, **errors(*WRITE)},
+            openapi_extra=json_body(StoreProduct, optional=["store_id", "sku"],
+                                    description="The overrides; `store_id` and `sku` may be left out (else they must match the path)"))
+async def put_override(store_id: StoreId, sku: Sku, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep) -> StoreProduct:
     body = bodies.same_as_path(bodies.same_as_path(await bodies.json_object(request), "store_id", store_id), "sku", sku)
     override = bodies.validate(StoreProduct, body)
     _known(catalog, store_id, sku)
@@ -44,10 +50,11 @@ async def put_override(store_id: StoreId, sku: Sku, request: Request, response: 
                                    override.model_dump_json().encode())
     catalog.put_override(written.offset, override)
     response.status_code = 200 if existed else 201
-    return override.model_dump(mode="json")
+    return override
 
 
-@router.get("/{store_id}/products/{sku}")
+@router.get("/{store_id}/products/{sku}", response_model=EffectiveProduct,
+            responses=errors("invalid_request", "not_found", *VIEWS, *GUARDED))
 async def get_effective(store_id: StoreId, sku: Sku, catalog: CatalogDep) -> dict:
     product = _known(catalog, store_id, sku)
     return effective(product, catalog.override(store_id, sku), store_id)

@@ -7,40 +7,45 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api import bodies
-from api.services import CatalogDep, ServicesDep
+from api.deps import CatalogDep, ServicesDep
+from api.openapi import GUARDED, VIEWS, WITH_BODY, errors, json_body
+from schemas.answers import StorePage
 from schemas.catalog import Store
 from schemas.types import ID_PATTERN
 
 router = APIRouter(prefix="/v1/stores", tags=["catalog"])
 
 StoreId = Annotated[str, Path(pattern=ID_PATTERN, description="Store identifier")]
+WRITE = ("invalid_request", "invalid_json", "invalid_body", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED)
 
 
-@router.put("/{store_id}")
-async def put_store(store_id: StoreId, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep) -> dict:
+@router.put("/{store_id}", status_code=201, response_model=Store, response_description="Registered",
+            responses={200: {"model": Store, "description": "Replaced"}, **errors(*WRITE)},
+            openapi_extra=json_body(Store, optional=["store_id"], description="The store; `store_id` may be left out (else it must match the path)"))
+async def put_store(store_id: StoreId, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep) -> Store:
     store = bodies.validate(Store, bodies.same_as_path(await bodies.json_object(request), "store_id", store_id))
     existed = catalog.has_store(store_id)
     written = await services.write(services.settings.stores_topic, store_id.encode(), store.model_dump_json().encode())
     catalog.put_store(written.offset, store)
     response.status_code = 200 if existed else 201
-    return store.model_dump(mode="json")
+    return store
 
 
-@router.get("/{store_id}")
-async def get_store(store_id: StoreId, catalog: CatalogDep) -> dict:
+@router.get("/{store_id}", response_model=Store, responses=errors("invalid_request", "not_found", *VIEWS, *GUARDED))
+async def get_store(store_id: StoreId, catalog: CatalogDep) -> Store:
     store = catalog.store(store_id)
     if store is None:
         raise bodies.not_found("store_id", f"unknown store {store_id!r}")
-    return store.model_dump(mode="json")
+    return store
 
 
-@router.get("")
+@router.get("", response_model=StorePage, responses=errors("invalid_request", *VIEWS, *GUARDED))
 async def list_stores(
     catalog: CatalogDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(pattern=ID_PATTERN, description="next_cursor of the previous page")] = None,
-) -> dict:
+) -> StorePage:
     stores = [s for s in catalog.stores() if cursor is None or s.store_id > cursor]
     page = stores[:limit]
     more = len(stores) > limit
-    return {"items": [s.model_dump(mode="json") for s in page], "next_cursor": page[-1].store_id if more else None}
+    return StorePage(items=page, next_cursor=page[-1].store_id if more else None)

@@ -17,13 +17,19 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from api import bodies
-from api.services import ServicesDep, WebhooksDep
-from schemas.webhooks import Webhook, WebhookIn, pair_key
+from api.deps import ServicesDep, WebhooksDep
+from api.openapi import GUARDED, VIEWS, WITH_BODY, errors, json_body
+from schemas.answers import WebhookDeadLetters, WebhookList, WebhookOut
+from schemas.webhooks import DeadLetter, Webhook, WebhookIn, pair_key
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
+READ = ("invalid_request", "not_found", *VIEWS, *GUARDED)
 
-@router.post("", status_code=201)
+
+@router.post("", status_code=201, response_model=WebhookOut,
+             responses=errors("invalid_json", "invalid_body", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED),
+             openapi_extra=json_body(WebhookIn))
 async def register(request: Request, services: ServicesDep, hooks: WebhooksDep) -> dict:
     spec = bodies.validate(WebhookIn, await bodies.json_object(request))
     hook = Webhook(**spec.model_dump(), webhook_id=uuid.uuid4(), created_at=datetime.now(timezone.utc))
@@ -32,7 +38,7 @@ async def register(request: Request, services: ServicesDep, hooks: WebhooksDep) 
     return hook.public()
 
 
-@router.get("")
+@router.get("", response_model=WebhookList, responses=errors(*VIEWS, *GUARDED))
 async def list_webhooks(hooks: WebhooksDep) -> dict:
     return {"items": [h.public() for h in hooks.webhooks()]}
 
@@ -44,12 +50,13 @@ def _known(hooks, webhook_id: UUID) -> Webhook:
     return hook
 
 
-@router.get("/{webhook_id}")
+@router.get("/{webhook_id}", response_model=WebhookOut, responses=errors(*READ))
 async def get_webhook(webhook_id: UUID, hooks: WebhooksDep) -> dict:
     return _known(hooks, webhook_id).public()
 
 
-@router.delete("/{webhook_id}", status_code=204)
+@router.delete("/{webhook_id}", status_code=204, response_description="Deleted",
+               responses=errors("broker_unavailable", *WITH_BODY, *READ))
 async def delete_webhook(webhook_id: UUID, services: ServicesDep, hooks: WebhooksDep) -> Response:
     _known(hooks, webhook_id)
     written = await services.write(services.settings.webhooks_topic, str(webhook_id).encode(), None)
@@ -57,14 +64,15 @@ async def delete_webhook(webhook_id: UUID, services: ServicesDep, hooks: Webhook
     return Response(status_code=204)
 
 
-@router.get("/{webhook_id}/dead-letters")
-async def dead_letters(webhook_id: UUID, hooks: WebhooksDep) -> dict:
+@router.get("/{webhook_id}/dead-letters", response_model=WebhookDeadLetters, responses=errors(*READ))
+async def dead_letters(webhook_id: UUID, hooks: WebhooksDep) -> WebhookDeadLetters:
     _known(hooks, webhook_id)
-    return {"items": [d.model_dump(mode="json") for d in hooks.dead_letters(str(webhook_id))]}
+    return WebhookDeadLetters(items=list(hooks.dead_letters(str(webhook_id))))
 
 
-@router.post("/{webhook_id}/dead-letters/{alert_id}/retry", status_code=202)
-async def retry(webhook_id: UUID, alert_id: UUID, services: ServicesDep, hooks: WebhooksDep) -> dict:
+@router.post("/{webhook_id}/dead-letters/{alert_id}/retry", status_code=202, response_model=DeadLetter,
+             responses=errors("broker_unavailable", *WITH_BODY, *READ))
+async def retry(webhook_id: UUID, alert_id: UUID, services: ServicesDep, hooks: WebhooksDep) -> DeadLetter:
     _known(hooks, webhook_id)
     dead = hooks.dead_letter(str(webhook_id), str(alert_id))
     if dead is None or dead.state == "redelivered":
@@ -73,4 +81,4 @@ async def retry(webhook_id: UUID, alert_id: UUID, services: ServicesDep, hooks: 
     written = await services.write(services.settings.webhook_dead_letters_topic, pair_key(webhook_id, alert_id),
                                    again.model_dump_json().encode())
     hooks.put_dead_letter(written.offset, again)
-    return again.model_dump(mode="json")
+    return again

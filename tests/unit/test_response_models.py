@@ -1,0 +1,139 @@
+"""Every route of the API declares its answer, and the OpenAPI document says it: the success model,
+every error in the one error shape, and the request bodies the routes read themselves."""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import pytest
+from fastapi import routing
+from fastapi.routing import APIRoute
+
+from api.main import create_app
+from api.routes import pages, reports
+from bazaar.settings import Settings
+from schemas.export import ANSWERS_FILE, answers_json_schema, render_answers
+
+pytestmark = pytest.mark.unit
+
+ERROR_SCHEMAS = {"#/components/schemas/ErrorBody", "#/components/schemas/IngestFailure"}
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app(Settings())
+
+
+@pytest.fixture(scope="module")
+def document(app) -> dict[str, Any]:
+    return app.openapi()
+
+
+def api_routes(app) -> list[APIRoute]:
+    """The app's routes, through the routers it included (FastAPI >= 0.13x keeps those as branches)."""
+    expand = getattr(routing, "iter_route_contexts", None)
+    found = [getattr(r, "original_route", r) for r in (expand(app.routes) if expand else app.routes)]
+    return [r for r in found if isinstance(r, APIRoute)]
+
+
+def operations(document) -> Iterator[tuple[str, str, dict]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            yield method.upper(), path, operation
+
+
+def test_every_route_declares_its_answer(app):
+    missing = [f"{sorted(r.methods)} {r.path}" for r in api_routes(app)
+               if r.include_in_schema and r.response_model is None and r.status_code != 204]
+    assert not missing, f"routes without response_model: {missing}"
+    no_body = [r.path for r in api_routes(app) if r.status_code == 204]
+    assert no_body == ["/v1/webhooks/{webhook_id}"]  # a 204 has no body (FastAPI refuses a model there)
+
+
+def test_only_the_web_pages_stay_out_of_the_document(app):
+    hidden = {r.endpoint.__module__ for r in api_routes(app) if not r.include_in_schema}
+    assert hidden == {pages.__name__}
+    documented = {(m, r.path) for r in api_routes(app) if r.include_in_schema for m in r.methods}
+    assert len(documented) >= 28
+
+
+def test_every_answer_is_documented_with_a_schema(document):
+    for method, path, operation in operations(document):
+        responses = operation["responses"]
+        ok = [s for s in responses if s.startswith("2")]
+        assert ok, f"{method} {path} documents no success"
+        for status in ok:
+            if status == "204":
+                assert "content" not in responses[status]
+                continue
+            content = responses[status]["content"]
+            assert all(c.get("schema") for c in content.values()), f"{method} {path} {status}: {content}"
+
+
+def test_every_error_is_the_one_error_shape(document):
+    assert "HTTPValidationError" not in document["components"]["schemas"]  # FastAPI's 422, never sent
+    for method, path, operation in operations(document):
+        errors = {s: r for s, r in operation["responses"].items() if s[0] in "45"}
+        if path == "/health":
+            assert errors["503"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Health"}
+            continue
+        assert errors or path == "/metrics", f"{method} {path} documents no error"  # (no parameters, never refused)
+        for status, response in errors.items():
+            schema = response["content"]["application/json"]["schema"]
+            assert schema.get("$ref") in ERROR_SCHEMAS, f"{method} {path} {status}: {schema}"
+            assert "`" in response["description"], "the description names the error codes"
+
+
+def test_the_error_shape_is_what_the_api_renders(document):
+    schemas = document["components"]["schemas"]
+    assert schemas["ErrorBody"]["required"] == ["error", "detail"]
+    assert set(schemas["Issue"]["required"]) == {"index", "field", "reason"}
+
+
+def test_request_bodies_are_documented(document):
+    paths = document["paths"]
+    events = paths["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    text = json.dumps(events)
+    for name in ("Sale", "Purchase", "Return", "Adjustment", "Count", "Transfer", "EventBatch"):
+        assert f"#/components/schemas/{name}-Input" in text
+    product = paths["/v1/products/{sku}"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "sku" in product["properties"] and "sku" not in product["required"]  # the path's id may be left out
+    assert "name" in product["required"]
+    override = paths["/v1/stores/{store_id}/products/{sku}"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "required" not in override or not {"store_id", "sku"} & set(override["required"])
+    ack = paths["/v1/stores/{store_id}/alerts/{alert_id}/ack"]["post"]["requestBody"]
+    assert ack["required"] is False
+    assert "text/csv" in paths["/v1/products:import"]["post"]["requestBody"]["content"]
+    assert not any("x-bazaar" in key for _, _, op in operations(document) for key in op)
+
+
+def test_every_reference_resolves(document):
+    defined = {f"#/components/schemas/{name}" for name in document["components"]["schemas"]}
+    refs: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "$ref" or (key == "mapping" and isinstance(value, dict)):
+                    refs.update([value] if key == "$ref" else value.values())
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    assert refs and refs <= defined, sorted(refs - defined)
+
+
+def test_report_parameters_cover_every_report():
+    from clickhouse.reports import REPORTS
+
+    taken = {p.name for r in REPORTS.values() for p in r.params} | {"format"}
+    assert taken == set(reports.PARAMS)
+
+
+def test_committed_answer_schema_is_current():
+    assert ANSWERS_FILE.read_text() == render_answers(), "run `python -m schemas.export --write`"
+    names = set(answers_json_schema()["$defs"])
+    assert {"ErrorBody", "StockItem", "StockPage", "AlertPage", "Product", "ReportTable", "WebhookOut"} <= names
