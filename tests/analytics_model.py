@@ -2,7 +2,7 @@
 of the ClickHouse SQL. Integers throughout (milli-units, paisa, 1e-5 rupees for exact amounts);
 nothing here imports the analytics code or the stream's rules.
 
-The definitions mirror the README's Analytics section:
+The definitions mirror docs/analytics.md ("Definitions"):
 * an event counts once (its first copy); a transfer is a row at each store;
 * stock at T = the latest count by (occurred_at, event_id) at or before T + the movements after it;
 * moving-average cost of a sale = Σ amount / Σ quantity of the store's purchases of the sku with
