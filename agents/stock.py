@@ -28,8 +28,7 @@ log = logging.getLogger("bazaar.agents.stock")
 # While applying a batch the agent gives the event loop a turn every this many events: aiokafka's
 # fetches and Faust's fetcher run on the same loop, so without it the next events are fetched only
 # between batches (the agent then waits for a broker round trip with a backlog on the broker), and
-# /health, /metrics and lookups wait out a whole batch. Two workers, stream stage: 4,627 and 5,864
-# events/s without, 5,490 and 6,862 with; one worker unchanged (about 4,200).
+# /health, /metrics and lookups wait out a whole batch.
 YIELD_EVERY = 100
 MAX_INFLIGHT = 4  # batches whose outputs the broker has not acked yet
 APPLY_ATTEMPTS = 2  # a message whose rules raise this often is dead-lettered

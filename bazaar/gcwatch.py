@@ -38,7 +38,7 @@ def tune(young: int = 20_000, oldest: int | None = None) -> None:
     """Collect less often. A POST of 500 events, or a batch of events in a worker, makes tens of
     thousands of short-lived objects; with the default threshold (700) the cyclic collector runs
     dozens of times per request or batch, and its full collections walk everything the process
-    holds (a worker's decoded key states: a third of a second each, seen as latency jumps). What
+    holds (a worker's decoded key states: long pauses, seen as latency jumps). What
     exists after start-up is frozen (never scanned again), the youngest generation is collected
     less often, and ``oldest`` spaces out full collections. Those objects are freed by reference
     counting anyway: the cyclic collector only matters for cycles."""

@@ -22,7 +22,7 @@ class JsonFormatter(logging.Formatter):
         out.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED and not k.startswith("_")})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        try:  # orjson: a fifth of json's cost per line
+        try:  # orjson: far cheaper than json per line
             return orjson.dumps(out, default=str).decode()
         except TypeError:  # what orjson refuses (integers beyond 64 bits, non-str keys)
             return json.dumps(out, default=str)

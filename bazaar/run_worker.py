@@ -7,7 +7,7 @@ from bazaar import gcwatch, logs
 from bazaar.settings import get_settings
 
 
-# Full collections walk every decoded key state the worker caches (a third of a second); spaced
+# Full collections walk every decoded key state the worker caches (a long pause); spaced
 # out a hundred times more than by default (only reference cycles need them; the stock path makes none).
 WORKER_GC_OLDEST = 1000
 

@@ -44,21 +44,19 @@ class Settings(BaseSettings):
     # How long the broker may hold a worker's fetch waiting for data. aiokafka keeps one fetch in
     # flight per broker, for the partitions that have nothing buffered; when those are idle ones
     # (Faust's __leader topic, the catalog topics) it waits this long, and the busy partitions are
-    # not fetched meanwhile. Faust's 1,500 ms stalled events that way (~1 s every 1.7 s at 1,000
-    # events/s); an idle worker pays one empty fetch per this many ms.
+    # not fetched meanwhile. Faust's 1,500 ms stalled busy partitions that way; an idle worker pays
+    # one empty fetch per this many ms.
     stream_fetch_wait_ms: int = Field(25, ge=1, le=1500)
     # How much data the broker gathers before it answers a worker's fetch (else it answers when the
     # wait above ends). With 1 (aiokafka's default) each fetch at a steady load brings the few
-    # records produced since the last; 64 KB makes a worker fetch about once per wait instead, and
-    # a backlog still comes at once. Measured end to end (custom runs, alternating, 2 rounds): at
-    # 200 events/s the worker used 0.20-0.21 cores instead of 0.27-0.28 and answered 12 ms later
-    # (p50 38-39 ms against 26-27); at 2,000/s 414-421 µs per event instead of 436-443.
+    # records produced since the last; 64 KB makes a worker fetch about once per wait instead (less
+    # CPU per event, for answers a little later at low rates), and a backlog still comes at once.
     stream_fetch_min_bytes: int = Field(65_536, ge=1, le=1 << 20)
     stream_produce_timeout_s: float = 60.0  # a changelog/ledger/alert record not acked by then crashes the worker (replayed)
     # RocksDB memory of each partition's database of the stock table (a worker opens one per partition
     # it holds): up to ``write_buffers`` memtables of ``write_buffer_mb``, and a block cache. Faust's
-    # memtables are kept (smaller ones cost the 10,000-store scale point 20-25 % more CPU in
-    # flushes and compactions); its 2 GB block cache per partition is not: it would let a worker
+    # memtables are kept (smaller ones cost a worker with millions of keys more CPU in flushes and
+    # compactions); its 2 GB block cache per partition is not: it would let a worker
     # grow towards 16 GB at 8 partitions as reads warm it.
     stream_rocksdb_write_buffer_mb: int = Field(64, ge=1)
     stream_rocksdb_write_buffers: int = Field(3, ge=2)

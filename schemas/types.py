@@ -137,7 +137,7 @@ def _plain_first(places: int, whole_digits: int, negative: bool, rule=None) -> W
 
     longest = negative + whole_digits + 1 + places  # longer texts are never plain (and never memoised)
 
-    @lru_cache(maxsize=16_384)  # quantities and prices repeat: a hit costs a third of the match alone
+    @lru_cache(maxsize=16_384)  # quantities and prices repeat: a hit costs less than the match alone
     def accepted(text: str) -> Decimal | None:
         if plain(text):
             number = Decimal(text)  # (immutable: one object can serve every event that sent this text)

@@ -16,19 +16,18 @@ The fetch wait (``limit_fetch_wait``): Faust creates its aiokafka consumer with 
 whose fetched records are not consumed yet; when only idle partitions are left in it (Faust's
 ``__leader`` topic, a quiet catalog topic), the broker holds it for the whole wait and the busy
 partitions are not fetched until it returns: on one broker, a stall of up to 1.5 s, over and over,
-under a steady load (seen as end-to-end latencies of 1-3 s at 500-2,000 events/s).
+under a steady load.
 
 The fast path (``_deliver``): Faust's fetcher hands every message to the topic's channels with
 ``await self.wait_first(callback(message), self.suspend_flow.wait())``, which makes four tasks and
-an ``asyncio.wait`` per message (a sixth of the worker's CPU in our profile). Nearly always the
+an ``asyncio.wait`` per message. Nearly always the
 callback finishes without suspending (its queue has room), so it is stepped once here, inline; the
 original path takes over, with the coroutine where it stopped, only if it does suspend.
 
 The lz4 codec (``fast_lz4``): aiokafka decompresses each lz4 record batch with cramjam, whose call
-costs about 4.5 µs of fixed overhead per batch (6.2 µs to read a 3-record batch, against 1.9 µs
-with python-lz4's ``lz4.frame.decompress``; the same at 500 records, where parsing the records is
-the cost). The API's producer sends small batches at a steady load (a POST's few events per
-partition), so in the end-to-end stage that overhead was 8.5 µs per event of the worker's CPU.
+has a larger fixed overhead per batch than python-lz4's ``lz4.frame.decompress``. The API's
+producer sends small batches at a steady load (a POST's few events per partition), so that
+overhead is paid nearly once per event.
 Both read the standard LZ4 frame format Kafka uses (KIP-57).
 """
 from __future__ import annotations

@@ -178,8 +178,7 @@ class LazyMoves(_Moves):
 # A key's movements stay in its value (one write, one changelog record) until that value would pass
 # this size (about 20 movements); then they move under keys of their own for good (``KeyMoves``),
 # so a busy key's write no longer grows with its traffic. (2,048 when a movement had four items; with
-# its receive time, 2,400 keeps the same number of movements in the value: at 2,048 the benchmark's
-# data spilled more keys, 3 % more output records and more CPU per event on the agent's path.)
+# its receive time, 2,400 keeps the same number of movements in the value.)
 SPILL_BYTES = 2400
 MOVES_PREFIX = b"\x00"  # movement keys sort before every stock key (store ids start with a letter or digit)
 
@@ -376,8 +375,8 @@ class BatchStates(MutableMapping[str, StockState]):
         # not read and decoded from RocksDB every batch. Only this worker writes its partitions'
         # keys, so the cache stays true while the assignment holds; ``forget`` on any rebalance.
         # An OrderedDict: evicting the oldest of a plain dict (``del d[next(iter(d))]``) scans the
-        # holes earlier deletions left at its front, so each eviction cost O(evicted so far): with
-        # the 2 M keys of 10,000 stores' opening counts, 52 % of the worker's time (py-spy).
+        # holes earlier deletions left at its front, so each eviction cost O(evicted so far): most
+        # of a worker's time once millions of keys pass through the cache.
         self._cache: OrderedDict[str, StockState] = OrderedDict()
         self._cache_keys = cache_keys
 
