@@ -54,22 +54,27 @@ def errors(*codes: str, models: dict[int, type[BaseModel]] | None = None) -> dic
     }
 
 
-def json_body(model: Any, *, description: str = "", optional: Iterable[str] = (), required: bool = True) -> dict[str, Any]:
+def json_body(model: Any, *, description: str = "", optional: Iterable[str] = (), required: bool = True,
+              examples: dict[str, Any] | None = None) -> dict[str, Any]:
     """``openapi_extra=`` documenting ``model`` (a model class or any type) as the JSON request body;
-    ``optional``: top-level fields the route fills in itself (the path's id), so the body may leave out."""
+    ``optional``: top-level fields the route fills in itself (the path's id), so the body may leave out;
+    ``examples``: name -> a body."""
     schema = TypeAdapter(model).json_schema(mode="validation", ref_template=REF + "{model}-Input")
     defs = {f"{name}-Input": definition for name, definition in schema.pop("$defs", {}).items()}
     if "required" in schema:
         schema["required"] = [f for f in schema["required"] if f not in set(optional)]
-    body: dict[str, Any] = {"required": required, "content": {"application/json": {"schema": schema}}}
+    media: dict[str, Any] = {"schema": schema}
+    if examples:
+        media["examples"] = {name: {"value": value} for name, value in examples.items()}
+    body: dict[str, Any] = {"required": required, "content": {JSON: media}}
     if description:
         body["description"] = description
     return {"requestBody": body, _DEFS: defs}
 
 
-def text_body(media_type: str, description: str) -> dict[str, Any]:
+def text_body(media_type: str, description: str, example: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "description": description,
-                            "content": {media_type: {"schema": {"type": "string"}}}}}
+                            "content": {media_type: {"schema": {"type": "string"}, "example": example}}}}
 
 
 def install(app: FastAPI) -> None:

@@ -78,7 +78,8 @@ async def search_products(
 
 @router.post("/products:import", response_model=ImportReport, response_model_exclude_unset=True,
              responses=errors("invalid_csv", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED),
-             openapi_extra=text_body("text/csv", "A header row naming the columns (sku, name, ...: domain/catalog_csv.py), then a product a row"))
+             openapi_extra=text_body("text/csv", "A header row naming the columns (sku, name, ...: domain/catalog_csv.py), then a product a row",
+                                     "sku,name,unit,price\nbasmati-rice-loose,Basmati rice,kg,380.00\n"))
 async def import_products(request: Request, services: ServicesDep, catalog: CatalogDep) -> dict:
     if services.broker_down():
         raise unavailable("broker unavailable")

@@ -137,3 +137,45 @@ def test_committed_answer_schema_is_current():
     assert ANSWERS_FILE.read_text() == render_answers(), "run `python -m schemas.export --write`"
     names = set(answers_json_schema()["$defs"])
     assert {"ErrorBody", "StockItem", "StockPage", "AlertPage", "Product", "ReportTable", "WebhookOut"} <= names
+
+
+def test_the_documented_event_examples_are_accepted(document):
+    from api import ingest
+
+    examples = document["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    assert set(examples) == {"sale", "batch"}
+    for example in examples.values():
+        events, _ = ingest.parse_batch(json.dumps(example["value"]).encode(), 500)
+        assert events
+
+
+def test_the_contract_checks_flag_a_server_error_and_an_answer_off_its_model(document):
+    """What tests/integration/test_api_contract.py relies on: the two checks fail when they should."""
+    import datetime
+
+    import requests
+    import schemathesis
+    import urllib3
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import response_schema_conformance
+
+    schema = schemathesis.openapi.from_dict(document, config=schemathesis.Config())
+    case = schema["/v1/stores/{store_id}/stock/{sku}"]["GET"].Case(path_parameters={"store_id": "s1", "sku": "rice"})
+
+    def verdict(status: int, body: dict) -> str:
+        response = requests.Response()
+        response.status_code, response._content = status, json.dumps(body).encode()
+        response.raw = urllib3.HTTPResponse(body=b"", headers={"Content-Type": "application/json"}, status=status, preload_content=False)
+        response.headers = requests.structures.CaseInsensitiveDict({"Content-Type": "application/json"})
+        response.request = requests.Request("GET", "http://api.test/v1/stores/s1/stock/rice").prepare()
+        response.url, response.elapsed = response.request.url, datetime.timedelta(0)
+        try:
+            case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+        except BaseExceptionGroup as exc:
+            return str(exc)
+        return "ok"
+
+    assert verdict(404, {"error": "not_found", "detail": [{"index": None, "field": None, "reason": "no stock"}]}) == "ok"
+    assert "Response violates schema" in verdict(404, {"error": "not_found", "detail": "no stock"})  # a worker's own shape
+    assert "Response violates schema" in verdict(200, {"store_id": "s1", "sku": "rice"})
+    assert "Server error" in verdict(500, {"error": "boom", "detail": []})
