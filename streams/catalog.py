@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 from pydantic import ValidationError
 
+from bazaar.logs import librdkafka_logging
 from bazaar.settings import Settings
 from domain.alerts import Thresholds
 from domain.quantities import to_milli
@@ -107,6 +108,7 @@ class CatalogCache:
             "bootstrap.servers": self.settings.kafka_bootstrap,
             "group.id": f"{self.settings.group_id}-catalog-cache",
             "enable.auto.commit": False,
+            **librdkafka_logging(),
         })
         consumer.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in self._models])
         try:

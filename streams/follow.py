@@ -20,6 +20,8 @@ from typing import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bazaar.logs import librdkafka_logging
+
 log = logging.getLogger("bazaar.streams.follow")
 
 CALL_TIMEOUT_S = 2.0
@@ -119,7 +121,7 @@ class TopicFollower:
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",
-            "log_level": 3,
+            **librdkafka_logging(),
         })
         try:
             while not self._stop.is_set():

@@ -21,6 +21,7 @@ from typing import Callable
 
 from confluent_kafka import KafkaException
 
+from bazaar.logs import librdkafka_logging
 from streams.writer import PolledProducer
 
 log = logging.getLogger("bazaar.streams.outbox")
@@ -60,7 +61,7 @@ class Outbox(PolledProducer):
             "compression.type": "lz4",
             "message.timeout.ms": max(1, int(timeout_s * 1000)),
             "queue.buffering.max.messages": 1_000_000,
-            "log_level": 3,
+            **librdkafka_logging(),
         })
         self._batch: _Batch | None = None
 

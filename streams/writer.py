@@ -12,6 +12,8 @@ from typing import NamedTuple, Sequence
 
 from confluent_kafka import Producer
 
+from bazaar.logs import librdkafka_logging
+
 log = logging.getLogger("bazaar.streams.writer")
 
 
@@ -77,7 +79,7 @@ class RecordWriter(PolledProducer):
             "partitioner": "murmur2_random",  # same partition for a key as Kafka's Java client
             "linger.ms": 2,
             "message.timeout.ms": max(1, int(timeout_s * 1000)),
-            "log_level": 3,
+            **librdkafka_logging(),
         })
 
     async def write(self, topic: str, key: bytes, value: bytes | None) -> Written:
