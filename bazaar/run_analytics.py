@@ -47,25 +47,24 @@ def open_databases(settings: Settings):
 
 
 def build_worker(settings: Settings):
-    import faust
-
     from agents.analytics import register
     from streams.analytics import build, data_dir
     from streams.analytics_web import register_views
+    from streams.faust_fixes import worker
 
     sink_db, report_db = open_databases(settings)
     data_dir(settings).mkdir(parents=True, exist_ok=True)
     pipeline = build(settings, sink_db, report_db)
     register(pipeline)
     register_views(pipeline)
-    return faust.Worker(pipeline.app, loglevel=settings.log_level.lower(), redirect_stdouts=False, override_logging=False)
+    return worker(pipeline.app, settings.log_level.lower())
 
 
 def run(args: argparse.Namespace) -> int:
     from bazaar.kafka_local import ensure_topics
     from clickhouse.errors import DatabaseLocked
     from streams.analytics import app_id
-    from streams.faust_fixes import seed_committed_offsets_isolated
+    from streams.faust_fixes import seed_committed_offsets
     from streams.topics import topic_configs, topic_specs
 
     settings = get_settings()
@@ -74,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     logs.setup(settings.log_level, settings.log_json)
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
     # a new group's commits start from the ledger's first offset (commits never pass an unacked one)
-    seed_committed_offsets_isolated(settings.kafka_bootstrap, app_id(settings), settings.ledger_topic, settings.partitions)
+    seed_committed_offsets(settings.kafka_bootstrap, app_id(settings), settings.ledger_topic, settings.partitions)
     try:
         worker = build_worker(settings)
     except DatabaseLocked as exc:

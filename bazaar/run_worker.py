@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 from bazaar import gcwatch, logs
 from bazaar.settings import get_settings
@@ -17,10 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_worker(settings):
-    import faust
-
     from agents import register_all
     from streams.app import build
+    from streams.faust_fixes import worker
     from streams.web import register_views
 
     pipeline = build(settings)
@@ -28,12 +28,18 @@ def build_worker(settings):
     register_views(pipeline)
     pipeline.catalog.start()
     pipeline.outbox.start()
-    return faust.Worker(pipeline.app, loglevel=settings.log_level.lower(), redirect_stdouts=False, override_logging=False)
+
+    @pipeline.app.on_before_shutdown.connect
+    async def stop_following_the_catalog(app, **kwargs) -> None:
+        # its consumer closes now rather than at exit, so it is not still connecting while a stopping broker refuses
+        await asyncio.to_thread(pipeline.catalog.stop)
+
+    return worker(pipeline.app, settings.log_level.lower())
 
 
 def run(args: argparse.Namespace) -> int:
     from bazaar.kafka_local import ensure_topics
-    from streams.faust_fixes import seed_committed_offsets_isolated
+    from streams.faust_fixes import seed_committed_offsets
     from streams.topics import topic_configs, topic_specs
 
     settings = get_settings()
@@ -42,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     logs.setup(settings.log_level, settings.log_json)
     gcwatch.install()
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
-    seed_committed_offsets_isolated(settings.kafka_bootstrap, settings.group_id, settings.events_topic, settings.partitions)
+    seed_committed_offsets(settings.kafka_bootstrap, settings.group_id, settings.events_topic, settings.partitions)
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
     worker = build_worker(settings)
     gcwatch.tune(oldest=WORKER_GC_OLDEST)

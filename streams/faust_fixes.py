@@ -29,6 +29,10 @@ has a larger fixed overhead per batch than python-lz4's ``lz4.frame.decompress``
 producer sends small batches at a steady load (a POST's few events per partition), so that
 overhead is paid nearly once per event.
 Both read the standard LZ4 frame format Kafka uses (KIP-57).
+
+Seeding a new group's offsets (``seed_committed_offsets``) reads them with a consumer of the group,
+not with the admin client's ListConsumerGroupOffsets, which makes librdkafka crash on a starting
+broker (see its docstring and docs/librdkafka-segfault.md).
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ import logging
 import time
 from typing import Any, Optional
 
+from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from faust.transport.consumer import Consumer
@@ -46,7 +51,8 @@ from faust.utils.functional import consecutive_numbers
 from mode.services import WaitResults
 
 log = logging.getLogger("bazaar.streams.faust_fixes")
-_MEMBERS_ACTIVE = {KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS, getattr(KafkaError, "NON_EMPTY_GROUP", -999)}
+_MEMBERS_ACTIVE = {KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS,
+                   getattr(KafkaError, "NON_EMPTY_GROUP", -999)}
 
 
 def _new_offset(self: Consumer, tp: TP) -> Optional[int]:
@@ -181,50 +187,86 @@ def apply(full_history_topics: set[str] = frozenset()) -> None:
     Consumer.wait_first = _deliver
 
 
-def seed_committed_offsets_isolated(bootstrap: str, group_id: str, topic: str, partitions: int, timeout: float = 40.0) -> bool:
-    """Run the seeding in a short-lived child process: librdkafka has been seen to crash (SIGSEGV)
-    on a group-offsets request against a broker still creating its offsets topic, and that must
-    not take the worker down. Best effort; True when the child finished cleanly."""
-    import subprocess
-    import sys
+def worker(app: Any, loglevel: str) -> Any:
+    """The Faust worker of ``bazaar worker`` and ``bazaar analytics``: it logs only through this
+    process's logging (``bazaar.logs``). Faust's start-up spinner is off: it writes terminal
+    escapes and backspaces to stdout even when stdout is a log file. From the moment the worker
+    begins to stop, ``bazaar.logs.stopping()`` drops the Kafka clients' connection lines."""
+    import faust
 
-    code = "import sys; from streams.faust_fixes import seed_committed_offsets as s; s(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))"
-    try:
-        done = subprocess.run([sys.executable, "-c", code, bootstrap, group_id, topic, str(partitions)],
-                              timeout=timeout, capture_output=True, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        log.warning("seeding group offsets timed out", extra={"group": group_id})
-        return False
-    if done.returncode != 0:
-        log.warning("seeding group offsets failed", extra={"group": group_id, "code": done.returncode, "stderr": done.stderr.decode(errors="replace")[-500:]})
-    return done.returncode == 0
+    from bazaar import logs
+
+    class Worker(faust.Worker):
+        async def on_stop(self) -> None:
+            logs.stopping()
+            await super().on_stop()
+
+    made = Worker(app, loglevel=loglevel, redirect_stdouts=False, override_logging=False)
+    made.spinner = None  # read before each use; None is Faust's own "no spinner" (then it logs "Ready")
+    return made
 
 
-def seed_committed_offsets(bootstrap: str, group_id: str, topic: str, partitions: int, attempts: int = 20) -> None:
+def seed_committed_offsets(bootstrap: str, group_id: str, topic: str, partitions: int, timeout_s: float = 40.0,
+                           retry_s: float = 0.5) -> bool:
     """Commit each partition's low watermark for a group that has no commit there yet, so the
-    group starts from a known floor. A group with live members refuses the change (another worker
-    did it already); a broker still starting (no leader, no offsets topic) is retried."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for attempt in range(attempts):
-        try:
-            _seed(admin, group_id, topic, partitions)
-            return
-        except Exception as exc:
-            log.info("group offsets not seeded yet", extra={"error": repr(exc), "attempt": attempt})
-            time.sleep(0.5)
+    group starts from a known floor (``_new_offset`` assumes 0 without one, which only holds while
+    nothing was deleted from the topic's head). A group with live members refuses the change
+    (another worker did it already); a broker still starting (no leader, no offsets topic) is
+    retried. True once every partition has a committed offset or was refused for live members.
+
+    The group's offsets are read by a consumer of the group (``Consumer.committed``), never with
+    ``AdminClient.list_consumer_group_offsets``: librdkafka crashes (SIGSEGV) when the OffsetFetch
+    that call sends is answered NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE, as a broker still
+    loading its offsets topic answers; it asks the admin client's consumer group, which an admin
+    client does not have, to look for the coordinator again (docs/librdkafka-segfault.md)."""
+    from bazaar.logs import librdkafka_logging
+
+    kafka_log = librdkafka_logging()
+    reader = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False, **kafka_log})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **kafka_log})
+    deadline = time.monotonic() + timeout_s
+    attempt = 0
+    try:
+        while True:
+            attempt += 1
+            wait_s = max(1.0, min(10.0, deadline - time.monotonic()))
+            try:
+                seeded = _seed(reader, admin, group_id, topic, partitions, wait_s)
+            except (KafkaException, TimeoutError) as exc:  # TimeoutError: an admin future not answered in time
+                if time.monotonic() + retry_s >= deadline:
+                    log.warning("group offsets not seeded", extra={"group": group_id, "topic": topic, "error": str(exc), "attempts": attempt})
+                    return False
+                log.info("group offsets not seeded yet", extra={"group": group_id, "error": str(exc), "attempt": attempt})
+                admin.poll(0)  # serves the admin client's log lines
+                time.sleep(retry_s)
+                continue
+            if seeded:
+                log.info("group offsets seeded at the low watermark", extra={"group": group_id, "topic": topic, "offsets": seeded})
+            return True
+    finally:
+        reader.close()
+        admin.poll(0)
 
 
-def _seed(admin: AdminClient, group_id: str, topic: str, partitions: int) -> None:
-    request = ConsumerGroupTopicPartitions(group_id, [TopicPartition(topic, p) for p in range(partitions)])
-    current = admin.list_consumer_group_offsets([request])[group_id].result(timeout=10)
-    missing = [tp.partition for tp in current.topic_partitions if tp.offset < 0]
+def _seed(reader: KafkaConsumer, admin: AdminClient, group_id: str, topic: str, partitions: int, wait_s: float) -> dict[int, int]:
+    """One try; the offsets committed now (partition -> offset), empty when there was nothing to do."""
+    current = reader.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=wait_s)
+    failed = [tp for tp in current if tp.error is not None]
+    if failed:
+        raise KafkaException(failed[0].error)
+    missing = [tp.partition for tp in current if tp.offset < 0]
     if not missing:
-        return
-    earliest = admin.list_offsets({TopicPartition(topic, p): OffsetSpec.earliest() for p in missing}, request_timeout=10)
-    lows = {tp.partition: future.result().offset for tp, future in earliest.items()}
+        return {}
+    earliest = admin.list_offsets({TopicPartition(topic, p): OffsetSpec.earliest() for p in missing}, request_timeout=wait_s)
+    lows = {tp.partition: future.result(timeout=wait_s + 1).offset for tp, future in earliest.items()}
     seeds = ConsumerGroupTopicPartitions(group_id, [TopicPartition(topic, p, lows[p]) for p in missing])
     try:
-        admin.alter_consumer_group_offsets([seeds])[group_id].result(timeout=10)
+        done = admin.alter_consumer_group_offsets([seeds], request_timeout=wait_s)[group_id].result(timeout=wait_s + 1)
     except KafkaException as exc:
-        if exc.args[0].code() not in _MEMBERS_ACTIVE:
-            raise
+        if exc.args[0].code() in _MEMBERS_ACTIVE:
+            return {}
+        raise
+    refused = [tp.error for tp in done.topic_partitions if tp.error is not None]
+    if refused and refused[0].code() not in _MEMBERS_ACTIVE:
+        raise KafkaException(refused[0])
+    return {tp.partition: tp.offset for tp in done.topic_partitions if tp.error is None}
