@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from schemas.answers import ANSWERS
 from schemas.events import Event, EventBatch
@@ -33,7 +33,8 @@ def json_schema() -> dict[str, Any]:
 
 def answers_json_schema() -> dict[str, Any]:
     """Every answer model as the API writes it (serialization shape: decimals as strings), under ``$defs``."""
-    models: list[tuple[type[BaseModel], Any]] = [(m, "serialization") for m in ANSWERS]
+    mode: JsonSchemaMode = "serialization"
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, mode) for m in ANSWERS]
     _, top = models_json_schema(models, ref_template="#/$defs/{model}")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
