@@ -13,9 +13,9 @@ from functools import partial
 from typing import Any, Iterable, Mapping
 
 from clickhouse import metrics
-from streams.analytics import AnalyticsPipeline, Feed
-from streams.fetched import take_fetched
-from streams.gapfill import GapGuard, ack_offset
+from clickhouse.app import AnalyticsPipeline, Feed
+from bazaar_core.kafka.fetched import take_fetched
+from bazaar_core.kafka.gapfill import GapGuard, ack_offset
 
 log = logging.getLogger("bazaar.agents.analytics")
 

@@ -18,10 +18,11 @@ from collections import deque
 from faust.types import TP
 
 from domain.batch import Applier, BatchOutput, InvalidEvent
-from streams import deadletters, metrics
+from bazaar_core.kafka import deadletters
+from streams import metrics
 from streams.app import Pipeline, on_any_rebalance
-from streams.fetched import take_fetched
-from streams.gapfill import GapGuard, ack_offset
+from bazaar_core.kafka.fetched import take_fetched
+from bazaar_core.kafka.gapfill import GapGuard, ack_offset
 from streams.state import BatchStates
 
 log = logging.getLogger("bazaar.agents.stock")

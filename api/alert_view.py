@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from domain.alert_log import AlertLog, Entry
-from streams.follow import Record, TopicFollower
-from streams.topics import topic_configs, topic_specs
+from bazaar_core.kafka.follow import Record, TopicFollower
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 log = logging.getLogger("bazaar.api.alerts")
 

@@ -20,11 +20,11 @@ from typing import Callable
 
 from pydantic import ValidationError
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from domain.catalog_search import Entry, SearchIndex
 from schemas.catalog import Product, Store, StoreProduct
-from streams.follow import Record, TopicFollower
-from streams.topics import topic_configs, topic_specs
+from bazaar_core.kafka.follow import Record, TopicFollower
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 log = logging.getLogger("bazaar.api.catalog")
 

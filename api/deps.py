@@ -16,7 +16,7 @@ from api.producer import EventProducer
 from api.services import Services
 from api.webhook_view import WebhookView
 from api.workers import WorkerClient
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 
 
 async def get_settings(request: Request) -> Settings:

@@ -29,7 +29,7 @@ from starlette.requests import ClientDisconnect
 
 from api import metrics
 from api.errors import issue
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IMPORT_PATH = "/v1/products:import"

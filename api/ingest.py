@@ -21,7 +21,7 @@ from domain import tokens
 from domain.events import LEG_OUT, digested_json, fingerprint_of, wire_legs
 from schemas.events import Event, EventAdapter, loads_exact
 from schemas.types import Timestamp
-from streams.topics import DIGEST_HEADER, LEG_HEADER
+from bazaar_core.kafka.topics import DIGEST_HEADER, LEG_HEADER
 
 
 class _Batch(BaseModel):

@@ -16,8 +16,8 @@ from api.routes import pages
 from api.readiness import ViewsReady
 from api.services import Services
 from api.workers import WorkerClient
-from bazaar import gcwatch
-from bazaar.settings import Settings, get_settings
+from bazaar_core import gcwatch
+from bazaar_core.settings import Settings, get_settings
 
 log = logging.getLogger("bazaar.api")
 

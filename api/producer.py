@@ -26,8 +26,8 @@ from typing import Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from bazaar.settings import Settings
-from streams.writer import Written
+from bazaar_core.settings import Settings
+from bazaar_core.kafka.writer import Written
 
 log = logging.getLogger("bazaar.api.producer")
 

@@ -13,7 +13,7 @@ from asyncio import TimerHandle
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 
 _TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
             b"content-length: 27\r\nconnection: close\r\n\r\nrequest headers too slow.\r\n")

@@ -13,10 +13,10 @@ from api.catalog_view import CatalogView
 from api.errors import ApiError, issue
 from api.uncatalogued import UncataloguedLog
 from api.webhook_view import WebhookView
-from bazaar.settings import Settings
-from streams.follow import Record, TopicFollower
-from streams.topics import topic_configs, topic_specs
-from streams.writer import RecordWriter, Written
+from bazaar_core.settings import Settings
+from bazaar_core.kafka.follow import Record, TopicFollower
+from bazaar_core.kafka.topics import topic_configs, topic_specs
+from bazaar_core.kafka.writer import RecordWriter, Written
 
 log = logging.getLogger("bazaar.api.services")
 

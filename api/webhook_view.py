@@ -6,10 +6,10 @@ import threading
 
 from pydantic import ValidationError
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from schemas.webhooks import DeadLetter, Webhook
-from streams.follow import Record, TopicFollower
-from streams.topics import topic_configs, topic_specs
+from bazaar_core.kafka.follow import Record, TopicFollower
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 log = logging.getLogger("bazaar.api.webhooks")
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bazaar.settings import get_settings
+from bazaar_core.settings import get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bazaar.settings import get_settings
+from bazaar_core.settings import get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

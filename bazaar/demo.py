@@ -2,7 +2,7 @@
 with a live display, and a verdict that stays on screen.
 
 The demo first registers its stores (names, time zone, locale) and a kiryana assortment
-(``bazaar.demo_catalog``: names in English and Urdu, units, packs, barcodes, costs, prices,
+(``bazaar_core.loadgen.catalog``: names in English and Urdu, units, packs, barcodes, costs, prices,
 reorder points, suppliers), so margins, alerts and the dashboard mean something. The traffic
 comes from the seeded load generator in bench/ (the same one the benchmarks use). When the day
 is posted and applied, the demo checks every stock against the generator's own expected totals,
@@ -18,11 +18,11 @@ import time
 import httpx
 from confluent_kafka import Consumer, TopicPartition
 
-from bazaar import demo_catalog
-from bazaar.settings import Settings, get_settings
+from bazaar_core.loadgen import catalog as demo_catalog
+from bazaar_core.settings import Settings, get_settings
 from bazaar.up import running
-from bench.generator import GenConfig, Generator, wire_body
-from bench.generator import Product as GenProduct
+from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
+from bazaar_core.loadgen.generator import Product as GenProduct
 from domain import tokens
 from domain.quantities import milli_str
 

@@ -1,4 +1,4 @@
-"""`bazaar dlq list|show|replay|drop`: the messages a consumer set aside (``streams.deadletters``).
+"""`bazaar dlq list|show|replay|drop`: the messages a consumer set aside (``bazaar_core.kafka.deadletters``).
 
 ``list`` shows what is waiting, ``show ID`` one message whole (its value decoded where it is text),
 ``replay`` puts messages back on their own topic and partition once the cause is fixed (consumers
@@ -11,7 +11,7 @@ import json
 import re
 import sys
 
-from bazaar.settings import get_settings
+from bazaar_core.settings import get_settings
 from schemas.deadletters import SOURCES, DeadLetter
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -41,8 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams import deadletters
-
+    from bazaar_core.kafka import deadletters
     settings = get_settings()
     letters = deadletters.read_all(settings.kafka_bootstrap, settings.dead_letters_topic)
     if args.action == "list":

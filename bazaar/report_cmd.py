@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from bazaar.settings import get_settings
+from bazaar_core.settings import get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

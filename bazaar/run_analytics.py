@@ -11,8 +11,8 @@ import argparse
 import logging
 import time
 
-from bazaar import logs
-from bazaar.settings import Settings, get_settings
+from bazaar_core import logs
+from bazaar_core.settings import Settings, get_settings
 
 log = logging.getLogger("bazaar.analytics")
 
@@ -48,9 +48,9 @@ def open_databases(settings: Settings):
 
 def build_worker(settings: Settings):
     from agents.analytics import register
-    from streams.analytics import build, data_dir
-    from streams.analytics_web import register_views
-    from streams.faust_fixes import worker
+    from clickhouse.app import build, data_dir
+    from clickhouse.web import register_views
+    from bazaar_core.kafka.faust_fence import worker
 
     sink_db, report_db = open_databases(settings)
     data_dir(settings).mkdir(parents=True, exist_ok=True)
@@ -61,11 +61,11 @@ def build_worker(settings: Settings):
 
 
 def run(args: argparse.Namespace) -> int:
-    from bazaar.kafka_local import ensure_topics
+    from bazaar_core.kafka.local import ensure_topics
     from clickhouse.errors import DatabaseLocked
-    from streams.analytics import app_id
-    from streams.faust_fixes import seed_committed_offsets
-    from streams.topics import topic_configs, topic_specs
+    from clickhouse.app import app_id
+    from bazaar_core.kafka.faust_fence import seed_committed_offsets
+    from bazaar_core.kafka.topics import topic_configs, topic_specs
 
     settings = get_settings()
     if args.port:

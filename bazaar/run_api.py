@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from bazaar import logs
-from bazaar.settings import get_settings
+from bazaar_core import logs
+from bazaar_core.settings import get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""`bazaar notifier`: post alerts to the registered webhooks (``streams.notifier``), with ``/health``
+"""`bazaar notifier`: post alerts to the registered webhooks (``bazaar_core.notifier.service``), with ``/health``
 and ``/metrics`` on its own port (``BAZAAR_NOTIFIER_PORT``, 6070)."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bazaar import logs
-from bazaar.settings import get_settings
+from bazaar_core import logs
+from bazaar_core.settings import get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,7 @@ def serve_http(host: str, port: int, notifier) -> ThreadingHTTPServer:
 
 
 async def _main(settings) -> None:
-    from streams.notifier import Notifier
+    from bazaar_core.notifier.service import Notifier
 
     notifier = Notifier(settings)
     loop = asyncio.get_running_loop()
@@ -61,8 +61,8 @@ async def _main(settings) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bazaar.kafka_local import ensure_topics
-    from streams.topics import topic_configs, topic_specs
+    from bazaar_core.kafka.local import ensure_topics
+    from bazaar_core.kafka.topics import topic_configs, topic_specs
 
     settings = get_settings()
     if args.port:

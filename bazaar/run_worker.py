@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bazaar import gcwatch, logs
-from bazaar.settings import get_settings
+from bazaar_core import gcwatch, logs
+from bazaar_core.settings import get_settings
 
 
 # Full collections walk every decoded key state the worker caches (a long pause); spaced
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build_worker(settings):
     from agents import register_all
     from streams.app import build
-    from streams.faust_fixes import worker
+    from bazaar_core.kafka.faust_fence import worker
     from streams.web import register_views
 
     pipeline = build(settings)
@@ -38,9 +38,9 @@ def build_worker(settings):
 
 
 def run(args: argparse.Namespace) -> int:
-    from bazaar.kafka_local import ensure_topics
-    from streams.faust_fixes import seed_committed_offsets
-    from streams.topics import topic_configs, topic_specs
+    from bazaar_core.kafka.local import ensure_topics
+    from bazaar_core.kafka.faust_fence import seed_committed_offsets
+    from bazaar_core.kafka.topics import topic_configs, topic_specs
 
     settings = get_settings()
     if args.port:

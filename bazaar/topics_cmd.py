@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from bazaar.kafka_local import ensure_topics
-from bazaar.settings import get_settings
-from streams.topics import topic_configs, topic_specs
+from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.settings import get_settings
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

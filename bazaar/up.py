@@ -13,10 +13,10 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from bazaar.kafka_local import LocalKafka, ensure_topics
-from bazaar.settings import Settings, get_settings
-from bazaar.supervisor import Child
-from streams.topics import topic_configs, topic_specs
+from bazaar_core.kafka.local import LocalKafka, ensure_topics
+from bazaar_core.settings import Settings, get_settings
+from bazaar_core.supervisor import Child
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from bazaar.settings import Settings
-from bazaar.supervisor import Child
-from bench.generator import _milli
+from bazaar_core.settings import Settings
+from bazaar_core.supervisor import Child
+from bazaar_core.loadgen.generator import _milli
 from bench.procs import StageError, settings_env
 from clickhouse.rows import ledger_rows
 
@@ -103,7 +103,7 @@ class Analytics:
 
     def check_alive(self) -> None:
         if not self.child.alive:
-            from bazaar.supervisor import tail
+            from bazaar_core.supervisor import tail
 
             raise StageError(f"bazaar analytics exited with code {self.child.proc.returncode}; see {self.child.log_path}\n"
                              f"{tail(self.child.log_path)}")

@@ -25,7 +25,7 @@ from pathlib import Path
 import rocksdict
 
 from bench.data import Dataset, compare, generate, load_messages, save_messages
-from bench.generator import GenConfig
+from bazaar_core.loadgen.generator import GenConfig
 from bench.plan import FULL, QUICK
 
 
@@ -37,7 +37,7 @@ class _Store:
     def __init__(self, root: Path) -> None:
         from faust.stores.rocksdb import RocksDBOptions
 
-        from bazaar.settings import Settings
+        from bazaar_core.settings import Settings
         from streams.app import rocksdb_options
 
         self.root, self.dbs = root, {}
@@ -61,7 +61,7 @@ class _Table:
 
 def apply_all(messages: list, root: Path, partitions: int = 8, batch: int = 500) -> tuple[float, int, dict[str, int]]:
     """(CPU seconds, output records, on-hand per key) of applying ``messages`` in batches."""
-    from bazaar.settings import Settings
+    from bazaar_core.settings import Settings
     from domain.batch import Applier, BatchOutput
     from streams.catalog import CatalogCache
     from streams.state import BatchStates, decode
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     messages = load_messages(cache)
     whole = args.start == 0 and (args.events is None or args.events >= len(messages))
     window = messages[args.start:None if args.events is None else args.start + args.events]
-    from bazaar import gcwatch
+    from bazaar_core import gcwatch
     gcwatch.tune()  # as the worker collects
     best, failed = None, False
     for r in range(args.rounds):

@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bazaar.kafka_local import KafkaSetupError, LocalKafka
-    from bazaar.settings import Settings, get_settings
+    from bazaar_core.kafka.local import KafkaSetupError, LocalKafka
+    from bazaar_core.settings import Settings, get_settings
     from bench import report
     from bench.context import Context
     from bench.plan import plan_for

@@ -5,14 +5,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bazaar.kafka_local import LocalKafka, ensure_topics
-from bazaar.settings import Settings
+from bazaar_core.kafka.local import LocalKafka, ensure_topics
+from bazaar_core.settings import Settings
 from bench.children.raw_producer import produce
 from bench.data import Dataset, generate, save_messages
-from bench.generator import GenConfig
+from bazaar_core.loadgen.generator import GenConfig
 from bench.plan import Plan
 from bench.procs import free_ports, high_watermarks, run_child, StageError
-from streams.topics import topic_configs, topic_specs
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 
 @dataclass

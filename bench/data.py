@@ -16,7 +16,7 @@ import httpx
 import orjson
 
 from api import ingest
-from bench.generator import GenConfig, Generator, _milli, wire_body
+from bazaar_core.loadgen.generator import GenConfig, Generator, _milli, wire_body
 
 Item = tuple[bytes, bytes, list]
 

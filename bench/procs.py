@@ -4,7 +4,7 @@
 * ``Ticker``: the progress display, one line a second (stage, done/total, rate);
 * ``run_child``: a ``python -m bench.children.X`` process that prints ``progress N`` lines and
   writes its result as JSON to a file; the parent shows its progress and reads the result;
-* ``Workers``: ``bazaar worker`` processes (``bazaar.supervisor.Child``) and the wait until their
+* ``Workers``: ``bazaar worker`` processes (``bazaar_core.supervisor.Child``) and the wait until their
   ``/status`` shows every partition applied up to the topic's high watermark.
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Callable
 import httpx
 from confluent_kafka import Consumer, TopicPartition
 
-from bazaar.settings import Settings
-from bazaar.supervisor import Child, tail
+from bazaar_core.settings import Settings
+from bazaar_core.supervisor import Child, tail
 
 
 class StageError(RuntimeError):

@@ -116,12 +116,12 @@ def summary(samples: list[tuple[str, float, int]], per_query: bool = False) -> d
 
 
 def run(args: argparse.Namespace) -> dict:
-    from bazaar.kafka_local import LocalKafka, ensure_topics
-    from bazaar.settings import Settings, get_settings
-    from bazaar.supervisor import Child
+    from bazaar_core.kafka.local import LocalKafka, ensure_topics
+    from bazaar_core.settings import Settings, get_settings
+    from bazaar_core.supervisor import Child
     from bench import report
     from bench.procs import free_ports, proc_status, settings_env
-    from streams.topics import topic_configs, topic_specs
+    from bazaar_core.kafka.topics import topic_configs, topic_specs
 
     root = Path(tempfile.mkdtemp(prefix="bazaar-bench-search-"))
     defaults = get_settings()

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import clickhouse_connect
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from clickhouse.errors import ClickHouseUnavailable, DatabaseLocked
 
 

@@ -38,7 +38,7 @@ from clickhouse.client import Database
 from clickhouse.errors import InsertRefused, UnreadableMessage, is_transient
 from clickhouse.rows import Converter, Row
 from schemas.deadletters import DeadLetter
-from streams.deadletters import letter
+from bazaar_core.kafka.deadletters import letter
 
 log = logging.getLogger("bazaar.clickhouse.sink")
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import faust
 from faust.sensors.monitor import Monitor
 
-from bazaar.settings import Settings
-from streams import faust_fixes
+from bazaar_core.settings import Settings
+from bazaar_core.kafka import faust_fence as faust_fixes
 from streams.catalog import CatalogCache
-from streams.outbox import Outbox
+from bazaar_core.kafka.outbox import Outbox
 from streams.progress import Progress
 
 

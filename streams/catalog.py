@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 from pydantic import ValidationError
 
-from bazaar.logs import librdkafka_logging
-from bazaar.settings import Settings
+from bazaar_core.logs import librdkafka_logging
+from bazaar_core.settings import Settings
 from domain.alerts import Thresholds
 from domain.quantities import to_milli
 from schemas.catalog import Product, Store, StoreProduct

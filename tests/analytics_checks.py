@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
-from bench.generator import Generator
+from bazaar_core.loadgen.generator import Generator
 from tests.analytics_model import Catalog, Model, from_us, milli, paisa, us
 
 Ask = Callable[..., dict]  # ask(report_name, **params) -> the report's JSON body

@@ -9,8 +9,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from bazaar.kafka_local import LocalKafka
-from bazaar.settings import Settings
+from bazaar_core.kafka.local import LocalKafka
+from bazaar_core.settings import Settings
 
 
 def free_ports(count: int) -> list[int]:

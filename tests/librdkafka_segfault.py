@@ -16,7 +16,7 @@ Each call runs in a child process; the output says how each child ended. With th
 the error is injected with librdkafka's mock API (through ctypes, from the same library
 confluent-kafka loaded): ``admin`` is the crashing call, ``consumer`` is ``Consumer.committed``
 (the same request through a consumer, which has a group: an exception, no crash) and ``seed`` is
-``streams.faust_fixes.seed_committed_offsets``.
+``bazaar_core.kafka.faust_fence.seed_committed_offsets``.
 """
 from __future__ import annotations
 
@@ -103,8 +103,8 @@ def call_consumer(bootstrap: str, group: str) -> str:
 
 
 def call_seed(bootstrap: str, group: str) -> str:
-    from bazaar import logs
-    from streams.faust_fixes import seed_committed_offsets
+    from bazaar_core import logs
+    from bazaar_core.kafka.faust_fence import seed_committed_offsets
 
     logs.setup("INFO")  # its retries, on stderr
 
@@ -148,8 +148,8 @@ def on_fresh_brokers(runs: int, call: str) -> int:
     """Each run: a new broker (no offsets topic yet) and, as soon as it answers, two children that
     read a new group's offsets (``admin``: with the admin client, retried as the worker and the
     analytics process did at start-up; ``seed``: the seeding they do now)."""
-    from bazaar.kafka_local import LocalKafka, ensure_topics
-    from bazaar.settings import Settings
+    from bazaar_core.kafka.local import LocalKafka, ensure_topics
+    from bazaar_core.settings import Settings
     from tests.conftest import free_ports
 
     crashes = 0

@@ -20,7 +20,7 @@ from domain.events import LEG_OUT, apply_event
 from domain.stock import StockState
 from schemas.events import from_wire
 from streams.state import decode, encode
-from streams.topics import DIGEST_HEADER, LEG_HEADER
+from bazaar_core.kafka.topics import DIGEST_HEADER, LEG_HEADER
 
 
 def _dumps(value) -> bytes:

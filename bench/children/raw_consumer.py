@@ -10,7 +10,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from domain.events import LEG_OUT, apply_event
 from schemas.events import from_wire
-from streams.topics import DIGEST_HEADER, LEG_HEADER
+from bazaar_core.kafka.topics import DIGEST_HEADER, LEG_HEADER
 from bench.procs import child_main, progress
 
 

@@ -23,7 +23,7 @@ import time
 
 from confluent_kafka import Consumer, TopicPartition
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from bench import profile
 from bench.analytics import Analytics, Ledger, flatness, read_ledger, run_queue_wait_s, thin
 from bench.context import Context

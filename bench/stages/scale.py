@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bench.context import Context
 from bench.data import generate
-from bench.generator import GenConfig
+from bazaar_core.loadgen.generator import GenConfig
 from bench.procs import StageError
 from bench.stages import result
 from bench.stages.workers import Warm, run_workers

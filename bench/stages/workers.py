@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from bench import profile
 from bench.context import Context
 from bench.data import Dataset, compare, worker_stock

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bazaar.kafka_local import ensure_topics
-from bazaar.settings import Settings
+from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.settings import Settings
 from tests.conftest import free_ports
 from tests.integration.harness import Running
 from tests.integration.kafka_read import produce_json

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from bazaar.kafka_local import ensure_topics
-from bazaar.settings import Settings
-from bazaar.supervisor import Child
+from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.settings import Settings
+from bazaar_core.supervisor import Child
 from domain import webhooks
 from schemas.alerts import Alert, AlertCleared
-from streams.topics import topic_configs, topic_specs
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 
 def all_topics(settings: Settings) -> None:

@@ -5,7 +5,7 @@ import time
 
 import httpx
 
-from bazaar.supervisor import Child
+from bazaar_core.supervisor import Child
 from tests.integration.harness import Running
 
 
@@ -64,7 +64,7 @@ class Analytics:
         return resp.json()
 
     def log_tail(self) -> str:
-        from bazaar.supervisor import tail
+        from bazaar_core.supervisor import tail
 
         return tail(self.child.log_path, 40) if self.child else ""
 

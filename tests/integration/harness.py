@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx
 
-from bazaar.kafka_local import ensure_topics
-from bazaar.settings import Settings
-from bazaar.supervisor import Child
+from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.settings import Settings
+from bazaar_core.supervisor import Child
 from domain import tokens
-from streams.topics import topic_configs, topic_specs
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 
 class Running:

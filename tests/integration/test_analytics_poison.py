@@ -17,8 +17,8 @@ from decimal import Decimal
 import pytest
 from confluent_kafka import Producer
 
-from bazaar.settings import Settings
-from streams.deadletters import read_all
+from bazaar_core.settings import Settings
+from bazaar_core.kafka.deadletters import read_all
 from tests.conftest import free_ports
 from tests.integration.analytics_harness import Analytics
 from tests.integration.harness import Running

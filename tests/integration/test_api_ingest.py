@@ -12,8 +12,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from bazaar.kafka_local import LocalKafka, ensure_topics
-from bazaar.settings import Settings
+from bazaar_core.kafka.local import LocalKafka, ensure_topics
+from bazaar_core.settings import Settings
 from domain import tokens
 
 pytestmark = pytest.mark.integration

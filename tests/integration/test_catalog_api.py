@@ -15,7 +15,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from domain.events import digest
 from schemas.events import EventAdapter
 from tests.integration.alerting import all_topics, wait_until

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from bazaar.kafka_local import LocalKafka
+from bazaar_core.kafka.local import LocalKafka
 from tests.conftest import free_ports
 from tests.integration.alerting import Receiver, all_topics, make_alert, notifier, produce_alerts, wait_until
 from tests.integration.test_catalog_api import CSV, RICE, SOAP, event, sale_line

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from tests.conftest import free_ports
 
 pytestmark = pytest.mark.integration

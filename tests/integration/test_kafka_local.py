@@ -1,4 +1,4 @@
-"""The session broker from bazaar.kafka_local answers, takes topics idempotently and carries messages."""
+"""The session broker from bazaar_core.kafka.local answers, takes topics idempotently and carries messages."""
 from __future__ import annotations
 
 import time
@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from bazaar.kafka_local import ensure_topics
+from bazaar_core.kafka.local import ensure_topics
 
 pytestmark = pytest.mark.integration
 

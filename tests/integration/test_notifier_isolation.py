@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.main import create_app
 from schemas.deadletters import DeadLetter
-from streams import deadletters
+from bazaar_core.kafka import deadletters
 from tests.conftest import free_ports
 from tests.integration.alerting import (Blackhole, Receiver, all_topics, make_alert, notifier, produce_alerts,
                                         produce_raw, wait_until)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from bench.generator import GenConfig, Generator, wire_body
+from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
 from domain import tokens
 from domain.quantities import milli_str
 from tests.conftest import free_ports

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from domain import tokens
 from domain.events import LEG_HEADER
 from domain.quantities import milli_str, to_milli
-from streams.deadletters import read_all
+from bazaar_core.kafka.deadletters import read_all
 from tests.integration.harness import Running
 from tests.integration.test_pipeline import event
 
@@ -33,7 +33,7 @@ UTC = timezone.utc
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap, tmp_path_factory):
     from tests.conftest import free_ports
-    from bazaar.settings import Settings
+    from bazaar_core.settings import Settings
 
     worker_port, api_port = free_ports(2)
     prefix = f"t-poison-{uuid.uuid4().hex[:8]}"

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from tests.conftest import free_ports
 from tests.integration.analytics_harness import Analytics
 from tests.integration.harness import Running

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from tests.conftest import free_ports
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bench.generator import GenConfig, Generator
+from bazaar_core.loadgen.generator import GenConfig, Generator
 from clickhouse import grafana
 from clickhouse.migrate import migrate
 from clickhouse.reports import PLACEHOLDER, REPORTS

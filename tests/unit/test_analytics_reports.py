@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench.generator import GenConfig, Generator, wire_body
+from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
 from clickhouse import formats, reports
 from clickhouse.migrate import migrate
 from clickhouse.rows import LEDGER_COLUMNS, PRODUCT_COLUMNS, STORE_COLUMNS, STORE_PRODUCT_COLUMNS, ledger_rows, product_rows, store_product_rows, store_rows

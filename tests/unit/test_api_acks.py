@@ -74,7 +74,7 @@ class _Msg:
 
 def _producer_with_probe(answers):
     from api.producer import EventProducer
-    from bazaar.settings import Settings
+    from bazaar_core.settings import Settings
 
     producer = EventProducer(Settings(kafka_bootstrap="127.0.0.1:1"))
     producer._producer = object()  # never used: the probe is replaced
@@ -150,7 +150,7 @@ class _Delivered:
 
 def _producer_with(fake):
     from api.producer import EventProducer
-    from bazaar.settings import Settings
+    from bazaar_core.settings import Settings
 
     producer = EventProducer(Settings())
     producer._producer = fake  # no poll thread: only the loop's pump serves reports

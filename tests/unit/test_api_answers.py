@@ -17,12 +17,12 @@ from api.main import create_app
 from api.routes.stock import worker_error
 from api.services import Services
 from api.workers import WorkerClient
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from schemas import answers
 from schemas.alerts import Alert
 from schemas.catalog import Product, Store, StoreProduct
 from schemas.webhooks import DeadLetter
-from streams.writer import Written
+from bazaar_core.kafka.writer import Written
 
 pytestmark = pytest.mark.unit
 

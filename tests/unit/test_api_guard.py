@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from api.guard import Guard, Refused, _Body, media_type
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

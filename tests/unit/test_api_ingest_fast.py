@@ -9,7 +9,7 @@ import pytest
 
 from api import ingest
 from api.errors import ApiError
-from bench.generator import GenConfig, Generator, wire_body
+from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
 from domain.events import digest
 from schemas.events import to_wire
 

@@ -13,7 +13,7 @@ from api.analytics import AnalyticsClient
 from api.errors import ApiError
 from api.http import HttpAnswer, Unreachable
 from api.routes import reports
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

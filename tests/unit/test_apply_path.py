@@ -37,7 +37,7 @@ def test_a_difference_fails_the_run(tmp_path, monkeypatch, capsys):
 
 
 def test_its_databases_are_opened_with_the_worker_s_options(tmp_path):
-    from bazaar.settings import Settings
+    from bazaar_core.settings import Settings
 
     store = apply_path._Store(tmp_path)
     settings = Settings()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from bazaar.cli import COMMANDS
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from bazaar.up import Stack, ready_line
 
 pytestmark = pytest.mark.unit

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

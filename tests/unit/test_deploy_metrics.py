@@ -19,7 +19,7 @@ SUFFIXES = {"Counter": ("_total", "_created"), "Gauge": (), "Histogram": ("_buck
 def exported() -> set[str]:
     """The series names the code's metrics produce (a counter's ``_total`` is added when not in its name)."""
     names: set[str] = set()
-    for package in ("api", "streams", "bazaar", "clickhouse", "agents"):
+    for package in ("api", "streams", "bazaar", "bazaar_core", "clickhouse", "agents"):
         for path in (ROOT / package).rglob("*.py"):
             for kind, name in DEFINED.findall(path.read_text()):
                 base = name.removesuffix("_total") if kind == "Counter" else name

@@ -73,13 +73,13 @@ def broken_links(path: Path) -> list[str]:
 
 
 def settings_class():
-    for module in ("bazaar_core.settings", "bazaar.settings"):
+    for module in ("bazaar_core.settings", "bazaar_core.settings"):
         try:
             return importlib.import_module(module).Settings
         except ModuleNotFoundError as exc:
             if exc.name is None or not module.startswith(exc.name):
                 raise
-    raise AssertionError("no Settings class in bazaar_core.settings or bazaar.settings")
+    raise AssertionError("no Settings class in bazaar_core.settings or bazaar_core.settings")
 
 
 def test_readme_is_a_front_door() -> None:

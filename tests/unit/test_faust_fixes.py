@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 from intervaltree import IntervalTree
 
-from streams import faust_fixes
-from streams.faust_fixes import _new_offset
+from bazaar_core.kafka import faust_fence as faust_fixes
+from bazaar_core.kafka.faust_fence import _new_offset
 
 pytestmark = pytest.mark.unit
 
@@ -147,7 +147,7 @@ def test_faust_consumers_wait_for_data_only_as_long_as_the_setting_says(monkeypa
     # Faust hard-codes 1,500 ms: a fetch of idle partitions held that long kept the busy ones waiting
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-    from bazaar.settings import Settings
+    from bazaar_core.settings import Settings
     from streams.app import make_app
 
     monkeypatch.setattr(AIOKafkaConsumerThread, "_create_worker_consumer", faust_fixes._faust_worker_consumer)  # unpatched
@@ -205,8 +205,8 @@ def test_the_analytics_process_commits_ledger_offsets_as_the_workers_commit_even
     # it ran on Faust's own rule, which can commit past a ledger message the sink never inserted
     from faust.transport.consumer import Consumer
 
-    from bazaar.settings import Settings
-    from streams.analytics import build
+    from bazaar_core.settings import Settings
+    from clickhouse.app import build
 
     monkeypatch.setattr(faust_fixes, "_FULL_HISTORY", set())
     monkeypatch.setattr(Consumer, "_new_offset", faust_fixes._faust_new_offset)

@@ -1,11 +1,11 @@
-"""Offsets Faust skipped in a rebalance are noticed and read from the broker (``streams.gapfill``)."""
+"""Offsets Faust skipped in a rebalance are noticed and read from the broker (``bazaar_core.kafka.gapfill``)."""
 import asyncio
 from collections import defaultdict
 from types import SimpleNamespace
 
 import pytest
 
-from streams.gapfill import GapGuard, ack_offset
+from bazaar_core.kafka.gapfill import GapGuard, ack_offset
 
 pytestmark = pytest.mark.unit
 

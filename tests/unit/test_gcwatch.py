@@ -1,12 +1,11 @@
-"""Garbage-collector pauses are measured (bazaar.gcwatch), and tuning spaces collections out."""
+"""Garbage-collector pauses are measured (bazaar_core.gcwatch), and tuning spaces collections out."""
 from __future__ import annotations
 
 import gc
 
 import pytest
 
-from bazaar import gcwatch
-
+from bazaar_core import gcwatch
 pytestmark = pytest.mark.unit
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bench.generator import GenConfig, Generator, wire_body
+from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
 from domain.events import LEG_IN, apply_event, needs_in_leg
 from schemas.events import EventAdapter
 

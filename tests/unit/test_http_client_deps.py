@@ -12,8 +12,7 @@ import sys
 
 import pytest
 
-from bazaar import logs
-
+from bazaar_core import logs
 pytestmark = pytest.mark.unit
 
 

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from bazaar import kafka_local
-from bazaar.kafka_local import KafkaSetupError, LocalKafka
-from bazaar.settings import Settings
+from bazaar_core.kafka import local as kafka_local
+from bazaar_core.kafka.local import KafkaSetupError, LocalKafka
+from bazaar_core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""bazaar.logs: no terminal escapes in a log line; librdkafka's lines come through logging, and
+"""bazaar_core.logs: no terminal escapes in a log line; librdkafka's lines come through logging, and
 once the process is stopping its connection failures are dropped."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 import pytest
 from confluent_kafka import Producer
 
-from bazaar import logs
+from bazaar_core import logs
 from tests.conftest import free_ports
 
 pytestmark = pytest.mark.unit

@@ -2,7 +2,7 @@
 
 librdkafka's mock broker answers the OffsetFetch with NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE,
 as a starting Kafka broker does: ``AdminClient.list_consumer_group_offsets`` (what the seeding used)
-dies of SIGSEGV on it, ``streams.faust_fixes.seed_committed_offsets`` retries and commits.
+dies of SIGSEGV on it, ``bazaar_core.kafka.faust_fence.seed_committed_offsets`` retries and commits.
 Every call runs in a child process (tests/librdkafka_segfault.py), so a crash cannot take pytest down.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.routes import pages
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from api.main import create_app
 from api.routes import pages, reports
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from schemas.export import ANSWERS_FILE, answers_json_schema, render_answers
 
 pytestmark = pytest.mark.unit
@@ -179,3 +179,20 @@ def test_the_contract_checks_flag_a_server_error_and_an_answer_off_its_model(doc
     assert "Response violates schema" in verdict(404, {"error": "not_found", "detail": "no stock"})  # a worker's own shape
     assert "Response violates schema" in verdict(200, {"store_id": "s1", "sku": "rice"})
     assert "Server error" in verdict(500, {"error": "boom", "detail": []})
+
+
+def test_the_error_table_knows_every_error_the_api_raises():
+    """api.openapi.STATUS documents each code with its status; a new or moved code must be added there."""
+    import re
+    from pathlib import Path
+
+    import api
+    from api.openapi import STATUS
+
+    raised = set()
+    for path in Path(api.__file__).parent.rglob("*.py"):
+        raised |= {(code, int(status)) for status, code in re.findall(r'(?:ApiError|Refused)\((\d+), "([a-z_]+)"', path.read_text())}
+    assert len(raised) >= 19
+    assert {(code, STATUS.get(code)) for code, _ in raised} == raised
+    # the analytics process's and the workers' codes, passed through
+    assert {"unknown_report", "invalid_parameter", "not_caught_up"} <= set(STATUS)

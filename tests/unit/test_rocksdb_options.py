@@ -1,7 +1,7 @@
 """The stock table's RocksDB memory limits come from the settings, not Faust's per-partition defaults."""
 import pytest
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from streams.app import build
 
 pytestmark = pytest.mark.unit

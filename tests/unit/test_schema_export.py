@@ -24,7 +24,7 @@ def test_schema_names_every_event_type_and_the_batch():
 def test_settings_env_round_trip_keeps_unset_values_unset():
     import os
 
-    from bazaar.settings import Settings
+    from bazaar_core.settings import Settings
 
     env = Settings(worker_advertised_host=None).to_env()
     assert "BAZAAR_WORKER_ADVERTISED_HOST" not in env

@@ -15,12 +15,12 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from prometheus_client import REGISTRY
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from domain.webhooks import CircuitBreaker
 from schemas.deadletters import DeadLetter as MessageDeadLetter
 from schemas.webhooks import DeadLetter, Delivery, Webhook, pair_key
-from streams.notifier import Notifier
-from streams.writer import Written
+from bazaar_core.notifier.service import Notifier
+from bazaar_core.kafka.writer import Written
 from tests.integration.alerting import make_alert
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,7 @@ import hmac
 import pytest
 
 from domain.webhooks import backoff, headers, retryable, schedule, signature, verify
-from streams.offsets import OffsetTracker
+from bazaar_core.kafka.offsets import OffsetTracker
 
 pytestmark = pytest.mark.unit
 

@@ -1,7 +1,7 @@
 """Every topic the app uses, with its partition count and configuration."""
 from __future__ import annotations
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 
 from domain.events import DIGEST_HEADER, LEG_HEADER  # noqa: F401  (re-exported: the wire's header names)
 

@@ -12,7 +12,7 @@ from typing import NamedTuple, Sequence
 
 from confluent_kafka import Producer
 
-from bazaar.logs import librdkafka_logging
+from bazaar_core.logs import librdkafka_logging
 
 log = logging.getLogger("bazaar.streams.writer")
 

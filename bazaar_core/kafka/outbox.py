@@ -21,8 +21,8 @@ from typing import Callable
 
 from confluent_kafka import KafkaException
 
-from bazaar.logs import librdkafka_logging
-from streams.writer import PolledProducer
+from bazaar_core.logs import librdkafka_logging
+from bazaar_core.kafka.writer import PolledProducer
 
 log = logging.getLogger("bazaar.streams.outbox")
 

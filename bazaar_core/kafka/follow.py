@@ -20,7 +20,7 @@ from typing import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from bazaar.logs import librdkafka_logging
+from bazaar_core.logs import librdkafka_logging
 
 log = logging.getLogger("bazaar.streams.follow")
 

@@ -189,13 +189,12 @@ def apply(full_history_topics: set[str] = frozenset()) -> None:
 
 def worker(app: Any, loglevel: str) -> Any:
     """The Faust worker of ``bazaar worker`` and ``bazaar analytics``: it logs only through this
-    process's logging (``bazaar.logs``). Faust's start-up spinner is off: it writes terminal
+    process's logging (``bazaar_core.logs``). Faust's start-up spinner is off: it writes terminal
     escapes and backspaces to stdout even when stdout is a log file. From the moment the worker
-    begins to stop, ``bazaar.logs.stopping()`` drops the Kafka clients' connection lines."""
+    begins to stop, ``bazaar_core.logs.stopping()`` drops the Kafka clients' connection lines."""
     import faust
 
-    from bazaar import logs
-
+    from bazaar_core import logs
     class Worker(faust.Worker):
         async def on_stop(self) -> None:
             logs.stopping()
@@ -219,7 +218,7 @@ def seed_committed_offsets(bootstrap: str, group_id: str, topic: str, partitions
     that call sends is answered NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE, as a broker still
     loading its offsets topic answers; it asks the admin client's consumer group, which an admin
     client does not have, to look for the coordinator again (docs/librdkafka-segfault.md)."""
-    from bazaar.logs import librdkafka_logging
+    from bazaar_core.logs import librdkafka_logging
 
     kafka_log = librdkafka_logging()
     reader = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False, **kafka_log})

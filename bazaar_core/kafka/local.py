@@ -23,7 +23,7 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from bazaar.settings import Settings, get_settings
+from bazaar_core.settings import Settings, get_settings
 
 JAVA_MISSING = "bazaar kafka: Java 17+ is required (java not found on PATH); install openjdk-17-jre-headless"
 MVN_MISSING = "bazaar kafka: Maven is required to fetch Kafka (mvn not found on PATH); install maven"

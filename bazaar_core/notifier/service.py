@@ -33,7 +33,7 @@
   while consumption and every other webhook's deliveries go on; a restart replays from there and
   skips whatever was recorded.
 * **A message that cannot be handled** (not an alert, or any error routing it) goes to the shared
-  dead-letter topic (``streams.deadletters``, source ``notifier``) and the partition goes on; its
+  dead-letter topic (``bazaar_core.kafka.deadletters``, source ``notifier``) and the partition goes on; its
   offset is committed only once the dead letter is acked.
 * **Once**: at start-up the notifier reads both outcome topics to the end before it consumes any
   alert, and it skips every (webhook, alert) recorded there; within a run, a second copy of an
@@ -62,16 +62,16 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, T
 from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from domain import webhooks as signing
 from domain.webhooks import CircuitBreaker
 from schemas.alerts import AlertMessageAdapter
 from schemas.webhooks import DeadLetter, Delivery, Webhook, pair_key
-from streams import deadletters
-from streams.follow import Record, TopicFollower
-from streams.offsets import OffsetTracker
-from streams.topics import topic_configs, topic_specs
-from streams.writer import RecordWriter
+from bazaar_core.kafka import deadletters
+from bazaar_core.kafka.follow import Record, TopicFollower
+from bazaar_core.kafka.offsets import OffsetTracker
+from bazaar_core.kafka.topics import topic_configs, topic_specs
+from bazaar_core.kafka.writer import RecordWriter
 
 log = logging.getLogger("bazaar.notifier")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import faust
 
-from bazaar.settings import Settings
+from bazaar_core.settings import Settings
 from clickhouse import metrics
 from clickhouse.client import Database
 from clickhouse.rows import (
@@ -20,8 +20,8 @@ from clickhouse.rows import (
 )
 from clickhouse.sink import Sink, TableSpec
 from schemas.deadletters import DeadLetter
-from streams import faust_fixes
-from streams.writer import RecordWriter
+from bazaar_core.kafka import faust_fence as faust_fixes
+from bazaar_core.kafka.writer import RecordWriter
 
 DEAD_LETTER_TIMEOUT_S = 30.0  # one attempt to get the broker's ack for a batch's dead letters
 

@@ -21,7 +21,7 @@ from prometheus_client import generate_latest
 from clickhouse import formats, reports
 from clickhouse.errors import BadParameter, UnknownReport
 from clickhouse.migrate import applied
-from streams.analytics import AnalyticsPipeline
+from clickhouse.app import AnalyticsPipeline
 
 log = logging.getLogger("bazaar.streams.analytics_web")
 
