@@ -179,8 +179,25 @@ class LazyMoves(_Moves):
 # this size (about 20 movements); then they move under keys of their own for good (``KeyMoves``),
 # so a busy key's write no longer grows with its traffic. (2,048 when a movement had four items; with
 # its receive time, 2,400 keeps the same number of movements in the value.)
-SPILL_BYTES = 2400
+# A key's movements are no longer spilled under keys of their own, however busy it is: a batch cut
+# short by a crash could leave the changelog (and, after recovery, RocksDB) with a spilled key's new
+# movements but not the value that counts them, and a replayed event whose movement was found
+# there was taken for a duplicate and lost (tests/integration/test_pipeline.py's kill tests, 4-6 in
+# 10 once the worker was really running when killed). One value per key is written atomically.
+# Keys stored spilled are read as before and written back as one value (``flush``).
+SPILL_BYTES = 1 << 62
 MOVES_PREFIX = b"\x00"  # movement keys sort before every stock key (store ids start with a letter or digit)
+
+
+def _stored_moves(db: Any, key: bytes) -> list[bytes]:
+    """Every movement key stored under ``key`` (live or dead)."""
+    prefix, out = moves_prefix(key), []
+    it = db.iter()
+    it.seek(prefix)
+    while it.valid() and it.key().startswith(prefix):
+        out.append(it.key())
+        it.next()
+    return out
 
 
 def moves_prefix(key: bytes) -> bytes:
@@ -424,10 +441,10 @@ class BatchStates(MutableMapping[str, StockState]):
 
     def flush(self, send: Callable[[int, bytes, bytes | None], None]) -> int:
         """Write every key the batch touched (even unchanged ones: a replay re-publishes state that
-        may not have reached the changelog) and ``send(partition, key, value)`` its changelog record,
-        after those of its movements (new, deleted: value None, or read again: see ``KeyMoves``).
-        A key's records share its partition, so the broker has its movements whenever it has the
-        state that counts them. Returns the key count."""
+        may not have reached the changelog) and ``send(partition, key, value)`` its changelog record:
+        one value holding the whole state, so a crash between records never splits a key. A key
+        stored in the earlier spilled layout is written back whole, then its movement keys are
+        deleted (tombstones after the value). Returns the key count."""
         writes: dict[int, tuple[Any, Any]] = {}  # partition -> (its database, its write batch)
         sends: list[tuple[int, bytes, bytes | None]] = []
         # faust.stores.rocksdb.Store. (Not updating its ``_key_index``, a cache Faust's own reads use
@@ -441,21 +458,18 @@ class BatchStates(MutableMapping[str, StockState]):
                 slot = writes[partition] = (store._db_for_partition(partition), rocksdict.WriteBatch(raw_mode=True))
             db, batch = slot
             moves = state.moves
-            if moves.__class__ is KeyMoves:  # read from this partition's database, as every key is
-                value = None
-            else:
-                value = encode(state)  # movements in the value, while they are few
-                if len(value) > SPILL_BYTES:  # a busy key: from now on its movements have keys of their own
-                    moves = state.moves = KeyMoves.spilled(db, raw_key, state, moves)
-                    value = None
-            if value is None:
-                for move_key, move in moves.drain():
-                    if move is None:
-                        batch.delete(move_key)
-                    else:
-                        batch.put(move_key, move)
-                    sends.append((partition, move_key, move))
-                value = encode_header(state)
+            if moves.__class__ is KeyMoves:  # stored by the earlier layout: its movements go back into the value
+                inline = dict(moves.items())
+                stale = _stored_moves(db, raw_key)
+                state.moves = inline
+                value = encode(state)
+                batch.put(raw_key, value)
+                sends.append((partition, raw_key, value))
+                for move_key in stale:  # after the value that no longer needs them (see SPILL_BYTES)
+                    batch.delete(move_key)
+                    sends.append((partition, move_key, None))
+                continue
+            value = encode(state)
             batch.put(raw_key, value)
             sends.append((partition, raw_key, value))
         for db, batch in writes.values():
