@@ -6,6 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from api import errors, http as api_http, metrics, openapi
 from api.guard import Guard
@@ -16,10 +17,11 @@ from api.routes import pages
 from api.readiness import ViewsReady
 from api.services import Services
 from api.workers import WorkerClient
-from bazaar_core import gcwatch
+from bazaar_core import gcwatch, logs
 from bazaar_core.settings import Settings, get_settings
 
 log = logging.getLogger("bazaar.api")
+GZIP_MIN_BYTES = 1024
 
 
 @asynccontextmanager
@@ -40,6 +42,7 @@ async def lifespan(app: FastAPI):
     try:
         yield
     finally:
+        logs.stopping()  # its Kafka clients' refused connections while the broker may be going too are not news
         publisher.cancel()
         try:
             await publisher
@@ -68,6 +71,23 @@ async def _publish_once(services: Services) -> None:
         log.exception("publishing uncatalogued totals failed")
 
 
+class GzipReads:
+    """Gzip for what is read (GET: lists, reports, the web app's files compress 5-10x for phones on
+    slow links) when the client asks; answers under GZIP_MIN_BYTES and event streams go as they are.
+    Writes (POST /v1/events, ...) skip the wrapper: their answers are small, and the ingest path does
+    not pay its per-request cost (bench/gzip_cost.py)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="bazaar-inventory", version="1", lifespan=lifespan)
     app.state.settings = settings or get_settings()
@@ -79,5 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)  # the web app's pages, last: JSON routes come first
     openapi.install(app)
     app.add_middleware(ViewsReady)
+    app.add_middleware(GzipReads)
     app.add_middleware(Guard, settings=app.state.settings)  # added last: the outermost, before any route or view wait
     return app

@@ -62,6 +62,7 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, T
 from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from bazaar_core.logs import librdkafka_logging, stopping
 from bazaar_core.settings import Settings
 from domain import webhooks as signing
 from domain.webhooks import CircuitBreaker
@@ -281,6 +282,7 @@ class Notifier:
                     self._start_retry(key)
             await self._consume()
         finally:
+            stopping()  # from here the Kafka clients' refused connections are not news
             await self._finish()
             watch.cancel()
             for follower in (self.hook_follower, self.outcome_follower):
@@ -305,7 +307,7 @@ class Notifier:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 10_000,
-            "log_level": 3,
+            **librdkafka_logging(),
         })
         consumer.subscribe([s.alerts_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.subscribed = True
@@ -618,7 +620,7 @@ class Notifier:
             "group.id": f"{s.notifier_group}-parked-{uuid.uuid4().hex}",  # assigned, never commits
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
-            "log_level": 3,
+            **librdkafka_logging(),
         })
 
     async def _in_park_pool(self, fn, *args):
