@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Mapping
 from functools import partial
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from clickhouse import metrics
-from clickhouse.app import AnalyticsPipeline, Feed
 from bazaar_core.kafka.fetched import take_fetched
 from bazaar_core.kafka.gapfill import GapGuard, ack_offset
+from clickhouse import metrics
+from clickhouse.app import AnalyticsPipeline, Feed
 
 log = logging.getLogger("bazaar.agents.analytics")
 

@@ -17,12 +17,12 @@ from collections import deque
 
 from faust.types import TP
 
-from domain.batch import Applier, BatchOutput, InvalidEvent
 from bazaar_core.kafka import deadletters
-from streams import metrics
-from streams.app import Pipeline, on_any_rebalance
 from bazaar_core.kafka.fetched import take_fetched
 from bazaar_core.kafka.gapfill import GapGuard, ack_offset
+from domain.batch import Applier, BatchOutput, InvalidEvent
+from streams import metrics
+from streams.app import Pipeline, on_any_rebalance
 from streams.state import BatchStates
 
 log = logging.getLogger("bazaar.agents.stock")

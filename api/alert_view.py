@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from bazaar_core.settings import Settings
-from domain.alert_log import AlertLog, Entry
 from bazaar_core.kafka.follow import Record, TopicFollower
 from bazaar_core.kafka.topics import topic_configs, topic_specs
+from bazaar_core.settings import Settings
+from domain.alert_log import AlertLog, Entry
 
 log = logging.getLogger("bazaar.api.alerts")
 

@@ -3,8 +3,8 @@ references of managed stores and convert pack/measure units to base units before
 remember what unregistered stores sent once it was accepted."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from api.errors import invalid_events, issue
 from api.services import Services
@@ -33,4 +33,4 @@ async def apply(services: Services, events: Sequence[Event], batch: bool) -> tup
 def record(services: Services, uncatalogued: Uncatalogued) -> None:
     """After Kafka acked the events: count and list what the catalog does not know."""
     if uncatalogued:
-        services.uncatalogued.record(uncatalogued, datetime.now(timezone.utc))
+        services.uncatalogued.record(uncatalogued, datetime.now(UTC))

@@ -10,8 +10,8 @@ would otherwise hold it for seconds.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Awaitable, Callable
 
 from domain import catalog_csv
 from domain.catalog_csv import Row, RowError

@@ -16,15 +16,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from bazaar_core.kafka.follow import Record, TopicFollower
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from domain.catalog_search import Entry, SearchIndex
 from schemas.catalog import Product, Store, StoreProduct
-from bazaar_core.kafka.follow import Record, TopicFollower
-from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 log = logging.getLogger("bazaar.api.catalog")
 

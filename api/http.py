@@ -7,9 +7,8 @@ lookup is the API's most frequent request after POST /v1/events.
 """
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 import aiohttp
 
@@ -41,7 +40,7 @@ def getter(http: aiohttp.ClientSession) -> HttpGet:
             async with http.get(url, params=params, timeout=aiohttp.ClientTimeout(total=timeout_s)) as r:
                 body = await r.read()
                 return HttpAnswer(r.status, body, {k.lower(): v for k, v in r.headers.items()})
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise Unreachable(f"{type(exc).__name__} {exc}".strip()) from None
 
     return get

@@ -10,18 +10,19 @@ what is refused and how the answer names it. So the fast path changes the cost, 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from api.errors import ApiError, batch_too_large, event_issues, invalid_events, invalid_json, issue
 from api.producer import DeliveryResult, Item
+from bazaar_core.kafka.topics import DIGEST_HEADER, LEG_HEADER
 from domain import tokens
 from domain.events import LEG_OUT, digested_json, fingerprint_of, wire_legs
 from schemas.events import Event, EventAdapter, loads_exact
 from schemas.types import Timestamp
-from bazaar_core.kafka.topics import DIGEST_HEADER, LEG_HEADER
 
 
 class _Batch(BaseModel):

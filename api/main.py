@@ -8,13 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
-from api import errors, http as api_http, metrics, openapi
+from api import errors, metrics, openapi
+from api import http as api_http
 from api.guard import Guard
 from api.producer import EventProducer
-from api.routes import events, health, reports, stock
-from api.routes import alerts, catalog, products, store_products, stores, webhooks
-from api.routes import pages
 from api.readiness import ViewsReady
+from api.routes import alerts, catalog, events, health, pages, products, reports, stock, store_products, stores, webhooks
 from api.services import Services
 from api.workers import WorkerClient
 from bazaar_core import gcwatch, logs

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter as Tally
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 

@@ -11,7 +11,8 @@
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel, TypeAdapter

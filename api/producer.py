@@ -21,13 +21,13 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from functools import partial
-from typing import Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from bazaar_core.settings import Settings
 from bazaar_core.kafka.writer import Written
+from bazaar_core.settings import Settings
 
 log = logging.getLogger("bazaar.api.producer")
 
@@ -199,7 +199,7 @@ class EventProducer:
 
     # ---- callbacks (poll thread) -------------------------------------------------------------
 
-    def _on_delivery(self, acks: "_Acks", index: int, err: KafkaError | None, msg) -> None:
+    def _on_delivery(self, acks: _Acks, index: int, err: KafkaError | None, msg) -> None:
         if err is None:
             self._delivered_at = self._probed_at = time.monotonic()
             self._probe_ok = True

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from api.alert_view import AlertView
 from api.catalog_view import CatalogView
 from api.errors import ApiError, issue
 from api.uncatalogued import UncataloguedLog
 from api.webhook_view import WebhookView
-from bazaar_core.settings import Settings
 from bazaar_core.kafka.follow import Record, TopicFollower
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.kafka.writer import RecordWriter, Written
+from bazaar_core.settings import Settings
 
 log = logging.getLogger("bazaar.api.services")
 
@@ -41,7 +41,7 @@ class Services:
             configs=topic_configs(self.settings), name="uncatalogued")
 
     @classmethod
-    def create(cls, settings: Settings, broker_down=lambda: False) -> "Services":
+    def create(cls, settings: Settings, broker_down=lambda: False) -> Services:
         return cls(settings, RecordWriter(settings.kafka_bootstrap, settings.produce_timeout_s),
                    CatalogView(settings), AlertView(settings), WebhookView(settings), UncataloguedLog(), broker_down)
 

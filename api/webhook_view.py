@@ -6,10 +6,10 @@ import threading
 
 from pydantic import ValidationError
 
-from bazaar_core.settings import Settings
-from schemas.webhooks import DeadLetter, Webhook
 from bazaar_core.kafka.follow import Record, TopicFollower
 from bazaar_core.kafka.topics import topic_configs, topic_specs
+from bazaar_core.settings import Settings
+from schemas.webhooks import DeadLetter, Webhook
 
 log = logging.getLogger("bazaar.api.webhooks")
 

@@ -18,11 +18,11 @@ import time
 import httpx
 from confluent_kafka import Consumer, TopicPartition
 
-from bazaar_core.loadgen import catalog as demo_catalog
-from bazaar_core.settings import Settings, get_settings
 from bazaar.up import running
+from bazaar_core.loadgen import catalog as demo_catalog
 from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
 from bazaar_core.loadgen.generator import Product as GenProduct
+from bazaar_core.settings import Settings, get_settings
 from domain import tokens
 from domain.quantities import milli_str
 

@@ -49,7 +49,8 @@ def params_of(args: argparse.Namespace) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     import httpx
 
-    from clickhouse.formats import terminal_safe as safe, to_text
+    from clickhouse.formats import terminal_safe as safe
+    from clickhouse.formats import to_text
 
     base = (args.url or get_settings().analytics_base_url).rstrip("/")
     try:

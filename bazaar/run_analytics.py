@@ -48,9 +48,9 @@ def open_databases(settings: Settings):
 
 def build_worker(settings: Settings):
     from agents.analytics import register
+    from bazaar_core.kafka.faust_fence import worker
     from clickhouse.app import build, data_dir
     from clickhouse.web import register_views
-    from bazaar_core.kafka.faust_fence import worker
 
     sink_db, report_db = open_databases(settings)
     data_dir(settings).mkdir(parents=True, exist_ok=True)
@@ -61,11 +61,11 @@ def build_worker(settings: Settings):
 
 
 def run(args: argparse.Namespace) -> int:
-    from bazaar_core.kafka.local import ensure_topics
-    from clickhouse.errors import DatabaseLocked
-    from clickhouse.app import app_id
     from bazaar_core.kafka.faust_fence import seed_committed_offsets
+    from bazaar_core.kafka.local import ensure_topics
     from bazaar_core.kafka.topics import topic_configs, topic_specs
+    from clickhouse.app import app_id
+    from clickhouse.errors import DatabaseLocked
 
     settings = get_settings()
     if args.port:

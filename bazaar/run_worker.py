@@ -7,7 +7,6 @@ import asyncio
 from bazaar_core import gcwatch, logs
 from bazaar_core.settings import get_settings
 
-
 # Full collections walk every decoded key state the worker caches (a long pause); spaced
 # out a hundred times more than by default (only reference cycles need them; the stock path makes none).
 WORKER_GC_OLDEST = 1000
@@ -19,8 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_worker(settings):
     from agents import register_all
-    from streams.app import build
     from bazaar_core.kafka.faust_fence import worker
+    from streams.app import build
     from streams.web import register_views
 
     pipeline = build(settings)
@@ -38,8 +37,8 @@ def build_worker(settings):
 
 
 def run(args: argparse.Namespace) -> int:
-    from bazaar_core.kafka.local import ensure_topics
     from bazaar_core.kafka.faust_fence import seed_committed_offsets
+    from bazaar_core.kafka.local import ensure_topics
     from bazaar_core.kafka.topics import topic_configs, topic_specs
 
     settings = get_settings()

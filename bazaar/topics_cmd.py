@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 
 from bazaar_core.kafka.local import ensure_topics
-from bazaar_core.settings import get_settings
 from bazaar_core.kafka.topics import topic_configs, topic_specs
+from bazaar_core.settings import get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

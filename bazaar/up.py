@@ -10,13 +10,13 @@ import argparse
 import os
 import signal
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from bazaar_core.kafka.local import LocalKafka, ensure_topics
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings, get_settings
 from bazaar_core.supervisor import Child
-from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

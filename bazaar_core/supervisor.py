@@ -25,7 +25,7 @@ class Child:
     _next_start: float = field(default=0.0, repr=False)
 
     @classmethod
-    def bazaar(cls, name: str, command: list[str], env: dict[str, str], log_dir: Path, health_url: str | None = None) -> "Child":
+    def bazaar(cls, name: str, command: list[str], env: dict[str, str], log_dir: Path, health_url: str | None = None) -> Child:
         return cls(name, [sys.executable, "-m", "bazaar.cli", *command], env, log_dir / f"{name}.log", health_url)
 
     def start(self) -> None:

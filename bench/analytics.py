@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from bazaar_core.loadgen.generator import _milli
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
-from bazaar_core.loadgen.generator import _milli
 from bench.procs import StageError, settings_env
 from clickhouse.rows import ledger_rows
 
@@ -95,7 +95,7 @@ class Analytics:
     def pid(self) -> int:
         return self.child.proc.pid
 
-    def start(self, timeout: float = 180.0) -> "Analytics":
+    def start(self, timeout: float = 180.0) -> Analytics:
         self.started_at = time.monotonic()
         self.child.start()
         self.child.wait_healthy(timeout)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import rocksdict
 
-from bench.data import Dataset, compare, generate, load_messages, save_messages
 from bazaar_core.loadgen.generator import GenConfig
+from bench.data import Dataset, compare, generate, load_messages, save_messages
 from bench.plan import FULL, QUICK
 
 
@@ -89,7 +89,7 @@ def apply_all(messages: list, root: Path, partitions: int = 8, batch: int = 500)
         records += len(out.records)
     cpu = time.process_time() - started
     stock: dict[str, int] = {}
-    for partition, db in table.data.dbs.items():
+    for db in table.data.dbs.values():
         for raw_key, raw in db.items():
             if not raw_key.startswith(b"\x00") and not raw_key.startswith(b"__faust"):
                 stock[raw_key.decode()] = decode(raw, db, raw_key).on_hand

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.stages import STAGES, result
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                     kafka_cache_dir=defaults.kafka_cache_dir, kafka_version=defaults.kafka_version,
                     kafka_heap=defaults.kafka_heap, kafka_jvm_opts=defaults.kafka_jvm_opts, partitions=defaults.partitions,
                     log_level=defaults.log_level)
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     started = time.monotonic()
     run_info = {"mode": plan.mode, "started_at": started_at.isoformat(timespec="seconds"), "plan": plan.__dict__,
                 "machine": report.machine(), "versions": report.versions(base.kafka_version), "git": report.git_state(), "work_dir": str(root)}

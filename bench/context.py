@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bazaar_core.kafka.local import LocalKafka, ensure_topics
+from bazaar_core.kafka.topics import topic_configs, topic_specs
+from bazaar_core.loadgen.generator import GenConfig
 from bazaar_core.settings import Settings
 from bench.children.raw_producer import produce
 from bench.data import Dataset, generate, save_messages
-from bazaar_core.loadgen.generator import GenConfig
 from bench.plan import Plan
-from bench.procs import free_ports, high_watermarks, run_child, StageError
-from bazaar_core.kafka.topics import topic_configs, topic_specs
+from bench.procs import StageError, free_ports, high_watermarks, run_child
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pickle
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -62,7 +62,7 @@ def generate(name: str, config: GenConfig, *, messages: bool = True) -> Dataset:
 def to_messages(bodies: list[dict], chunk: int = 500) -> list[Item]:
     """The Kafka messages ``POST /v1/events`` would write for these bodies, in order."""
     out: list[Item] = []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for i in range(0, len(bodies), chunk):
         events = ingest.parse_events(orjson.dumps({"events": bodies[i:i + chunk]}), chunk)
         items, _owners = ingest.messages(ingest.stamp(events, now))

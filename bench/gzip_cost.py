@@ -8,7 +8,7 @@ import asyncio
 import json
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from starlette.middleware.gzip import GZipMiddleware
@@ -58,7 +58,7 @@ async def measure(rounds: int = 7, n: int = 20_000) -> dict:
 
 def main() -> None:
     figures = asyncio.run(measure())
-    result = {"bench": "gzip_cost", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "figures": figures,
+    result = {"bench": "gzip_cost", "at": datetime.now(UTC).isoformat(timespec="seconds"), "figures": figures,
               "ingest_added_us": round(figures["ingest_202.api_wrapper_on_post_us"] - figures["ingest_202.bare_us"], 2)}
     path = Path(__file__).parent / "results" / "latest-gzip.json"
     path.write_text(json.dumps(result, indent=2) + "\n")

@@ -17,10 +17,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import httpx
 from confluent_kafka import Consumer, TopicPartition
@@ -97,7 +97,7 @@ class CpuSampler:
         while not self._stop.wait(self.every_s):
             self._sample()
 
-    def __enter__(self) -> "CpuSampler":
+    def __enter__(self) -> CpuSampler:
         self._sample()
         self._thread.start()
         return self
@@ -261,7 +261,7 @@ class Workers:
         return Child.bazaar(f"worker-{port}", ["worker", "--port", str(port)], self.env, self.log_dir,
                             f"http://127.0.0.1:{port}/health")
 
-    def start(self, ports: list[int] | None = None) -> "Workers":
+    def start(self, ports: list[int] | None = None) -> Workers:
         """Start the workers (those on ``ports`` only, if given: ``add`` the others later)."""
         self.started_at = time.monotonic()
         for port in self.ports if ports is None else ports:

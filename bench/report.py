@@ -295,7 +295,7 @@ def markdown(run: dict) -> str:
     if by.get("clickhouse-sink", {}).get("load"):
         out.append(_sink_section(by["clickhouse-sink"]))
     for st in stages:
-        for i, prof in enumerate(st.get("profile", [])[:1]):
+        for prof in st.get("profile", [])[:1]:
             out.append(f"\n## Where `{st['name']}` spends its time (py-spy, {prof['samples']:,} samples)\n")
             out.append(_table(["category", "share of CPU", "CPU µs/event"],
                               [[c["frame"], f"{c['share']:.1%}", _c(c.get("cpu_us_per_event"))] for c in prof["categories"]]))

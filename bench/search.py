@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -117,11 +117,11 @@ def summary(samples: list[tuple[str, float, int]], per_query: bool = False) -> d
 
 def run(args: argparse.Namespace) -> dict:
     from bazaar_core.kafka.local import LocalKafka, ensure_topics
+    from bazaar_core.kafka.topics import topic_configs, topic_specs
     from bazaar_core.settings import Settings, get_settings
     from bazaar_core.supervisor import Child
     from bench import report
     from bench.procs import free_ports, proc_status, settings_env
-    from bazaar_core.kafka.topics import topic_configs, topic_specs
 
     root = Path(tempfile.mkdtemp(prefix="bazaar-bench-search-"))
     defaults = get_settings()
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> dict:
         n = min(per_part, args.products - part * per_part)
         path = root / f"catalog-{part}.csv"
         files.append((path, write_catalog(path, n, args.seed, first=part * per_part)))
-    out: dict = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "products": args.products,
+    out: dict = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "products": args.products,
                  "parts": args.parts, "csv_bytes": sum(size for _, size in files), "machine": report.machine(),
                  "versions": report.versions(settings.kafka_version), "git": report.git_state()}
     print(f"[bench] search: {args.products:,} products in {args.parts} file(s), {out['csv_bytes'] / 1e6:.1f} MB; work dir {root}", flush=True)
@@ -200,7 +200,7 @@ def main() -> int:
     result = run(args)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for name in (f"{stamp}-search.json", "latest-search.json"):
         (args.out / name).write_text(text + "\n")
     brief = {k: result[k] for k in ("import", "during_import", "api_rss_mb_before", "api_rss_mb_end", "api_hwm_mb")}

@@ -8,8 +8,9 @@ while ``fault_file`` exists every insert raises ``ClickHouseUnavailable`` as if 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import clickhouse_connect
 
@@ -58,7 +59,7 @@ class Database:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, dsn: str, fault_file: str = "") -> "Database":
+    def open(cls, dsn: str, fault_file: str = "") -> Database:
         return cls(connect(dsn), fault_file)
 
     def command(self, sql: str, parameters: dict | None = None) -> Any:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -49,8 +49,8 @@ def value_text(value: Any, type_name: str = "") -> Any:
         return decimal_text(value, _scale(type_name))
     if isinstance(value, datetime):
         if value.tzinfo is None:  # DateTime64(6, 'UTC') columns come back naive, in UTC
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).isoformat()
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, int) and abs(value) > 2**53:  # Int128 sums: keep them exact in JSON

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clickhouse import metrics
@@ -22,7 +23,7 @@ from clickhouse.errors import BadParameter, UnknownReport
 SQL_DIR = Path(__file__).parent / "sql"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*):([^{}]+)\}")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
-UTC = timezone.utc
+UTC = UTC
 END_OF_TIME = datetime(2299, 12, 31, 23, 59, 59, tzinfo=UTC)  # DateTime64's last day
 START_OF_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 

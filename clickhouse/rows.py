@@ -5,7 +5,8 @@ for its table, or raises ``ValueError`` for a message that breaks its contract.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 

@@ -29,16 +29,17 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
+from bazaar_core.kafka.deadletters import letter
 from clickhouse import metrics
 from clickhouse.client import Database
 from clickhouse.errors import InsertRefused, UnreadableMessage, is_transient
 from clickhouse.rows import Converter, Row
 from schemas.deadletters import DeadLetter
-from bazaar_core.kafka.deadletters import letter
 
 log = logging.getLogger("bazaar.clickhouse.sink")
 
@@ -240,7 +241,7 @@ class Sink:
             self.state.dead_lettered += 1
             setattr(self.state, reason, getattr(self.state, reason) + 1)
             self.state.last_dead_letter = {"table": self.table, "id": d.id, "partition": d.partition, "offset": d.offset, "reason": reason,
-                                           "error": d.error[:500], "at": datetime.now(timezone.utc).isoformat()}
+                                           "error": d.error[:500], "at": datetime.now(UTC).isoformat()}
 
     def _answered(self) -> None:
         metrics.CLICKHOUSE_UP.set(1)

@@ -19,9 +19,9 @@ import orjson
 from prometheus_client import generate_latest
 
 from clickhouse import formats, reports
+from clickhouse.app import AnalyticsPipeline
 from clickhouse.errors import BadParameter, UnknownReport
 from clickhouse.migrate import applied
-from clickhouse.app import AnalyticsPipeline
 
 log = logging.getLogger("bazaar.streams.analytics_web")
 

@@ -6,9 +6,9 @@ store is found; ``decide`` says allow, or why not. Nothing here knows HTTP, Kafk
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable
 
 ALL_STORES = "*"
 

@@ -70,7 +70,7 @@ class Transition(NamedTuple):  # a NamedTuple: an event can raise several per ke
                 _s(self.days_of_cover), _s(self.suggested_reorder), self.reorder_unit, self.clears]
 
     @classmethod
-    def from_list(cls, v: list) -> "Transition":
+    def from_list(cls, v: list) -> Transition:
         return cls(v[0], v[1], v[2], v[3], Decimal(v[4]), _d(v[5]), _d(v[6]), _d(v[7]), v[8], v[9])
 
 

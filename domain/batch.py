@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from typing import MutableMapping, Protocol
+from typing import Protocol
 
 import orjson
 from pydantic import ValidationError

@@ -24,9 +24,9 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Iterable, Iterator
 
 from pydantic import ValidationError
 

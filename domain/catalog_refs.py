@@ -14,9 +14,10 @@ Pure: the catalog is anything with ``product(sku)`` and ``has_store(store_id)``.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -80,7 +81,7 @@ def without_server_fields(event: Event) -> Event:
             break
     else:
         return event
-    lines = [line.model_copy(update={f: None for f in SERVER_LINE_FIELDS}) for line in event.lines]
+    lines = [line.model_copy(update=dict.fromkeys(SERVER_LINE_FIELDS)) for line in event.lines]
     return event.model_copy(update={"lines": lines})
 
 

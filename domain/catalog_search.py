@@ -30,10 +30,11 @@ import time
 import unicodedata
 from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate, islice
 from operator import attrgetter
-from typing import Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 from schemas.catalog import Product
 
@@ -77,7 +78,7 @@ class Entry:
     names: tuple[str, ...]  # folded
 
     @classmethod
-    def of(cls, product: Product) -> "Entry":
+    def of(cls, product: Product) -> Entry:
         names = tuple(n for n in (fold(product.name), *(fold(v) for v in product.names.values())) if n)
         barcodes = tuple(b.strip().casefold() for b in product.barcodes)
         key = product.sku.casefold()
@@ -90,7 +91,7 @@ class Query(NamedTuple):
     tokens: tuple[str, ...]
 
     @classmethod
-    def of(cls, query: str) -> "Query":
+    def of(cls, query: str) -> Query:
         ident = query.strip().casefold()
         text = fold(query) if ident else ""
         return cls(ident, text, tuple(text.split()))

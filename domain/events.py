@@ -9,8 +9,9 @@ token covers both stores.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
-from typing import Callable, Iterable, MutableMapping, NamedTuple
+from collections.abc import Callable, Iterable, MutableMapping
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 from domain.quantities import to_milli
 from domain.stock import Result, StockState, apply_count, apply_movement
@@ -24,7 +25,7 @@ DIGEST_HEADER = "bazaar-digest"  # Kafka header with the producer's payload fing
 US_PER_DAY = 86_400 * 1_000_000
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_us(ts: datetime) -> int:

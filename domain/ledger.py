@@ -10,7 +10,6 @@ from domain.stock import Outcome
 from schemas.events import Adjustment, Event, Purchase, Return, Sale, Transfer
 from schemas.types import decimal_text
 
-
 # the ledger's outcome of each key outcome: a re-delivered event reports what it did the first time
 _OUTCOME = {o: (Outcome.APPLIED if o is Outcome.DUPLICATE else o).value for o in Outcome}
 

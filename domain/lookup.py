@@ -1,7 +1,7 @@
 """What a stock lookup shows for one (store, sku)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from domain.quantities import milli_str
 from domain.stock import StockState
@@ -10,7 +10,7 @@ from domain.stock import StockState
 def iso_us(us: int | None) -> str | None:
     if us is None:
         return None
-    return datetime.fromtimestamp(us // 1_000_000, tz=timezone.utc).replace(microsecond=us % 1_000_000).isoformat()
+    return datetime.fromtimestamp(us // 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000).isoformat()
 
 
 def stock_item(store_id: str, sku: str, state: StockState) -> dict:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -55,7 +55,7 @@ class AlertCleared(BaseModel):
     raised_at: Timestamp  # the event's received_at
 
 
-AlertMessage = Annotated[Union[Alert, AlertCleared], Field(discriminator="type")]
+AlertMessage = Annotated[Alert | AlertCleared, Field(discriminator="type")]
 AlertMessageAdapter: TypeAdapter = TypeAdapter(AlertMessage)
 
 

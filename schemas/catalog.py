@@ -72,7 +72,7 @@ class Product(_Model):
     lead_time_days: int | None = Field(default=None, ge=0, le=365)
 
     @model_validator(mode="after")
-    def _packs_are_distinct(self) -> "Product":
+    def _packs_are_distinct(self) -> Product:
         names = [p.unit for p in self.packs]
         if len(set(names)) != len(names):
             raise ValueError("packs: each pack unit may appear once")

@@ -41,7 +41,7 @@ class DeadLetter(BaseModel):
     @classmethod
     def of(cls, *, source: Source, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
            headers: dict[str, str] | None, error: BaseException | str, failed_at: datetime, attempts: int = 1,
-           store_id: str | None = None) -> "DeadLetter":
+           store_id: str | None = None) -> DeadLetter:
         if isinstance(error, BaseException):
             error_type, text = type(error).__name__, str(error)
         else:

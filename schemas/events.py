@@ -7,23 +7,22 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from schemas.types import (
     MAX_LINES,
+    EventTime,
     Money,
     NonNegativeQuantity,
     NonZeroQuantity,
     PositiveQuantity,
     Quantity,
-    EventTime,
     Sku,
     StoreId,
     TerminalId,
-    Timestamp,
 )
 
 ADJUSTMENT_REASONS = ("damage", "expiry", "theft", "own_use", "correction")
@@ -139,7 +138,7 @@ class Adjustment(_EventBase):
     lines: _lines(AdjustmentLine)
 
     @model_validator(mode="after")
-    def _signs_follow_reasons(self) -> "Adjustment":
+    def _signs_follow_reasons(self) -> Adjustment:
         for i, line in enumerate(self.lines):
             reason = line.reason or self.reason
             if reason is None:
@@ -165,13 +164,13 @@ class Transfer(_EventBase):
     lines: _lines(TransferLine)
 
     @model_validator(mode="after")
-    def _different_stores(self) -> "Transfer":
+    def _different_stores(self) -> Transfer:
         if self.to_store_id == self.store_id:
             raise ValueError("to_store_id: must differ from store_id")
         return self
 
 
-Event = Annotated[Union[Sale, Purchase, Return, Adjustment, Count, Transfer], Field(discriminator="type")]
+Event = Annotated[Sale | Purchase | Return | Adjustment | Count | Transfer, Field(discriminator="type")]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)
 EVENT_TYPES = ("sale", "purchase", "return", "adjustment", "count", "transfer")
 

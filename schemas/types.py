@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, PlainSerializer, WrapValidator
@@ -37,7 +37,7 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 # An event's time lies between EARLIEST and the server's clock plus the allowed skew of a terminal's
 # clock, so that every date computation downstream (store-local days, partitions, reports) is
 # defined for it: datetime arithmetic overflows near years 1 and 9999.
-EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _clock_skew = timedelta(days=1)
 
 
@@ -48,7 +48,7 @@ def set_clock_skew(seconds: float) -> None:
 
 
 def latest_accepted(now: datetime | None = None) -> datetime:
-    return (now or datetime.now(timezone.utc)) + _clock_skew
+    return (now or datetime.now(UTC)) + _clock_skew
 
 
 def _in_range(value: datetime) -> datetime:

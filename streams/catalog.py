@@ -40,7 +40,7 @@ class CatalogCache:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="catalog-cache", daemon=True)
 
-    def start(self) -> "CatalogCache":
+    def start(self) -> CatalogCache:
         self._thread.start()
         return self
 

@@ -5,7 +5,7 @@ import asyncio
 import heapq
 import itertools
 import time
-from typing import Callable
+from collections.abc import Callable
 
 # A waiter re-checks the committed offset and whether this worker still owns the partition this
 # often (and at once on ``wake_all``, which the worker calls on every rebalance signal).

@@ -3,9 +3,10 @@ stream's ledger replayed in memory, and every report compared with ``tests.analy
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from bazaar_core.loadgen.generator import Generator
 from tests.analytics_model import Catalog, Model, from_us, milli, paisa, us

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-UTC = timezone.utc
+UTC = UTC
 DAY_US = 86_400 * 1_000_000
 
 

@@ -16,8 +16,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
-from typing import Annotated, AsyncIterator, Literal
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 import orjson
@@ -100,7 +101,7 @@ async def ack_alert(store_id: StoreId, alert_id: UUID, request: Request, service
     held = alerts.ack_of(str(alert_id))
     if held is not None:
         return {"alert_id": str(alert_id), "acknowledged": held, "already": True}
-    ack = bodies.validate(AlertAck, {**body, "alert_id": alert_id, "store_id": store_id, "acked_at": datetime.now(timezone.utc)})
+    ack = bodies.validate(AlertAck, {**body, "alert_id": alert_id, "store_id": store_id, "acked_at": datetime.now(UTC)})
     data = ack.model_dump(mode="json")
     written = await services.write(services.settings.alert_acks_topic, str(alert_id).encode(), orjson.dumps(data))
     alerts.apply_ack(data, written.offset)
@@ -131,12 +132,12 @@ async def _events(alerts: AlertView, store_id: str, resume, heartbeat: float, re
         last_a, last_k = max(last_a, resume[0]), max(last_k, resume[1])
     try:
         yield b": stream of alerts for " + store_id.encode() + b"\nretry: 2000\n\n"
-        for kind, offset, data in backlog:
+        for kind, _offset, data in backlog:
             yield sse(kind, (last_a, last_k), data)
         while not sub.overflowed:
             try:
                 kind, offset, data = await asyncio.wait_for(sub.queue.get(), timeout=heartbeat)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if await request.is_disconnected():
                     return
                 yield b": heartbeat\n\n"

@@ -13,7 +13,7 @@
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -56,7 +56,7 @@ async def post_events(request: Request) -> Response:
     with metrics.INGEST_SECONDS.time():
         events, batch = ingest.parse_batch(await request.body(), settings.max_batch)
         events, digests, uncatalogued = await catalog_check.apply(state.services, events, batch)
-        items, owners = ingest.messages(events, digests, received_at=datetime.now(timezone.utc))
+        items, owners = ingest.messages(events, digests, received_at=datetime.now(UTC))
         results = await producer.send_many(items, timeout=settings.produce_timeout_s + ACK_GRACE_S)
         if failure := ingest.delivery_failure(events, ingest.per_event(results, owners, len(events))):
             metrics.PRODUCE_FAILURES.inc(len(failure.extra["failed"]))

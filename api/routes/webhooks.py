@@ -10,8 +10,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Annotated
+from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
@@ -32,7 +31,7 @@ READ = ("invalid_request", "not_found", *VIEWS, *GUARDED)
              openapi_extra=json_body(WebhookIn))
 async def register(request: Request, services: ServicesDep, hooks: WebhooksDep) -> dict:
     spec = bodies.validate(WebhookIn, await bodies.json_object(request))
-    hook = Webhook(**spec.model_dump(), webhook_id=uuid.uuid4(), created_at=datetime.now(timezone.utc))
+    hook = Webhook(**spec.model_dump(), webhook_id=uuid.uuid4(), created_at=datetime.now(UTC))
     written = await services.write(services.settings.webhooks_topic, str(hook.webhook_id).encode(), hook.model_dump_json().encode())
     hooks.put_webhook(written.offset, str(hook.webhook_id), hook)
     return hook.public()
@@ -77,7 +76,7 @@ async def retry(webhook_id: UUID, alert_id: UUID, services: ServicesDep, hooks: 
     dead = hooks.dead_letter(str(webhook_id), str(alert_id))
     if dead is None or dead.state == "redelivered":
         raise bodies.not_found("alert_id", f"no dead letter of alert {alert_id} for webhook {webhook_id}")
-    again = dead.model_copy(update={"state": "retry_requested", "retry_requested_at": datetime.now(timezone.utc)})
+    again = dead.model_copy(update={"state": "retry_requested", "retry_requested_at": datetime.now(UTC)})
     written = await services.write(services.settings.webhook_dead_letters_topic, pair_key(webhook_id, alert_id),
                                    again.model_dump_json().encode())
     hooks.put_dead_letter(written.offset, again)

@@ -9,8 +9,8 @@ once its dead letter is on the broker, so a crash in between dead-letters it aga
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from prometheus_client import Counter
@@ -30,7 +30,7 @@ def letter(source: Source, topic: str, partition: int, offset: int, key: bytes |
            headers: dict[str, str] | None, error: BaseException | str, attempts: int = 1) -> DeadLetter:
     """Build (and count, and log) the dead letter of one message."""
     dead = DeadLetter.of(source=source, topic=topic, partition=partition, offset=offset, key=key, value=value,
-                         headers=headers, error=error, failed_at=datetime.now(timezone.utc), attempts=attempts)
+                         headers=headers, error=error, failed_at=datetime.now(UTC), attempts=attempts)
     DEAD_LETTERS.labels(source, topic, dead.error_type).inc()
     log.error("message dead-lettered; its partition goes on",
               extra={"id": dead.id, "store_id": dead.store_id, "error_type": dead.error_type, "error": dead.error[:500]})
@@ -56,9 +56,9 @@ def read_all(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[str, D
             return out
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
         done: set[int] = set()
-        deadline = datetime.now(timezone.utc).timestamp() + timeout_s
+        deadline = datetime.now(UTC).timestamp() + timeout_s
         while len(done) < len(ends):
-            if datetime.now(timezone.utc).timestamp() > deadline:
+            if datetime.now(UTC).timestamp() > deadline:
                 raise TimeoutError(f"reading {topic} took longer than {timeout_s} s")
             msg = consumer.poll(0.5)
             if msg is None:

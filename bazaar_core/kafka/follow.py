@@ -14,8 +14,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -151,7 +151,7 @@ class TopicFollower:
         consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in targets])
         with self._cond:
             self._targets = targets
-            self._positions = {tp: 0 for tp in targets}
+            self._positions = dict.fromkeys(targets, 0)
 
     def _handle(self, msg) -> None:
         err = msg.error()

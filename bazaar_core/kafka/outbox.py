@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from confluent_kafka import KafkaException
 
-from bazaar_core.logs import librdkafka_logging
 from bazaar_core.kafka.writer import PolledProducer
+from bazaar_core.logs import librdkafka_logging
 
 log = logging.getLogger("bazaar.streams.outbox")
 

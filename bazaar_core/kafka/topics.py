@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from bazaar_core.settings import Settings
-
 from domain.events import DIGEST_HEADER, LEG_HEADER  # noqa: F401  (re-exported: the wire's header names)
 
 

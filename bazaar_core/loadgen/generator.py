@@ -13,10 +13,10 @@ import random
 import uuid
 from bisect import bisect
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import accumulate
-from typing import Iterator
 
 TZ = timezone(timedelta(hours=5))  # the demo stores keep Pakistan time
 
@@ -222,7 +222,7 @@ class Generator:
 
 
 def _us(ts: datetime) -> int:
-    delta = ts - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = ts - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

@@ -55,24 +55,24 @@ import weakref
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, TopicPartition
 from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from bazaar_core.kafka import deadletters
+from bazaar_core.kafka.follow import Record, TopicFollower
+from bazaar_core.kafka.offsets import OffsetTracker
+from bazaar_core.kafka.topics import topic_configs, topic_specs
+from bazaar_core.kafka.writer import RecordWriter
 from bazaar_core.logs import librdkafka_logging, stopping
 from bazaar_core.settings import Settings
 from domain import webhooks as signing
 from domain.webhooks import CircuitBreaker
 from schemas.alerts import AlertMessageAdapter
 from schemas.webhooks import DeadLetter, Delivery, Webhook, pair_key
-from bazaar_core.kafka import deadletters
-from bazaar_core.kafka.follow import Record, TopicFollower
-from bazaar_core.kafka.offsets import OffsetTracker
-from bazaar_core.kafka.topics import topic_configs, topic_specs
-from bazaar_core.kafka.writer import RecordWriter
 
 log = logging.getLogger("bazaar.notifier")
 
@@ -642,7 +642,7 @@ class Notifier:
                     lane.room.clear()
                     try:
                         await asyncio.wait_for(lane.room.wait(), timeout=1.0)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                     continue
                 try:
@@ -844,7 +844,7 @@ class Notifier:
         try:
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
 
@@ -899,4 +899,4 @@ REGISTRY.register(_COLLECTOR)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -56,7 +56,7 @@ class Poster:
     async def post(self, payload: bytes, events: int) -> dict:
         """POST until accepted: a 503 or a dropped connection (e.g. a keep-alive connection the server
         closed just as it was reused) is retried, which is always safe (event ids dedupe)."""
-        for attempt in range(MAX_ATTEMPTS):
+        for _attempt in range(MAX_ATTEMPTS):
             try:
                 async with self.session.post(f"{self.url}/v1/events", data=payload, headers=JSON) as resp:
                     body = await resp.read()

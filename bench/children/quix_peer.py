@@ -15,12 +15,12 @@ import orjson
 from quixstreams import Application
 from quixstreams.state.rocksdb import RocksDBOptions
 
+from bazaar_core.kafka.topics import DIGEST_HEADER, LEG_HEADER
 from bench.procs import child_main, progress
 from domain.events import LEG_OUT, apply_event
 from domain.stock import StockState
 from schemas.events import from_wire
 from streams.state import decode, encode
-from bazaar_core.kafka.topics import DIGEST_HEADER, LEG_HEADER
 
 
 def _dumps(value) -> bytes:

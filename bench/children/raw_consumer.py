@@ -8,10 +8,10 @@ import uuid
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from domain.events import LEG_OUT, apply_event
-from schemas.events import from_wire
 from bazaar_core.kafka.topics import DIGEST_HEADER, LEG_HEADER
 from bench.procs import child_main, progress
+from domain.events import LEG_OUT, apply_event
+from schemas.events import from_wire
 
 
 def run(args: argparse.Namespace) -> dict:

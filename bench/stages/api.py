@@ -18,11 +18,11 @@ import json
 import math
 import time
 
+from bazaar_core.loadgen.generator import GenConfig
 from bazaar_core.supervisor import Child
 from bench import profile
 from bench.context import Context
 from bench.data import compare, generate, save_bodies, worker_stock
-from bazaar_core.loadgen.generator import GenConfig
 from bench.procs import CpuSampler, Workers, cpu_s, free_ports, high_watermarks, proc_status, run_child
 from bench.stages import exactness, result
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bench.context import Context
 from bench.data import compare
-from bench.procs import run_child, du_bytes
+from bench.procs import du_bytes, run_child
 from bench.stages import exactness, result
 
 

@@ -14,9 +14,9 @@ import time
 
 import httpx
 
+from bazaar_core.loadgen.generator import GenConfig, _milli
 from bench.context import Context
 from bench.data import compare, generate, worker_stock
-from bazaar_core.loadgen.generator import GenConfig, _milli
 from bench.procs import StageError, Workers, du_bytes, high_watermarks, proc_status, rate
 from bench.stages import exactness, result
 

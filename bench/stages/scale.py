@@ -6,9 +6,11 @@ producer is many times faster than the worker) and timed until all are applied: 
 memory and RocksDB bytes per key."""
 from __future__ import annotations
 
+from functools import partial
+
+from bazaar_core.loadgen.generator import GenConfig
 from bench.context import Context
 from bench.data import generate
-from bazaar_core.loadgen.generator import GenConfig
 from bench.procs import StageError
 from bench.stages import result
 from bench.stages.workers import Warm, run_workers
@@ -27,7 +29,7 @@ def run(ctx: Context) -> list[dict]:
             raise StageError(f"scale-{stores}: the opening counts are not the head of the generated events")
         settings = ctx.settings(f"bench-scale{stores}")
         ctx.preload(data, settings, f"scale-{stores}-counts", part=slice(0, opening))
-        warm = Warm(opening, opening, lambda: ctx.preload(data, settings, f"scale-{stores}-load", part=slice(opening, None)))
+        warm = Warm(opening, opening, partial(ctx.preload, data, settings, f"scale-{stores}-load", part=slice(opening, None)))
         fields = run_workers(ctx, data, settings, 1, f"scale-{stores}-stores", warm=warm, compact=True)
         points.append({"stores": stores, "events_per_store": per_store, "opening_count_keys": stores * plan.skus,
                        "timed_events": data.events - opening, **fields})

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from bazaar_core.settings import Settings
 from bench import profile
@@ -105,7 +105,7 @@ def batch_stats(urls: list[str]) -> dict:
         for line in text.splitlines():
             for name in ("bazaar_stream_batch_events_sum", "bazaar_stream_batch_events_count", "bazaar_stream_batch_keys_sum",
                          "bazaar_stream_alerts_total", "bazaar_stream_negative_stock_total"):
-                if line.startswith(name + " ") or line.startswith(name + "{"):
+                if line.startswith((name + " ", name + "{")):
                     sums[name] = sums.get(name, 0.0) + float(line.split()[-1])
     count = sums.get("bazaar_stream_batch_events_count", 0.0)
     if not count:

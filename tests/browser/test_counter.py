@@ -1,7 +1,6 @@
 """The counter records sales online and offline; the stock follows exactly."""
 from __future__ import annotations
 
-
 import pytest
 
 from tests.browser.conftest import on_hand, post_count, shot, wait_for

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,11 +18,11 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
 from domain import webhooks
 from schemas.alerts import Alert, AlertCleared
-from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 
 def all_topics(settings: Settings) -> None:
@@ -30,7 +30,7 @@ def all_topics(settings: Settings) -> None:
 
 
 def make_alert(store: str = "s1", sku: str = "rice", kind: str = "low_stock", **over) -> Alert:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     body = dict(alert_id=uuid.uuid4(), kind=kind, store_id=store, sku=sku, on_hand=Decimal("2"), threshold=Decimal("5"),
                 velocity=Decimal("1.5"), days_of_cover=Decimal("1.333"), suggested_reorder=Decimal("24"), reorder_unit="carton",
                 event_id=uuid.uuid4(), occurred_at=now, raised_at=now)
@@ -39,7 +39,7 @@ def make_alert(store: str = "s1", sku: str = "rice", kind: str = "low_stock", **
 
 
 def make_cleared(of: Alert, **over) -> AlertCleared:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     body = dict(alert_id=uuid.uuid4(), cleared_alert_id=of.alert_id, kind=of.kind, store_id=of.store_id, sku=of.sku,
                 on_hand=Decimal("30"), threshold=of.threshold, event_id=uuid.uuid4(), occurred_at=now, raised_at=now)
     body.update(over)
@@ -103,7 +103,7 @@ class Receiver:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def start(self) -> "Receiver":
+    def start(self) -> Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):

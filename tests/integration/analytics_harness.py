@@ -18,7 +18,7 @@ class Analytics:
         self.http = httpx.Client(base_url=self.url, timeout=60)
         self.child: Child | None = None
 
-    def start(self) -> "Analytics":
+    def start(self) -> Analytics:
         self.child = Child.bazaar("analytics", ["analytics"], self.running.env, self.running.log_dir, f"{self.url}/health")
         self.child.start()
         self.child.wait_healthy(timeout=120)

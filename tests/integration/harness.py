@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 
 from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
 from domain import tokens
-from bazaar_core.kafka.topics import topic_configs, topic_specs
 
 
 class Running:
@@ -34,7 +34,7 @@ class Running:
     def _worker(self, port: int) -> Child:
         return Child.bazaar(f"worker-{port}", ["worker", "--port", str(port)], self.env, self.log_dir, f"http://127.0.0.1:{port}/health")
 
-    def start(self, workers: list[int] | None = None) -> "Running":
+    def start(self, workers: list[int] | None = None) -> Running:
         """Start the API and the workers (all, or those on ``workers``' ports: ``start_worker`` the rest later)."""
         children = [child for port, child in self.workers.items() if workers is None or port in workers] + [self.api]
         for child in children:

@@ -22,8 +22,8 @@ import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from bazaar_core.settings import Settings
 from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
+from bazaar_core.settings import Settings
 from domain.quantities import milli_str
 from tests.analytics_checks import catalog_for, check_reports, replay_ledger
 from tests.analytics_model import Catalog, Model, from_us

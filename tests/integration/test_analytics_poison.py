@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from confluent_kafka import Producer
 
-from bazaar_core.settings import Settings
 from bazaar_core.kafka.deadletters import read_all
+from bazaar_core.settings import Settings
 from tests.conftest import free_ports
 from tests.integration.analytics_harness import Analytics
 from tests.integration.harness import Running
@@ -63,7 +63,7 @@ def test_one_post_spanning_101_months_does_not_stall_analytics(stack):
     assert len({b["occurred_at"][:7] for b in months}) == 101
     resp = running.post({"events": months})
     assert resp.status_code == 202, resp.text
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     resp = running.post(_sale(store, now.isoformat(), quantity="2", price="55.50"))
     assert resp.status_code == 202, resp.text
     posted = time.monotonic()
@@ -83,7 +83,7 @@ def test_one_post_spanning_101_months_does_not_stall_analytics(stack):
 
 
 def _ledger_entry(store: str, quantity: str) -> dict:
-    at = datetime.now(timezone.utc).isoformat()
+    at = datetime.now(UTC).isoformat()
     return {"v": 1, "event_id": str(uuid.uuid4()), "type": "adjustment", "leg": "out", "store_id": store, "terminal_id": "t1",
             "occurred_at": at, "received_at": at,
             "rows": [{"sku": "atta", "quantity": quantity, "reason": "correction", "on_hand_before": "0",

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
-from bazaar_core.kafka.topics import topic_configs, topic_specs
 from tests.conftest import free_ports
 
 pytestmark = pytest.mark.integration

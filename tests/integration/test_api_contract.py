@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -43,7 +44,7 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 def event(kind: str, quantity: str, **fields) -> dict:
     line = {"sku": SKU, "quantity": quantity, **({"unit_price": "450.00"} if kind == "sale" else {"unit_cost": "400.00"})}
     return {"event_id": str(uuid.uuid4()), "type": kind, "store_id": STORE, "terminal_id": "pos-1",
-            "occurred_at": datetime.now(timezone.utc).isoformat(), "lines": [line], **fields}
+            "occurred_at": datetime.now(UTC).isoformat(), "lines": [line], **fields}
 
 
 def seed(r: Running) -> dict[str, list[str]]:
@@ -64,7 +65,7 @@ def seed(r: Running) -> dict[str, list[str]]:
         time.sleep(0.2)
     alert = alerts[0]
     dead = DeadLetter(webhook_id=hook, alert_id=alert["alert_id"], store_id=STORE, kind=alert["kind"], body="{}", attempts=12,
-                      last_error="HTTP 500 from the receiver", dead_at=datetime.now(timezone.utc))
+                      last_error="HTTP 500 from the receiver", dead_at=datetime.now(UTC))
     produce_json(r.settings.kafka_bootstrap, r.settings.webhook_dead_letters_topic, pair_key(hook, alert["alert_id"]).decode(),
                  dead.model_dump(mode="json"))
     while http.get(f"/v1/webhooks/{hook}/dead-letters").json()["items"] == []:

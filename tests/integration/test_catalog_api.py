@@ -153,7 +153,7 @@ class Server:
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{settings.api_port}"
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         self.thread.start()
         wait_until(lambda: self.server.started, what="uvicorn")
         return self

@@ -14,11 +14,10 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.main import create_app
-from schemas.deadletters import DeadLetter
 from bazaar_core.kafka import deadletters
+from schemas.deadletters import DeadLetter
 from tests.conftest import free_ports
-from tests.integration.alerting import (Blackhole, Receiver, all_topics, make_alert, notifier, produce_alerts,
-                                        produce_raw, wait_until)
+from tests.integration.alerting import Blackhole, Receiver, all_topics, make_alert, notifier, produce_alerts, produce_raw, wait_until
 
 pytestmark = pytest.mark.integration
 

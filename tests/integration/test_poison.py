@@ -10,30 +10,31 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from confluent_kafka import Producer
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from bazaar_core.kafka.deadletters import read_all
 from domain import tokens
 from domain.events import LEG_HEADER
 from domain.quantities import milli_str, to_milli
-from bazaar_core.kafka.deadletters import read_all
 from tests.integration.harness import Running
 from tests.integration.test_pipeline import event
 
 pytestmark = pytest.mark.integration
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap, tmp_path_factory):
-    from tests.conftest import free_ports
     from bazaar_core.settings import Settings
+    from tests.conftest import free_ports
 
     worker_port, api_port = free_ports(2)
     prefix = f"t-poison-{uuid.uuid4().hex[:8]}"

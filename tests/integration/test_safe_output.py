@@ -8,7 +8,7 @@ import io
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -35,7 +35,7 @@ def stack(kafka_bootstrap, tmp_path_factory):
     running = Running(settings, [worker_port]).start()
     analytics = Analytics(running).start()
     try:
-        when = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+        when = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
         for quantity in ("5", "-2"):  # a count of 5, then a sale of 2 (a negative quantity in the report)
             body = {"event_id": str(uuid.uuid4()), "store_id": STORE, "terminal_id": TERMINAL, "actor": ACTOR, "occurred_at": when}
             if quantity == "5":

@@ -10,7 +10,16 @@ import pytest
 from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
 from clickhouse import formats, reports
 from clickhouse.migrate import migrate
-from clickhouse.rows import LEDGER_COLUMNS, PRODUCT_COLUMNS, STORE_COLUMNS, STORE_PRODUCT_COLUMNS, ledger_rows, product_rows, store_product_rows, store_rows
+from clickhouse.rows import (
+    LEDGER_COLUMNS,
+    PRODUCT_COLUMNS,
+    STORE_COLUMNS,
+    STORE_PRODUCT_COLUMNS,
+    ledger_rows,
+    product_rows,
+    store_product_rows,
+    store_rows,
+)
 from clickhouse.sink import Sink, TableSpec
 from tests.analytics_checks import catalog_for, check_reports, replay_ledger
 from tests.analytics_model import Model

@@ -1,7 +1,7 @@
 """Migrations apply once and in order, refuse edited history; report parameters and SQL agree."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -46,7 +46,7 @@ def test_parameters_parse_default_and_refuse():
     values = reports.resolve(rep, {"to": "2026-11-22"})
     assert values == {"store_id": "", "to": date(2026, 11, 22), "from": date(2026, 11, 16)}
     at = reports.resolve(reports.get("stock_as_of"), {"store_id": "s1", "at": "2026-11-22T18:00:00+05:00"})["at"]
-    assert at == datetime(2026, 11, 22, 13, tzinfo=timezone.utc)
+    assert at == datetime(2026, 11, 22, 13, tzinfo=UTC)
     assert reports.bind({"at": at}) == {"at": "2026-11-22 13:00:00.000000"}
     assert reports.resolve(reports.get("low_stock"), {"threshold": "2.5"})["threshold"] == Decimal("2.5")
     with pytest.raises(BadParameter, match="store_id: required"):
@@ -71,7 +71,7 @@ def test_values_are_written_exactly():
     assert formats.value_text(datetime(2026, 11, 20, 3, 0, 0, 5), "DateTime64(6, 'UTC')") == "2026-11-20T03:00:00.000005+00:00"
     assert formats.value_text(date(2026, 11, 20)) == "2026-11-20"
     assert formats.value_text(2**70) == str(2**70)
-    table = Table("r", {"at": datetime(2026, 1, 1, tzinfo=timezone.utc)}, ["sku", "on_hand", "ok", "note"],
+    table = Table("r", {"at": datetime(2026, 1, 1, tzinfo=UTC)}, ["sku", "on_hand", "ok", "note"],
                   ["String", "Decimal(38, 3)", "Bool", "Nullable(String)"], [("a,b", Decimal("1.250"), True, None)])
     assert formats.to_csv(table).decode() == 'sku,on_hand,ok,note\n"a,b",1.25,true,\n'
     assert formats.to_text(table.columns, formats.records(table)).splitlines()[2].split() == ["a,b", "1.25", "true"]
@@ -96,13 +96,13 @@ def test_bazaar_clickhouse_migrate_and_status(tmp_path):
 
 
 def test_today_is_the_latest_local_day_of_the_time_zones_named():
-    evening = datetime(2026, 11, 22, 20, 30, tzinfo=timezone.utc)  # 01:30 on the 23rd in Karachi
+    evening = datetime(2026, 11, 22, 20, 30, tzinfo=UTC)  # 01:30 on the 23rd in Karachi
     assert reports.local_today(["Asia/Karachi"], evening) == date(2026, 11, 23)
     assert reports.local_today([None], evening) == date(2026, 11, 22)  # a store the catalog does not know: UTC
     assert reports.local_today(["America/Lima", None], evening) == date(2026, 11, 22)
     assert reports.local_today([None, "America/Lima", "Asia/Karachi"], evening) == date(2026, 11, 23)
     assert reports.local_today(["Not/AZone"], evening) == date(2026, 11, 22)  # unknown: read as UTC, like the SQL
-    morning = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+    morning = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
     assert reports.local_today(["America/Lima"], morning) == date(2026, 11, 21)
 
 
@@ -126,7 +126,7 @@ def test_store_today_reads_the_catalog_time_zones():
     migrate(db)
     db.insert("stores", [("khi", "Karachi shop", "Asia/Karachi", "PKR", "ur", True, 1),
                          ("lim", "Lima shop", "America/Lima", "PEN", "es", True, 2)], STORE_COLUMNS, token="tz-test")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert reports.store_today(db, "khi") == reports.local_today(["Asia/Karachi"], now)
     assert reports.store_today(db, "lim") == reports.local_today(["America/Lima"], now)
     assert reports.store_today(db, "unknown") == now.date()

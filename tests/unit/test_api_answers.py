@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,18 +17,18 @@ from api.main import create_app
 from api.routes.stock import worker_error
 from api.services import Services
 from api.workers import WorkerClient
+from bazaar_core.kafka.writer import Written
 from bazaar_core.settings import Settings
 from schemas import answers
 from schemas.alerts import Alert
 from schemas.catalog import Product, Store, StoreProduct
 from schemas.webhooks import DeadLetter
-from bazaar_core.kafka.writer import Written
 
 pytestmark = pytest.mark.unit
 
 STORE, SKU = "lahore-007", "tapal-190g"
 ALERT_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
-NOW = datetime(2026, 11, 22, 13, 4, 11, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 13, 4, 11, tzinfo=UTC)
 
 
 class Writer:

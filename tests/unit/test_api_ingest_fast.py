@@ -3,7 +3,7 @@ event) gives exactly what the exact path and the contract's own functions give."
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +16,7 @@ from schemas.events import to_wire
 pytestmark = pytest.mark.unit
 
 MAX = 500
-NOW = datetime(2026, 11, 22, 7, 6, 25, 123456, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 7, 6, 25, 123456, tzinfo=UTC)
 
 
 def bodies(n: int = 300) -> list[dict]:
@@ -124,7 +124,7 @@ def test_wire_bytes_and_digests_are_those_of_the_contract(terminal):
     events = ingest.parse_events(json.dumps({"events": items}).encode(), MAX)
     got, owners = ingest.messages(events, received_at=NOW)
     want = old_messages(events, NOW)
-    for (key, value, headers), i in zip(got, owners):
+    for (_key, value, headers), i in zip(got, owners):
         assert value == want[i][0]
         assert dict(headers)["bazaar-digest"] == want[i][1].encode()
     assert len(got) == len(events) + sum(e.type == "transfer" for e in events)

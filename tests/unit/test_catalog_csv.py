@@ -4,7 +4,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain import catalog_csv
 from domain.catalog_csv import CsvFileError, Row, RowError, lines_of, parse, read

@@ -42,7 +42,7 @@ def test_rows_are_stored_in_batches_while_the_body_still_arrives(monkeypatch):
 
 def test_errors_in_line_order_with_failed_writes_among_them(monkeypatch):
     monkeypatch.setattr(catalog_import, "BATCH_ROWS", 2)
-    data = "sku,name,unit\na,A,kg\nb,B,tons\nc,C,g\nd,D,\na,Again,\ne,E,\n".encode()
+    data = b"sku,name,unit\na,A,kg\nb,B,tons\nc,C,g\nd,D,\na,Again,\ne,E,\n"
     report, _, _ = run(data, fail={"c", "e"})
     assert report.imported == 2  # a and d
     assert [(e.line, e.sku) for e in report.errors] == [(3, "b"), (4, "c"), (6, "a"), (7, "e")]

@@ -8,9 +8,9 @@ import pytest
 
 from domain.catalog import ConversionError, effective, to_base
 from domain.catalog_refs import check, without_server_fields
+from domain.events import digest
 from schemas.catalog import Product, Store, StoreProduct
 from schemas.events import EventAdapter
-from domain.events import digest
 
 pytestmark = pytest.mark.unit
 

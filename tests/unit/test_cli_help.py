@@ -12,8 +12,8 @@ import time
 import pytest
 
 from bazaar.cli import COMMANDS
-from bazaar_core.settings import Settings
 from bazaar.up import Stack, ready_line
+from bazaar_core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

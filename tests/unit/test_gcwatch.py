@@ -6,6 +6,7 @@ import gc
 import pytest
 
 from bazaar_core import gcwatch
+
 pytestmark = pytest.mark.unit
 
 

@@ -2,7 +2,7 @@
 history with offline bursts, re-sends, counts and transfers, in arrival order."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,7 +18,7 @@ def test_core_matches_generator_expectation():
     states: dict = {}
     types = set()
     for body in gen.events():
-        received = datetime.fromtimestamp(body["received_at_hint"] // 1_000_000, tz=timezone.utc)
+        received = datetime.fromtimestamp(body["received_at_hint"] // 1_000_000, tz=UTC)
         event = EventAdapter.validate_python(wire_body(body, received))
         types.add(event.type)
         apply_event(states, event)

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from bazaar_core import logs
+
 pytestmark = pytest.mark.unit
 
 

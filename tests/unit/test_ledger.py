@@ -1,6 +1,7 @@
 """Ledger entries: what each applied event leg did per sku, identical when replayed."""
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.events import LEG_IN, apply_event
 from domain.ledger import ledger_entry

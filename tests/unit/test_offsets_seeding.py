@@ -13,8 +13,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.librdkafka_segfault import (COORDINATOR_NOT_AVAILABLE, LIST_OFFSETS, NOT_COORDINATOR, OFFSET_COMMIT,
-                                       OFFSET_FETCH, PARTITIONS, MockCluster, ended, run_child)
+from tests.librdkafka_segfault import (
+    COORDINATOR_NOT_AVAILABLE,
+    LIST_OFFSETS,
+    NOT_COORDINATOR,
+    OFFSET_COMMIT,
+    OFFSET_FETCH,
+    PARTITIONS,
+    MockCluster,
+    ended,
+    run_child,
+)
 
 pytestmark = pytest.mark.unit
 

@@ -1,7 +1,6 @@
 """api/routes/pages.py: the built web app served by the API, without a broker."""
 from __future__ import annotations
 
-
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient

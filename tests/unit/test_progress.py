@@ -67,7 +67,7 @@ def test_a_batch_wakes_only_the_waits_it_reached():
         near = asyncio.ensure_future(progress.wait(3, 150, timeout_s=5, owned=owned))
         await asyncio.sleep(0)
         asked_at_start = asked["n"]
-        for offset in range(0, 200):  # 200 batches applied, in well under the 0.25 s re-check
+        for offset in range(200):  # 200 batches applied, in well under the 0.25 s re-check
             progress.mark(3, offset)
             await asyncio.sleep(0)
         assert near.done() and near.result() is True

@@ -3,7 +3,8 @@ every error in the one error shape, and the request bodies the routes read thems
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import routing

@@ -1,7 +1,8 @@
 """The RocksDB value codec round-trips every field of a key's state."""
-import pytest
 import orjson
-from hypothesis import given, strategies as st
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.alerts import AlertState
 from domain.stock import StockState

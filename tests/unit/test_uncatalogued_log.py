@@ -1,7 +1,7 @@
 """The API's list of what accepted events named without catalog entries (``GET /v1/catalog/uncatalogued``)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from domain.catalog_refs import Uncatalogued
 
 pytestmark = pytest.mark.unit
 
-T0 = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
 
 def counted(*events: tuple[tuple[str, ...], set[str]]) -> Uncatalogued:

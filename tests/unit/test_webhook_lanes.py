@@ -8,19 +8,19 @@ import asyncio
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 from prometheus_client import REGISTRY
 
+from bazaar_core.kafka.writer import Written
+from bazaar_core.notifier.service import Notifier
 from bazaar_core.settings import Settings
 from domain.webhooks import CircuitBreaker
 from schemas.deadletters import DeadLetter as MessageDeadLetter
 from schemas.webhooks import DeadLetter, Delivery, Webhook, pair_key
-from bazaar_core.notifier.service import Notifier
-from bazaar_core.kafka.writer import Written
 from tests.integration.alerting import make_alert
 
 pytestmark = pytest.mark.unit
@@ -126,7 +126,7 @@ class FakeTopic:
         assert msg.offset() == len(log)
         log.append(msg)
 
-    def reader(self) -> "FakeReader":
+    def reader(self) -> FakeReader:
         self.readers += 1
         return FakeReader(self)
 
@@ -194,7 +194,7 @@ def notifier(s: Settings, receivers: Receivers, *paths: str) -> tuple[Notifier, 
     n._park_reader = n.topic.reader
     n._park_pool = ThreadPoolExecutor(1)
     ids = {}
-    created = datetime.now(timezone.utc) - timedelta(minutes=1)
+    created = datetime.now(UTC) - timedelta(minutes=1)
     for path in paths:
         hook = Webhook(url=f"http://127.0.0.1:1{path}", secret=SECRET, webhook_id=uuid.uuid4(), created_at=created)
         n.hooks[str(hook.webhook_id)] = hook
@@ -455,7 +455,7 @@ def test_a_retry_requested_goes_through_the_webhooks_lane():
         key = pair_key(ids["/ok"], alert.alert_id)
         n.dead[key] = DeadLetter(webhook_id=ids["/ok"], alert_id=alert.alert_id, store_id="s1", kind="low_stock",
                                  body=alert.model_dump_json(), attempts=12, last_error="HTTP 500",
-                                 dead_at=datetime.now(timezone.utc), state="retry_requested")
+                                 dead_at=datetime.now(UTC), state="retry_requested")
         n._start_retry(key)
         n._start_retry(key)  # asked twice: one delivery
         await until(lambda: n.writer.on(s.webhook_dead_letters_topic), what="the redelivered record")

@@ -6,8 +6,8 @@ import hmac
 
 import pytest
 
-from domain.webhooks import backoff, headers, retryable, schedule, signature, verify
 from bazaar_core.kafka.offsets import OffsetTracker
+from domain.webhooks import backoff, headers, retryable, schedule, signature, verify
 
 pytestmark = pytest.mark.unit
 
