@@ -11,17 +11,23 @@ from pathlib import Path
 
 import faust
 
+from bazaar_core.kafka import faust_fence
+from bazaar_core.kafka.writer import RecordWriter
 from bazaar_core.settings import Settings
 from clickhouse import metrics
 from clickhouse.client import Database
 from clickhouse.rows import (
-    LEDGER_COLUMNS, PRODUCT_COLUMNS, STORE_COLUMNS, STORE_PRODUCT_COLUMNS,
-    ledger_rows, product_rows, store_product_rows, store_rows,
+    LEDGER_COLUMNS,
+    PRODUCT_COLUMNS,
+    STORE_COLUMNS,
+    STORE_PRODUCT_COLUMNS,
+    ledger_rows,
+    product_rows,
+    store_product_rows,
+    store_rows,
 )
 from clickhouse.sink import Sink, TableSpec
 from schemas.deadletters import DeadLetter
-from bazaar_core.kafka import faust_fence as faust_fixes
-from bazaar_core.kafka.writer import RecordWriter
 
 DEAD_LETTER_TIMEOUT_S = 30.0  # one attempt to get the broker's ack for a batch's dead letters
 
@@ -38,7 +44,7 @@ class DeadLetterTopic:
         self.topic = topic
         self.writer = RecordWriter(bootstrap, timeout_s)
 
-    def start(self) -> "DeadLetterTopic":
+    def start(self) -> DeadLetterTopic:
         self.writer.start()
         return self
 
@@ -86,7 +92,7 @@ class AnalyticsPipeline:
     async def refresh_lag(self) -> None:
         """Consumer lag per feed: high watermark - next offset to consume, over assigned partitions."""
         consumer = self.app.consumer
-        assigned = [tp for tp in consumer.assignment()]
+        assigned = list(consumer.assignment())
         highwaters = await consumer.highwaters(*assigned) if assigned else {}
         for feed in self.feeds:
             lag = 0
@@ -95,7 +101,7 @@ class AnalyticsPipeline:
                     continue
                 position = feed.next_offset.get(tp.partition)
                 if position is None:
-                    position = consumer._committed_offset.get(tp) or 0  # the next offset to read
+                    position = faust_fence.committed_offset(consumer, tp) or 0  # the next offset to read
                 lag += max(0, (highwaters.get(tp) or 0) - position)
             feed.lag = lag
             metrics.LAG.labels(feed.sink.table).set(lag)
@@ -135,9 +141,9 @@ def make_app(settings: Settings) -> faust.App:
 def build(settings: Settings, sink_db: Database, report_db: Database) -> AnalyticsPipeline:
     # Faust's commits (never past an unacked ledger offset) and its per-message hand-over, as corrected
     # for the workers; the catalog topics are compacted (holes in their offsets are normal) and idle
-    faust_fixes.apply({settings.ledger_topic})
-    faust_fixes.limit_fetch_wait(settings.stream_fetch_wait_ms)  # (see faust_fixes)
-    faust_fixes.fast_lz4()
+    faust_fence.apply({settings.ledger_topic})
+    faust_fence.limit_fetch_wait(settings.stream_fetch_wait_ms)  # (see faust_fence)
+    faust_fence.fast_lz4()
     app = make_app(settings)
 
     def topic(name: str, partitions: int) -> faust.TopicT:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import faust
 from faust.sensors.monitor import Monitor
 
-from bazaar_core.settings import Settings
-from bazaar_core.kafka import faust_fence as faust_fixes
-from streams.catalog import CatalogCache
+from bazaar_core.kafka import faust_fence
 from bazaar_core.kafka.outbox import Outbox
+from bazaar_core.settings import Settings
+from streams.catalog import CatalogCache
 from streams.progress import Progress
 
 
@@ -81,9 +81,9 @@ def make_app(settings: Settings) -> faust.App:
 
 
 def build(settings: Settings) -> Pipeline:
-    faust_fixes.apply({settings.events_topic})
-    faust_fixes.limit_fetch_wait(settings.stream_fetch_wait_ms, settings.stream_fetch_min_bytes)
-    faust_fixes.fast_lz4()
+    faust_fence.apply({settings.events_topic})
+    faust_fence.limit_fetch_wait(settings.stream_fetch_wait_ms, settings.stream_fetch_min_bytes)
+    faust_fence.fast_lz4()
     app = make_app(settings)
     events = app.topic(
         settings.events_topic,
@@ -109,7 +109,7 @@ def build(settings: Settings) -> Pipeline:
     def committed(partition: int) -> int | None:
         from faust.types import TP
 
-        return app.consumer._committed_offset.get(TP(settings.events_topic, partition))
+        return faust_fence.committed_offset(app.consumer, TP(settings.events_topic, partition))
 
     alerts = app.topic(
         settings.alerts_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",

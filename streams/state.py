@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any
 
 import orjson
 import rocksdict
 
 from domain.alerts import AlertState
 from domain.stock import AT, StockState, fold_key, horizon_of
+from bazaar_core.kafka import faust_fence
 
 
 def encode_header(state: StockState) -> bytes:
@@ -350,7 +352,7 @@ class KeyMoves(_Moves):
         return out
 
     @classmethod
-    def spilled(cls, db: Any, key: bytes, state: StockState, moves: Any) -> "KeyMoves":
+    def spilled(cls, db: Any, key: bytes, state: StockState, moves: Any) -> KeyMoves:
         """Key moves holding ``moves`` (kept in the value until now, so nothing is stored under the
         key's prefix yet), every one of them to be written by the next ``drain``."""
         current = dict(moves.items())
@@ -414,7 +416,7 @@ class BatchStates(MutableMapping[str, StockState]):
         state = self._cache.get(key)
         if state is not None:
             return state
-        db = self._table.data._db_for_partition(self.partition)
+        db = faust_fence.partition_db(self._table, self.partition)
         raw_key = key.encode()
         raw = db.get(raw_key)
         if raw is None:
@@ -450,12 +452,12 @@ class BatchStates(MutableMapping[str, StockState]):
         # faust.stores.rocksdb.Store. (Not updating its ``_key_index``, a cache Faust's own reads use
         # to find a key's partition and otherwise search every partition: ours read by partition,
         # and its LRU takes a lock per key.)
-        store = self._table.data
+
         for key, (partition, state) in self._dirty.items():
             raw_key = key.encode()
             slot = writes.get(partition)
             if slot is None:
-                slot = writes[partition] = (store._db_for_partition(partition), rocksdict.WriteBatch(raw_mode=True))
+                slot = writes[partition] = (faust_fence.partition_db(self._table, partition), rocksdict.WriteBatch(raw_mode=True))
             db, batch = slot
             moves = state.moves
             if moves.__class__ is KeyMoves:  # stored by the earlier layout: its movements go back into the value

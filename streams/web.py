@@ -8,11 +8,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from prometheus_client import generate_latest
-
 from faust.exceptions import SameNode
 from faust.types import TP
 from faust.web.exceptions import ServiceUnavailable
+from prometheus_client import generate_latest
 
 from domain import tokens
 from domain.events import SEP, stock_key
@@ -20,6 +19,7 @@ from domain.lookup import stock_item
 from streams import metrics
 from streams.app import Pipeline, on_any_rebalance
 from streams.state import decode
+from bazaar_core.kafka import faust_fence
 
 log = logging.getLogger("bazaar.streams.web")
 
@@ -54,7 +54,7 @@ def register_views(p: Pipeline) -> None:
         return tokens.partition_for(store_id.encode(), settings.partitions)
 
     def db_for(partition: int):
-        return p.stock.data._db_for_partition(partition)
+        return faust_fence.partition_db(p.stock, partition)
 
     async def ready_for(web, request, store_id: str) -> Any:
         """None when the owning partition has caught up with the request's token, else a response."""
@@ -145,7 +145,7 @@ def register_views(p: Pipeline) -> None:
 
     @app.page("/health")
     async def health(web, request) -> Any:
-        status = readiness(app.tables.recovery.completed.is_set(), bool(app.rebalancing), bool(getattr(app, "in_recovery", False)))
+        status = readiness(faust_fence.recovered_once(app), bool(app.rebalancing), bool(getattr(app, "in_recovery", False)))
         body = {"status": status, "assigned": sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic)}
         return web.json(body, status=200 if status == "ok" else 503)
 

@@ -1,4 +1,26 @@
-"""Corrections to faust-streaming's offset commits, and one fast path, applied when the stream app is built.
+"""The fence around Faust's, aiokafka's and mode's private names: every use of one is in this module.
+
+Re-verify on every upgrade of faust-streaming, aiokafka or mode-streaming (pinned together in
+pyproject.toml). ``verify()`` runs when a Faust app is built (``apply``) and fails loudly if a name
+below is gone or a replaced function is no longer the code it was written against.
+
+Replaced (patched) names, each with the upstream bug or limit it works around:
+  faust.transport.consumer.Consumer._new_offset      commits past an unacked offset after a
+      rebalance (the head-of-list hole check is skipped at 0 and off by one; faust-streaming #606
+      is the same family: concurrency > 1 commits past unprocessed messages)
+  faust.transport.consumer.Consumer.wait_first        four tasks and an asyncio.wait per message
+  faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_worker_consumer
+      fetch_max_wait_ms hard-coded to 1500 ms: stalls busy partitions behind idle ones
+  aiokafka.codec / record readers: lz4_decode         cramjam's fixed cost per small batch
+Private state read or written (accessors at the end of this module):
+  Consumer._committed_offset, ._acked, ._acked_index  committed offsets (the one place that reads
+      them: ``committed_offset``) and acking an offset read past Faust to fill a gap
+  AIOKafkaConsumer._fetch_max_wait_ms, ._fetch_min_bytes
+  faust.stores.rocksdb.Store._db_for_partition        one RocksDB per partition (``partition_db``)
+  mode.utils.queues.ThrowableQueue._errors            a channel's pending errors (``queue_has_errors``)
+  Recovery.completed                                  tables recovered at least once (``recovered_once``)
+
+Corrections to faust-streaming's offset commits, and one fast path, applied when the stream app is built.
 
 Faust computes the offset to commit from the list of acked offsets. Its check for a hole at the
 head of that list (``_new_offset``) is skipped while the committed offset is None or 0 (``if
@@ -39,7 +61,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Optional
+from typing import Any
 
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
@@ -50,12 +72,12 @@ from faust.types import TP
 from faust.utils.functional import consecutive_numbers
 from mode.services import WaitResults
 
-log = logging.getLogger("bazaar.streams.faust_fixes")
+log = logging.getLogger("bazaar.kafka.faust_fence")
 _MEMBERS_ACTIVE = {KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS,
                    getattr(KafkaError, "NON_EMPTY_GROUP", -999)}
 
 
-def _new_offset(self: Consumer, tp: TP) -> Optional[int]:
+def _new_offset(self: Consumer, tp: TP) -> int | None:
     if tp.topic not in _FULL_HISTORY:
         return _faust_new_offset(self, tp)  # a compacted topic: holes are normal there
     acked = self._acked[tp]
@@ -171,7 +193,8 @@ def fast_lz4() -> bool:
 
     modules = [aiokafka.codec, aiokafka.record.default_records, aiokafka.record.legacy_records]
     try:
-        from aiokafka.record._crecords import default_records as c_default, legacy_records as c_legacy
+        from aiokafka.record._crecords import default_records as c_default
+        from aiokafka.record._crecords import legacy_records as c_legacy
         modules += [c_default, c_legacy]
     except ImportError:  # aiokafka without its C extension: the Python readers
         pass
@@ -182,6 +205,7 @@ def fast_lz4() -> bool:
 
 
 def apply(full_history_topics: set[str] = frozenset()) -> None:
+    verify()
     _FULL_HISTORY.update(full_history_topics)
     Consumer._new_offset = _new_offset
     Consumer.wait_first = _deliver
@@ -269,3 +293,115 @@ def _seed(reader: KafkaConsumer, admin: AdminClient, group_id: str, topic: str, 
     if refused and refused[0].code() not in _MEMBERS_ACTIVE:
         raise KafkaException(refused[0])
     return {tp.partition: tp.offset for tp in done.topic_partitions if tp.error is None}
+
+
+# ---- the fence's checks ------------------------------------------------------------------------------
+
+class FenceError(RuntimeError):
+    """A private name this module relies on is gone or changed: re-verify before running."""
+
+
+# sha256 (first 16 hex digits) of the source each patch replaces, as written against the pinned versions
+REPLACED = {
+    "faust.transport.consumer.Consumer._new_offset": "1d2c7ea89a7ad4f1",
+    "faust.transport.consumer.Consumer.wait_first": "feade6a31f8a6789",
+    "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_worker_consumer": "c2701bfc3e6f6cad",
+}
+# private attributes: (where they must be set up, the text that sets them up)
+ATTRIBUTES = {
+    "faust.transport.consumer.Consumer.__init__": ("_committed_offset", "_acked", "_acked_index"),
+    "aiokafka.AIOKafkaConsumer.__init__": ("_fetch_max_wait_ms", "_fetch_min_bytes"),
+    "mode.utils.queues.ThrowableQueue": ("_errors",),
+    "faust.tables.recovery.Recovery.__init__": ("self.completed",),
+    "faust.stores.rocksdb.Store": ("def _db_for_partition", "def set_persisted_offset"),
+}
+_ORIGINALS = {
+    "faust.transport.consumer.Consumer._new_offset": lambda: _faust_new_offset,
+    "faust.transport.consumer.Consumer.wait_first": lambda: _wait_first,
+    "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_worker_consumer": lambda: _faust_worker_consumer,
+}
+
+
+def _resolve(dotted: str) -> Any:
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(dotted)
+
+
+def _digest(fn: Any) -> str:
+    import hashlib
+    import inspect
+
+    return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
+
+
+def problems() -> list[str]:
+    """What no longer matches (empty: the fence holds)."""
+    import inspect
+
+    out = []
+    for name, want in REPLACED.items():
+        try:
+            current = _resolve(name)
+        except (ImportError, AttributeError):
+            out.append(f"{name} is gone")
+            continue
+        original = _ORIGINALS[name]()
+        if current is not original and getattr(current, "__module__", "") != __name__:
+            out.append(f"{name} is not the function this module took (replaced by someone else?)")
+        elif _digest(original) != want:
+            out.append(f"{name} changed upstream (source digest {_digest(original)}, written against {want})")
+    for where, names in ATTRIBUTES.items():
+        try:
+            source = inspect.getsource(_resolve(where))
+        except (ImportError, AttributeError, TypeError, OSError):
+            out.append(f"{where} is gone")
+            continue
+        out += [f"{where} no longer has {n!r}" for n in names if n not in source]
+    return out
+
+
+def verify() -> None:
+    found = problems()
+    if found:
+        raise FenceError("Faust/aiokafka/mode internals changed; re-verify bazaar_core/kafka/faust_fence.py:\n  " + "\n  ".join(found))
+
+
+# ---- accessors: the only reads of private state outside the patches ------------------------------
+
+def committed_offset(consumer: Any, tp: Any) -> int | None:
+    """The group's committed offset of ``tp`` as Faust's consumer knows it (the next to read)."""
+    return consumer._committed_offset.get(tp)
+
+
+def ack_unfetched(consumer: Any, tp: Any, offset: int) -> None:
+    """Ack an offset Faust never delivered (read past it to fill a gap), as ``Consumer.ack`` does."""
+    committed = consumer._committed_offset[tp]
+    if committed is None or offset >= committed:
+        index = consumer._acked_index[tp]
+        if offset not in index:
+            index.add(offset)
+            consumer._acked[tp].append(offset)
+
+
+def partition_db(table: Any, partition: int) -> Any:
+    """The RocksDB of one partition of a Faust table (opened on first use)."""
+    return table.data._db_for_partition(partition)
+
+
+def queue_has_errors(queue: Any) -> bool:
+    return bool(queue._errors)
+
+
+def recovered_once(app: Any) -> bool:
+    """Has the app recovered its tables after an assignment at least once?"""
+    return app.tables.recovery.completed.is_set()

@@ -4,6 +4,7 @@ Faust's stream, whose per-event hand-over costs more than the sinks' own work pe
 from __future__ import annotations
 
 from typing import Any
+from bazaar_core.kafka.faust_fence import queue_has_errors
 
 
 def take_fetched(app: Any, queue: Any, batch: list, limit: int) -> int:
@@ -21,7 +22,7 @@ def take_fetched(app: Any, queue: Any, batch: list, limit: int) -> int:
     consumer = app.consumer
     unacked, on_message_in = consumer.unacked, app.sensors.on_message_in
     taken = 0
-    while len(batch) < limit and not queue.empty() and not queue._errors:
+    while len(batch) < limit and not queue.empty() and not queue_has_errors(queue):
         event = queue.get_nowait()
         message = event.message
         if message.generation_id != generation:

@@ -12,9 +12,11 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
+from bazaar_core.kafka import faust_fence
 
 log = logging.getLogger("bazaar.streams.gapfill")
 Raw = tuple[int, int, "bytes | None", bytes, list]  # partition, offset, key, value, headers
@@ -79,9 +81,9 @@ class GapGuard:
         self.expected: dict[Any, int] = {}  # per tp: the next offset this process must handle
 
     @classmethod
-    def of_app(cls, app: Any, bootstrap: str, on_gap: Callable[[], None]) -> "GapGuard":
+    def of_app(cls, app: Any, bootstrap: str, on_gap: Callable[[], None]) -> GapGuard:
         """For an agent of Faust app ``app``: the floor is its consumer's committed offset."""
-        return cls(bootstrap, lambda tp: app.consumer._committed_offset.get(tp), on_gap)
+        return cls(bootstrap, lambda tp: faust_fence.committed_offset(app.consumer, tp), on_gap)
 
     async def check(self, msg: Any) -> list[Raw]:
         tp, offset = msg.tp, msg.offset
@@ -103,11 +105,4 @@ class GapGuard:
         return filled
 
 
-def ack_offset(consumer: Any, tp: Any, offset: int) -> None:
-    """Ack an offset Faust never delivered (read to fill a gap), as Faust's ``Consumer.ack`` does for a message."""
-    committed = consumer._committed_offset[tp]
-    if committed is None or offset >= committed:
-        index = consumer._acked_index[tp]
-        if offset not in index:
-            index.add(offset)
-            consumer._acked[tp].append(offset)
+ack_offset = faust_fence.ack_unfetched  # (kept under this name: the agents ack gap-filled offsets with it)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from intervaltree import IntervalTree
 
-from bazaar_core.kafka import faust_fence as faust_fixes
+from bazaar_core.kafka import faust_fence
 from bazaar_core.kafka.faust_fence import _new_offset
 
 pytestmark = pytest.mark.unit
@@ -24,7 +24,7 @@ def consumer(acked, committed):
 
 @pytest.fixture(autouse=True)
 def full_history(monkeypatch):
-    monkeypatch.setattr(faust_fixes, "_FULL_HISTORY", {"events"})
+    monkeypatch.setattr(faust_fence, "_FULL_HISTORY", {"events"})
 
 
 @pytest.mark.parametrize("committed", [0, 5])
@@ -59,14 +59,14 @@ def compacted_at_resume():
 
 
 def test_a_compacted_topic_keeps_fausts_own_rule(monkeypatch):
-    monkeypatch.setattr(faust_fixes, "_FULL_HISTORY", set())
+    monkeypatch.setattr(faust_fence, "_FULL_HISTORY", set())
     assert _new_offset(compacted_at_resume(), TP) == 12
     # the strict rule would wait for offset 5 for ever: it is only for topics without holes
-    monkeypatch.setattr(faust_fixes, "_FULL_HISTORY", {"events"})
+    monkeypatch.setattr(faust_fence, "_FULL_HISTORY", {"events"})
     assert _new_offset(compacted_at_resume(), TP) is None
 
 
-# ---- the fetcher's per-message delivery (faust_fixes._deliver) ------------------------------------
+# ---- the fetcher's per-message delivery (faust_fence._deliver) ------------------------------------
 
 class _Fetching:
     """What ``_deliver`` uses of a Faust consumer: a mode Service with a ``suspend_flow`` event."""
@@ -91,7 +91,7 @@ def test_a_callback_that_does_not_suspend_runs_inline_without_tasks():
             return "put"
 
         tasks_before = len(asyncio.all_tasks())
-        result = await faust_fixes._deliver(consumer, callback("m1"), consumer.suspend_flow.wait())
+        result = await faust_fence._deliver(consumer, callback("m1"), consumer.suspend_flow.wait())
         assert len(asyncio.all_tasks()) == tasks_before  # nothing was scheduled for it
         return result, delivered
 
@@ -113,7 +113,7 @@ def test_a_callback_that_suspends_is_carried_on_where_it_stopped():
 
         loop = asyncio.get_running_loop()
         loop.call_later(0.05, room.set)
-        result = await faust_fixes._deliver(consumer, callback("m2"), consumer.suspend_flow.wait())
+        result = await faust_fence._deliver(consumer, callback("m2"), consumer.suspend_flow.wait())
         return result, steps
 
     result, steps = asyncio.run(go())
@@ -135,7 +135,7 @@ def test_a_suspended_callback_is_abandoned_when_the_flow_is_suspended_as_faust_d
                 raise
 
         asyncio.get_running_loop().call_later(0.05, consumer.suspend_flow.set)  # a rebalance begins
-        result = await asyncio.wait_for(faust_fixes._deliver(consumer, callback("m3"), consumer.suspend_flow.wait()), 5)
+        result = await asyncio.wait_for(faust_fence._deliver(consumer, callback("m3"), consumer.suspend_flow.wait()), 5)
         await asyncio.sleep(0.01)  # the abandoned delivery's cancellation runs
         return result, steps
 
@@ -150,9 +150,9 @@ def test_faust_consumers_wait_for_data_only_as_long_as_the_setting_says(monkeypa
     from bazaar_core.settings import Settings
     from streams.app import make_app
 
-    monkeypatch.setattr(AIOKafkaConsumerThread, "_create_worker_consumer", faust_fixes._faust_worker_consumer)  # unpatched
+    monkeypatch.setattr(AIOKafkaConsumerThread, "_create_worker_consumer", faust_fence._faust_worker_consumer)  # unpatched
     for name in ("ms", "min_bytes"):
-        monkeypatch.setitem(faust_fixes._FETCH_LIMITS, name, faust_fixes._FETCH_LIMITS[name])
+        monkeypatch.setitem(faust_fence._FETCH_LIMITS, name, faust_fence._FETCH_LIMITS[name])
     settings = Settings(data_dir=tmp_path, stream_fetch_wait_ms=40)
     assert settings.stream_fetch_min_bytes == 65_536
 
@@ -165,9 +165,9 @@ def test_faust_consumers_wait_for_data_only_as_long_as_the_setting_says(monkeypa
             return consumer._fetch_max_wait_ms, consumer._fetch_min_bytes
 
         waits = [made()]  # Faust's own
-        faust_fixes.limit_fetch_wait(settings.stream_fetch_wait_ms, settings.stream_fetch_min_bytes)
+        faust_fence.limit_fetch_wait(settings.stream_fetch_wait_ms, settings.stream_fetch_min_bytes)
         waits.append(made())
-        faust_fixes.limit_fetch_wait(25)  # the analytics process: answered as soon as there is data
+        faust_fence.limit_fetch_wait(25)  # the analytics process: answered as soon as there is data
         return [*waits, made()]
 
     assert asyncio.run(fetch_waits()) == [(1500, 1), (40, 65_536), (25, 1)]
@@ -179,7 +179,8 @@ def test_fast_lz4_reads_the_batches_aiokafka_reads(monkeypatch):
     import aiokafka.codec
     import aiokafka.record.default_records as py_default
     import aiokafka.record.legacy_records as py_legacy
-    from aiokafka.record._crecords import default_records as c_default, legacy_records as c_legacy
+    from aiokafka.record._crecords import default_records as c_default
+    from aiokafka.record._crecords import legacy_records as c_legacy
     from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
     modules = (aiokafka.codec, py_default, py_legacy, c_default, c_legacy)
@@ -193,8 +194,8 @@ def test_fast_lz4_reads_the_batches_aiokafka_reads(monkeypatch):
     raw = bytes(builder.build())
     before = [(r.key, r.value, r.headers) for r in c_default.DefaultRecordBatch(raw)]
 
-    assert faust_fixes.fast_lz4() is True
-    assert all(module.lz4_decode is faust_fixes._lz4_frame_decode for module in modules)
+    assert faust_fence.fast_lz4() is True
+    assert all(module.lz4_decode is faust_fence._lz4_frame_decode for module in modules)
     after_c = [(r.key, r.value, r.headers) for r in c_default.DefaultRecordBatch(raw)]
     after_py = [(r.key, r.value, r.headers) for r in py_default._DefaultRecordBatchPy(raw)]
     assert [v for _, v, _ in before] == values
@@ -208,13 +209,35 @@ def test_the_analytics_process_commits_ledger_offsets_as_the_workers_commit_even
     from bazaar_core.settings import Settings
     from clickhouse.app import build
 
-    monkeypatch.setattr(faust_fixes, "_FULL_HISTORY", set())
-    monkeypatch.setattr(Consumer, "_new_offset", faust_fixes._faust_new_offset)
-    monkeypatch.setattr(Consumer, "wait_first", faust_fixes._wait_first)
+    monkeypatch.setattr(faust_fence, "_FULL_HISTORY", set())
+    monkeypatch.setattr(Consumer, "_new_offset", faust_fence._faust_new_offset)
+    monkeypatch.setattr(Consumer, "wait_first", faust_fence._wait_first)
     settings = Settings(data_dir=tmp_path)
     pipeline = build(settings, None, None)
-    assert Consumer._new_offset is faust_fixes._new_offset and Consumer.wait_first is faust_fixes._deliver
-    assert faust_fixes._FULL_HISTORY == {settings.ledger_topic}  # the catalog topics are compacted: Faust's rule
+    assert Consumer._new_offset is faust_fence._new_offset and Consumer.wait_first is faust_fence._deliver
+    assert faust_fence._FULL_HISTORY == {settings.ledger_topic}  # the catalog topics are compacted: Faust's rule
     # only the ledger's offsets have no holes, so only its sink reads skipped offsets from the broker
     assert {f.sink.table: f.contiguous for f in pipeline.feeds} == {
         "ledger": True, "stores": False, "products": False, "store_products": False}
+
+
+def test_the_fence_holds_on_the_pinned_versions():
+    assert faust_fence.problems() == []
+
+
+def test_the_fence_fires_on_a_renamed_or_changed_name(monkeypatch):
+    import mode.utils.queues
+
+    # a patched method rewritten upstream: its source no longer has the digest it was written against
+    monkeypatch.setitem(faust_fence.REPLACED, "faust.transport.consumer.Consumer._new_offset", "0" * 16)
+    # a private attribute renamed upstream
+    monkeypatch.setitem(faust_fence.ATTRIBUTES, "mode.utils.queues.ThrowableQueue", ("_errors_renamed",))
+    # a replaced name gone
+    monkeypatch.setitem(faust_fence.REPLACED, "faust.transport.consumer.Consumer.wait_first_renamed", "0" * 16)
+    found = faust_fence.problems()
+    assert any("Consumer._new_offset changed upstream" in p for p in found)
+    assert any("ThrowableQueue no longer has '_errors_renamed'" in p for p in found)
+    assert any("Consumer.wait_first_renamed is gone" in p for p in found)
+    with pytest.raises(faust_fence.FenceError, match="re-verify"):
+        faust_fence.verify()
+    assert mode.utils.queues.ThrowableQueue  # (still importable: only our expectations changed)
