@@ -64,7 +64,8 @@ def apply_all(messages: list, root: Path, partitions: int = 8, batch: int = 500)
     from bazaar_core.settings import Settings
     from domain.batch import Applier, BatchOutput
     from streams.catalog import CatalogCache
-    from streams.state import BatchStates, decode
+    from streams.codec import decode
+    from streams.state import BatchStates
 
     settings = Settings()
     table = _Table(root)

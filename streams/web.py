@@ -18,7 +18,7 @@ from domain.events import SEP, stock_key
 from domain.lookup import stock_item
 from streams import metrics
 from streams.app import Pipeline, on_any_rebalance
-from streams.state import decode
+from streams.codec import decode
 from bazaar_core.kafka import faust_fence
 
 log = logging.getLogger("bazaar.streams.web")

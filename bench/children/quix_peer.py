@@ -1,6 +1,6 @@
 """The peer: a minimal Quix Streams application keeping the same per-(store, sku) stock in its own
 RocksDB state (changelog-backed, at-least-once, as quixstreams ships), with the same arithmetic:
-``domain.events.apply_event`` over the state, values stored with the same codec (``streams.state``).
+``domain.events.apply_event`` over the state, values stored with the same codec (``streams.codec``).
 
 The final on-hand of every key it wrote is mirrored into a dict and returned for the exactness check.
 """
@@ -20,7 +20,7 @@ from bench.procs import child_main, progress
 from domain.events import LEG_OUT, apply_event
 from domain.stock import StockState
 from schemas.events import from_wire
-from streams.state import decode, encode
+from streams.codec import decode, encode
 
 
 def _dumps(value) -> bytes:

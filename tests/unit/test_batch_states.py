@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from domain.events import apply_event
 from domain.stock import StockState
 from schemas.events import EventAdapter
-from streams.state import MOVES_PREFIX, BatchStates, KeyMoves, decode, encode, encode_header
+from streams.codec import MOVES_PREFIX, KeyMoves, decode, encode, encode_header
+from streams.state import BatchStates
 from tests.unit.eventgen import T0, events, unique_ids
 from tests.unit.test_stock_properties import deliveries
 
@@ -120,7 +121,7 @@ def test_the_cache_keeps_the_most_recently_written_keys(tmp_path):
 
 
 def test_movements_appended_to_a_stored_state_round_trip_without_parsing(tmp_path):
-    from streams.state import LazyMoves
+    from streams.codec import LazyMoves
 
     state = decode(encode(StockState(moves={"a": [1, -1000, "d1", 0]}, moved=-1000, oldest=1)))
     assert isinstance(state.moves, LazyMoves)
