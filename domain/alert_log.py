@@ -17,16 +17,17 @@ or ``replaced``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 LEVEL = {"running_out": 1, "low_stock": 2, "out_of_stock": 3, "negative_stock": 4}
 
 
 @dataclass
 class Entry:
-    message: dict  # the Alert as on the topic (JSON-ready)
+    message: dict[str, Any]  # the Alert as on the topic (JSON-ready)
     offset: int  # on the alerts topic (one partition per store: offsets order a store's messages)
     index: int  # position in the store's history
-    cleared: dict | None = None  # the AlertCleared that ended it
+    cleared: dict[str, Any] | None = None  # the AlertCleared that ended it
     replaced_by: str | None = None
 
     @property
@@ -38,15 +39,15 @@ class Entry:
 class StoreLog:
     alerts: list[str] = field(default_factory=list)  # alert ids in arrival order
     open: dict[tuple[str, str], str] = field(default_factory=dict)  # (sku, kind) -> open alert id
-    messages: list[tuple[int, str, dict]] = field(default_factory=list)  # (offset, "alert"|"cleared", msg)
-    acks: list[tuple[int, dict]] = field(default_factory=list)  # (acks topic offset, ack)
+    messages: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)  # (offset, "alert"|"cleared", msg)
+    acks: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (acks topic offset, ack)
 
 
 class AlertLog:
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}
         self.seen: set[str] = set()  # every message id (alerts and cleared)
-        self.acks: dict[str, dict] = {}
+        self.acks: dict[str, dict[str, Any]] = {}
         self.stores: dict[str, StoreLog] = {}
         self.last_ack_offset = -1
 
@@ -55,7 +56,7 @@ class AlertLog:
 
     # ---- input ---------------------------------------------------------------------------------
 
-    def add_message(self, msg: dict, offset: int) -> str | None:
+    def add_message(self, msg: dict[str, Any], offset: int) -> str | None:
         """Apply one alerts-topic message; its type when new, None for a replay."""
         mid = str(msg["alert_id"])
         if mid in self.seen:
@@ -80,7 +81,7 @@ class AlertLog:
         log.open[key] = mid
         return "alert"
 
-    def add_ack(self, ack: dict, offset: int) -> bool:
+    def add_ack(self, ack: dict[str, Any], offset: int) -> bool:
         """Apply an ack record; True when it is the first ack of that alert."""
         self.last_ack_offset = max(self.last_ack_offset, offset)
         aid = str(ack["alert_id"])
@@ -108,7 +109,7 @@ class AlertLog:
             return "superseded"
         return "active"
 
-    def view(self, entry: Entry) -> dict:
+    def view(self, entry: Entry) -> dict[str, Any]:
         """The alert as the API shows it: the message plus its state, ack and clearing."""
         cleared = entry.cleared
         return {
@@ -119,7 +120,7 @@ class AlertLog:
             "cleared_by": str(cleared["alert_id"]) if cleared else None,
         }
 
-    def active(self, store_id: str) -> list[dict]:
+    def active(self, store_id: str) -> list[dict[str, Any]]:
         """Active alerts of a store, most severe first, then by sku."""
         log = self.stores.get(store_id)
         if log is None:
@@ -129,7 +130,7 @@ class AlertLog:
         out.sort(key=lambda v: (-LEVEL.get(v["kind"], 0), v["sku"]))
         return out
 
-    def history(self, store_id: str, limit: int, before: int | None = None) -> tuple[list[dict], int | None]:
+    def history(self, store_id: str, limit: int, before: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
         """Every alert of a store, newest first; ``before`` is the previous page's cursor."""
         log = self.stores.get(store_id)
         if log is None:
@@ -145,7 +146,7 @@ class AlertLog:
         last = log.messages[-1][0] if log and log.messages else -1
         return last, self.last_ack_offset
 
-    def since(self, store_id: str, alert_offset: int, ack_offset: int) -> list[tuple[str, int, dict]]:
+    def since(self, store_id: str, alert_offset: int, ack_offset: int) -> list[tuple[str, int, dict[str, Any]]]:
         """What a stream that stopped at (alert_offset, ack_offset) missed: ("alert"|"cleared"|"ack", offset, data)."""
         log = self.stores.get(store_id)
         if log is None:

@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from domain.quantities import MILLI
 
@@ -50,7 +50,7 @@ class AlertState:
     fired: dict[str, str] = field(default_factory=dict)  # kind -> alert_id of the raised, not yet cleared alert
     sales: dict[int, int] = field(default_factory=dict)  # store-local day ordinal -> milli-units sold
     first_day: int | None = None  # first day with a sale, so a young key's velocity is not diluted
-    recent: list[list] = field(default_factory=list)  # [event_key, [transition, ...]] of recent events
+    recent: list[list[Any]] = field(default_factory=list)  # [event_key, [transition, ...]] of recent events
 
 
 class Transition(NamedTuple):  # a NamedTuple: an event can raise several per key, and frozen dataclasses are slow to make
@@ -65,12 +65,12 @@ class Transition(NamedTuple):  # a NamedTuple: an event can raise several per ke
     reorder_unit: str | None
     clears: str | None = None  # for a "cleared" transition: the alert id it ends
 
-    def as_list(self) -> list:
+    def as_list(self) -> list[Any]:
         return [self.type, self.kind, self.alert_id, self.on_hand, str(self.threshold), _s(self.velocity),
                 _s(self.days_of_cover), _s(self.suggested_reorder), self.reorder_unit, self.clears]
 
     @classmethod
-    def from_list(cls, v: list) -> Transition:
+    def from_list(cls, v: list[Any]) -> Transition:
         return cls(v[0], v[1], v[2], v[3], Decimal(v[4]), _d(v[5]), _d(v[6]), _d(v[7]), v[8], v[9])
 
 
@@ -208,7 +208,7 @@ def _d(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def message(t: Transition, store_id: str, sku: str, event_id: str, occurred_at: str, raised_at: str) -> dict:
+def message(t: Transition, store_id: str, sku: str, event_id: str, occurred_at: str, raised_at: str) -> dict[str, Any]:
     """The alerts-topic JSON (schemas/alerts.py Alert or AlertCleared) of a transition."""
     body = {
         "v": 1, "type": t.type, "alert_id": t.alert_id, "kind": t.kind, "store_id": store_id, "sku": sku,

@@ -13,16 +13,17 @@ import logging
 from collections import Counter
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 import orjson
 from pydantic import ValidationError
 
 from domain.alerts import Thresholds, after_apply
 from domain.alerts import message as alert_message
-from domain.events import DIGEST_HEADER, LEG_HEADER, LEG_OUT, Applied, apply_event
+from domain.events import DIGEST_HEADER, LEG_HEADER, LEG_OUT, Applied, KeyOp, apply_event
 from domain.ledger import ledger_entry
-from domain.stock import Outcome, StockState
+from domain.stock import Outcome, Result, StockState
 from schemas.events import Event, Sale, from_wire
 
 log = logging.getLogger("bazaar.domain.batch")
@@ -30,7 +31,7 @@ log = logging.getLogger("bazaar.domain.batch")
 
 class Catalog(Protocol):
     def thresholds(self, store_id: str, sku: str) -> Thresholds: ...
-    def local_day(self, store_id: str, at) -> int: ...
+    def local_day(self, store_id: str, at: datetime) -> int: ...
     def active(self, store_id: str, sku: str) -> bool | None: ...
 
 
@@ -47,9 +48,9 @@ class BatchOutput:
     """What a batch produced: ledger and alert records, and counts for metrics."""
 
     records: list[Record] = field(default_factory=list)
-    events: Counter = field(default_factory=Counter)  # (type, leg) -> events
-    outcomes: Counter = field(default_factory=Counter)  # outcome -> (store, sku) keys
-    alerts: Counter = field(default_factory=Counter)  # (type, kind) -> alert transitions sent
+    events: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, leg) -> events
+    outcomes: Counter[str] = field(default_factory=Counter)  # outcome -> (store, sku) keys
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, kind) -> alert transitions sent
     negative: int = 0  # keys that went below zero
 
 
@@ -69,14 +70,14 @@ class Applier:
         except (ValidationError, ValueError, TypeError) as exc:  # (TypeError: a message with no value)
             raise InvalidEvent(str(exc)) from exc
         catalog = self.catalog
-        raised: list[dict] = []
+        raised: list[dict[str, Any]] = []
         eid = str(ev.event_id)
         event_key, sale = f"{eid}|{leg}", isinstance(ev, Sale)
         day: list[int] = []  # the store-local day of the event, worked out once if an alert rule needs it
         stamps: list[str] = []  # occurred_at, raised_at of its alert messages, formatted once if it raises any
         velocity_days = self.velocity_days
 
-        def alert_step(op, result, state) -> None:
+        def alert_step(op: KeyOp, result: Result, state: StockState) -> None:
             if not day:
                 day.append(catalog.local_day(op.store_id, ev.occurred_at))
             transitions = after_apply(

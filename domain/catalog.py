@@ -5,6 +5,7 @@ Pure functions over the catalog contract (schemas/catalog.py); no Kafka, no Fast
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from schemas.catalog import Product, StoreProduct
 
@@ -50,7 +51,7 @@ def to_base(product: Product, quantity: Decimal, unit: str) -> Decimal:
     return base.quantize(QUANTUM).normalize()
 
 
-def effective(product: Product, override: StoreProduct | None, store_id: str) -> dict:
+def effective(product: Product, override: StoreProduct | None, store_id: str) -> dict[str, Any]:
     """The product as the store sees it (JSON-ready): overrides replace price, reorder point, active.
     ``overridden`` names the fields that came from the store."""
     out = product.model_dump(mode="json")

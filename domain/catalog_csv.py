@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -52,7 +53,7 @@ class RowError:
     sku: str | None
     reason: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"line": self.line, "sku": self.sku, "reason": self.reason}
 
 
@@ -71,7 +72,10 @@ def parse(text: str) -> tuple[list[Row], list[RowError]]:
     rows: list[Row] = []
     errors: list[RowError] = []
     for item in read(io.StringIO(text.lstrip("\ufeff"), newline="")):
-        (rows if isinstance(item, Row) else errors).append(item)
+        if isinstance(item, Row):
+            rows.append(item)
+        else:
+            errors.append(item)
     return rows, errors
 
 
@@ -159,7 +163,7 @@ def _columns(header: list[str]) -> list[str]:
 
 
 def _product(record: dict[str, str]) -> Product:
-    body: dict = {}
+    body: dict[str, Any] = {}
     if not record.get("sku"):
         raise _BadCell("sku: required")
     if not record.get("name"):
@@ -206,7 +210,7 @@ def _bool(raw: str) -> bool:
     raise _BadCell(f"active: {raw!r} is not true or false")
 
 
-def _packs(raw: str) -> list[dict]:
+def _packs(raw: str) -> list[dict[str, Any]]:
     packs = []
     for part in raw.split("|"):
         part = part.strip()

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from domain.catalog import ConversionError, normalize_unit, to_base
 from schemas.catalog import Product
-from schemas.events import Event, Transfer
+from schemas.events import Event, Line, Transfer
 
 SERVER_LINE_FIELDS = ("entered_quantity", "entered_unit")
 _server_fields = attrgetter(*SERVER_LINE_FIELDS)
@@ -110,7 +110,8 @@ def check_event(event: Event, catalog: CatalogReader, *, strict: bool, index: in
                 issues.append(Issue(index, name, f"unknown store {s!r}: register it with PUT /v1/stores/{s}"))
     managed = strict or any(registered.values())
     lines, unknown, changed = [], set(), False
-    for i, line in enumerate(event.lines):
+    event_lines: Sequence[Line] = event.lines  # (enumerate over the union of list types would join them to BaseModel)
+    for i, line in enumerate(event_lines):
         product = catalog.product(line.sku)
         if product is None:
             if managed:
@@ -134,7 +135,7 @@ def check_event(event: Event, catalog: CatalogReader, *, strict: bool, index: in
     return converted, issues, None if managed else (tuple(s for _, s in stores), unknown)
 
 
-def convert_line(line, product: Product):
+def convert_line(line: Line, product: Product) -> Line:
     """The line in the product's base unit (the same line when it already is)."""
     if line.unit is None:
         return line

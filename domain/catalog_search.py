@@ -30,7 +30,7 @@ import time
 import unicodedata
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, islice
 from operator import attrgetter
@@ -175,7 +175,7 @@ class _Segment:
         self.names = "".join(sections)
 
     @staticmethod
-    def _sorted(keys: list[str], at) -> tuple[list[str], array]:
+    def _sorted(keys: list[str], at: Sequence[int]) -> tuple[list[str], array[int]]:
         order = sorted(range(len(keys)), key=keys.__getitem__)
         return [keys[j] for j in order], array("q", (at[j] for j in order))
 
@@ -183,7 +183,7 @@ class _Segment:
         return len(self.entries)
 
     @staticmethod
-    def _prefixed(keys: list[str], at: array, prefix: str, exact: bool = False) -> set[int]:
+    def _prefixed(keys: list[str], at: array[int], prefix: str, exact: bool = False) -> set[int]:
         out, i = set(), bisect_left(keys, prefix)
         while i < len(keys) and (keys[i] == prefix if exact else keys[i].startswith(prefix)):
             out.add(at[i])
@@ -294,8 +294,8 @@ class SearchIndex:
                 return [], None
             start = after[1] if after is not None and after[0] == 0 else None
             listed = (e.sku for e in segment.listed_after(start) if e.sku not in recent)
-            added = sorted(sku for sku in recent if start is None or sku > start)
-            return _page(((0, sku) for sku in heapq.merge(listed, added)), limit, ordered=True)
+            new_skus = sorted(sku for sku in recent if start is None or sku > start)
+            return _page(((0, sku) for sku in heapq.merge(listed, new_skus)), limit, ordered=True)
         added = [(r, sku) for sku, e in recent.items() if (r := rank(e, q)) is not None and (after is None or (r, sku) > after)]
         hits: list[tuple[int, str]] = []
         seen: set[int] = set()

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, MutableMapping
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from domain.quantities import to_milli
 from domain.stock import Result, StockState, apply_count, apply_movement
-from schemas.events import Adjustment, Count, Event, Purchase, Return, Sale, Transfer
+from schemas.events import Adjustment, Count, Event, Line, Purchase, Return, Sale, Transfer
 
 SEP = "|"
 LEG_OUT = "out"
@@ -45,7 +45,7 @@ def split_key(key: str) -> tuple[str, str]:
     return store_id, sku
 
 
-_NOT_DIGESTED = frozenset({"received_at"})
+_NOT_DIGESTED = {"received_at"}  # (a set: what pydantic-core's exclude is typed as)
 
 
 def digested_json(event: Event) -> bytes:
@@ -77,7 +77,7 @@ class KeyOp(NamedTuple):
 
 def key_ops(event: Event, leg: str = LEG_OUT) -> list[KeyOp]:
     """The operations an event implies for the keys owned by the store it is keyed by."""
-    store = event.to_store_id if leg == LEG_IN else event.store_id
+    store = event.to_store_id if leg == LEG_IN else event.store_id  # type: ignore[union-attr]  # only a transfer has LEG_IN
     per_sku: dict[str, int] = {}
     for line in event.lines:
         per_sku[line.sku] = per_sku.get(line.sku, 0) + _signed(event, line, leg)
@@ -85,7 +85,7 @@ def key_ops(event: Event, leg: str = LEG_OUT) -> list[KeyOp]:
     return [KeyOp(store, sku, is_count, qty) for sku, qty in per_sku.items()]
 
 
-def _signed(event: Event, line, leg: str) -> int:
+def _signed(event: Event, line: Line, leg: str) -> int:
     q = to_milli(line.quantity)
     if isinstance(event, (Purchase, Return, Adjustment, Count)):
         return q
@@ -150,7 +150,7 @@ def apply_event(
     return out
 
 
-def apply_all(states: MutableMapping[str, StockState], events: Iterable[Event], **kw) -> None:
+def apply_all(states: MutableMapping[str, StockState], events: Iterable[Event], **kw: Any) -> None:
     """Apply events in the given order, following transfers to their receiving store."""
     for event in events:
         apply_event(states, event, **kw)

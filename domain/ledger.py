@@ -1,8 +1,10 @@
 """The ledger entry of one applied event leg: per sku, what it asked and what it did to on-hand."""
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from domain.events import LEG_IN, Applied
 from domain.quantities import MILLI
@@ -14,8 +16,8 @@ from schemas.types import decimal_text
 _OUTCOME = {o: (Outcome.APPLIED if o is Outcome.DUPLICATE else o).value for o in Outcome}
 
 
-def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: set[str] = frozenset(),
-                 event_id: str | None = None) -> dict | None:
+def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: AbstractSet[str] = frozenset(),
+                 event_id: str | None = None) -> dict[str, Any] | None:
     """JSON-ready LedgerEntry, or None when nothing is left to record (only conflicting re-sends).
     ``inactive``: skus the catalog marks inactive at the store (a sale of one is kept and flagged).
     ``event_id``: ``str(event.event_id)``, if the caller has it already."""
@@ -42,13 +44,14 @@ def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: set[s
     if not rows:
         return None
     transfer = isinstance(event, Transfer)
+    to_store_id = event.to_store_id if isinstance(event, Transfer) else None
     return {
         "v": 1,
         "event_id": event_id or str(event.event_id),
         "type": event.type,
         "leg": leg,
-        "store_id": event.to_store_id if transfer and leg == LEG_IN else event.store_id,
-        "other_store_id": (event.store_id if leg == LEG_IN else event.to_store_id) if transfer else None,
+        "store_id": to_store_id if transfer and leg == LEG_IN else event.store_id,
+        "other_store_id": (event.store_id if leg == LEG_IN else to_store_id) if transfer else None,
         "terminal_id": event.terminal_id,
         "actor": event.actor,
         "supplier": event.supplier if isinstance(event, Purchase) else None,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from domain.quantities import milli_str
 from domain.stock import StockState
@@ -13,7 +14,7 @@ def iso_us(us: int | None) -> str | None:
     return datetime.fromtimestamp(us // 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000).isoformat()
 
 
-def stock_item(store_id: str, sku: str, state: StockState) -> dict:
+def stock_item(store_id: str, sku: str, state: StockState) -> dict[str, Any]:
     on_hand = state.on_hand
     return {
         "store_id": store_id,

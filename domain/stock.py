@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from domain.alerts import AlertState
 
@@ -38,12 +38,13 @@ class Outcome(str, Enum):
 # and the server's receive time (when it is folded). Movements stored before the receive time was
 # kept have four items and fold by occurred_at, as they did then.
 AT, DELTA, DIGEST, BEFORE, RECEIVED = 0, 1, 2, 3, 4
-Move = list
+Move = list[Any]
 
 
 def fold_key(move: Move) -> int:
     """When a movement folds: once the fold horizon passes its receive time (``at`` if it has none)."""
-    return move[RECEIVED] if len(move) > RECEIVED else move[AT]
+    at: int = move[RECEIVED] if len(move) > RECEIVED else move[AT]
+    return at
 
 
 @dataclass(slots=True, weakref_slot=True)  # (a store's view of its movements may point back at it weakly)

@@ -47,7 +47,8 @@ def verify(secret: str, timestamp: str, sig: str, body: bytes, now: float, toler
 
 def backoff(attempt: int, base_s: float, max_s: float) -> float:
     """Wait after failed attempt number ``attempt`` (1-based): base, 2 base, 4 base, ... capped at max."""
-    return min(max_s, base_s * (2 ** (attempt - 1)))
+    factor: float = 2 ** (attempt - 1)  # (int ** int is Any to mypy: a negative power is a float)
+    return min(max_s, base_s * factor)
 
 
 def schedule(attempts: int, base_s: float, max_s: float) -> list[float]:

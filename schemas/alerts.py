@@ -56,7 +56,7 @@ class AlertCleared(BaseModel):
 
 
 AlertMessage = Annotated[Alert | AlertCleared, Field(discriminator="type")]
-AlertMessageAdapter: TypeAdapter = TypeAdapter(AlertMessage)
+AlertMessageAdapter: TypeAdapter[Alert | AlertCleared] = TypeAdapter(AlertMessage)
 
 
 class AlertAck(BaseModel):

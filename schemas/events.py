@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
@@ -112,30 +112,30 @@ class _EventBase(_Model):
     note: str | None = Field(default=None, max_length=500)
 
 
-def _lines(model: type) -> Any:
-    return Annotated[list[model], Field(min_length=1, max_length=MAX_LINES)]
+_L = TypeVar("_L")
+_Lines = Annotated[list[_L], Field(min_length=1, max_length=MAX_LINES)]  # _Lines[SaleLine]: 1 to MAX_LINES lines
 
 
 class Sale(_EventBase):
     type: Literal["sale"]
-    lines: _lines(SaleLine)
+    lines: _Lines[SaleLine]
 
 
 class Purchase(_EventBase):
     type: Literal["purchase"]
     supplier: str = Field(min_length=1, max_length=120)
-    lines: _lines(PurchaseLine)
+    lines: _Lines[PurchaseLine]
 
 
 class Return(_EventBase):
     type: Literal["return"]
-    lines: _lines(ReturnLine)
+    lines: _Lines[ReturnLine]
 
 
 class Adjustment(_EventBase):
     type: Literal["adjustment"]
     reason: AdjustmentReason | None = Field(default=None, description="Reason for every line without its own")
-    lines: _lines(AdjustmentLine)
+    lines: _Lines[AdjustmentLine]
 
     @model_validator(mode="after")
     def _signs_follow_reasons(self) -> Adjustment:
@@ -155,13 +155,13 @@ class Adjustment(_EventBase):
 
 class Count(_EventBase):
     type: Literal["count"]
-    lines: _lines(CountLine)
+    lines: _Lines[CountLine]
 
 
 class Transfer(_EventBase):
     type: Literal["transfer"]
     to_store_id: StoreId
-    lines: _lines(TransferLine)
+    lines: _Lines[TransferLine]
 
     @model_validator(mode="after")
     def _different_stores(self) -> Transfer:
@@ -172,6 +172,7 @@ class Transfer(_EventBase):
 
 Event = Annotated[Sale | Purchase | Return | Adjustment | Count | Transfer, Field(discriminator="type")]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)
+Line = SaleLine | PurchaseLine | ReturnLine | AdjustmentLine | CountLine | TransferLine  # a line of any event
 EVENT_TYPES = ("sale", "purchase", "return", "adjustment", "count", "transfer")
 
 

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, PlainSerializer, WrapValidator
 from pydantic_core import PydanticCustomError
@@ -98,13 +99,14 @@ def _too_many_places(places: int) -> PydanticCustomError:
 _UNBOUNDED = Context(Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
-def _exact(places: int, whole_digits: int):
+def _exact(places: int, whole_digits: int) -> AfterValidator:
     """One cheap check instead of pydantic's digit counting (this runs for every line, twice)."""
     limit = Decimal(10) ** whole_digits
     step = Decimal(1).scaleb(-places)  # 0.001 for 3 places
 
     def too_many_places(value: Decimal) -> bool:  # trailing zeros do not count: 1.2500 has 2
-        return value.as_tuple().exponent < -places and value.normalize(_UNBOUNDED).as_tuple().exponent < -places
+        # (only called for finite values: the exponent is an int, not "n", "N" or "F")
+        return cast(int, value.as_tuple().exponent) < -places and cast(int, value.normalize(_UNBOUNDED).as_tuple().exponent) < -places
 
     def check(value: Decimal) -> Decimal:
         # the same error types and context pydantic's own constraints raise, in the same order
@@ -124,7 +126,7 @@ def _exact(places: int, whole_digits: int):
     return AfterValidator(check)
 
 
-def _plain_first(places: int, whole_digits: int, negative: bool, rule=None) -> WrapValidator:
+def _plain_first(places: int, whole_digits: int, negative: bool, rule: Callable[[Decimal], bool] | None = None) -> WrapValidator:
     """A shortcut around the whole chain for the common input, a plain decimal string ("0.125",
     "-2", "45.50"): such a string has at most ``whole_digits`` digits before the point and
     ``places`` after it by its very shape, so the chain would accept it and return
@@ -150,7 +152,8 @@ def _plain_first(places: int, whole_digits: int, negative: bool, rule=None) -> W
             number = accepted(value)
             if number is not None:
                 return number
-        return chain(value)
+        checked: Decimal = chain(value)
+        return checked
 
     return WrapValidator(validate)
 

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
@@ -33,7 +33,7 @@ class WebhookIn(_Model):
     secret: str = Field(min_length=16, max_length=256, description="Shared secret of the HMAC-SHA256 signature")
     store_ids: list[StoreId] = Field(default_factory=list, max_length=10_000, description="Only these stores; empty = all")
     kinds: list[AlertKind] = Field(default_factory=list, description="Only these alert kinds; empty = all")
-    types: list[MessageType] = Field(default_factory=lambda: ["alert"], min_length=1,
+    types: list[MessageType] = Field(default_factory=lambda: ["alert"], min_length=1,  # type: ignore[arg-type]  # list[str] to mypy
                                      description='"alert" (default), and "cleared" to hear when stock recovers')
 
     @field_validator("url")
@@ -48,7 +48,7 @@ class Webhook(WebhookIn):
     webhook_id: UUID
     created_at: Timestamp  # alerts raised before this are not sent to it
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         """What the API shows: everything but the secret."""
         return self.model_dump(mode="json", exclude={"secret"})
 
