@@ -40,7 +40,7 @@ GENERIC: list[tuple[str, tuple[str, ...]]] = [
     ("Kafka producer (aiokafka sender: changelog, ledger, alerts)", ("aiokafka/producer",)),
     ("Kafka consumer (aiokafka fetch, Faust fetcher)", ("aiokafka/consumer", "aiokafka/record", "Fetcher.",
                                                         "faust/transport/consumer")),
-    ("rest of the agent loop (agents/: the stock agent, the sinks)", ("agents/",)),
+    ("rest of the agent loop (agents/: the stock agent, the sinks; streams/checkpoint.py)", ("agents/", "streams/checkpoint.py")),
     ("Faust: streams, events, acks, commits, tables, web", ("faust/", "mode/")),
 ]
 OTHER = "asyncio event loop and other"
