@@ -17,6 +17,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -47,7 +48,7 @@ class CatalogView:
         self._overrides: dict[str, tuple[int, StoreProduct]] = {}
         specs, configs = topic_specs(settings), topic_configs(settings)
         names = (settings.products_topic, settings.stores_topic, settings.store_products_topic)
-        self._tables: dict[str, tuple[dict, Callable[[bytes], object]]] = {
+        self._tables: dict[str, tuple[dict, Callable[[bytes], Any]]] = {  # (each table its model)
             settings.products_topic: (self._products, Product.model_validate_json),
             settings.stores_topic: (self._stores, Store.model_validate_json),
             settings.store_products_topic: (self._overrides, StoreProduct.model_validate_json),

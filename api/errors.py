@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -84,7 +84,7 @@ def _split(field: str | None, msg: str) -> tuple[str | None, str]:
 # ---- pydantic errors -> issues ---------------------------------------------------------------------
 
 
-def _one(err: dict, loc: Sequence[str | int], index: int | None) -> dict:
+def _one(err: Mapping[str, Any], loc: Sequence[str | int], index: int | None) -> dict:
     kind = err.get("type")
     ctx = err.get("ctx") or {}
     if kind == "union_tag_invalid":

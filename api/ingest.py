@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
@@ -157,9 +157,10 @@ def per_event(results: Sequence[DeliveryResult], owners: Sequence[int], count: i
     """One result per event: its first failed leg, or its first leg when every leg was acked."""
     out: list[DeliveryResult | None] = [None] * count
     for result, i in zip(results, owners):
-        if out[i] is None or (out[i].ok and not result.ok):
+        held = out[i]
+        if held is None or (held.ok and not result.ok):
             out[i] = result
-    return out
+    return cast(list[DeliveryResult], out)  # every event has a leg: no None is left
 
 
 def token(results: Sequence[DeliveryResult]) -> str:
@@ -167,7 +168,7 @@ def token(results: Sequence[DeliveryResult]) -> str:
     offsets: dict[int, int] = {}
     for r in results:
         if r.ok:
-            tokens.merge(offsets, r.partition, r.offset)
+            tokens.merge(offsets, r.partition, r.offset)  # type: ignore[arg-type]  # an acked result has both
     return tokens.encode(offsets)
 
 
@@ -183,7 +184,7 @@ def delivery_failure(events: Sequence[Event], results: Sequence[DeliveryResult])
     failed = [(e, r) for e, r in zip(events, results) if not r.ok]
     if not failed:
         return None
-    reasons = sorted({r.error for _, r in failed})
+    reasons = sorted({str(r.error) for _, r in failed})  # (a failed result has its error text)
     return ApiError(
         503,
         "broker_unavailable",

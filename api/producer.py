@@ -190,8 +190,11 @@ class EventProducer:
         give_up = min(deadline, loop.time() + self._queue_full_wait)
         while not self._down and loop.time() < give_up:
             await asyncio.sleep(0.01)
+            producer = self._producer
+            if producer is None:  # closed meanwhile
+                return False
             try:
-                self._producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
                 return True
             except BufferError:
                 pass
@@ -245,11 +248,12 @@ class EventProducer:
 
     def _poll_loop(self) -> None:
         """Delivery reports and errors when no request waits (the loop's pump serves them otherwise)."""
-        while not self._stop.is_set():
+        producer = self._producer  # (close() sets None after stopping this thread)
+        while producer is not None and not self._stop.is_set():
             if self._pumping():
                 self._stop.wait(PUMP_INTERVAL_S * 20)
             else:
-                self._producer.poll(0.1)
+                producer.poll(0.1)
 
     def _monitor_loop(self) -> None:
         while not self._stop.is_set():

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from api.alert_view import AlertView
 from api.catalog_view import CatalogView
@@ -15,7 +16,7 @@ from api.uncatalogued import UncataloguedLog
 from api.webhook_view import WebhookView
 from bazaar_core.kafka.follow import Record, TopicFollower
 from bazaar_core.kafka.topics import topic_configs, topic_specs
-from bazaar_core.kafka.writer import RecordWriter, Written
+from bazaar_core.kafka.writer import RecordWriter
 from bazaar_core.settings import Settings
 
 log = logging.getLogger("bazaar.api.services")
@@ -99,14 +100,21 @@ class Services:
             raise ApiError(503, "loading", [issue(None, f"the {', '.join(names)} view is still being read from Kafka; try again")],
                            headers={"Retry-After": "1"})
 
-    async def write(self, topic: str, key: bytes, value: bytes | None) -> Written:
+    async def write(self, topic: str, key: bytes, value: bytes | None) -> Acked:
         """Write one record and wait for the broker's ack; 503 ``broker_unavailable`` if it does not come."""
         if self.broker_down():
             raise unavailable("broker unavailable")
         written = await self.writer.write(topic, key, value)
-        if not written.ok:
+        if not written.ok or written.partition is None or written.offset is None:
             raise unavailable(written.error)
-        return written
+        return Acked(written.partition, written.offset)
+
+
+class Acked(NamedTuple):
+    """Where the broker stored a record."""
+
+    partition: int
+    offset: int
 
 
 def unavailable(reason: str | None) -> ApiError:

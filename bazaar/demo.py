@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 import httpx
 from confluent_kafka import Consumer, TopicPartition
@@ -230,7 +231,7 @@ def _check(api: httpx.Client, gen: Generator, token: str) -> list[tuple]:
     for store, want in by_store.items():
         got, cursor = {}, None
         while True:
-            params = {"after": token, "timeout_ms": 30000, "limit": 1000, **({"cursor": cursor} if cursor else {})}
+            params: dict[str, Any] = {"after": token, "timeout_ms": 30000, "limit": 1000, **({"cursor": cursor} if cursor else {})}
             page = api.get(f"/v1/stores/{store}/stock", params=params).json()
             got.update({i["sku"]: i["on_hand"] for i in page["items"]})
             cursor = page.get("next_cursor")

@@ -85,7 +85,7 @@ def _thread_crashed(args: threading.ExceptHookArgs) -> None:
         return
     name = args.thread.name if args.thread is not None else "?"
     logging.getLogger("bazaar.threads").error("uncaught exception in thread %s", name,
-                                              exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+                                              exc_info=(args.exc_type, args.exc_value, args.exc_traceback))  # type: ignore[arg-type]
 
 
 def setup(level: str = "INFO", json_lines: bool = True) -> None:

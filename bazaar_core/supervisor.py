@@ -68,22 +68,26 @@ class Child:
         return True
 
     def stop(self, timeout: float = 20.0) -> None:
-        if not self.alive:
+        proc = self.proc
+        if proc is None or not self.alive:
             return
         self.signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout)
+            proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL)
-            self.proc.wait()
+            proc.wait()
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no shutdown code runs."""
-        if self.alive:
+        proc = self.proc
+        if proc is not None and self.alive:
             self.signal(signal.SIGKILL)
-            self.proc.wait()
+            proc.wait()
 
     def signal(self, sig: int) -> None:
+        if self.proc is None:  # never started
+            return
         try:
             os.killpg(self.proc.pid, sig)
         except ProcessLookupError:

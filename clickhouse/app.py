@@ -151,7 +151,7 @@ def build(settings: Settings, sink_db: Database, report_db: Database) -> Analyti
 
     dead_letters = DeadLetterTopic(settings.kafka_bootstrap, settings.dead_letters_topic).start()
 
-    @app.on_before_shutdown.connect
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's stub wants a `signal` keyword; **kwargs takes it
     async def close_dead_letters(app, **kwargs) -> None:
         dead_letters.close()
 

@@ -213,7 +213,7 @@ def resolve(report: Report, given: Mapping[str, str], today: Callable[[str], dat
         text = given.get(p.name)
         if text is not None and (text != "" or p.kind == "store"):
             values[p.name] = p.parse(text)
-        elif p.required:
+        elif p.default is None:  # required
             raise BadParameter(p.name, "required")
         elif p.default is _local_today:
             values[p.name] = today(values.get("store_id", ""))

@@ -222,7 +222,8 @@ class Sink:
         """Put ``dead`` on the dead-letter topic, retrying until the broker has every letter."""
         if self.dead_letters is None:
             raise RuntimeError(f"sink {self.table} has no dead-letter writer")
-        letters = [letter("analytics", self.topic, p.partition, p.offset, p.key, p.value, p.headers, p.error) for p in dead]
+        letters = [letter("analytics", self.topic, p.partition, p.offset, p.key, p.value, p.headers, p.error)  # type: ignore[arg-type]
+                   for p in dead]  # (each has its error: flush passes only those)
         delay = self.backoff.first_s
         while True:
             try:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import faust
 from faust.sensors.monitor import Monitor
+from faust.types import TableT
 
 from bazaar_core.kafka import faust_fence
 from bazaar_core.kafka.outbox import Outbox
@@ -19,7 +20,7 @@ class Pipeline:
     app: faust.App
     events: faust.TopicT  # POS events keyed by store_id (and transfer in-legs keyed by the receiving store)
     ledger: faust.TopicT  # what each applied event leg did, per sku (schemas/ledger.py), keyed by store_id
-    stock: faust.TableT  # "store|sku" -> encoded StockState, in RocksDB (rocksdict), changelog-backed
+    stock: TableT  # "store|sku" -> encoded StockState, in RocksDB (rocksdict), changelog-backed
     progress: Progress
     alerts: faust.TopicT  # schemas/alerts.py messages raised by the stock agent, keyed by store_id
     catalog: CatalogCache  # follows the compacted catalog topics

@@ -8,10 +8,11 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bazaar_core.logs import librdkafka_logging
 from bazaar_core.settings import Settings
@@ -29,7 +30,7 @@ class CatalogCache:
         self.products: dict[str, Product] = {}
         self.stores: dict[str, Store] = {}
         self.overrides: dict[str, StoreProduct] = {}
-        self._models = {
+        self._models: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
             settings.products_topic: (Product, self.products),
             settings.stores_topic: (Store, self.stores),
             settings.store_products_topic: (StoreProduct, self.overrides),

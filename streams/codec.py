@@ -21,7 +21,7 @@ A state is JSON of integers and strings (no floats); its movements since the cou
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import orjson

@@ -14,6 +14,7 @@ from bazaar_core.kafka import faust_fence
 from domain.stock import StockState
 from streams.codec import KeyMoves, _stored_moves, decode, encode
 
+
 class BatchStates(MutableMapping[str, StockState]):
     """The stock table as one batch of events sees it: each key is read (and decoded) at most once per
     batch, updated in memory, and written back once by ``flush`` -- one RocksDB write batch per
@@ -116,8 +117,8 @@ class BatchStates(MutableMapping[str, StockState]):
             sends.append((partition, raw_key, value))
         for db, batch in writes.values():
             db.write(batch)
-        for partition, raw_key, value in sends:
-            send(partition, raw_key, value)
+        for partition, raw_key, sent in sends:
+            send(partition, raw_key, sent)
         n = len(self._dirty)
         if self._cache_keys:
             cache, move_to_end = self._cache, self._cache.move_to_end

@@ -13,13 +13,13 @@ from faust.types import TP
 from faust.web.exceptions import ServiceUnavailable
 from prometheus_client import generate_latest
 
+from bazaar_core.kafka import faust_fence
 from domain import tokens
 from domain.events import SEP, stock_key
 from domain.lookup import stock_item
 from streams import metrics
 from streams.app import Pipeline, on_any_rebalance
 from streams.codec import decode
-from bazaar_core.kafka import faust_fence
 
 log = logging.getLogger("bazaar.streams.web")
 
@@ -125,7 +125,8 @@ def register_views(p: Pipeline) -> None:
         prefix = f"{store_id}{SEP}".encode()
         start = prefix + q.get("sku_prefix", "").encode()
         cursor = q.get("cursor")
-        items, next_cursor = [], None
+        items: list[dict[str, Any]] = []
+        next_cursor = None
         db = db_for(partition_of(store_id))
         it = db.iter()
         it.seek(prefix + cursor.encode() + b"\x00" if cursor else start)

@@ -89,7 +89,7 @@ async def import_products(request: Request, services: ServicesDep, catalog: Cata
         results = await services.writer.write_many([(topic, r.row.product.sku.encode(), r.raw) for r in batch])
         failed = []
         for ready, written in zip(batch, results):
-            if written.ok:
+            if written.ok and written.offset is not None:  # (an acked record has its offset)
                 catalog.put_product(written.offset, ready.row.product, ready.raw, ready.entry)
             else:
                 failed.append(catalog_csv.RowError(ready.row.line, ready.row.product.sku, f"not stored ({written.error}); import the file again"))

@@ -61,6 +61,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from confluent_kafka import Consumer as KafkaConsumer
@@ -169,7 +170,7 @@ def limit_fetch_wait(ms: int, min_bytes: int = 1) -> None:
     to answer before that once it has ``min_bytes``."""
     _FETCH_LIMITS["ms"] = ms
     _FETCH_LIMITS["min_bytes"] = min_bytes
-    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]  # the fence's patch
 
 
 _lz4_frame: Any = None  # python-lz4's lz4.frame, once fast_lz4 has loaded it
@@ -204,11 +205,11 @@ def fast_lz4() -> bool:
     return True
 
 
-def apply(full_history_topics: set[str] = frozenset()) -> None:
+def apply(full_history_topics: AbstractSet[str] = frozenset()) -> None:
     verify()
     _FULL_HISTORY.update(full_history_topics)
-    Consumer._new_offset = _new_offset
-    Consumer.wait_first = _deliver
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]  # the fence's patches
+    Consumer.wait_first = _deliver  # type: ignore[method-assign,assignment]
 
 
 def worker(app: Any, loglevel: str) -> Any:

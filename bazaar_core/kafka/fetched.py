@@ -4,6 +4,7 @@ Faust's stream, whose per-event hand-over costs more than the sinks' own work pe
 from __future__ import annotations
 
 from typing import Any
+
 from bazaar_core.kafka.faust_fence import queue_has_errors
 
 

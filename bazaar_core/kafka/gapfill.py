@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
+
 from bazaar_core.kafka import faust_fence
 
 log = logging.getLogger("bazaar.streams.gapfill")

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from confluent_kafka import KafkaException
 
@@ -36,6 +37,8 @@ class _Batch:
     may still be sending, so the batch is done only once it is closed and every record is acked."""
 
     __slots__ = ("sent", "acked", "closed", "future", "loop", "error", "offsets", "lock", "on_record", "on_changelog")
+    on_record: Callable[[Any, Any], None]  # delivery callbacks, set by Outbox.begin
+    on_changelog: Callable[[Any, Any], None]
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.sent = 0

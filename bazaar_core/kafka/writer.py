@@ -108,7 +108,7 @@ class RecordWriter(PolledProducer):
         def on_delivery(err, msg) -> None:
             result = Written(error=err.str()) if err is not None else Written(msg.partition(), msg.offset())
             try:
-                loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(result))
+                loop.call_soon_threadsafe(lambda: None if fut.done() else fut.set_result(result))
             except RuntimeError:  # the loop is closed: nobody waits any more
                 pass
 

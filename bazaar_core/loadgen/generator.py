@@ -105,6 +105,7 @@ class Generator:
 
     def _day(self, day: int) -> Iterator[tuple[dict, int]]:
         cfg, rng = self.config, self.rng
+        assert cfg.start is not None  # set in __init__
         day_start = cfg.start + timedelta(days=day)
         open_us = 14 * 3600 * 1_000_000  # 08:00 to 22:00
         for store in self.stores:

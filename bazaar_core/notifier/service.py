@@ -293,6 +293,7 @@ class Notifier:
             self._kafka_pool.shutdown(wait=False)
             self._park_pool.shutdown(wait=False)
             if own_http:
+                assert self.http is not None  # made above
                 await self.http.aclose()
 
     async def _in_pool(self, fn, *args):
@@ -490,7 +491,7 @@ class Notifier:
             if job.retry_of is None:
                 self._finish_job(lane, job)
             else:
-                self._spawn(self._redelivered(lane, job))
+                self._spawn(self._redelivered(lane, job, job.retry_of))
             return True
         return False
 
@@ -512,6 +513,7 @@ class Notifier:
                 self._pump(lane)
                 await self._delivered(lane, job, status)
             else:
+                assert error is not None  # _post words every failure
                 lane.attempts["failed"] += 1
                 ATTEMPTS.labels("failed").inc()
                 if lane.breaker.failure(time.monotonic(), error, probe):
@@ -534,6 +536,7 @@ class Notifier:
             self._give_up(lane, job)
             return
         delay = signing.backoff(job.attempts, s.webhook_backoff_base_s, s.webhook_backoff_max_s)
+        assert self._loop is not None  # set by run(): jobs exist only once it runs
         job.timer = self._loop.call_later(delay, self._wake, lane, job)
         lane.waiting += 1
 
@@ -558,6 +561,7 @@ class Notifier:
     def _schedule_probe(self, lane: Lane) -> None:
         if lane.probe_timer is not None:
             lane.probe_timer.cancel()
+        assert self._loop is not None  # set by run(): lanes deliver only once it runs
         lane.probe_timer = self._loop.call_later(lane.breaker.cool_off_s, self._probe_due, lane)
 
     def _probe_due(self, lane: Lane) -> None:
@@ -753,12 +757,12 @@ class Notifier:
         lane.counts["delivered"] += 1
         DELIVERIES.labels("delivered").inc()
         if job.retry_of is not None:
-            await self._redelivered(lane, job)
+            await self._redelivered(lane, job, job.retry_of)
             return
         self._finish_job(lane, job)
 
-    async def _redelivered(self, lane: Lane, job: Job) -> None:
-        again = job.retry_of.model_copy(update={"state": "redelivered"})
+    async def _redelivered(self, lane: Lane, job: Job, retry_of: DeadLetter) -> None:
+        again = retry_of.model_copy(update={"state": "redelivered"})
         await self._record(self.settings.webhook_dead_letters_topic, job.key, again.model_dump_json().encode())
         self.dead[job.key] = again
         DELIVERIES.labels("redelivered").inc()
@@ -785,6 +789,7 @@ class Notifier:
 
     async def _post(self, hook: Webhook, alert_id: str, body: bytes) -> tuple[int | None, str | None]:
         headers = signing.headers(hook.secret, alert_id, int(time.time()), body)
+        assert self.http is not None  # set by run()
         try:
             r = await self.http.post(str(hook.url), content=body, headers=headers, timeout=self.settings.webhook_timeout_s)
         except Exception as exc:  # httpx.HTTPError, and the few it does not wrap (an URL it cannot use)
@@ -829,6 +834,7 @@ class Notifier:
     # ---- helpers ------------------------------------------------------------------------------------
 
     def _spawn(self, coro) -> asyncio.Task:
+        assert self._loop is not None  # set by run()
         task = self._loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
