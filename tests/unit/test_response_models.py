@@ -192,7 +192,7 @@ def test_the_error_table_knows_every_error_the_api_raises():
 
     raised = set()
     for path in Path(api.__file__).parent.rglob("*.py"):
-        raised |= {(code, int(status)) for status, code in re.findall(r'(?:ApiError|Refused)\((\d+), "([a-z_]+)"', path.read_text())}
+        raised |= {(code, int(status)) for status, code in re.findall(r'(?:ApiError|Refused)\(\s*(\d+),\s*"([a-z_]+)"', path.read_text())}
     assert len(raised) >= 19
     assert {(code, STATUS.get(code)) for code, _ in raised} == raised
     # the analytics process's and the workers' codes, passed through
