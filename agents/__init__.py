@@ -1,4 +1,5 @@
 """Faust agents: thin loops that read the events topic and call the pure rules in domain/."""
+
 from streams.app import Pipeline
 
 

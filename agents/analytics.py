@@ -5,6 +5,7 @@ The stream is consumed with manual acks (``noack``): ``Sink.flush`` acks a batch
 in ClickHouse and the messages it could not insert are on the dead-letter topic, so the offset
 commit never runs past a message that is neither. Concurrency 1 keeps acks in offset order (faust #606).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -68,8 +69,9 @@ def _sink_agent(p: AnalyticsPipeline, feed: Feed) -> None:
                     msg = taken.message
                     if gaps is not None:  # offsets Faust skipped go in first (a row inserted twice is deduped)
                         for partition, offset, key, value, headers in await gaps.check(msg):
-                            if sink.add(partition, offset, value, partial(_ack_skipped, app.consumer, msg.tp, offset),
-                                        key, _headers(headers)):
+                            if sink.add(
+                                partition, offset, value, partial(_ack_skipped, app.consumer, msg.tp, offset), key, _headers(headers)
+                            ):
                                 await sink.flush()
                     feed.next_offset[msg.partition] = msg.offset + 1
                     if sink.add(msg.partition, msg.offset, msg.value, partial(manual.ack, taken), msg.key, _headers(msg.headers)):

@@ -7,6 +7,7 @@ fetched, up to ``stream_batch_max``. Each batch goes through ``streams.checkpoin
 while the broker acks the last ones' records. A crash anywhere replays every unacknowledged event;
 every update is idempotent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,7 +30,9 @@ MAX_INFLIGHT = 4  # batches whose outputs the broker has not acked yet
 def register(p: Pipeline) -> None:
     settings = p.settings
     states = BatchStates(p.stock, settings.stream_cache_keys)
-    applier = Applier(states, p.catalog, settings.late_window_days, settings.velocity_window_days, settings.ledger_topic, settings.alerts_topic)
+    applier = Applier(
+        states, p.catalog, settings.late_window_days, settings.velocity_window_days, settings.ledger_topic, settings.alerts_topic
+    )
     # offsets Faust skipped in a rebalance are read from the broker and applied before the event
     # that revealed them (applying an event twice is harmless: every update is idempotent)
     gaps = GapGuard.of_app(p.app, settings.kafka_bootstrap, metrics.GAPS.inc)

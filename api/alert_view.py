@@ -4,6 +4,7 @@ here), read from the beginning and followed; live subscribers (server-sent event
 The rules of active alerts, history and acks are in ``domain.alert_log``; this adds the thread
 safety, the Kafka follower and the fan-out to subscribers of a store.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -3,6 +3,7 @@
 Report requests are passed through as they are (JSON or CSV, and its error answers); when the
 process cannot be reached the API answers 503 ``analytics_unavailable``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,11 @@ class AnalyticsClient:
         try:
             r = await self.http_get(self.base_url + path, params, TIMEOUT_S)
         except Unreachable as exc:
-            raise ApiError(503, "analytics_unavailable", [issue(None, f"the analytics process at {self.base_url} did not answer: {exc}")],
-                           headers={"Retry-After": "5"}) from None
+            raise ApiError(
+                503,
+                "analytics_unavailable",
+                [issue(None, f"the analytics process at {self.base_url} did not answer: {exc}")],
+                headers={"Retry-After": "5"},
+            ) from None
         keep = {name: r.headers[name.lower()] for name in ("Content-Disposition", "X-Bazaar-Rounding") if name.lower() in r.headers}
         return AnalyticsAnswer(r.status, r.body, r.headers.get("content-type", "application/json"), keep)

@@ -1,5 +1,6 @@
 """JSON bodies of the catalog, alert and webhook routes: parsed exactly (numbers as Decimal, never
 float, like events), validated against a contract model, errors in the API's common shape."""
+
 from __future__ import annotations
 
 from typing import TypeVar

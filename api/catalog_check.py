@@ -1,6 +1,7 @@
 """The catalog's part of ``POST /v1/events`` (rules in ``domain.catalog_refs``): refuse unknown
 references of managed stores and convert pack/measure units to base units before producing;
 remember what unregistered stores sent once it was accepted."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -7,6 +7,7 @@ Kafka, then applied to the catalog) and waits for it, so a slow broker slows the
 body instead of filling memory. The event loop only moves bytes and records: parsing 100,000 rows
 would otherwise hold it for seconds.
 """
+
 from __future__ import annotations
 
 import asyncio

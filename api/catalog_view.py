@@ -11,6 +11,7 @@ index), not as a model: a model costs several times the memory, and a catalog ma
 products. The products the API has lately needed as models (the catalog rule of every POST) are
 kept parsed in a small cache.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +55,11 @@ class CatalogView:
             settings.store_products_topic: (self._overrides, StoreProduct.model_validate_json),
         }
         self.follower = TopicFollower(
-            settings.kafka_bootstrap, {n: specs[n] for n in names}, self._on_record,
-            configs=configs, name="catalog",
+            settings.kafka_bootstrap,
+            {n: specs[n] for n in names},
+            self._on_record,
+            configs=configs,
+            name="catalog",
         )
 
     # ---- writes (follower thread, and PUTs after their ack) ----------------------------------------

@@ -3,6 +3,7 @@
 They are ``async`` so FastAPI calls them on the event loop (a plain ``def`` dependency is run in a
 worker thread, a thread hop per request). The catalog, alert and webhook views wait for their view
 to have caught up (503 ``loading`` after ``services.READY_WAIT_S``)."""
+
 from __future__ import annotations
 
 from typing import Annotated

@@ -5,6 +5,7 @@
 ``index`` is the event's position in a batch (null for a single event or a request-level problem),
 ``field`` a human path into that event (null when the whole body is at fault).
 """
+
 from __future__ import annotations
 
 import json
@@ -73,7 +74,7 @@ def _split(field: str | None, msg: str) -> tuple[str | None, str]:
     """A model validator's 'lines[0].quantity: must be ...' names its field inside the message."""
     for prefix in _MSG_PREFIXES:
         if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+            msg = msg[len(prefix) :]
     m = _FIELD_MSG.match(msg)
     if m:
         sub, msg = m.group(1), m.group(2)

@@ -19,6 +19,7 @@
   client still sending a body nobody reads cannot keep the connection. A client that goes away
   while sending its body is nobody's error: nothing is answered or logged.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -115,8 +116,9 @@ class Guard:
                 raise _too_large(limit)
             counted = path not in UNCOUNTED and not path.endswith(STREAM_SUFFIX)
             if counted and self.in_flight >= self.settings.api_max_requests:
-                raise Refused(503, "overloaded", f"more than {self.settings.api_max_requests} requests in flight; try again",
-                              [(b"retry-after", b"1")])
+                raise Refused(
+                    503, "overloaded", f"more than {self.settings.api_max_requests} requests in flight; try again", [(b"retry-after", b"1")]
+                )
         except Refused as refused:
             await _answer(send, refused, close=expected)
             return
@@ -124,7 +126,9 @@ class Guard:
             self.in_flight += 1
         try:
             if expected:
-                await self._with_body(scope, receive, send, limit, self.settings.import_timeout_s if importing else self.settings.body_timeout_s)
+                await self._with_body(
+                    scope, receive, send, limit, self.settings.import_timeout_s if importing else self.settings.body_timeout_s
+                )
             else:  # nothing to count or wait for
                 await self.app(scope, receive, send)
         finally:
@@ -163,8 +167,7 @@ def _check_type(headers: dict[bytes, bytes], wanted: str, expected: bool) -> Non
     given = media_type(headers.get(b"content-type"))
     if given == wanted or (given is None and not expected):
         return
-    raise Refused(415, "unsupported_media_type",
-                  f"the body must be {wanted} (Content-Type: {wanted}), got {given or 'no Content-Type'}")
+    raise Refused(415, "unsupported_media_type", f"the body must be {wanted} (Content-Type: {wanted}), got {given or 'no Content-Type'}")
 
 
 def _too_large(limit: int) -> Refused:

@@ -5,6 +5,7 @@ clients in ``api.workers`` and ``api.analytics`` call, and tests replace.
 aiohttp rather than httpx: its client costs the API far less CPU per GET to a worker, and a
 lookup is the API's most frequent request after POST /v1/events.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable

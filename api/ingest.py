@@ -8,6 +8,7 @@ body it does not accept (JSON numbers with a fraction, which must stay exact dec
 invalid) goes the exact path instead (``loads_exact``, then event by event), which alone decides
 what is refused and how the answer names it. So the fast path changes the cost, never the outcome.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

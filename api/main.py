@@ -1,4 +1,5 @@
 """``create_app(settings)``: routers, error handlers, and a lifespan owning the producer and HTTP client."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Prometheus metrics of the HTTP API (served at ``GET /metrics``)."""
+
 from __future__ import annotations
 
 from collections import Counter as Tally
@@ -10,7 +11,8 @@ EVENTS_ACCEPTED = Counter("bazaar_api_events_accepted_total", "Events acked by K
 REQUESTS_REJECTED = Counter("bazaar_api_requests_rejected_total", "Requests answered with an error", ["error"])
 PRODUCE_FAILURES = Counter("bazaar_api_produce_failures_total", "Events Kafka did not ack in time")
 INGEST_SECONDS = Histogram(
-    "bazaar_api_ingest_seconds", "Latency of POST /v1/events, until every event is acked",
+    "bazaar_api_ingest_seconds",
+    "Latency of POST /v1/events, until every event is acked",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 BROKER_UP = Gauge("bazaar_api_broker_up", "1 while the API's producer reaches a Kafka broker")

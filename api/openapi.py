@@ -9,6 +9,7 @@
   it refers to under ``components/schemas``, named ``<Model>-Input`` (the answers use the same
   models in their serialization shape, under the plain name).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -25,14 +26,26 @@ _DEFS = "x-bazaar-request-defs"  # carried on an operation until install() moves
 
 # Every error code the API answers with, and its status.
 STATUS: dict[str, int] = {
-    "invalid_json": 400, "invalid_token": 400, "invalid_cursor": 400, "invalid_event_id": 400, "invalid_csv": 400,
+    "invalid_json": 400,
+    "invalid_token": 400,
+    "invalid_cursor": 400,
+    "invalid_event_id": 400,
+    "invalid_csv": 400,
     "cross_site": 403,
-    "not_found": 404, "unknown_report": 404,
+    "not_found": 404,
+    "unknown_report": 404,
     "body_timeout": 408,
-    "body_too_large": 413, "batch_too_large": 413,
+    "body_too_large": 413,
+    "batch_too_large": 413,
     "unsupported_media_type": 415,
-    "invalid_event": 422, "invalid_request": 422, "invalid_body": 422, "invalid_parameter": 422,
-    "broker_unavailable": 503, "loading": 503, "overloaded": 503, "worker_unavailable": 503,
+    "invalid_event": 422,
+    "invalid_request": 422,
+    "invalid_body": 422,
+    "invalid_parameter": 422,
+    "broker_unavailable": 503,
+    "loading": 503,
+    "overloaded": 503,
+    "worker_unavailable": 503,
     "analytics_unavailable": 503,
     "not_caught_up": 504,
 }
@@ -55,8 +68,9 @@ def errors(*codes: str, models: dict[int, type[BaseModel]] | None = None) -> dic
     }
 
 
-def json_body(model: Any, *, description: str = "", optional: Iterable[str] = (), required: bool = True,
-              examples: dict[str, Any] | None = None) -> dict[str, Any]:
+def json_body(
+    model: Any, *, description: str = "", optional: Iterable[str] = (), required: bool = True, examples: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``openapi_extra=`` documenting ``model`` (a model class or any type) as the JSON request body;
     ``optional``: top-level fields the route fills in itself (the path's id), so the body may leave out;
     ``examples``: name -> a body."""
@@ -74,8 +88,13 @@ def json_body(model: Any, *, description: str = "", optional: Iterable[str] = ()
 
 
 def text_body(media_type: str, description: str, example: str) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "description": description,
-                            "content": {media_type: {"schema": {"type": "string"}, "example": example}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {media_type: {"schema": {"type": "string"}, "example": example}},
+        }
+    }
 
 
 def install(app: FastAPI) -> None:

@@ -15,6 +15,7 @@ for acks are failed too, so a POST answers 503 in well under a second instead of
 ``message.timeout.ms``. Messages already handed to librdkafka may still be delivered later;
 clients re-send, and event ids dedupe downstream.
 """
+
 from __future__ import annotations
 
 import asyncio

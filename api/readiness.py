@@ -5,6 +5,7 @@ topics up to the watermarks found at start-up, ``/health`` answers 503 with what
 they are all read, the health route answers as before (broker up or down). While the broker is
 known to be down, the health route answers at once.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,13 @@ class ViewsReady:
             services = getattr(scope["app"].state, "services", None)
             if services is not None and not await services.wait_ready(timeout=READY_WAIT_S) and not services.broker_down():
                 body = json.dumps({"status": "starting", "broker": "up", "views": services.ready()}).encode()
-                await send({"type": "http.response.start", "status": 503,
-                            "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)

@@ -7,6 +7,7 @@ closes it once ``header_timeout_s`` has passed since it was opened (or since a k
 request's first byte) without a complete request head; a client that had started one gets a 408
 first. Bodies are bounded by ``api.guard``.
 """
+
 from __future__ import annotations
 
 from asyncio import TimerHandle
@@ -15,8 +16,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bazaar_core.settings import Settings
 
-_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            b"content-length: 27\r\nconnection: close\r\n\r\nrequest headers too slow.\r\n")
+_TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 27\r\nconnection: close\r\n\r\nrequest headers too slow.\r\n"
+)
 
 
 class HeaderDeadline(HttpToolsProtocol):

@@ -1,6 +1,7 @@
 """What the catalog, alert and webhook routes use, started and stopped by the API's lifespan:
 one record writer and the views built from compacted topics. Routes reach it through the aliases
 of ``api.deps`` (the views answer 503 ``loading`` until they have caught up)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,18 +39,33 @@ class Services:
     def __post_init__(self) -> None:
         topic = self.settings.uncatalogued_topic
         self.uncatalogued_follower = TopicFollower(
-            self.settings.kafka_bootstrap, {topic: topic_specs(self.settings)[topic]}, self._on_uncatalogued,
-            configs=topic_configs(self.settings), name="uncatalogued")
+            self.settings.kafka_bootstrap,
+            {topic: topic_specs(self.settings)[topic]},
+            self._on_uncatalogued,
+            configs=topic_configs(self.settings),
+            name="uncatalogued",
+        )
 
     @classmethod
     def create(cls, settings: Settings, broker_down=lambda: False) -> Services:
-        return cls(settings, RecordWriter(settings.kafka_bootstrap, settings.produce_timeout_s),
-                   CatalogView(settings), AlertView(settings), WebhookView(settings), UncataloguedLog(), broker_down)
+        return cls(
+            settings,
+            RecordWriter(settings.kafka_bootstrap, settings.produce_timeout_s),
+            CatalogView(settings),
+            AlertView(settings),
+            WebhookView(settings),
+            UncataloguedLog(),
+            broker_down,
+        )
 
     @property
     def followers(self) -> dict:
-        return {"catalog": self.catalog.follower, "alerts": self.alerts.follower, "webhooks": self.webhooks.follower,
-                "uncatalogued": self.uncatalogued_follower}
+        return {
+            "catalog": self.catalog.follower,
+            "alerts": self.alerts.follower,
+            "webhooks": self.webhooks.follower,
+            "uncatalogued": self.uncatalogued_follower,
+        }
 
     def _on_uncatalogued(self, rec: Record) -> None:
         try:
@@ -67,7 +83,10 @@ class Services:
         failed = [store for (store, _, _), w in zip(changes, written) if not w.ok]
         if failed:
             self.uncatalogued.requeue(failed)
-            log.warning("uncatalogued totals not published; retrying", extra={"stores": len(failed), "error": next(w.error for w in written if not w.ok)})
+            log.warning(
+                "uncatalogued totals not published; retrying",
+                extra={"stores": len(failed), "error": next(w.error for w in written if not w.ok)},
+            )
         return len(changes) - len(failed)
 
     def start(self) -> None:
@@ -97,8 +116,12 @@ class Services:
 
     async def require(self, *names: str) -> None:
         if not await self.wait_ready(*names):
-            raise ApiError(503, "loading", [issue(None, f"the {', '.join(names)} view is still being read from Kafka; try again")],
-                           headers={"Retry-After": "1"})
+            raise ApiError(
+                503,
+                "loading",
+                [issue(None, f"the {', '.join(names)} view is still being read from Kafka; try again")],
+                headers={"Retry-After": "1"},
+            )
 
     async def write(self, topic: str, key: bytes, value: bytes | None) -> Acked:
         """Write one record and wait for the broker's ack; 503 ``broker_unavailable`` if it does not come."""
@@ -118,5 +141,9 @@ class Acked(NamedTuple):
 
 
 def unavailable(reason: str | None) -> ApiError:
-    return ApiError(503, "broker_unavailable", [issue(None, f"{reason}; the change may not be stored: send it again (it is safe)")],
-                    headers={"Retry-After": "1"})
+    return ApiError(
+        503,
+        "broker_unavailable",
+        [issue(None, f"{reason}; the change may not be stored: send it again (it is safe)")],
+        headers={"Retry-After": "1"},
+    )

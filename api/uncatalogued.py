@@ -9,6 +9,7 @@ latest ones. A restarted instance gets a new id; the totals of its earlier life 
 and are read back, so the listing survives restarts and does not depend on which replica answers.
 A store's record carries at most ``MAX_SKUS_PUBLISHED`` unknown skus (the ones named most).
 """
+
 from __future__ import annotations
 
 import threading
@@ -74,8 +75,10 @@ class UncataloguedLog:
         to publish; ``requeue`` the stores whose record the broker did not take."""
         with self._lock:
             changed, self._changed = self._changed, set()
-            return [(store_id, self._own_key + store_id.encode(), _encode(self.instance, store_id, *self._local[store_id]))
-                    for store_id in sorted(changed)]
+            return [
+                (store_id, self._own_key + store_id.encode(), _encode(self.instance, store_id, *self._local[store_id]))
+                for store_id in sorted(changed)
+            ]
 
     def requeue(self, stores) -> None:
         with self._lock:
@@ -143,8 +146,9 @@ def _json(entry: Seen) -> dict:
 def _encode(instance: str, store_id: str, seen: Seen, skus: dict[str, Seen]) -> bytes:
     if len(skus) > MAX_SKUS_PUBLISHED:  # the most named: a record stays far below Kafka's 1 MB limit
         skus = dict(sorted(skus.items(), key=lambda item: (-item[1][0], item[0]))[:MAX_SKUS_PUBLISHED])
-    return orjson.dumps({"v": 1, "instance": instance, "store_id": store_id, "seen": seen,
-                         "skus": skus})  # orjson writes datetimes as RFC 3339
+    return orjson.dumps(
+        {"v": 1, "instance": instance, "store_id": store_id, "seen": seen, "skus": skus}
+    )  # orjson writes datetimes as RFC 3339
 
 
 def _seen(raw: list) -> Seen:

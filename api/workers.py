@@ -5,6 +5,7 @@ order: a connection error, a 503 (rebalance) or another 5xx moves on to the next
 full round it backs off briefly and starts again, until the client's ``timeout_ms`` is spent. Any
 other answer (200, 404, 504 not caught up, 4xx) is passed through as it is.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -4,6 +4,7 @@ print the report, one line per bad row. Exit 0 when every row was imported, 1 wh
 
 The file is sent as it is read (``Content-Type: text/csv``, which the route requires), not loaded
 whole; the API lists the first 1,000 bad rows and counts the rest."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         with body:
-            r = httpx.post(f"{base}/v1/products:import", content=body, headers={"Content-Type": "text/csv; charset=utf-8"},
-                           timeout=args.timeout)
+            r = httpx.post(
+                f"{base}/v1/products:import", content=body, headers={"Content-Type": "text/csv; charset=utf-8"}, timeout=args.timeout
+            )
     except httpx.HTTPError as exc:
         print(f"bazaar catalog import: {base} did not answer: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ Each subcommand lives in the module that owns the job; this file only gathers th
 the subcommand being run is imported: ``bazaar --help`` needs none, ``bazaar X --help`` only X's,
 and every child of ``bazaar up`` (``python -m bazaar.cli worker``, ...) starts without the others.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,16 +18,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kafka": ("bazaar_core.kafka.local", "fetch Apache Kafka with Maven and run a local single-node broker"),
     "worker": ("bazaar.run_worker", "run a stream worker (Faust) that keeps the stock tables"),
     "api": ("bazaar.run_api", "run the HTTP API (ingest, lookups, pages)"),
-    "up": ("bazaar.up", "the Kafka broker, stream worker(s), API, notifier and analytics together on embedded defaults "
-                        "(foreground; a crashed child is restarted)"),
-    "demo": ("bazaar.demo", "`up` (broker, worker, API, notifier, analytics) plus a simulated day of POS traffic "
-                            "with a live display"),
+    "up": (
+        "bazaar.up",
+        "the Kafka broker, stream worker(s), API, notifier and analytics together on embedded defaults "
+        "(foreground; a crashed child is restarted)",
+    ),
+    "demo": ("bazaar.demo", "`up` (broker, worker, API, notifier, analytics) plus a simulated day of POS traffic with a live display"),
     "schema": ("bazaar.schema_cmd", "print or write the JSON Schema of the event contract"),
     "topics": ("bazaar.topics_cmd", "create the app's topics idempotently"),
     "notifier": ("bazaar.run_notifier", "post alerts to registered webhooks (signed, retried, exactly once)"),
     "catalog": ("bazaar.catalog_cmd", "catalog tools: `catalog import FILE` loads products from CSV through the API"),
     "analytics": ("bazaar.run_analytics", "sink the ledger into ClickHouse (embedded chDB by default) and serve reports"),
-    "clickhouse": ("bazaar.clickhouse_cmd", "analytics schema: `clickhouse migrate` applies the migrations, `clickhouse status` lists them"),
+    "clickhouse": (
+        "bazaar.clickhouse_cmd",
+        "analytics schema: `clickhouse migrate` applies the migrations, `clickhouse status` lists them",
+    ),
     "dlq": ("bazaar.dlq_cmd", "dead letters: `dlq list|show ID|replay ID..|drop ID..` the messages a process could not handle"),
     "report": ("bazaar.report_cmd", "print a report (daily_sales, top_sellers, stock_as_of, ...) as a table, CSV or JSON"),
     "bench": ("bench.cli", "benchmarks on a local broker: raw limit, Quix peer, workers, API, recovery, scale"),

@@ -3,6 +3,7 @@
 `bazaar analytics` applies them at start-up too. With embedded chDB only one process opens the
 database: run this while `bazaar analytics` is stopped (it says so otherwise).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -9,6 +9,7 @@ is posted and applied, the demo checks every stock against the generator's own e
 stops the live panel and prints its summary, then keeps the stack up until Ctrl-C (or exits,
 with --exit-when-done).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,8 +90,15 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     products, stores = demo_catalog.products(), demo_catalog.stores(args.stores)
     sold = [GenProduct(p.sku, p.unit == "kg", _cents(p.price), _cents(p.cost), p.supplier) for p in products]
-    gen = Generator(GenConfig(stores=len(stores), store_ids=[s.store_id for s in stores], catalog=sold,
-                              events_per_store_day=args.events_per_store, seed=args.seed))
+    gen = Generator(
+        GenConfig(
+            stores=len(stores),
+            store_ids=[s.store_id for s in stores],
+            catalog=sold,
+            events_per_store_day=args.events_per_store,
+            seed=args.seed,
+        )
+    )
     say(f"generating a day of traffic for {len(stores)} stores and {len(products)} products (seed {args.seed})")
     bodies = [wire_body(b) for b in gen.events()]
     try:
@@ -148,7 +156,7 @@ def _drive(args, settings: Settings, api: httpx.Client, bodies: list[dict], gen:
     while sent < len(bodies):
         due = int((time.monotonic() - started) * args.rate)
         while sent < min(due, len(bodies)):
-            chunk = bodies[sent:sent + args.batch]
+            chunk = bodies[sent : sent + args.batch]
             resp = api.post("/v1/events", json={"events": chunk})
             if resp.status_code != 202:
                 say(f"POST answered {resp.status_code}: {resp.text[:200]}; retrying")

@@ -4,6 +4,7 @@
 ``replay`` puts messages back on their own topic and partition once the cause is fixed (consumers
 are idempotent: a message counts once however often it is replayed), ``drop`` forgets them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ls.add_argument("--format", choices=("table", "json"), default="table")
     show = sub.add_parser("show", help="one dead letter whole, its message decoded")
     show.add_argument("id", help="topic|partition|offset, as `list` prints it")
-    for name, text in (("replay", "put messages back on their topic (after the cause is fixed) and drop their dead letters"),
-                       ("drop", "forget dead letters for good")):
+    for name, text in (
+        ("replay", "put messages back on their topic (after the cause is fixed) and drop their dead letters"),
+        ("drop", "forget dead letters for good"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("ids", nargs="*", metavar="ID", help="topic|partition|offset, as `list` prints it")
         p.add_argument("--all", action="store_true", help="every dead letter (of --source / --store, if given)")
@@ -42,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bazaar_core.kafka import deadletters
+
     settings = get_settings()
     letters = deadletters.read_all(settings.kafka_bootstrap, settings.dead_letters_topic)
     if args.action == "list":
@@ -90,8 +94,7 @@ def _table(letters: list[DeadLetter]) -> None:
     rows = [("ID", "SOURCE", "STORE", "FAILED AT", "ERROR")]
     for d in letters:
         error = " ".join(d.error.split())
-        rows.append((d.id, d.source, d.store_id or "-", d.failed_at.isoformat(timespec="seconds"),
-                     f"{d.error_type}: {error[:100]}"))
+        rows.append((d.id, d.source, d.store_id or "-", d.failed_at.isoformat(timespec="seconds"), f"{d.error_type}: {error[:100]}"))
     widths = [max(len(printable(r[i])) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(printable(c).ljust(w) for c, w in zip(r, widths)) + "  " + printable(r[4]))

@@ -10,6 +10,7 @@ change without a refresh.
 ``python -m bazaar.lockfile header [PYPROJECT]`` prints that header line (bazaar.sh runs it with the
 system Python: no venv needed).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,7 +55,7 @@ def recorded_digest(lock: Path) -> str | None:
     """The digest in a lock's header, None when it has none."""
     for line in lock.read_text().splitlines():
         if line.startswith(DIGEST_PREFIX):
-            return line[len(DIGEST_PREFIX):].strip()
+            return line[len(DIGEST_PREFIX) :].strip()
         if line and not line.startswith("#"):
             break
     return None
@@ -89,7 +90,7 @@ def pins(lock: Path) -> list[Pin]:
             continue
         for part in line.rstrip("\\").split():
             if part.startswith("--hash="):
-                hashes.append(part[len("--hash="):])
+                hashes.append(part[len("--hash=") :])
             else:
                 raise ValueError(f"{lock}: unexpected line {raw!r}")
     close()

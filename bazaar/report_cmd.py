@@ -8,6 +8,7 @@ to read (the table, the list, errors) has its control characters removed, so a h
 ``terminal_id`` cannot send escape sequences to the operator's terminal. ``--format csv`` writes
 the report's CSV as it is (its cells already inert for spreadsheets), ``json`` escapes them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def params_of(args: argparse.Namespace) -> dict[str, str]:
-    out = {k: v for k, v in (("store_id", args.store_id), ("sku", args.sku), ("from", args.from_), ("to", args.to),
-                             ("at", args.at), ("days", args.days), ("limit", args.limit)) if v is not None}
+    out = {
+        k: v
+        for k, v in (
+            ("store_id", args.store_id),
+            ("sku", args.sku),
+            ("from", args.from_),
+            ("to", args.to),
+            ("at", args.at),
+            ("days", args.days),
+            ("limit", args.limit),
+        )
+        if v is not None
+    }
     if args.date:
         out["from"] = out["to"] = args.date
     for item in args.param:
@@ -65,7 +77,10 @@ def run(args: argparse.Namespace) -> int:
             wire = "csv" if args.format == "csv" else "json"
             resp = http.get(f"{base}/reports/{args.name}", params={**params_of(args), "format": wire})
     except httpx.HTTPError as exc:
-        print(safe(f"bazaar report: cannot reach the analytics process at {base} ({exc}); is `bazaar analytics` (or `bazaar up`) running?"), file=sys.stderr)
+        print(
+            safe(f"bazaar report: cannot reach the analytics process at {base} ({exc}); is `bazaar analytics` (or `bazaar up`) running?"),
+            file=sys.stderr,
+        )
         return 1
     if resp.status_code != 200:
         print(safe(f"bazaar report: {resp.status_code} {resp.text}"), file=sys.stderr)

@@ -5,6 +5,7 @@ group) and serves reports, health and metrics on its web port. Embedded chDB ope
 in one process only, so everything else (the API, `bazaar report`) asks this process over HTTP;
 with an http(s) ClickHouse server it is the same.
 """
+
 from __future__ import annotations
 
 import argparse

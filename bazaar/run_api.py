@@ -1,4 +1,5 @@
 """`bazaar api`: run the HTTP API (ingest, stock lookups, health, metrics) with uvicorn."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,5 +1,6 @@
 """`bazaar notifier`: post alerts to the registered webhooks (``bazaar_core.notifier.service``), with ``/health``
 and ``/metrics`` on its own port (``BAZAAR_NOTIFIER_PORT``, 6070)."""
+
 from __future__ import annotations
 
 import argparse

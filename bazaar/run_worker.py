@@ -1,4 +1,5 @@
 """`bazaar worker`: run one stream worker (Faust) holding a share of the stock tables."""
+
 from __future__ import annotations
 
 import argparse

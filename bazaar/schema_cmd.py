@@ -1,4 +1,5 @@
 """`bazaar schema`: print the JSON Schema of the event contract, or write it to schemas/."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """`bazaar topics`: create the app's topics idempotently on the configured broker."""
+
 from __future__ import annotations
 
 import argparse

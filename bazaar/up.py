@@ -4,6 +4,7 @@ together, in the foreground.
 Ctrl-C or SIGTERM stops every child cleanly (analytics, notifier, API, workers, then the broker).
 A child that crashes is restarted with backoff, the broker too when `up` started it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,17 +30,21 @@ class Stack:
         self.kafka = LocalKafka(settings)
         self.log_dir = settings.data_dir.resolve() / "logs"
         ports = [settings.worker_port + i for i in range(workers)]
-        settings = settings.model_copy(update={
-            "data_dir": settings.data_dir.resolve(),
-            "worker_urls": [f"http://{settings.worker_host}:{p}" for p in ports],
-        })
+        settings = settings.model_copy(
+            update={
+                "data_dir": settings.data_dir.resolve(),
+                "worker_urls": [f"http://{settings.worker_host}:{p}" for p in ports],
+            }
+        )
         env = {**os.environ, **settings.to_env()}
         self.workers = [
             Child.bazaar(f"worker-{p}", ["worker", "--port", str(p)], env, self.log_dir, f"http://{settings.worker_host}:{p}/health")
             for p in ports
         ]
         self.api = Child.bazaar("api", ["api"], env, self.log_dir, f"http://{settings.api_host}:{settings.api_port}/health")
-        self.notifier = Child.bazaar("notifier", ["notifier"], env, self.log_dir, f"http://{settings.notifier_host}:{settings.notifier_port}/health")
+        self.notifier = Child.bazaar(
+            "notifier", ["notifier"], env, self.log_dir, f"http://{settings.notifier_host}:{settings.notifier_port}/health"
+        )
         self.analytics = Child.bazaar("analytics", ["analytics"], env, self.log_dir, f"{settings.analytics_base_url}/health")
         self.own_broker = False
         self.broker_restarts = 0
@@ -117,13 +122,16 @@ def run(args: argparse.Namespace) -> int:
 
 def ready_line(stack: Stack) -> str:
     """Where each child answers, once all are healthy."""
+
     def where(child: Child) -> str:
         return (child.health_url or "").removesuffix("/health")
 
     workers = ", ".join(where(w) for w in stack.workers)
-    return (f"ready: API on {where(stack.api)}, worker{'s' if len(stack.workers) > 1 else ''} on {workers}, "
-            f"notifier on {where(stack.notifier)}, analytics on {where(stack.analytics)}, "
-            f"Kafka at {stack.settings.kafka_bootstrap}; logs in {stack.log_dir}; Ctrl-C to stop")
+    return (
+        f"ready: API on {where(stack.api)}, worker{'s' if len(stack.workers) > 1 else ''} on {workers}, "
+        f"notifier on {where(stack.notifier)}, analytics on {where(stack.analytics)}, "
+        f"Kafka at {stack.settings.kafka_bootstrap}; logs in {stack.log_dir}; Ctrl-C to stop"
+    )
 
 
 def _raise_interrupt(signum, frame) -> None:

@@ -2,6 +2,7 @@
 
 A worker keeps tens of thousands of decoded key states in memory; a full collection walks every
 object, and while it runs nothing else does. This makes such pauses visible to ops."""
+
 from __future__ import annotations
 
 import gc
@@ -11,8 +12,12 @@ import time
 from prometheus_client import Histogram
 
 log = logging.getLogger("bazaar.gc")
-PAUSE = Histogram("bazaar_gc_pause_seconds", "Time the process stood still in one garbage collection", ["generation"],
-                  buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+PAUSE = Histogram(
+    "bazaar_gc_pause_seconds",
+    "Time the process stood still in one garbage collection",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 LONG_S = 0.1  # a pause at least this long is also logged
 _started: list[float] = [0.0]
 
@@ -25,8 +30,9 @@ def _callback(phase: str, info: dict) -> None:
     generation = info.get("generation", 0)
     PAUSE.labels(str(generation)).observe(took)
     if took >= LONG_S:
-        log.warning("long garbage-collector pause", extra={"generation": generation, "seconds": round(took, 3),
-                                                           "collected": info.get("collected")})
+        log.warning(
+            "long garbage-collector pause", extra={"generation": generation, "seconds": round(took, 3), "collected": info.get("collected")}
+        )
 
 
 def install() -> None:

@@ -9,6 +9,7 @@ format. Once the process is stopping (``stopping()``), their lines about broker 
 refused connect, a closed connection) are dropped: a client that is closing has nothing to do with
 a broker that went away first, and each of its connections would say so every few milliseconds.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": plain(record.getMessage()),
         }
-        out.update({k: plain(v) if isinstance(v, str) else v for k, v in record.__dict__.items()
-                    if k not in _RESERVED and k not in _DROPPED and not k.startswith("_")})
+        out.update(
+            {
+                k: plain(v) if isinstance(v, str) else v
+                for k, v in record.__dict__.items()
+                if k not in _RESERVED and k not in _DROPPED and not k.startswith("_")
+            }
+        )
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         try:  # orjson: far cheaper than json per line
@@ -84,8 +90,11 @@ def _thread_crashed(args: threading.ExceptHookArgs) -> None:
     if args.exc_type is SystemExit:
         return
     name = args.thread.name if args.thread is not None else "?"
-    logging.getLogger("bazaar.threads").error("uncaught exception in thread %s", name,
-                                              exc_info=(args.exc_type, args.exc_value, args.exc_traceback))  # type: ignore[arg-type]
+    logging.getLogger("bazaar.threads").error(
+        "uncaught exception in thread %s",
+        name,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),  # type: ignore[arg-type]
+    )
 
 
 def setup(level: str = "INFO", json_lines: bool = True) -> None:

@@ -1,4 +1,5 @@
 """One settings class for every process. Environment variables use the prefix ``BAZAAR_``."""
+
 from __future__ import annotations
 
 import json

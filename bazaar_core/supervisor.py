@@ -1,4 +1,5 @@
 """Child processes of `bazaar up`: start, watch, restart on crash, stop cleanly."""
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,9 @@ class Child:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         out.close()
 
     @property
@@ -53,7 +56,9 @@ class Child:
         deadline = time.monotonic() + timeout
         while not self.healthy():
             if not self.alive:
-                raise RuntimeError(f"{self.name} exited with code {self.proc.returncode if self.proc else '?'}; see {self.log_path}\n{tail(self.log_path)}")
+                raise RuntimeError(
+                    f"{self.name} exited with code {self.proc.returncode if self.proc else '?'}; see {self.log_path}\n{tail(self.log_path)}"
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} not healthy after {timeout:.0f} s; see {self.log_path}\n{tail(self.log_path)}")
             time.sleep(0.2)

@@ -5,6 +5,7 @@ stock ClickHouse computes, and how flat a backlog stayed.
 Rows are counted with ``clickhouse.rows.ledger_rows`` (the sink's own converter), never by assuming
 one ledger message per event or per sku, so any message format the converter accepts is counted right.
 """
+
 from __future__ import annotations
 
 import time
@@ -49,8 +50,15 @@ class Ledger:
 
 def read_ledger(bootstrap: str, topic: str, partitions: int, timeout: float = 300.0) -> Ledger:
     """Every message of the ledger topic, from the beginning to the end of each partition."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-ledger-reader", "enable.auto.commit": False,
-                         "enable.partition.eof": True, "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "bench-ledger-reader",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        }
+    )
     out = Ledger()
     try:
         consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
@@ -87,8 +95,9 @@ class Analytics:
     def __init__(self, settings: Settings, log_dir: Path, name: str) -> None:
         self.settings = settings
         self.url = f"http://127.0.0.1:{settings.analytics_port}"
-        self.child = Child.bazaar(name, ["analytics", "--port", str(settings.analytics_port)], settings_env(settings),
-                                  log_dir, f"{self.url}/health")
+        self.child = Child.bazaar(
+            name, ["analytics", "--port", str(settings.analytics_port)], settings_env(settings), log_dir, f"{self.url}/health"
+        )
         self.http = httpx.Client(base_url=self.url, timeout=120)
 
     @property
@@ -105,8 +114,9 @@ class Analytics:
         if not self.child.alive:
             from bazaar_core.supervisor import tail
 
-            raise StageError(f"bazaar analytics exited with code {self.child.proc.returncode}; see {self.child.log_path}\n"
-                             f"{tail(self.child.log_path)}")
+            raise StageError(
+                f"bazaar analytics exited with code {self.child.proc.returncode}; see {self.child.log_path}\n{tail(self.child.log_path)}"
+            )
 
     def metrics(self) -> dict[str, float]:
         """The ledger table's series of /metrics: name -> value (e.g. bazaar_analytics_inserted_rows_total)."""
@@ -185,9 +195,15 @@ def flatness(samples: list[tuple[float, float]], offered_per_s: float, skip: flo
     mean_b = sum(b for _, b in used) / n
     var = sum((t - mean_t) ** 2 for t, _ in used)
     slope = sum((t - mean_t) * (b - mean_b) for t, b in used) / var if var > 0 else 0.0
-    return {"flat": slope <= 0.05 * offered_per_s, "slope_per_s": round(slope, 1),
-            "slope_vs_offered": round(slope / offered_per_s, 4) if offered_per_s else None,
-            "max": max(b for _, b in samples), "end": samples[-1][1], "mean": round(mean_b, 1), "samples": len(samples)}
+    return {
+        "flat": slope <= 0.05 * offered_per_s,
+        "slope_per_s": round(slope, 1),
+        "slope_vs_offered": round(slope / offered_per_s, 4) if offered_per_s else None,
+        "max": max(b for _, b in samples),
+        "end": samples[-1][1],
+        "mean": round(mean_b, 1),
+        "samples": len(samples),
+    }
 
 
 def thin(samples: list[tuple[float, float]], keep: int = 60) -> list[list[float]]:

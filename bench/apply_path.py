@@ -11,6 +11,7 @@ independent of start-up), or as it is for CPU µs per event (best of ``--rounds`
 Applying the whole data set checks every (store, sku) against the generator's expected totals and
 exits 1 on a difference, as the benchmark stages do.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -103,11 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=0, help="first message of the window (default 0)")
     parser.add_argument("--events", type=int, help="messages in the window (default: all)")
     parser.add_argument("--rounds", type=int, default=3, help="runs; the best CPU µs per message is reported")
-    parser.add_argument("--batch", type=int, default=500,
-                        help="messages per batch (default 500, the worker's cap; ~35 is what it gets at 2,000 events/s end to end)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=500,
+        help="messages per batch (default 500, the worker's cap; ~35 is what it gets at 2,000 events/s end to end)",
+    )
     parser.add_argument("--quick", action="store_true", help="the quick plan's smaller data set")
-    parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()),
-                        help="where the generated messages are kept between runs")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=Path(tempfile.gettempdir()), help="where the generated messages are kept between runs"
+    )
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)  # flagged events are expected in a window that skips the counts
     plan = QUICK if args.quick else FULL
@@ -119,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         save_messages(data.messages, cache)
     messages = load_messages(cache)
     whole = args.start == 0 and (args.events is None or args.events >= len(messages))
-    window = messages[args.start:None if args.events is None else args.start + args.events]
+    window = messages[args.start : None if args.events is None else args.start + args.events]
     from bazaar_core import gcwatch
+
     gcwatch.tune()  # as the worker collects
     best, failed = None, False
     for r in range(args.rounds):

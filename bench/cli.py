@@ -1,6 +1,7 @@
 """`bazaar bench [--quick]`: every benchmark stage on one local broker it starts itself, with the same
 generated events; results as JSON and markdown under bench/results/. Exit 1 if any stage failed or any
 final stock differs from the generator's expected totals."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,16 +22,22 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a few seconds of work per stage (a smoke test)")
-    parser.add_argument("--stages", default=",".join(STAGES),
-                        help=f"comma-separated subset of: {', '.join(STAGES)} (default: all)")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of: {', '.join(STAGES)} (default: all)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where results go (default bench/results/)")
     parser.add_argument("--seed", type=int, help="generator seed (default 42)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (broker, worker data, logs)")
-    parser.add_argument("--profile", action="store_true",
-                        help="sample the stream/scale workers with py-spy (pip install py-spy) and report where time goes")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", dest="overrides",
-                        help="override one field of the plan (bench/plan.py) for this run, e.g. "
-                             "--set 'e2e_steps=[[2000, 30]]' --set 'ingest_batches=[500]'; repeatable")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the stream/scale workers with py-spy (pip install py-spy) and report where time goes"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        dest="overrides",
+        help="override one field of the plan (bench/plan.py) for this run, e.g. "
+        "--set 'e2e_steps=[[2000, 30]]' --set 'ingest_batches=[500]'; repeatable",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,14 +66,28 @@ def run(args: argparse.Namespace) -> int:
     defaults = get_settings()
     root = Path(tempfile.mkdtemp(prefix=f"bazaar-bench-{plan.mode}-"))
     port, controller = free_ports(2)
-    base = Settings(data_dir=root, kafka_bootstrap=f"127.0.0.1:{port}", kafka_controller_port=controller,
-                    kafka_cache_dir=defaults.kafka_cache_dir, kafka_version=defaults.kafka_version,
-                    kafka_heap=defaults.kafka_heap, kafka_jvm_opts=defaults.kafka_jvm_opts, partitions=defaults.partitions,
-                    log_level=defaults.log_level)
+    base = Settings(
+        data_dir=root,
+        kafka_bootstrap=f"127.0.0.1:{port}",
+        kafka_controller_port=controller,
+        kafka_cache_dir=defaults.kafka_cache_dir,
+        kafka_version=defaults.kafka_version,
+        kafka_heap=defaults.kafka_heap,
+        kafka_jvm_opts=defaults.kafka_jvm_opts,
+        partitions=defaults.partitions,
+        log_level=defaults.log_level,
+    )
     started_at = datetime.now(UTC)
     started = time.monotonic()
-    run_info = {"mode": plan.mode, "started_at": started_at.isoformat(timespec="seconds"), "plan": plan.__dict__,
-                "machine": report.machine(), "versions": report.versions(base.kafka_version), "git": report.git_state(), "work_dir": str(root)}
+    run_info = {
+        "mode": plan.mode,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "plan": plan.__dict__,
+        "machine": report.machine(),
+        "versions": report.versions(base.kafka_version),
+        "git": report.git_state(),
+        "work_dir": str(root),
+    }
     print(f"[bench] {plan.mode} run: stages {', '.join(chosen)}; broker on {base.kafka_bootstrap}; work dir {root}", flush=True)
     stages: list[dict] = []
     broker = LocalKafka(base)
@@ -87,9 +108,11 @@ def run(args: argparse.Namespace) -> int:
     report.add_ratios(stages)
     run_info["stages"] = stages
     run_info["targets"] = report.targets(stages)
-    run_info["ok"] = all(s["status"] in ("ok", "not_available") for s in stages) and all(
-        s.get("exact") is not False for s in stages) and all(
-        s.get("exact") is True for s in stages if s["status"] == "ok")
+    run_info["ok"] = (
+        all(s["status"] in ("ok", "not_available") for s in stages)
+        and all(s.get("exact") is not False for s in stages)
+        and all(s.get("exact") is True for s in stages if s["status"] == "ok")
+    )
     paths = report.write(run_info, args.out)
     print(report.markdown(run_info).split("## Issue 7 targets")[0], flush=True)
     print(f"[bench] results: {', '.join(str(p) for p in paths)}", flush=True)
@@ -126,6 +149,9 @@ def _run_stage(ctx, key: str) -> list[dict]:
         r.setdefault("loadavg", {"before": load_before, "after": loadavg()})
         ctx.results[r["name"]] = r
         exact = r.get("exact")
-        print(f"[bench] {r['name']}: {r['status']}, events/s {r.get('events_per_s')}, exact {exact}"
-              + (f", error: {r['error'][:300]}" if r.get("error") else ""), flush=True)
+        print(
+            f"[bench] {r['name']}: {r['status']}, events/s {r.get('events_per_s')}, exact {exact}"
+            + (f", error: {r['error'][:300]}" if r.get("error") else ""),
+            flush=True,
+        )
     return out

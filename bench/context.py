@@ -1,4 +1,5 @@
 """What every stage of one run shares: the plan, the temp dir, the one broker, the main data set."""
+
 from __future__ import annotations
 
 import uuid
@@ -55,8 +56,7 @@ class Context:
     def ensure_topics(self, settings: Settings) -> None:
         ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
 
-    def preload(self, data: Dataset, settings: Settings, stage: str, measured: bool = False,
-                part: slice = slice(None)) -> dict:
+    def preload(self, data: Dataset, settings: Settings, stage: str, measured: bool = False, part: slice = slice(None)) -> dict:
         """Write the data set's messages (or the ``part`` of them, in order, after the parts before it) to
         the settings' (fresh) events topic; fails unless every message was acked and the topic holds
         exactly the messages up to the end of this part. ``measured``: with the raw producer in its own
@@ -65,16 +65,21 @@ class Context:
         messages = data.messages[part]
         if measured:
             path = save_messages(messages, self.root / "messages" / f"{data.name}.pkl")
-            result = run_child("bench.children.raw_producer",
-                               ["--bootstrap", settings.kafka_bootstrap, "--topic", settings.events_topic, "--messages", str(path)],
-                               stage=stage, total=len(messages), log_dir=self.log_dir, unit="msgs",
-                               timeout=self.plan.stage_timeout_s)
+            result = run_child(
+                "bench.children.raw_producer",
+                ["--bootstrap", settings.kafka_bootstrap, "--topic", settings.events_topic, "--messages", str(path)],
+                stage=stage,
+                total=len(messages),
+                log_dir=self.log_dir,
+                unit="msgs",
+                timeout=self.plan.stage_timeout_s,
+            )
             path.unlink(missing_ok=True)
         else:
             result = produce(settings.kafka_bootstrap, settings.events_topic, messages, stage)
         on_topic = sum(high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).values())
         result["on_topic"] = on_topic
-        expected = len(data.messages[:part.stop])
+        expected = len(data.messages[: part.stop])
         if result["acked"] != len(messages) or on_topic != expected:
             raise StageError(f"{stage}: {result['acked']} of {len(messages)} messages acked, {on_topic} on the topic (expected {expected})")
         return result
@@ -83,8 +88,9 @@ class Context:
         """The main data set, generated and pre-loaded once (by the raw stage, or on first use)."""
         if self.main is None:
             plan = self.plan
-            self.main = generate("main", GenConfig(stores=plan.main_stores, events_per_store_day=plan.main_events_per_store,
-                                                   skus=plan.skus, seed=plan.seed))
+            self.main = generate(
+                "main", GenConfig(stores=plan.main_stores, events_per_store_day=plan.main_events_per_store, skus=plan.skus, seed=plan.seed)
+            )
             self.main_settings = self.settings("bench-main")
             self.main_load = self.preload(self.main, self.main_settings, "raw-producer", measured=True)
         return self.main, self.main_settings

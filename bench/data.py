@@ -4,6 +4,7 @@ Messages are made exactly as the API makes them (``api.ingest``: validate, stamp
 digest header, transfer in-legs), so a pre-loaded topic holds what ``POST /v1/events`` would write.
 Expected stock always comes from the generator's own bookkeeping (``Generator.expected()``).
 """
+
 from __future__ import annotations
 
 import pickle
@@ -54,8 +55,11 @@ def generate(name: str, config: GenConfig, *, messages: bool = True) -> Dataset:
     data = Dataset(name, gen, bodies, gen.expected())
     if messages:
         data.messages = to_messages(bodies)
-    print(f"[bench] data {name}: {data.events:,} events, {len(data.messages):,} messages, {len(data.expected):,} keys "
-          f"({time.monotonic() - started:.1f} s)", flush=True)
+    print(
+        f"[bench] data {name}: {data.events:,} events, {len(data.messages):,} messages, {len(data.expected):,} keys "
+        f"({time.monotonic() - started:.1f} s)",
+        flush=True,
+    )
     return data
 
 
@@ -64,7 +68,7 @@ def to_messages(bodies: list[dict], chunk: int = 500) -> list[Item]:
     out: list[Item] = []
     now = datetime.now(UTC)
     for i in range(0, len(bodies), chunk):
-        events = ingest.parse_events(orjson.dumps({"events": bodies[i:i + chunk]}), chunk)
+        events = ingest.parse_events(orjson.dumps({"events": bodies[i : i + chunk]}), chunk)
         items, _owners = ingest.messages(ingest.stamp(events, now))
         out.extend(items)
     return out
@@ -98,8 +102,12 @@ def compare(expected: dict[str, int], got: dict[str, int], sample: list[str] | N
     wrong = [k for k in keys if got.get(k) != expected.get(k)]
     extra = [] if sample is not None else [k for k in got if k not in expected]
     examples = [{"key": k, "expected": expected.get(k), "got": got.get(k)} for k in (wrong + extra)[:5]]
-    return {"exact": not wrong and not extra and len(keys) > 0, "checked_keys": len(keys),
-            "differences": len(wrong) + len(extra), "examples": examples}
+    return {
+        "exact": not wrong and not extra and len(keys) > 0,
+        "checked_keys": len(keys),
+        "differences": len(wrong) + len(extra),
+        "examples": examples,
+    }
 
 
 def worker_stock(base_url: str, stores: list[str], timeout: float = 60.0) -> dict[str, int]:

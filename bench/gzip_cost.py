@@ -2,6 +2,7 @@
 answers like POST /v1/events (a 202 of ~120 bytes) and like a stock list (~20 KB), called in
 process, with and without ``Accept-Encoding: gzip``. Medians of several rounds, written as JSON to
 bench/results/latest-gzip.json. ``python -m bench.gzip_cost``"""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,9 +22,15 @@ LARGE = json.dumps({"items": [{"sku": f"sku-{i:05d}", "on_hand": "12.5", "negati
 
 def app_answering(body: bytes):
     async def app(scope, receive, send):
-        await send({"type": "http.response.start", "status": 202, "headers": [(b"content-type", b"application/json"),
-                                                                             (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 202,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
+
     return app
 
 
@@ -49,8 +56,12 @@ async def measure(rounds: int = 7, n: int = 20_000) -> dict:
         bare = app_answering(body)
         wrapped = GZipMiddleware(bare, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
         ours = GzipReads(bare)
-        for label, app, gz, method in (("bare", bare, False, "POST"), ("gzip_middleware_on_post", wrapped, True, "POST"),
-                                       ("api_wrapper_on_post", ours, True, "POST"), ("api_wrapper_on_get", ours, True, "GET")):
+        for label, app, gz, method in (
+            ("bare", bare, False, "POST"),
+            ("gzip_middleware_on_post", wrapped, True, "POST"),
+            ("api_wrapper_on_post", ours, True, "POST"),
+            ("api_wrapper_on_get", ours, True, "GET"),
+        ):
             samples = [await per_request_us(app, gz, n if name == "ingest_202" else n // 10, method) for _ in range(rounds)]
             out[f"{name}.{label}_us"] = round(statistics.median(samples), 2)
     return out
@@ -58,8 +69,12 @@ async def measure(rounds: int = 7, n: int = 20_000) -> dict:
 
 def main() -> None:
     figures = asyncio.run(measure())
-    result = {"bench": "gzip_cost", "at": datetime.now(UTC).isoformat(timespec="seconds"), "figures": figures,
-              "ingest_added_us": round(figures["ingest_202.api_wrapper_on_post_us"] - figures["ingest_202.bare_us"], 2)}
+    result = {
+        "bench": "gzip_cost",
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "figures": figures,
+        "ingest_added_us": round(figures["ingest_202.api_wrapper_on_post_us"] - figures["ingest_202.bare_us"], 2),
+    }
     path = Path(__file__).parent / "results" / "latest-gzip.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

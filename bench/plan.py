@@ -1,4 +1,5 @@
 """How much each stage does, in the full run and in ``--quick`` (a smoke test of every stage)."""
+
 from __future__ import annotations
 
 import json

@@ -7,6 +7,7 @@
 * ``Workers``: ``bazaar worker`` processes (``bazaar_core.supervisor.Child``) and the wait until their
   ``/status`` shows every partition applied up to the topic's high watermark.
 """
+
 from __future__ import annotations
 
 import json
@@ -157,8 +158,10 @@ class Ticker:
             return
         rate = (done - self.last_done) / max(1e-9, now - self.last)
         self.last, self.last_done = now, done
-        print(f"[bench] {self.stage:<22} {done:>10,}/{self.total:<10,} {self.unit}  {rate:>9,.0f}/s  "
-              f"{now - self.started:6.1f}s {note}", flush=True)
+        print(
+            f"[bench] {self.stage:<22} {done:>10,}/{self.total:<10,} {self.unit}  {rate:>9,.0f}/s  {now - self.started:6.1f}s {note}",
+            flush=True,
+        )
 
 
 def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -175,8 +178,17 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return python_env({k: v for k, v in settings.to_env().items() if v != "null"})
 
 
-def run_child(module: str, args: list[str], *, stage: str, total: int, log_dir: Path,
-              timeout: float, unit: str = "events", env: dict[str, str] | None = None) -> dict:
+def run_child(
+    module: str,
+    args: list[str],
+    *,
+    stage: str,
+    total: int,
+    log_dir: Path,
+    timeout: float,
+    unit: str = "events",
+    env: dict[str, str] | None = None,
+) -> dict:
     """Run ``python -m module args --result FILE``; show its ``progress N`` lines; return its result."""
     log_dir.mkdir(parents=True, exist_ok=True)
     name = module.rsplit(".", 1)[-1]
@@ -185,9 +197,15 @@ def run_child(module: str, args: list[str], *, stage: str, total: int, log_dir: 
     result_path.unlink(missing_ok=True)
     ticker = Ticker(stage, total, unit)
     with open(log_path, "ab") as err:
-        proc = subprocess.Popen([sys.executable, "-m", module, *args, "--result", str(result_path)],
-                                stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                env=python_env(env), text=True, bufsize=1)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args, "--result", str(result_path)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=python_env(env),
+            text=True,
+            bufsize=1,
+        )
     deadline = time.monotonic() + timeout
     done = 0
     try:
@@ -258,8 +276,7 @@ class Workers:
         return settings_env(self.settings)
 
     def child(self, port: int) -> Child:
-        return Child.bazaar(f"worker-{port}", ["worker", "--port", str(port)], self.env, self.log_dir,
-                            f"http://127.0.0.1:{port}/health")
+        return Child.bazaar(f"worker-{port}", ["worker", "--port", str(port)], self.env, self.log_dir, f"http://127.0.0.1:{port}/health")
 
     def start(self, ports: list[int] | None = None) -> Workers:
         """Start the workers (those on ``ports`` only, if given: ``add`` the others later)."""
@@ -299,8 +316,10 @@ class Workers:
     def check_alive(self) -> None:
         for child in self.children.values():
             if not child.alive:
-                raise StageError(f"{child.name} exited with code {child.proc.returncode if child.proc else '?'}; "
-                                 f"see {child.log_path}\n{tail(child.log_path)}")
+                raise StageError(
+                    f"{child.name} exited with code {child.proc.returncode if child.proc else '?'}; "
+                    f"see {child.log_path}\n{tail(child.log_path)}"
+                )
 
     def _get(self, port: int, path: str) -> tuple[int, dict]:
         try:
@@ -344,8 +363,9 @@ class Workers:
         return True
 
     def committed(self, partitions: list[int]) -> dict[int, int]:
-        consumer = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": self.settings.group_id,
-                             "enable.auto.commit": False})
+        consumer = Consumer(
+            {"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": self.settings.group_id, "enable.auto.commit": False}
+        )
         try:
             tps = consumer.committed([TopicPartition(self.settings.events_topic, p) for p in partitions], timeout=10)
             return {tp.partition: tp.offset for tp in tps}
@@ -362,8 +382,16 @@ class Workers:
             owned += health["assigned"]
         return len(owned) == len(set(owned)) == self.settings.partitions
 
-    def wait_applied(self, targets: dict[int, int], *, stage: str, total_events: int, timeout: float,
-                     poll_s: float = 0.2, on_window: Callable[[], None] | None = None) -> dict:
+    def wait_applied(
+        self,
+        targets: dict[int, int],
+        *,
+        stage: str,
+        total_events: int,
+        timeout: float,
+        poll_s: float = 0.2,
+        on_window: Callable[[], None] | None = None,
+    ) -> dict:
         """Wait until every partition's applied offset reaches ``targets[p]`` (high watermark - 1).
 
         The applying window starts at the first poll that sees progress with the group settled (every
@@ -377,7 +405,7 @@ class Workers:
         deadline = time.monotonic() + timeout
         first_t, first_done, cpu_first = None, 0, 0.0
         seen: dict[int, int] = {}  # highest applied offset seen per partition: a worker too busy to answer
-        while True:                # one /status poll in time does not make the progress drop to 0
+        while True:  # one /status poll in time does not make the progress drop to 0
             for p, o in self.applied().items():
                 if o > seen.get(p, -1):
                     seen[p] = o
@@ -397,9 +425,15 @@ class Workers:
             time.sleep(poll_s)
         ticker.update(total_events, force=True, note="all applied")
         cpu_now = sum(cpu_s(pid) for pid in self.pids())
-        return {"messages": messages, "first_s": (first_t or now) - self.started_at, "done_s": now - self.started_at,
-                "first_done": first_done, "apply_s": now - (first_t or now),
-                "cpu_window_s": cpu_now - cpu_first if first_t else None, "cpu_total_s": cpu_now}
+        return {
+            "messages": messages,
+            "first_s": (first_t or now) - self.started_at,
+            "done_s": now - self.started_at,
+            "first_done": first_done,
+            "apply_s": now - (first_t or now),
+            "cpu_window_s": cpu_now - cpu_first if first_t else None,
+            "cpu_total_s": cpu_now,
+        }
 
     def wait_healthy(self, timeout: float = 120) -> None:
         for child in self.children.values():
@@ -427,7 +461,12 @@ def rate(messages: int, events: int, timing: dict) -> dict:
         window, msgs, measured, cpu = timing["done_s"], messages, "whole run, start-up included", timing.get("cpu_total_s")
     mps = msgs / window
     per_event = events / messages
-    return {"events_per_s": round(mps * per_event, 1), "messages_per_s": round(mps, 1),
-            "apply_s": round(window, 3), "wall_s": round(timing["done_s"], 3), "window": measured,
-            "cpu_us_per_event": round(cpu / (msgs * per_event) * 1e6, 1) if cpu else None,
-            "cpu_share": round(cpu / window, 2) if cpu else None}
+    return {
+        "events_per_s": round(mps * per_event, 1),
+        "messages_per_s": round(mps, 1),
+        "apply_s": round(window, 3),
+        "wall_s": round(timing["done_s"], 3),
+        "window": measured,
+        "cpu_us_per_event": round(cpu / (msgs * per_event) * 1e6, 1) if cpu else None,
+        "cpu_share": round(cpu / window, 2) if cpu else None,
+    }

@@ -5,6 +5,7 @@ py-spy (``pip install py-spy``; not a dependency) records every active thread of
 and a breakdown by category, multiplied out to CPU microseconds per event with the worker's measured
 CPU per event.
 """
+
 from __future__ import annotations
 
 import linecache
@@ -38,8 +39,7 @@ SPECIFIC: list[tuple[str, tuple[str, ...]]] = [
 # Otherwise the leaf-most frame of a known library decides (walking from the leaf towards the root).
 GENERIC: list[tuple[str, tuple[str, ...]]] = [
     ("Kafka producer (aiokafka sender: changelog, ledger, alerts)", ("aiokafka/producer",)),
-    ("Kafka consumer (aiokafka fetch, Faust fetcher)", ("aiokafka/consumer", "aiokafka/record", "Fetcher.",
-                                                        "faust/transport/consumer")),
+    ("Kafka consumer (aiokafka fetch, Faust fetcher)", ("aiokafka/consumer", "aiokafka/record", "Fetcher.", "faust/transport/consumer")),
     ("rest of the agent loop (agents/: the stock agent, the sinks; streams/checkpoint.py)", ("agents/", "streams/checkpoint.py")),
     ("Faust: streams, events, acks, commits, tables, web", ("faust/", "mode/")),
 ]
@@ -79,8 +79,11 @@ def available() -> bool:
 def start(pid: int, out: Path) -> subprocess.Popen:
     out.parent.mkdir(parents=True, exist_ok=True)
     log = open(out.with_suffix(".log"), "wb")
-    return subprocess.Popen([_py_spy() or "py-spy", "record", "--pid", str(pid), "--rate", "100", "--format", "raw",
-                             "--output", str(out)], stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [_py_spy() or "py-spy", "record", "--pid", str(pid), "--rate", "100", "--format", "raw", "--output", str(out)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -101,8 +104,10 @@ def _label(frame: str) -> str:
     path = m["path"]
     text = ""
     if "/agents/" in path or path.startswith("agents/"):
-        text = " | " + linecache.getline(path if path.startswith("/") else str(Path(__file__).resolve().parents[1] / path),
-                                         int(m["line"])).strip()
+        text = (
+            " | "
+            + linecache.getline(path if path.startswith("/") else str(Path(__file__).resolve().parents[1] / path), int(m["line"])).strip()
+        )
     short = path.split("site-packages/")[-1]
     return f"{m['func']} ({short}:{m['line']}){text}"
 
@@ -133,10 +138,21 @@ def summarize(folded: Path, cpu_us_per_event: float | None, top: int = 25) -> di
     busy = max(1, total - waiting)
 
     def share(counter: Counter, k: int) -> list[dict]:
-        return [{"frame": f, "share": round(c / busy, 4),
-                 **({"cpu_us_per_event": round(c / busy * cpu_us_per_event, 1)} if cpu_us_per_event else {})}
-                for f, c in counter.most_common(k) if f not in ("",)]
+        return [
+            {
+                "frame": f,
+                "share": round(c / busy, 4),
+                **({"cpu_us_per_event": round(c / busy * cpu_us_per_event, 1)} if cpu_us_per_event else {}),
+            }
+            for f, c in counter.most_common(k)
+            if f not in ("",)
+        ]
 
-    return {"samples": total, "waiting_samples": waiting, "cpu_us_per_event": cpu_us_per_event,
-            "categories": share(categories, len(CATEGORIES)), "top_inclusive": share(inclusive, top),
-            "top_self": share(own, top)}
+    return {
+        "samples": total,
+        "waiting_samples": waiting,
+        "cpu_us_per_event": cpu_us_per_event,
+        "categories": share(categories, len(CATEGORIES)),
+        "top_inclusive": share(inclusive, top),
+        "top_self": share(own, top),
+    }

@@ -1,4 +1,5 @@
 """Results of a run: the machine, the versions, ratios, and the JSON + markdown files under bench/results/."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,18 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("faust-streaming", "quixstreams", "confluent-kafka", "aiokafka", "rocksdict", "pydantic", "fastapi",
-            "uvicorn", "orjson", "aiohttp")
+PACKAGES = (
+    "faust-streaming",
+    "quixstreams",
+    "confluent-kafka",
+    "aiokafka",
+    "rocksdict",
+    "pydantic",
+    "fastapi",
+    "uvicorn",
+    "orjson",
+    "aiohttp",
+)
 
 
 def machine() -> dict:
@@ -27,8 +38,13 @@ def machine() -> dict:
                 mem_kb = int(line.split()[1])
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "cpu_model": model or platform.processor() or "unknown",
-            "memory_gb": round(mem_kb / 1024 / 1024, 1), "kernel": platform.release(), "loadavg_start": loadavg()}
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": model or platform.processor() or "unknown",
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "loadavg_start": loadavg(),
+    }
 
 
 def git_state() -> dict:
@@ -37,9 +53,12 @@ def git_state() -> dict:
 
     root = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return {}
     return {"commit": commit, "uncommitted_changes": len(dirty.splitlines())}
@@ -115,24 +134,33 @@ def targets(stages: list[dict]) -> list[dict]:
             continue
         p99 = e2e.get("p99_ms") if not e2e.get("timeouts") else None
         workers = e2e.get("workers", 1)
-        row(f"end-to-end p99 < 100 ms at 2,000 events/s ({workers} worker{'s' if workers > 1 else ''}; offered here: "
+        row(
+            f"end-to-end p99 < 100 ms at 2,000 events/s ({workers} worker{'s' if workers > 1 else ''}; offered here: "
             f"{e2e.get('offered_events_per_s')})",
             _fmt_num(e2e.get("p99_ms"), "ms") + (f", {e2e.get('timeouts')} lookups timed out" if e2e.get("timeouts") else ""),
-            None if not e2e else (p99 is not None and p99 < 100 and e2e.get("offered_events_per_s", 0) >= 2000))
+            None if not e2e else (p99 is not None and p99 < 100 and e2e.get("offered_events_per_s", 0) >= 2000),
+        )
     rec = by.get("recovery", {})
-    row(f"recovery < 10 s with 1 M keys (keys here: {rec.get('keys')})", _fmt_num(rec.get("restart_to_correct_s"), "s"),
-        None if not rec else (rec.get("restart_to_correct_s", 1e9) < 10 and rec.get("keys", 0) >= 1_000_000))
+    row(
+        f"recovery < 10 s with 1 M keys (keys here: {rec.get('keys')})",
+        _fmt_num(rec.get("restart_to_correct_s"), "s"),
+        None if not rec else (rec.get("restart_to_correct_s", 1e9) < 10 and rec.get("keys", 0) >= 1_000_000),
+    )
     sc = by.get("scale", {})
     points = sc.get("points", [])
     per_key = [p["rocksdb_bytes_per_key"] for p in points]
     marginal = sc.get("marginal_bytes_per_key") or []
     compacted = sc.get("compacted_bytes_per_key") or []
-    row("events/s flat from 100 to 10,000 stores (slowest/fastest >= 0.8)", _fmt_ratio(sc.get("flatness"), ""), _ge(sc.get("flatness"), 0.8))
-    row("memory per key flat (RocksDB bytes per key, flushed and compacted, smallest/largest >= 0.8)",
+    row(
+        "events/s flat from 100 to 10,000 stores (slowest/fastest >= 0.8)", _fmt_ratio(sc.get("flatness"), ""), _ge(sc.get("flatness"), 0.8)
+    )
+    row(
+        "memory per key flat (RocksDB bytes per key, flushed and compacted, smallest/largest >= 0.8)",
         (", ".join(f"{b:,.0f}" for b in compacted) + " B/key compacted; " if compacted else "")
         + (", ".join(f"{b:,.0f}" for b in per_key) + " B/key as left" if per_key else "-")
         + ("; " + ", ".join(f"{b:,.0f}" for b in marginal) + " B per added key as left" if marginal else ""),
-        _ge(sc.get("compacted_flatness"), 0.8) if compacted else None)
+        _ge(sc.get("compacted_flatness"), 0.8) if compacted else None,
+    )
     return rows
 
 
@@ -182,157 +210,397 @@ def _table(header: list[str], rows: list[list]) -> str:
 def markdown(run: dict) -> str:
     m, v, stages = run["machine"], run["versions"], run["stages"]
     by = {s["name"]: s for s in stages}
-    out = [f"# bazaar bench: {run['mode']} run, {run['started_at']}\n",
-           f"Result: **{'PASS' if run['ok'] else 'FAIL'}** (every stage's final stock checked against the generator's "
-           f"expected totals). {run['seconds']:,.0f} s in all.\n\n",
-           f"Machine: {m['cores']} cores ({m['cpu_model']}), {m['memory_gb']} GB RAM, Linux {m['kernel']}; load average "
-           f"at start {m['loadavg_start']}, at end {m.get('loadavg_end')}. Everything (broker, workers, API, clients, "
-           f"peer) shares these cores, so each stage's processes compete with the broker for CPU.\n\n",
-           "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + ".\n\n",
-           f"Code: commit {run.get('git', {}).get('commit', '?')}"
-           f" with {run.get('git', {}).get('uncommitted_changes', '?')} files changed but not committed.\n\n",
-           "Throughput counts generated events (a transfer is one event, two Kafka messages; each store's opening "
-           "stock count is one event of 200 lines); the stream rates leave out process start-up.\n\n",
-           "## Stages\n\n"]
+    out = [
+        f"# bazaar bench: {run['mode']} run, {run['started_at']}\n",
+        f"Result: **{'PASS' if run['ok'] else 'FAIL'}** (every stage's final stock checked against the generator's "
+        f"expected totals). {run['seconds']:,.0f} s in all.\n\n",
+        f"Machine: {m['cores']} cores ({m['cpu_model']}), {m['memory_gb']} GB RAM, Linux {m['kernel']}; load average "
+        f"at start {m['loadavg_start']}, at end {m.get('loadavg_end')}. Everything (broker, workers, API, clients, "
+        f"peer) shares these cores, so each stage's processes compete with the broker for CPU.\n\n",
+        "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + ".\n\n",
+        f"Code: commit {run.get('git', {}).get('commit', '?')}"
+        f" with {run.get('git', {}).get('uncommitted_changes', '?')} files changed but not committed.\n\n",
+        "Throughput counts generated events (a transfer is one event, two Kafka messages; each store's opening "
+        "stock count is one event of 200 lines); the stream rates leave out process start-up.\n\n",
+        "## Stages\n\n",
+    ]
     rows = []
     for s in stages:
         ratio_raw = s.get("vs_raw_loop", s.get("vs_raw_producer"))
         cpu = s.get("cpu_us_per_event", s.get("api_cpu_us_per_event"))
-        rows.append([f"`{s['name']}`", s["status"] if s["status"] != "ok" else "ok", _c(s.get("events_per_s")),
-                     _c(ratio_raw, 2), _c(s.get("vs_peer"), 2), _c(cpu), _c(s.get("cpu_vs_raw_loop"), 2),
-                     _c(s.get("cpu_vs_peer"), 2), _c(s.get("p50_ms"), 1), _c(s.get("p99_ms"), 1),
-                     _c(s.get("max_ms"), 1), _c(s.get("exact")) if s.get("exact") is not None else "-",
-                     (s.get("error") or s.get("note") or "").replace("|", "/")[:240]])
-    out.append(_table(["stage", "status", "events/s", "vs raw", "vs peer", "CPU µs/event", "CPU vs raw", "CPU vs peer",
-                       "p50 ms", "p99 ms", "max ms", "exact", "notes"], rows))
-    out.append("\n`vs raw` / `vs peer`: events/s as a ratio to the raw consume loop / the Quix peer (for `api-ingest`: "
-               "to the bare producer). `CPU µs/event`: CPU time (user + system, all threads, from /proc) of the "
-               "measured process(es) per event over the same window (for `api-ingest`: the API process alone); "
-               "`CPU vs raw` / `CPU vs peer` = their CPU per event / this one's, so 0.25 means four times the CPU. "
-               "CPU per event does not depend on what else ran on the machine; events/s does.\n")
-    loads = [f"{s['name']} {s['loadavg']['before'][0]:.1f}->{s['loadavg']['after'][0]:.1f}" for s in stages
-             if s.get("loadavg", {}).get("before") and s.get("loadavg", {}).get("after")]
+        rows.append(
+            [
+                f"`{s['name']}`",
+                s["status"] if s["status"] != "ok" else "ok",
+                _c(s.get("events_per_s")),
+                _c(ratio_raw, 2),
+                _c(s.get("vs_peer"), 2),
+                _c(cpu),
+                _c(s.get("cpu_vs_raw_loop"), 2),
+                _c(s.get("cpu_vs_peer"), 2),
+                _c(s.get("p50_ms"), 1),
+                _c(s.get("p99_ms"), 1),
+                _c(s.get("max_ms"), 1),
+                _c(s.get("exact")) if s.get("exact") is not None else "-",
+                (s.get("error") or s.get("note") or "").replace("|", "/")[:240],
+            ]
+        )
+    out.append(
+        _table(
+            [
+                "stage",
+                "status",
+                "events/s",
+                "vs raw",
+                "vs peer",
+                "CPU µs/event",
+                "CPU vs raw",
+                "CPU vs peer",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "exact",
+                "notes",
+            ],
+            rows,
+        )
+    )
+    out.append(
+        "\n`vs raw` / `vs peer`: events/s as a ratio to the raw consume loop / the Quix peer (for `api-ingest`: "
+        "to the bare producer). `CPU µs/event`: CPU time (user + system, all threads, from /proc) of the "
+        "measured process(es) per event over the same window (for `api-ingest`: the API process alone); "
+        "`CPU vs raw` / `CPU vs peer` = their CPU per event / this one's, so 0.25 means four times the CPU. "
+        "CPU per event does not depend on what else ran on the machine; events/s does.\n"
+    )
+    loads = [
+        f"{s['name']} {s['loadavg']['before'][0]:.1f}->{s['loadavg']['after'][0]:.1f}"
+        for s in stages
+        if s.get("loadavg", {}).get("before") and s.get("loadavg", {}).get("after")
+    ]
     if loads:
-        out.append("\n1-minute load average before -> after each stage (2 cores: above 2 means processes waited for "
-                   "CPU, including other users' processes on this machine): " + "; ".join(loads) + ".\n")
+        out.append(
+            "\n1-minute load average before -> after each stage (2 cores: above 2 means processes waited for "
+            "CPU, including other users' processes on this machine): " + "; ".join(loads) + ".\n"
+        )
     if run.get("targets"):
         out.append("\n## Issue 7 targets\n")
         if run["mode"] != "full":
-            out.append("\n(quick run: sizes are too small for the targets to mean anything)\n\n" if run["mode"] == "quick" else
-                       "\n(custom run: the plan was changed with --set, see the JSON's plan; not the full run's sizes)\n\n")
-        out.append(_table(["target", "measured", "met"],
-                          [[t["target"], t["measured"], {True: "yes", False: "**no**", None: "-"}[t["met"]]] for t in run["targets"]]))
+            out.append(
+                "\n(quick run: sizes are too small for the targets to mean anything)\n\n"
+                if run["mode"] == "quick"
+                else "\n(custom run: the plan was changed with --set, see the JSON's plan; not the full run's sizes)\n\n"
+            )
+        out.append(
+            _table(
+                ["target", "measured", "met"],
+                [[t["target"], t["measured"], {True: "yes", False: "**no**", None: "-"}[t["met"]]] for t in run["targets"]],
+            )
+        )
     if "api-ingest" in by and by["api-ingest"].get("cells"):
         out.append("\n## API ingest\n")
-        out.append(_table(["events per POST", "client concurrency", "events/s", "POSTs/s", "p50 ms", "p99 ms", "max ms"],
-                          [[c["batch"], c["concurrency"], _c(c["events_per_s"]), _c(c["requests_per_s"]), _c(c["p50_ms"], 1),
-                            _c(c["p99_ms"], 1), _c(c["max_ms"], 1)] for c in by["api-ingest"]["cells"]]))
+        out.append(
+            _table(
+                ["events per POST", "client concurrency", "events/s", "POSTs/s", "p50 ms", "p99 ms", "max ms"],
+                [
+                    [
+                        c["batch"],
+                        c["concurrency"],
+                        _c(c["events_per_s"]),
+                        _c(c["requests_per_s"]),
+                        _c(c["p50_ms"], 1),
+                        _c(c["p99_ms"], 1),
+                        _c(c["max_ms"], 1),
+                    ]
+                    for c in by["api-ingest"]["cells"]
+                ],
+            )
+        )
     if "end-to-end" in by and by["end-to-end"].get("steps"):
         out.append("\n## End to end (POST start -> change visible in a lookup)\n")
+
         def lat(step: dict, key: str) -> str:  # a timed-out lookup counts as its timeout: a lower bound
             v = step.get(key)
             return (">= " if step.get("timeouts") and v is not None and v >= step.get("lookup_timeout_ms", 1e12) else "") + _c(v, 1)
 
-        out.append(_table(["workers", "offered events/s", "achieved events/s", "lookups", "p50 ms", "p99 ms", "max ms", "timed out",
-                           "POST p50 ms", "POST p99 ms"],
-                          [[s.get("workers", 1), _c(s["offered_events_per_s"]), _c(s["achieved_events_per_s"]), s["samples"], lat(s, "p50_ms"),
-                            lat(s, "p99_ms"), lat(s, "max_ms"), s["timeouts"], _c(s["post"]["p50_ms"], 1),
-                            _c(s["post"]["p99_ms"], 1)] for s in by["end-to-end"]["steps"]]))
+        out.append(
+            _table(
+                [
+                    "workers",
+                    "offered events/s",
+                    "achieved events/s",
+                    "lookups",
+                    "p50 ms",
+                    "p99 ms",
+                    "max ms",
+                    "timed out",
+                    "POST p50 ms",
+                    "POST p99 ms",
+                ],
+                [
+                    [
+                        s.get("workers", 1),
+                        _c(s["offered_events_per_s"]),
+                        _c(s["achieved_events_per_s"]),
+                        s["samples"],
+                        lat(s, "p50_ms"),
+                        lat(s, "p99_ms"),
+                        lat(s, "max_ms"),
+                        s["timeouts"],
+                        _c(s["post"]["p50_ms"], 1),
+                        _c(s["post"]["p99_ms"], 1),
+                    ]
+                    for s in by["end-to-end"]["steps"]
+                ],
+            )
+        )
         out.append("\nA lookup that timed out (not visible within its 30 s `timeout_ms`) counts as 30 s in the percentiles.\n")
         busy = [(s, s["cores_busy"]) for s in by["end-to-end"]["steps"] if s.get("cores_busy")]
         if busy:
-            out.append("\nCores busy during each step (from /proc, sampled each second; machine: all processes; rest: "
-                       "those not named, mostly the load client):\n")
-            out.append(_table(["workers", "offered events/s", "machine", "workers' processes", "API", "broker", "rest"],
-                              [[s.get("workers", 1), _c(s["offered_events_per_s"]), _c(b["machine"], 2),
-                                " + ".join(_c(v, 2) for k, v in b.items() if k.startswith("worker-")),
-                                _c(b.get("api"), 2), _c(b.get("broker"), 2), _c(b.get("rest"), 2)] for s, b in busy]))
+            out.append(
+                "\nCores busy during each step (from /proc, sampled each second; machine: all processes; rest: "
+                "those not named, mostly the load client):\n"
+            )
+            out.append(
+                _table(
+                    ["workers", "offered events/s", "machine", "workers' processes", "API", "broker", "rest"],
+                    [
+                        [
+                            s.get("workers", 1),
+                            _c(s["offered_events_per_s"]),
+                            _c(b["machine"], 2),
+                            " + ".join(_c(v, 2) for k, v in b.items() if k.startswith("worker-")),
+                            _c(b.get("api"), 2),
+                            _c(b.get("broker"), 2),
+                            _c(b.get("rest"), 2),
+                        ]
+                        for s, b in busy
+                    ],
+                )
+            )
         cpu_lines = []
         for name, label in (("end-to-end", "one worker"), ("end-to-end-2-workers", "two workers")):
             cpu = {k: v for k, v in by.get(name, {}).get("cpu_us_per_event_by_process", {}).items() if k != "profile_worker"}
             if cpu:
                 cpu_lines.append(f"{label}: " + ", ".join(f"{k.split('-')[0]} {_c(v)}" for k, v in cpu.items()))
         if cpu_lines:
-            out.append("\nCPU µs per event posted, per process, over each client run (its steps together): "
-                       + "; ".join(cpu_lines) + ". The API's figure includes the lookups it serves; the workers' "
-                       "include answering them.\n")
+            out.append(
+                "\nCPU µs per event posted, per process, over each client run (its steps together): "
+                + "; ".join(cpu_lines)
+                + ". The API's figure includes the lookups it serves; the workers' "
+                "include answering them.\n"
+            )
         scaled = by.get("end-to-end-2-workers", {})
-        out.append(f"\nAfter the last one-worker step the worker needed {by['end-to-end'].get('worker_drain_after_s')} s more to apply "
-                   "everything, counted from the client's last answer (about 0: it had caught up by then)"
-                   + (f"; after the two-worker step, {scaled.get('worker_drain_after_s')} s" if scaled else "") + ".\n")
+        out.append(
+            f"\nAfter the last one-worker step the worker needed {by['end-to-end'].get('worker_drain_after_s')} s more to apply "
+            "everything, counted from the client's last answer (about 0: it had caught up by then)"
+            + (f"; after the two-worker step, {scaled.get('worker_drain_after_s')} s" if scaled else "")
+            + ".\n"
+        )
     if "recovery" in by and by["recovery"].get("status") == "ok":
         r = by["recovery"]
         out.append("\n## Recovery\n")
-        out.append(_table(["keys", "fill events/s", "key writes/s", "restart -> /health", "restart -> correct lookups",
-                           "RSS before kill MB", "RSS after MB", "RocksDB B/key"],
-                          [[_c(r["keys"]), _c(r["events_per_s"]), _c(r["key_writes_per_s"]), f"{_c(r['restart_to_health_s'], 2)} s",
-                            f"{_c(r['restart_to_correct_s'], 2)} s", _c(r["rss_mb_before_kill"], 1), _c(r["rss_mb_after_recovery"], 1),
-                            _c(r["rocksdb_bytes_per_key"])]]))
+        out.append(
+            _table(
+                [
+                    "keys",
+                    "fill events/s",
+                    "key writes/s",
+                    "restart -> /health",
+                    "restart -> correct lookups",
+                    "RSS before kill MB",
+                    "RSS after MB",
+                    "RocksDB B/key",
+                ],
+                [
+                    [
+                        _c(r["keys"]),
+                        _c(r["events_per_s"]),
+                        _c(r["key_writes_per_s"]),
+                        f"{_c(r['restart_to_health_s'], 2)} s",
+                        f"{_c(r['restart_to_correct_s'], 2)} s",
+                        _c(r["rss_mb_before_kill"], 1),
+                        _c(r["rss_mb_after_recovery"], 1),
+                        _c(r["rocksdb_bytes_per_key"]),
+                    ]
+                ],
+            )
+        )
     if "scale" in by and by["scale"].get("points"):
         out.append("\n## Scale (1 worker)\n")
         sc = by["scale"]
-        out.append(_table(["stores", "events/store", "timed events", "keys", "start-up + counts s", "events/s", "CPU µs/event",
-                           "alerts/event", "went negative/event", "worker RSS MB", "peak RSS MB", "RocksDB MB", "RocksDB B/key",
-                           "compacted B/key"],
-                          [[_c(p["stores"]), _c(p.get("events_per_store")), _c(p.get("timed_events", p["events"])), _c(p["keys"]),
-                            _c(p.get("warm_s"), 1), _c(p["events_per_s"]), _c(p.get("cpu_us_per_event")),
-                            _c(p.get("alerts_per_event"), 3), _c(p.get("negative_per_event"), 3), _c(p["rss_mb"], 1),
-                            _c(p["peak_rss_mb_each"][0], 1), _c(p["rocksdb_bytes"] / 1e6, 1), _c(p["rocksdb_bytes_per_key"]),
-                            _c(p.get("compacted_bytes_per_key"))]
-                           for p in sc["points"]]))
+        out.append(
+            _table(
+                [
+                    "stores",
+                    "events/store",
+                    "timed events",
+                    "keys",
+                    "start-up + counts s",
+                    "events/s",
+                    "CPU µs/event",
+                    "alerts/event",
+                    "went negative/event",
+                    "worker RSS MB",
+                    "peak RSS MB",
+                    "RocksDB MB",
+                    "RocksDB B/key",
+                    "compacted B/key",
+                ],
+                [
+                    [
+                        _c(p["stores"]),
+                        _c(p.get("events_per_store")),
+                        _c(p.get("timed_events", p["events"])),
+                        _c(p["keys"]),
+                        _c(p.get("warm_s"), 1),
+                        _c(p["events_per_s"]),
+                        _c(p.get("cpu_us_per_event")),
+                        _c(p.get("alerts_per_event"), 3),
+                        _c(p.get("negative_per_event"), 3),
+                        _c(p["rss_mb"], 1),
+                        _c(p["peak_rss_mb_each"][0], 1),
+                        _c(p["rocksdb_bytes"] / 1e6, 1),
+                        _c(p["rocksdb_bytes_per_key"]),
+                        _c(p.get("compacted_bytes_per_key")),
+                    ]
+                    for p in sc["points"]
+                ],
+            )
+        )
         if sc.get("marginal_bytes_per_key"):
-            out.append("\nRocksDB bytes per added key from one store count to the next: "
-                       + ", ".join(f"{b:,.0f}" for b in sc["marginal_bytes_per_key"]) + ".")
-        out.append("\nEvery store has the same day at every point (its opening count of every sku, then the same "
-                   "events per store), so only the number of stores and keys grows. The worker starts on a topic "
-                   "holding the opening counts (start-up + counts: seconds from its start to the last count applied); "
-                   "then the events are written and timed until all are applied (events/s, CPU µs/event). alerts/ "
-                   "and went negative/event: over every event the worker applied, counts included. RocksDB B/key = "
-                   "the data dir as the worker left it (every partition's database with its WAL, manifest and logs) "
-                   "over the keys: a fixed part weighs on it at few keys, hence the bytes per added key; and while "
-                   "the memtables are not full it is mostly write-ahead log. Compacted B/key: each database then "
-                   "opened, flushed and fully compacted, its SST files over the keys (the memory target's measure).")
+            out.append(
+                "\nRocksDB bytes per added key from one store count to the next: "
+                + ", ".join(f"{b:,.0f}" for b in sc["marginal_bytes_per_key"])
+                + "."
+            )
+        out.append(
+            "\nEvery store has the same day at every point (its opening count of every sku, then the same "
+            "events per store), so only the number of stores and keys grows. The worker starts on a topic "
+            "holding the opening counts (start-up + counts: seconds from its start to the last count applied); "
+            "then the events are written and timed until all are applied (events/s, CPU µs/event). alerts/ "
+            "and went negative/event: over every event the worker applied, counts included. RocksDB B/key = "
+            "the data dir as the worker left it (every partition's database with its WAL, manifest and logs) "
+            "over the keys: a fixed part weighs on it at few keys, hence the bytes per added key; and while "
+            "the memtables are not full it is mostly write-ahead log. Compacted B/key: each database then "
+            "opened, flushed and fully compacted, its SST files over the keys (the memory target's measure)."
+        )
     if by.get("clickhouse-sink", {}).get("load"):
         out.append(_sink_section(by["clickhouse-sink"]))
     for st in stages:
         for prof in st.get("profile", [])[:1]:
             out.append(f"\n## Where `{st['name']}` spends its time (py-spy, {prof['samples']:,} samples)\n")
-            out.append(_table(["category", "share of CPU", "CPU µs/event"],
-                              [[c["frame"], f"{c['share']:.1%}", _c(c.get("cpu_us_per_event"))] for c in prof["categories"]]))
-            out.append(_table(["function (self time)", "share", "CPU µs/event"],
-                              [[f"`{c['frame'][:140]}`".replace("|", "/"), f"{c['share']:.1%}", _c(c.get("cpu_us_per_event"))]
-                               for c in prof["top_self"][:15]]))
+            out.append(
+                _table(
+                    ["category", "share of CPU", "CPU µs/event"],
+                    [[c["frame"], f"{c['share']:.1%}", _c(c.get("cpu_us_per_event"))] for c in prof["categories"]],
+                )
+            )
+            out.append(
+                _table(
+                    ["function (self time)", "share", "CPU µs/event"],
+                    [
+                        [f"`{c['frame'][:140]}`".replace("|", "/"), f"{c['share']:.1%}", _c(c.get("cpu_us_per_event"))]
+                        for c in prof["top_self"][:15]
+                    ],
+                )
+            )
     if "memory" in by and by["memory"].get("rows"):
         out.append("\n## Memory\n")
-        out.append(_table(["process", "stage", "RSS MB", "keys", "RocksDB B/key"],
-                          [[r["process"], r["stage"], _c(r["rss_mb"], 1) if not isinstance(r["rss_mb"], list) else ", ".join(_c(x, 1) for x in r["rss_mb"]),
-                            _c(r["keys"]), _c(r["rocksdb_bytes_per_key"])] for r in by["memory"]["rows"]]))
-        out.append("\nRocksDB B/key is `du` of the worker's data dir (every partition's database, its WAL, manifest and "
-                   "logs) divided by the keys: with few keys the fixed files weigh more per key.\n")
+        out.append(
+            _table(
+                ["process", "stage", "RSS MB", "keys", "RocksDB B/key"],
+                [
+                    [
+                        r["process"],
+                        r["stage"],
+                        _c(r["rss_mb"], 1) if not isinstance(r["rss_mb"], list) else ", ".join(_c(x, 1) for x in r["rss_mb"]),
+                        _c(r["keys"]),
+                        _c(r["rocksdb_bytes_per_key"]),
+                    ]
+                    for r in by["memory"]["rows"]
+                ],
+            )
+        )
+        out.append(
+            "\nRocksDB B/key is `du` of the worker's data dir (every partition's database, its WAL, manifest and "
+            "logs) divided by the keys: with few keys the fixed files weigh more per key.\n"
+        )
     return "".join(out)
 
 
 def _sink_section(s: dict) -> str:
     """The ClickHouse sink: throughput on a pre-filled ledger, and its backlog at the offered load."""
     load, b = s["load"], s["load"]["backlog"]
-    return "".join([
-        "\n## ClickHouse sink (`bazaar analytics`, embedded chDB)\n",
-        _table(["ledger rows", "rows/s", "messages/s", "events/s equivalent", "CPU µs/row", "CPU share", "run-queue wait",
-                "RSS MB", "peak RSS MB", "ClickHouse B/row"],
-               [[_c(s["ledger_rows"]), _c(s["rows_per_s"]), _c(s["messages_per_s"]), _c(s["events_equiv_per_s"]),
-                 _c(s["cpu_us_per_row"], 1), _c(s.get("cpu_share"), 2), _c(s.get("run_queue_wait_share"), 2), _c(s["rss_mb"], 1),
-                 _c(s["peak_rss_mb"], 1), _c(s["clickhouse_bytes_per_row"])]]),
-        _table(["offered events/s", "ledger msgs/s offered", "produced", "inserted during load", "seconds",
-                "backlog max (msgs)", "backlog at end", "slope msgs/s", "flat", "drain s", "CPU share", "run-queue wait",
-                "CPU µs/row"],
-               [[_c(load["offered_events_per_s"]), _c(load["offered_messages_per_s"]), _c(load["produced_messages_per_s"]),
-                 _c(load["inserted_messages_per_s_during"]), _c(load["seconds"], 1), _c(b["max"]), _c(b["end"]),
-                 _c(b["slope_per_s"], 1), _c(b["flat"]), _c(load["drain_s"], 1), _c(load["cpu_share"], 2),
-                 _c(load.get("run_queue_wait_share"), 2), _c(load.get("cpu_us_per_row"), 1)]]),
-        "\nThroughput: the ledger pre-filled, timed from the first insert to the last row. Offered load: copies of "
-        "the ledger's messages (the ledger's replay case: ClickHouse keeps one row per key) at the ledger rate of "
-        "the offered events/s; backlog = copies on the topic not yet inserted, sampled 4 times a second; flat when "
-        "its fitted slope is under 5% of the offered messages/s. CPU share: cores the analytics process used; run-queue "
-        "wait: seconds per second its threads were ready to run but waited for a core (other work on the machine), "
-        "which lowers rows/s but not CPU µs/row.\n",
-    ])
+    return "".join(
+        [
+            "\n## ClickHouse sink (`bazaar analytics`, embedded chDB)\n",
+            _table(
+                [
+                    "ledger rows",
+                    "rows/s",
+                    "messages/s",
+                    "events/s equivalent",
+                    "CPU µs/row",
+                    "CPU share",
+                    "run-queue wait",
+                    "RSS MB",
+                    "peak RSS MB",
+                    "ClickHouse B/row",
+                ],
+                [
+                    [
+                        _c(s["ledger_rows"]),
+                        _c(s["rows_per_s"]),
+                        _c(s["messages_per_s"]),
+                        _c(s["events_equiv_per_s"]),
+                        _c(s["cpu_us_per_row"], 1),
+                        _c(s.get("cpu_share"), 2),
+                        _c(s.get("run_queue_wait_share"), 2),
+                        _c(s["rss_mb"], 1),
+                        _c(s["peak_rss_mb"], 1),
+                        _c(s["clickhouse_bytes_per_row"]),
+                    ]
+                ],
+            ),
+            _table(
+                [
+                    "offered events/s",
+                    "ledger msgs/s offered",
+                    "produced",
+                    "inserted during load",
+                    "seconds",
+                    "backlog max (msgs)",
+                    "backlog at end",
+                    "slope msgs/s",
+                    "flat",
+                    "drain s",
+                    "CPU share",
+                    "run-queue wait",
+                    "CPU µs/row",
+                ],
+                [
+                    [
+                        _c(load["offered_events_per_s"]),
+                        _c(load["offered_messages_per_s"]),
+                        _c(load["produced_messages_per_s"]),
+                        _c(load["inserted_messages_per_s_during"]),
+                        _c(load["seconds"], 1),
+                        _c(b["max"]),
+                        _c(b["end"]),
+                        _c(b["slope_per_s"], 1),
+                        _c(b["flat"]),
+                        _c(load["drain_s"], 1),
+                        _c(load["cpu_share"], 2),
+                        _c(load.get("run_queue_wait_share"), 2),
+                        _c(load.get("cpu_us_per_row"), 1),
+                    ]
+                ],
+            ),
+            "\nThroughput: the ledger pre-filled, timed from the first insert to the last row. Offered load: copies of "
+            "the ledger's messages (the ledger's replay case: ClickHouse keeps one row per key) at the ledger rate of "
+            "the offered events/s; backlog = copies on the topic not yet inserted, sampled 4 times a second; flat when "
+            "its fitted slope is under 5% of the offered messages/s. CPU share: cores the analytics process used; run-queue "
+            "wait: seconds per second its threads were ready to run but waited for a core (other work on the machine), "
+            "which lowers rows/s but not CPU µs/row.\n",
+        ]
+    )

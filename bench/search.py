@@ -13,6 +13,7 @@ Recorded as JSON (``bench/results/<time>-search.json`` and ``latest-search.json`
 p50/p99/max of /health and of search in each phase (and per query once loaded), the import's time
 and rate, and the API's memory (VmRSS before and after the import, VmHWM: its peak).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,16 +32,48 @@ import httpx
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
-BRANDS = ["tapal", "lipton", "nestle", "olpers", "shan", "national", "knorr", "rafhan", "dalda", "habib",
-          "sufi", "mezan", "kisan", "guard", "falak", "peek-freans", "lu", "bisconni", "candyland", "hilal"]
+BRANDS = [
+    "tapal",
+    "lipton",
+    "nestle",
+    "olpers",
+    "shan",
+    "national",
+    "knorr",
+    "rafhan",
+    "dalda",
+    "habib",
+    "sufi",
+    "mezan",
+    "kisan",
+    "guard",
+    "falak",
+    "peek-freans",
+    "lu",
+    "bisconni",
+    "candyland",
+    "hilal",
+]
 ITEMS = [  # English, Urdu, Hindi
-    ("basmati rice", "باسمتی چاول", "बासमती चावल"), ("sella rice", "سیلا چاول", "सेला चावल"),
-    ("danedar tea", "دانے دار چائے", "दानेदार चाय"), ("green tea", "سبز چائے", "हरी चाय"),
-    ("milk", "دودھ", "दूध"), ("yogurt", "دہی", "दही"), ("cooking oil", "کوکنگ آئل", "खाना पकाने का तेल"),
-    ("ghee", "گھی", "घी"), ("chana daal", "چنے کی دال", "चना दाल"), ("masoor daal", "مسور کی دال", "मसूर दाल"),
-    ("sugar", "چینی", "चीनी"), ("salt", "نمک", "नमक"), ("red chilli", "لال مرچ", "लाल मिर्च"),
-    ("turmeric", "ہلدی", "हल्दी"), ("biscuits", "بسکٹ", "बिस्कुट"), ("soap", "صابن", "साबुन"),
-    ("washing powder", "سرف", "कपड़े धोने का पाउडर"), ("flour", "آٹا", "आटा"), ("gram flour", "بیسن", "बेसन"),
+    ("basmati rice", "باسمتی چاول", "बासमती चावल"),
+    ("sella rice", "سیلا چاول", "सेला चावल"),
+    ("danedar tea", "دانے دار چائے", "दानेदार चाय"),
+    ("green tea", "سبز چائے", "हरी चाय"),
+    ("milk", "دودھ", "दूध"),
+    ("yogurt", "دہی", "दही"),
+    ("cooking oil", "کوکنگ آئل", "खाना पकाने का तेल"),
+    ("ghee", "گھی", "घी"),
+    ("chana daal", "چنے کی دال", "चना दाल"),
+    ("masoor daal", "مسور کی دال", "मसूर दाल"),
+    ("sugar", "چینی", "चीनी"),
+    ("salt", "نمک", "नमक"),
+    ("red chilli", "لال مرچ", "लाल मिर्च"),
+    ("turmeric", "ہلدی", "हल्दी"),
+    ("biscuits", "بسکٹ", "बिस्कुट"),
+    ("soap", "صابن", "साबुन"),
+    ("washing powder", "سرف", "कपड़े धोने का पाउडर"),
+    ("flour", "آٹا", "आटा"),
+    ("gram flour", "بیسن", "बेसन"),
     ("ketchup", "کیچپ", "केचप"),
 ]
 SIZES = ["100g", "190g", "250g", "500g", "1kg", "2kg", "5kg", "250ml", "500ml", "1l", "1.5l", "12pcs"]
@@ -59,9 +92,19 @@ def write_catalog(path: Path, products: int, seed: int, first: int = 0) -> int:
             en, ur, hi = ITEMS[(i // len(BRANDS)) % len(ITEMS)]
             size = SIZES[rng.randrange(len(SIZES))]
             sku = f"{brand}-{en.split()[-1]}-{i:06d}"
-            out.writerow([sku, f"{brand.title()} {en.title()} {size}", f"{ur} {size}", f"{hi} {size}",
-                          f"896{i:010d}", CATEGORIES[i % len(CATEGORIES)], "piece",
-                          f"{rng.randrange(50, 5000)}.{rng.randrange(100):02d}", rng.randrange(0, 20)])
+            out.writerow(
+                [
+                    sku,
+                    f"{brand.title()} {en.title()} {size}",
+                    f"{ur} {size}",
+                    f"{hi} {size}",
+                    f"896{i:010d}",
+                    CATEGORIES[i % len(CATEGORIES)],
+                    "piece",
+                    f"{rng.randrange(50, 5000)}.{rng.randrange(100):02d}",
+                    rng.randrange(0, 20),
+                ]
+            )
     return path.stat().st_size
 
 
@@ -126,9 +169,16 @@ def run(args: argparse.Namespace) -> dict:
     root = Path(tempfile.mkdtemp(prefix="bazaar-bench-search-"))
     defaults = get_settings()
     port, controller, api_port = free_ports(3)
-    settings = Settings(data_dir=root, kafka_bootstrap=f"127.0.0.1:{port}", kafka_controller_port=controller,
-                        kafka_cache_dir=defaults.kafka_cache_dir, kafka_version=defaults.kafka_version,
-                        api_port=api_port, topic_prefix="bench-search", log_level="WARNING")
+    settings = Settings(
+        data_dir=root,
+        kafka_bootstrap=f"127.0.0.1:{port}",
+        kafka_controller_port=controller,
+        kafka_cache_dir=defaults.kafka_cache_dir,
+        kafka_version=defaults.kafka_version,
+        api_port=api_port,
+        topic_prefix="bench-search",
+        log_level="WARNING",
+    )
     base = f"http://127.0.0.1:{api_port}"
     files = []
     per_part = -(-args.products // args.parts)
@@ -136,10 +186,18 @@ def run(args: argparse.Namespace) -> dict:
         n = min(per_part, args.products - part * per_part)
         path = root / f"catalog-{part}.csv"
         files.append((path, write_catalog(path, n, args.seed, first=part * per_part)))
-    out: dict = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "products": args.products,
-                 "parts": args.parts, "csv_bytes": sum(size for _, size in files), "machine": report.machine(),
-                 "versions": report.versions(settings.kafka_version), "git": report.git_state()}
-    print(f"[bench] search: {args.products:,} products in {args.parts} file(s), {out['csv_bytes'] / 1e6:.1f} MB; work dir {root}", flush=True)
+    out: dict = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "products": args.products,
+        "parts": args.parts,
+        "csv_bytes": sum(size for _, size in files),
+        "machine": report.machine(),
+        "versions": report.versions(settings.kafka_version),
+        "git": report.git_state(),
+    }
+    print(
+        f"[bench] search: {args.products:,} products in {args.parts} file(s), {out['csv_bytes'] / 1e6:.1f} MB; work dir {root}", flush=True
+    )
     with LocalKafka(settings):
         ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
         api = Child.bazaar("api", ["api"], settings_env(settings), root / "logs", f"{base}/health")
@@ -163,14 +221,18 @@ def run(args: argparse.Namespace) -> dict:
                     imported += r.json()["imported"]
                     errors += len(r.json()["errors"])
             import_s = time.monotonic() - started
-            during = (health.samples[marks[0]:health.mark()], search.samples[marks[1]:search.mark()])
-            out["import"] = {"seconds": round(import_s, 2), "imported": imported, "errors": errors,
-                             "products_per_s": round(imported / import_s),
-                             "api_rss_mb_after": round(proc_status(pid)["rss_kb"] / 1024, 1)}
+            during = (health.samples[marks[0] : health.mark()], search.samples[marks[1] : search.mark()])
+            out["import"] = {
+                "seconds": round(import_s, 2),
+                "imported": imported,
+                "errors": errors,
+                "products_per_s": round(imported / import_s),
+                "api_rss_mb_after": round(proc_status(pid)["rss_kb"] / 1024, 1),
+            }
             out["during_import"] = {"health": summary(during[0]), "search": summary(during[1])}
             marks = (health.mark(), search.mark())
             time.sleep(args.search_s)
-            after = (health.samples[marks[0]:health.mark()], search.samples[marks[1]:search.mark()])
+            after = (health.samples[marks[0] : health.mark()], search.samples[marks[1] : search.mark()])
             out["loaded"] = {"health": summary(after[0]), "search": summary(after[1], per_query=True)}
             health.stop_flag.set()
             search.stop_flag.set()
@@ -204,7 +266,10 @@ def main() -> int:
     for name in (f"{stamp}-search.json", "latest-search.json"):
         (args.out / name).write_text(text + "\n")
     brief = {k: result[k] for k in ("import", "during_import", "api_rss_mb_before", "api_rss_mb_end", "api_hwm_mb")}
-    brief["loaded"] = {"health": result["loaded"]["health"], "search": {k: v for k, v in result["loaded"]["search"].items() if k != "queries"}}
+    brief["loaded"] = {
+        "health": result["loaded"]["health"],
+        "search": {k: v for k, v in result["loaded"]["search"].items() if k != "queries"},
+    }
     print(json.dumps(brief, indent=2), flush=True)
     print(f"[bench] results: {args.out / f'{stamp}-search.json'}", flush=True)
     return 0

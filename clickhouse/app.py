@@ -4,6 +4,7 @@ ledger and catalog topics into ClickHouse, and its web port serving reports, hea
 It is a separate process from the stream workers, so ClickHouse being slow or down never stops
 stock processing; it is the only process that opens the analytics database (chDB allows one).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -156,8 +157,14 @@ def build(settings: Settings, sink_db: Database, report_db: Database) -> Analyti
         dead_letters.close()
 
     def feed(topic_name: str, partitions: int, table: str, columns: tuple[str, ...], convert, ledger: bool = False) -> Feed:
-        sink = Sink(sink_db, TableSpec(table, columns, convert, stamps_token=ledger), settings.analytics_batch_max,
-                    settings.analytics_batch_seconds, topic=topic_name, dead_letters=dead_letters)
+        sink = Sink(
+            sink_db,
+            TableSpec(table, columns, convert, stamps_token=ledger),
+            settings.analytics_batch_max,
+            settings.analytics_batch_seconds,
+            topic=topic_name,
+            dead_letters=dead_letters,
+        )
         return Feed(topic(topic_name, partitions), sink, contiguous=ledger)
 
     feeds = [
@@ -167,4 +174,3 @@ def build(settings: Settings, sink_db: Database, report_db: Database) -> Analyti
         feed(settings.store_products_topic, 1, "store_products", STORE_PRODUCT_COLUMNS, store_product_rows),
     ]
     return AnalyticsPipeline(settings, app, sink_db, report_db, feeds, dead_letters)
-

@@ -5,6 +5,7 @@ the analytics process keeps one for the sink and one for reports) and, for tests
 while ``fault_file`` exists every insert raises ``ClickHouseUnavailable`` as if the server were down
 (a transient failure: the sink retries the batch until the file is gone).
 """
+
 from __future__ import annotations
 
 import threading
@@ -37,7 +38,7 @@ def redact(dsn: str) -> str:
 def connect(dsn: str) -> Any:
     """A clickhouse-connect client (same API for chdb:// and http(s)://)."""
     if dsn.startswith("chdb://"):
-        Path(dsn[len("chdb://"):]).mkdir(parents=True, exist_ok=True)
+        Path(dsn[len("chdb://") :]).mkdir(parents=True, exist_ok=True)
         options: dict[str, Any] = {}
     else:  # no session: the sink and the reports query side by side
         options = {"autogenerate_session_id": False, "connect_timeout": 5, "send_receive_timeout": 120}

@@ -1,4 +1,5 @@
 """One exception base for analytics, and the few kinds callers tell apart."""
+
 from __future__ import annotations
 
 import re
@@ -42,12 +43,27 @@ class UnreadableMessage(AnalyticsError):
 # Server errors that say nothing about the rows sent: overload, limits, a server or table not ready,
 # credentials. An insert that met one is retried as it is, however long it takes.
 TRANSIENT_ERRORS = {
-    60: "UNKNOWN_TABLE", 81: "UNKNOWN_DATABASE", 159: "TIMEOUT_EXCEEDED", 164: "READONLY",
-    173: "CANNOT_ALLOCATE_MEMORY", 202: "TOO_MANY_SIMULTANEOUS_QUERIES", 209: "SOCKET_TIMEOUT",
-    210: "NETWORK_ERROR", 218: "TABLE_IS_DROPPED", 236: "ABORTED", 241: "MEMORY_LIMIT_EXCEEDED",
-    242: "TABLE_IS_READ_ONLY", 243: "NOT_ENOUGH_SPACE", 252: "TOO_MANY_PARTS", 279: "ALL_CONNECTION_TRIES_FAILED",
-    291: "DATABASE_ACCESS_DENIED", 394: "QUERY_WAS_CANCELLED", 439: "CANNOT_SCHEDULE_TASK", 497: "ACCESS_DENIED",
-    516: "AUTHENTICATION_FAILED", 999: "KEEPER_EXCEPTION",
+    60: "UNKNOWN_TABLE",
+    81: "UNKNOWN_DATABASE",
+    159: "TIMEOUT_EXCEEDED",
+    164: "READONLY",
+    173: "CANNOT_ALLOCATE_MEMORY",
+    202: "TOO_MANY_SIMULTANEOUS_QUERIES",
+    209: "SOCKET_TIMEOUT",
+    210: "NETWORK_ERROR",
+    218: "TABLE_IS_DROPPED",
+    236: "ABORTED",
+    241: "MEMORY_LIMIT_EXCEEDED",
+    242: "TABLE_IS_READ_ONLY",
+    243: "NOT_ENOUGH_SPACE",
+    252: "TOO_MANY_PARTS",
+    279: "ALL_CONNECTION_TRIES_FAILED",
+    291: "DATABASE_ACCESS_DENIED",
+    394: "QUERY_WAS_CANCELLED",
+    439: "CANNOT_SCHEDULE_TASK",
+    497: "ACCESS_DENIED",
+    516: "AUTHENTICATION_FAILED",
+    999: "KEEPER_EXCEPTION",
 }
 TOO_MANY_PARTITIONS = "Too many partitions for single INSERT block"  # code 252 as well, but about the rows
 _CODE = re.compile(r"\bCode:\s*(\d+)")

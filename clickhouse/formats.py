@@ -19,6 +19,7 @@ Text that came from a client (an actor, a terminal id, a note) is made inert on 
   would move the cursor, recolour or retitle the terminal; C1 controls; bidirectional overrides
   that reorder what is shown) are removed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -74,8 +75,13 @@ def _scale(type_name: str) -> int | None:
 def records(table: Table, rounded: bool = False) -> list[dict[str, Any]]:
     """The rows as JSON-ready dicts; ``rounded``: money to the currency's 2 places (CSV, table)."""
     money = [rounded and c in MONEY_COLUMNS for c in table.columns]
-    return [{c: (money_text(v) if m and isinstance(v, Decimal) else value_text(v, t))
-             for c, t, v, m in zip(table.columns, table.types, row, money)} for row in table.rows]
+    return [
+        {
+            c: (money_text(v) if m and isinstance(v, Decimal) else value_text(v, t))
+            for c, t, v, m in zip(table.columns, table.types, row, money)
+        }
+        for row in table.rows
+    ]
 
 
 def money_text(value: Decimal) -> str:
@@ -87,12 +93,14 @@ def params_text(table: Table) -> dict[str, Any]:
 
 
 def to_json(table: Table) -> bytes:
-    return orjson.dumps({
-        "report": table.report,
-        "params": params_text(table),
-        "columns": [{"name": c, "type": t} for c, t in zip(table.columns, table.types)],
-        "rows": records(table),
-    })
+    return orjson.dumps(
+        {
+            "report": table.report,
+            "params": params_text(table),
+            "columns": [{"name": c, "type": t} for c, t in zip(table.columns, table.types)],
+            "rows": records(table),
+        }
+    )
 
 
 def to_csv(table: Table) -> bytes:

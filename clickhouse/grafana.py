@@ -7,6 +7,7 @@ and the reports cannot drift apart. Regenerate after editing a report::
     python -m clickhouse.grafana            # writes deploy/grafana/analytics.json
     python -m clickhouse.grafana --check    # exit 1 when the file is stale (also a unit test)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,28 +39,44 @@ class Panel:
 
 
 PANELS = [
-    Panel("Revenue per store per local day", "daily_sales", "timeseries",
-          {"store_id": STORE, "from": DAY_FROM, "to": DAY_TO}, (0, 0, 16, 9), timeseries=True,
-          transformations=[{"id": "filterFieldsByName", "options": {"include": {"pattern": "^(day|store_id|revenue.*)$"}}}]),
-    Panel("Top products by revenue", "top_sellers", "table",
-          {"store_id": STORE, "from": DAY_FROM, "to": DAY_TO, "limit": "15"}, (16, 0, 8, 9)),
-    Panel("Daily sales, bills and gross margin", "daily_sales", "table",
-          {"store_id": STORE, "from": DAY_FROM, "to": DAY_TO}, (0, 9, 12, 9)),
-    Panel("Stock-outs in the range", "stock_outs", "table",
-          {"store_id": STORE, "from": TIME_FROM, "to": TIME_TO}, (12, 9, 12, 9)),
-    Panel("Low stock by store (items at or below reorder point)", "low_stock", "barchart",
-          {"store_id": STORE, "at": TIME_TO, "threshold": "0"}, (0, 18, 8, 9),
-          transformations=[{"id": "groupBy", "options": {"fields": {
-              "store_id": {"aggregations": [], "operation": "groupby"},
-              "sku": {"aggregations": ["count"], "operation": "aggregate"}}}}]),
-    Panel("Low stock items", "low_stock", "table",
-          {"store_id": STORE, "at": TIME_TO, "threshold": "0"}, (8, 18, 16, 9)),
-    Panel("Stock value at cost per store", "stock_valuation_by_store", "table",
-          {"store_id": STORE, "at": TIME_TO}, (0, 27, 10, 8)),
-    Panel("Days of cover (14-day sales)", "days_of_cover", "table",
-          {"store_id": STORE, "at": TIME_TO, "days": "14"}, (10, 27, 14, 8)),
-    Panel("Dead stock (no sale in 30 days)", "slow_movers", "table",
-          {"store_id": STORE, "at": TIME_TO, "days": "30"}, (0, 35, 24, 8)),
+    Panel(
+        "Revenue per store per local day",
+        "daily_sales",
+        "timeseries",
+        {"store_id": STORE, "from": DAY_FROM, "to": DAY_TO},
+        (0, 0, 16, 9),
+        timeseries=True,
+        transformations=[{"id": "filterFieldsByName", "options": {"include": {"pattern": "^(day|store_id|revenue.*)$"}}}],
+    ),
+    Panel(
+        "Top products by revenue", "top_sellers", "table", {"store_id": STORE, "from": DAY_FROM, "to": DAY_TO, "limit": "15"}, (16, 0, 8, 9)
+    ),
+    Panel(
+        "Daily sales, bills and gross margin", "daily_sales", "table", {"store_id": STORE, "from": DAY_FROM, "to": DAY_TO}, (0, 9, 12, 9)
+    ),
+    Panel("Stock-outs in the range", "stock_outs", "table", {"store_id": STORE, "from": TIME_FROM, "to": TIME_TO}, (12, 9, 12, 9)),
+    Panel(
+        "Low stock by store (items at or below reorder point)",
+        "low_stock",
+        "barchart",
+        {"store_id": STORE, "at": TIME_TO, "threshold": "0"},
+        (0, 18, 8, 9),
+        transformations=[
+            {
+                "id": "groupBy",
+                "options": {
+                    "fields": {
+                        "store_id": {"aggregations": [], "operation": "groupby"},
+                        "sku": {"aggregations": ["count"], "operation": "aggregate"},
+                    }
+                },
+            }
+        ],
+    ),
+    Panel("Low stock items", "low_stock", "table", {"store_id": STORE, "at": TIME_TO, "threshold": "0"}, (8, 18, 16, 9)),
+    Panel("Stock value at cost per store", "stock_valuation_by_store", "table", {"store_id": STORE, "at": TIME_TO}, (0, 27, 10, 8)),
+    Panel("Days of cover (14-day sales)", "days_of_cover", "table", {"store_id": STORE, "at": TIME_TO, "days": "14"}, (10, 27, 14, 8)),
+    Panel("Dead stock (no sale in 30 days)", "slow_movers", "table", {"store_id": STORE, "at": TIME_TO, "days": "30"}, (0, 35, 24, 8)),
 ]
 
 
@@ -81,14 +98,16 @@ def panel_json(i: int, p: Panel) -> dict:
         "type": p.kind,
         "datasource": DATASOURCE,
         "gridPos": {"x": x, "y": y, "w": w, "h": h},
-        "targets": [{
-            "refId": "A",
-            "datasource": DATASOURCE,
-            "editorType": "sql",
-            "queryType": "timeseries" if p.timeseries else "table",
-            "format": 0 if p.timeseries else 1,  # the plugin's Format: 0 time series, 1 table
-            "rawSql": sql,
-        }],
+        "targets": [
+            {
+                "refId": "A",
+                "datasource": DATASOURCE,
+                "editorType": "sql",
+                "queryType": "timeseries" if p.timeseries else "table",
+                "format": 0 if p.timeseries else 1,  # the plugin's Format: 0 time series, 1 table
+                "rawSql": sql,
+            }
+        ],
     }
     if p.transformations:
         out["transformations"] = p.transformations
@@ -102,10 +121,18 @@ def dashboard() -> dict:
         "description": "Generated by `python -m clickhouse.grafana` from clickhouse/sql/*.sql: do not edit by hand",
         "schemaVersion": 39,
         "time": {"from": "now-7d", "to": "now"},
-        "templating": {"list": [
-            {"name": "datasource", "type": "datasource", "query": PLUGIN, "label": "ClickHouse"},
-            {"name": "store", "type": "textbox", "label": "Store (empty: every store)", "query": "", "current": {"text": "", "value": ""}},
-        ]},
+        "templating": {
+            "list": [
+                {"name": "datasource", "type": "datasource", "query": PLUGIN, "label": "ClickHouse"},
+                {
+                    "name": "store",
+                    "type": "textbox",
+                    "label": "Store (empty: every store)",
+                    "query": "",
+                    "current": {"text": "", "value": ""},
+                },
+            ]
+        },
         "panels": [panel_json(i, p) for i, p in enumerate(PANELS)],
     }
 

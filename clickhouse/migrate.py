@@ -7,6 +7,7 @@ preceded by a line ``-- only if: <query>``: it runs only while that query's sing
 A migration whose file changed after it was applied is refused: add a new one.
 Statements in a file end with ``;`` at the end of a line.
 """
+
 from __future__ import annotations
 
 import hashlib

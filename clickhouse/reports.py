@@ -4,6 +4,7 @@ means, defaults to and accepts. ``run`` resolves parameters and returns a ``Tabl
 A store's day is its local day (its catalog time zone, UTC for a store the catalog does not know);
 instants are UTC. Parameters and their resolved values are always echoed back with the rows.
 """
+
 from __future__ import annotations
 
 import re
@@ -167,34 +168,84 @@ def local_today(timezones: list[str | None], now: datetime | None = None) -> dat
 STORE_ALL = Param("store_id", "store", "store id ('' or absent: every store)", default=lambda v: "")
 STORE_ONE = Param("store_id", "store", "store id")
 AT = Param("at", "time", "as of this instant (RFC 3339; default now)", default=_now)
-DAY_TO = Param("to", "date", "last local day, inclusive (default: today where the store is; for every store, the latest store's today)",
-               default=_local_today)
+DAY_TO = Param(
+    "to",
+    "date",
+    "last local day, inclusive (default: today where the store is; for every store, the latest store's today)",
+    default=_local_today,
+)
 DAY_FROM = Param("from", "date", "first local day (default 6 days before `to`)", default=lambda v: v["to"] - timedelta(days=6))
 
-REPORTS: dict[str, Report] = {r.name: r for r in (
-    Report("daily_sales", "Daily sales per store: bills, units, revenue, cost of goods and gross margin at moving-average cost, by the store's local day",
-           (STORE_ALL, DAY_TO, DAY_FROM)),
-    Report("top_sellers", "Top sellers by revenue over local days",
-           (STORE_ALL, DAY_TO, DAY_FROM, Param("limit", "count", "how many (default 10)", default=lambda v: 10, minimum=1, maximum=10_000))),
-    Report("slow_movers", "Slow movers and dead stock: stock on hand and no sale in the last N days (or never)",
-           (STORE_ALL, AT, Param("days", "count", "days without a sale (default 30)", default=lambda v: 30, minimum=1, maximum=3650))),
-    Report("stock_valuation", "Stock at cost per product: on-hand x moving-average cost (catalog cost when nothing was bought)",
-           (STORE_ALL, AT)),
-    Report("stock_valuation_by_store", "Stock at cost per store", (STORE_ALL, AT)),
-    Report("stock_outs", "Stock-outs: when and how long each product was at or below zero",
-           (STORE_ALL,
-            Param("to", "time", "periods that began before this instant (default now); open periods run to it", default=_now),
-            Param("from", "time", "periods still running after this instant (default 7 days before `to`)", default=lambda v: v["to"] - timedelta(days=7)))),
-    Report("days_of_cover", "Days of cover: on-hand / average daily units sold over a window",
-           (STORE_ALL, AT, Param("days", "count", "window in days (default 14)", default=lambda v: 14, minimum=1, maximum=3650))),
-    Report("low_stock", "Low stock: products at or below their reorder point",
-           (STORE_ALL, AT, Param("threshold", "quantity", "reorder point for products without one (default 0)", default=lambda v: Decimal(0)))),
-    Report("stock_as_of", "The stock of a store as of any past instant", (STORE_ONE, AT)),
-    Report("movement_history", "The movement history of one product in one store, with the stock after each",
-           (STORE_ONE, Param("sku", "sku", "stock keeping unit"),
-            Param("from", "time", "from this instant (default: the beginning)", default=lambda v: START_OF_TIME),
-            Param("to", "time", "up to this instant (default: the end)", default=lambda v: END_OF_TIME))),
-)}
+REPORTS: dict[str, Report] = {
+    r.name: r
+    for r in (
+        Report(
+            "daily_sales",
+            "Daily sales per store: bills, units, revenue, cost of goods and gross margin at moving-average cost, by the store's local day",
+            (STORE_ALL, DAY_TO, DAY_FROM),
+        ),
+        Report(
+            "top_sellers",
+            "Top sellers by revenue over local days",
+            (
+                STORE_ALL,
+                DAY_TO,
+                DAY_FROM,
+                Param("limit", "count", "how many (default 10)", default=lambda v: 10, minimum=1, maximum=10_000),
+            ),
+        ),
+        Report(
+            "slow_movers",
+            "Slow movers and dead stock: stock on hand and no sale in the last N days (or never)",
+            (STORE_ALL, AT, Param("days", "count", "days without a sale (default 30)", default=lambda v: 30, minimum=1, maximum=3650)),
+        ),
+        Report(
+            "stock_valuation",
+            "Stock at cost per product: on-hand x moving-average cost (catalog cost when nothing was bought)",
+            (STORE_ALL, AT),
+        ),
+        Report("stock_valuation_by_store", "Stock at cost per store", (STORE_ALL, AT)),
+        Report(
+            "stock_outs",
+            "Stock-outs: when and how long each product was at or below zero",
+            (
+                STORE_ALL,
+                Param("to", "time", "periods that began before this instant (default now); open periods run to it", default=_now),
+                Param(
+                    "from",
+                    "time",
+                    "periods still running after this instant (default 7 days before `to`)",
+                    default=lambda v: v["to"] - timedelta(days=7),
+                ),
+            ),
+        ),
+        Report(
+            "days_of_cover",
+            "Days of cover: on-hand / average daily units sold over a window",
+            (STORE_ALL, AT, Param("days", "count", "window in days (default 14)", default=lambda v: 14, minimum=1, maximum=3650)),
+        ),
+        Report(
+            "low_stock",
+            "Low stock: products at or below their reorder point",
+            (
+                STORE_ALL,
+                AT,
+                Param("threshold", "quantity", "reorder point for products without one (default 0)", default=lambda v: Decimal(0)),
+            ),
+        ),
+        Report("stock_as_of", "The stock of a store as of any past instant", (STORE_ONE, AT)),
+        Report(
+            "movement_history",
+            "The movement history of one product in one store, with the stock after each",
+            (
+                STORE_ONE,
+                Param("sku", "sku", "stock keeping unit"),
+                Param("from", "time", "from this instant (default: the beginning)", default=lambda v: START_OF_TIME),
+                Param("to", "time", "up to this instant (default: the end)", default=lambda v: END_OF_TIME),
+            ),
+        ),
+    )
+}
 
 
 def get(name: str) -> Report:

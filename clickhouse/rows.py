@@ -3,6 +3,7 @@
 Each converter takes the raw value and where it was read (partition, offset) and returns the rows
 for its table, or raises ``ValueError`` for a message that breaks its contract.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,13 +18,43 @@ Row = tuple[Any, ...]
 Converter = Callable[[bytes, int, int], list[Row]]
 
 LEDGER_COLUMNS = (
-    "event_id", "type", "leg", "store_id", "other_store_id", "sku", "quantity", "amount", "reason", "actor",
-    "terminal_id", "supplier", "occurred_at", "received_at", "on_hand_before", "on_hand_after", "changed",
-    "outcome", "flags", "entry_version", "src_partition", "src_offset", "batch_token",
+    "event_id",
+    "type",
+    "leg",
+    "store_id",
+    "other_store_id",
+    "sku",
+    "quantity",
+    "amount",
+    "reason",
+    "actor",
+    "terminal_id",
+    "supplier",
+    "occurred_at",
+    "received_at",
+    "on_hand_before",
+    "on_hand_after",
+    "changed",
+    "outcome",
+    "flags",
+    "entry_version",
+    "src_partition",
+    "src_offset",
+    "batch_token",
 )
 STORE_COLUMNS = ("store_id", "name", "timezone", "currency", "locale", "active", "src_offset")
 PRODUCT_COLUMNS = (
-    "sku", "name", "names", "category", "unit", "cost", "price", "active", "reorder_point", "lead_time_days", "src_offset",
+    "sku",
+    "name",
+    "names",
+    "category",
+    "unit",
+    "cost",
+    "price",
+    "active",
+    "reorder_point",
+    "lead_time_days",
+    "src_offset",
 )
 STORE_PRODUCT_COLUMNS = ("store_id", "sku", "price", "reorder_point", "active", "src_offset")
 
@@ -42,9 +73,29 @@ def ledger_rows(raw: bytes, partition: int, offset: int) -> list[Row]:
     e: LedgerEntry = _parse(LedgerEntry, raw)
     return [
         (
-            str(e.event_id), e.type, e.leg, e.store_id, e.other_store_id, r.sku, r.quantity, r.amount, r.reason,
-            e.actor, e.terminal_id, e.supplier, e.occurred_at, e.received_at, r.on_hand_before, r.on_hand_after,
-            r.changed, r.outcome, list(r.flags), e.v, partition, offset, None,
+            str(e.event_id),
+            e.type,
+            e.leg,
+            e.store_id,
+            e.other_store_id,
+            r.sku,
+            r.quantity,
+            r.amount,
+            r.reason,
+            e.actor,
+            e.terminal_id,
+            e.supplier,
+            e.occurred_at,
+            e.received_at,
+            r.on_hand_before,
+            r.on_hand_after,
+            r.changed,
+            r.outcome,
+            list(r.flags),
+            e.v,
+            partition,
+            offset,
+            None,
         )
         for r in e.rows
     ]

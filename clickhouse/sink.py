@@ -23,6 +23,7 @@ Rows inserted twice (a replay after a crash, a retry after an ambiguous failure)
 and are collapsed by the ledger table's ReplacingMergeTree and the FINAL views; a retried identical
 batch also carries the same insert deduplication token and is dropped by ClickHouse.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -126,8 +127,9 @@ class Sink:
         """Messages consumed but neither in ClickHouse nor dead-lettered yet (buffered or in flight)."""
         return len(self._pending) + self._inflight
 
-    def add(self, partition: int, offset: int, raw: bytes | None, ack: Ack,
-            key: bytes | None = None, headers: dict[str, str] | None = None) -> bool:
+    def add(
+        self, partition: int, offset: int, raw: bytes | None, ack: Ack, key: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> bool:
         """Buffer one message; True when the batch is full and should be flushed now."""
         metrics.CONSUMED.labels(self.table).inc()
         rows: list[Row] = []
@@ -202,13 +204,17 @@ class Sink:
                     self._answered()
                     self.state.refused_inserts += 1
                     metrics.REFUSED_INSERTS.labels(self.table).inc()
-                    log.warning("ClickHouse refused an insert; isolating the messages it refuses",
-                                extra={"table": self.table, "messages": len(msgs), "rows": len(rows), "error": str(exc)[:500]})
+                    log.warning(
+                        "ClickHouse refused an insert; isolating the messages it refuses",
+                        extra={"table": self.table, "messages": len(msgs), "rows": len(rows), "error": str(exc)[:500]},
+                    )
                     return exc
                 metrics.INSERT_FAILURES.labels(self.table).inc()
                 metrics.CLICKHOUSE_UP.set(0)
                 self.state.unreachable = f"{type(exc).__name__}: {str(exc)[:300]}"
-                log.warning("insert failed; retrying", extra={"table": self.table, "rows": len(rows), "retry_in_s": delay, "error": str(exc)[:500]})
+                log.warning(
+                    "insert failed; retrying", extra={"table": self.table, "rows": len(rows), "retry_in_s": delay, "error": str(exc)[:500]}
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff.max_s)
                 continue
@@ -222,8 +228,10 @@ class Sink:
         """Put ``dead`` on the dead-letter topic, retrying until the broker has every letter."""
         if self.dead_letters is None:
             raise RuntimeError(f"sink {self.table} has no dead-letter writer")
-        letters = [letter("analytics", self.topic, p.partition, p.offset, p.key, p.value, p.headers, p.error)  # type: ignore[arg-type]
-                   for p in dead]  # (each has its error: flush passes only those)
+        letters = [
+            letter("analytics", self.topic, p.partition, p.offset, p.key, p.value, p.headers, p.error)  # type: ignore[arg-type]
+            for p in dead
+        ]  # (each has its error: flush passes only those)
         delay = self.backoff.first_s
         while True:
             try:
@@ -232,7 +240,10 @@ class Sink:
             except Exception as exc:  # the broker unreachable: the batch waits, nothing is acked
                 metrics.DEAD_LETTER_WRITE_FAILURES.labels(self.table).inc()
                 self.state.dead_letter_error = f"{type(exc).__name__}: {str(exc)[:300]}"
-                log.warning("dead letters not written; retrying", extra={"table": self.table, "letters": len(letters), "retry_in_s": delay, "error": str(exc)[:500]})
+                log.warning(
+                    "dead letters not written; retrying",
+                    extra={"table": self.table, "letters": len(letters), "retry_in_s": delay, "error": str(exc)[:500]},
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff.max_s)
         self.state.dead_letter_error = None
@@ -241,8 +252,15 @@ class Sink:
             metrics.DEAD_LETTERED.labels(self.table, reason).inc()
             self.state.dead_lettered += 1
             setattr(self.state, reason, getattr(self.state, reason) + 1)
-            self.state.last_dead_letter = {"table": self.table, "id": d.id, "partition": d.partition, "offset": d.offset, "reason": reason,
-                                           "error": d.error[:500], "at": datetime.now(UTC).isoformat()}
+            self.state.last_dead_letter = {
+                "table": self.table,
+                "id": d.id,
+                "partition": d.partition,
+                "offset": d.offset,
+                "reason": reason,
+                "error": d.error[:500],
+                "at": datetime.now(UTC).isoformat(),
+            }
 
     def _answered(self) -> None:
         metrics.CLICKHOUSE_UP.set(1)

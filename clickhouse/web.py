@@ -9,6 +9,7 @@ answer or inserts fail for a transient reason (the sinks wait and retry), or whi
 not take dead letters; messages ClickHouse refused (or that could not be read) were dead-lettered
 and the feeds went on, so they are counted and named there but do not make the process degraded.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,9 +51,13 @@ def register_views(p: AnalyticsPipeline) -> None:
         migrations = await asyncio.to_thread(applied, p.report_db)
         body = {
             "feeds": {
-                f.sink.table: {"pending": f.sink.pending, "lag": f.lag, "backlog": f.backlog,
-                               "next_offsets": {str(k): v for k, v in sorted(f.next_offset.items())},
-                               **f.sink.state.describe()}
+                f.sink.table: {
+                    "pending": f.sink.pending,
+                    "lag": f.lag,
+                    "backlog": f.backlog,
+                    "next_offsets": {str(k): v for k, v in sorted(f.next_offset.items())},
+                    **f.sink.state.describe(),
+                }
                 for f in p.feeds
             },
             "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()),
@@ -109,8 +114,7 @@ def health_body(p: AnalyticsPipeline) -> dict[str, Any]:
         "backlog": {f.sink.table: f.backlog for f in p.feeds},
         "refused_inserts": {f.sink.table: f.sink.state.refused_inserts for f in p.feeds if f.sink.state.refused_inserts},
         "dead_lettered": {table: {"refused": s.refused, "unreadable": s.unreadable} for table, s in dead.items()},
-        "last_dead_letter": max((s.last_dead_letter for s in dead.values() if s.last_dead_letter),
-                                key=lambda d: d["at"], default=None),
+        "last_dead_letter": max((s.last_dead_letter for s in dead.values() if s.last_dead_letter), key=lambda d: d["at"], default=None),
     }
 
 

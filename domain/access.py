@@ -4,6 +4,7 @@ A credential (an API key, and the JWT access tokens exchanged for it) has one ro
 (a list of store ids, or ``"*"`` for every store). A route names the permission it needs and how its
 store is found; ``decide`` says allow, or why not. Nothing here knows HTTP, Kafka or JWT.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -36,8 +37,12 @@ class Permission(str, Enum):
 
 
 EVENT_PERMISSIONS = {
-    "sale": Permission.EVENTS_SALE, "purchase": Permission.EVENTS_PURCHASE, "return": Permission.EVENTS_RETURN,
-    "adjustment": Permission.EVENTS_ADJUSTMENT, "count": Permission.EVENTS_COUNT, "transfer": Permission.EVENTS_TRANSFER,
+    "sale": Permission.EVENTS_SALE,
+    "purchase": Permission.EVENTS_PURCHASE,
+    "return": Permission.EVENTS_RETURN,
+    "adjustment": Permission.EVENTS_ADJUSTMENT,
+    "count": Permission.EVENTS_COUNT,
+    "transfer": Permission.EVENTS_TRANSFER,
 }
 
 
@@ -56,8 +61,8 @@ P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OWNER: frozenset(Permission) - {P.CATALOG_WRITE},
-    Role.MANAGER: _EVENTS | {P.STOCK_READ, P.CATALOG_READ, P.ALERTS_READ, P.ALERTS_ACK, P.REPORTS_READ, P.PAIRING_MANAGE,
-                             P.DEADLETTERS_READ},
+    Role.MANAGER: _EVENTS
+    | {P.STOCK_READ, P.CATALOG_READ, P.ALERTS_READ, P.ALERTS_ACK, P.REPORTS_READ, P.PAIRING_MANAGE, P.DEADLETTERS_READ},
     Role.CASHIER: frozenset({P.EVENTS_SALE, P.EVENTS_RETURN, P.EVENTS_COUNT, P.STOCK_READ, P.CATALOG_READ}),
     Role.TERMINAL: frozenset({P.EVENTS_SALE, P.EVENTS_RETURN, P.STOCK_READ, P.CATALOG_READ}),
     Role.ANALYST: frozenset({P.REPORTS_READ, P.CATALOG_READ}),

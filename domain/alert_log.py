@@ -14,6 +14,7 @@ store's messages are in one partition, in order; the API writes ``AlertAck`` rec
 History keeps every alert with its state: ``active``, ``superseded``, ``acknowledged``, ``cleared``
 or ``replaced``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -7,6 +7,7 @@ re-armed ("cleared") only when the condition becomes false again. Ids derive fro
 event id), and the transitions of a key's most recent events are remembered, so a replayed event
 re-emits exactly the transitions it caused the first time, and nothing else.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,8 +67,18 @@ class Transition(NamedTuple):  # a NamedTuple: an event can raise several per ke
     clears: str | None = None  # for a "cleared" transition: the alert id it ends
 
     def as_list(self) -> list[Any]:
-        return [self.type, self.kind, self.alert_id, self.on_hand, str(self.threshold), _s(self.velocity),
-                _s(self.days_of_cover), _s(self.suggested_reorder), self.reorder_unit, self.clears]
+        return [
+            self.type,
+            self.kind,
+            self.alert_id,
+            self.on_hand,
+            str(self.threshold),
+            _s(self.velocity),
+            _s(self.days_of_cover),
+            _s(self.suggested_reorder),
+            self.reorder_unit,
+            self.clears,
+        ]
 
     @classmethod
     def from_list(cls, v: list[Any]) -> Transition:
@@ -75,8 +86,18 @@ class Transition(NamedTuple):  # a NamedTuple: an event can raise several per ke
 
 
 def after_apply(
-    state: AlertState, *, sale: bool, outcome: str, store_id: str, sku: str, quantity: int, on_hand: int,
-    limits: Thresholds, day: int, event_key: str, window_days: int,
+    state: AlertState,
+    *,
+    sale: bool,
+    outcome: str,
+    store_id: str,
+    sku: str,
+    quantity: int,
+    on_hand: int,
+    limits: Thresholds,
+    day: int,
+    event_key: str,
+    window_days: int,
 ) -> list[Transition]:
     """The alert step that follows applying one event leg to one key (outcome as a string value)."""
     if outcome == "duplicate":
@@ -149,8 +170,20 @@ def evaluate(
         alert_id = alert_uuid(f"{store_id}|{sku}|{kind}|{event_key}|{'alert' if active else 'cleared'}")
         suggested = suggestion if active else None
         clears = None if active else fired.pop(kind)
-        out.append(Transition("alert" if active else "cleared", kind, alert_id, on_hand, _threshold(kind, limits), vel_q, cover_q,
-                              suggested, limits.pack_unit if suggested else None, clears))
+        out.append(
+            Transition(
+                "alert" if active else "cleared",
+                kind,
+                alert_id,
+                on_hand,
+                _threshold(kind, limits),
+                vel_q,
+                cover_q,
+                suggested,
+                limits.pack_unit if suggested else None,
+                clears,
+            )
+        )
         if active:
             fired[kind] = alert_id
     state.recent.append([event_key, [t.as_list() for t in out]])
@@ -211,13 +244,25 @@ def _d(value: str | None) -> Decimal | None:
 def message(t: Transition, store_id: str, sku: str, event_id: str, occurred_at: str, raised_at: str) -> dict[str, Any]:
     """The alerts-topic JSON (schemas/alerts.py Alert or AlertCleared) of a transition."""
     body = {
-        "v": 1, "type": t.type, "alert_id": t.alert_id, "kind": t.kind, "store_id": store_id, "sku": sku,
-        "on_hand": format(Decimal(t.on_hand) / MILLI, "f"), "threshold": str(t.threshold),
-        "event_id": event_id, "occurred_at": occurred_at, "raised_at": raised_at,
+        "v": 1,
+        "type": t.type,
+        "alert_id": t.alert_id,
+        "kind": t.kind,
+        "store_id": store_id,
+        "sku": sku,
+        "on_hand": format(Decimal(t.on_hand) / MILLI, "f"),
+        "threshold": str(t.threshold),
+        "event_id": event_id,
+        "occurred_at": occurred_at,
+        "raised_at": raised_at,
     }
     if t.type == "cleared":
         body["cleared_alert_id"] = t.clears
     else:
-        body.update(velocity=_s(t.velocity), days_of_cover=_s(t.days_of_cover),
-                    suggested_reorder=_s(t.suggested_reorder), reorder_unit=t.reorder_unit)
+        body.update(
+            velocity=_s(t.velocity),
+            days_of_cover=_s(t.days_of_cover),
+            suggested_reorder=_s(t.suggested_reorder),
+            reorder_unit=t.reorder_unit,
+        )
     return body

@@ -7,6 +7,7 @@ breaks it: the caller dead-letters it), apply it to the states
 on every key it touched (in the same state, so alerts and stock change atomically), and collect the
 ledger entry and alert messages it produced as Kafka records for the message's partition.
 """
+
 from __future__ import annotations
 
 import logging
@@ -81,9 +82,17 @@ class Applier:
             if not day:
                 day.append(catalog.local_day(op.store_id, ev.occurred_at))
             transitions = after_apply(
-                state.alerts, sale=sale, outcome=_VALUE[result.outcome], store_id=op.store_id, sku=op.sku,
-                quantity=op.quantity, on_hand=result.after, limits=catalog.thresholds(op.store_id, op.sku),
-                day=day[0], event_key=event_key, window_days=velocity_days,
+                state.alerts,
+                sale=sale,
+                outcome=_VALUE[result.outcome],
+                store_id=op.store_id,
+                sku=op.sku,
+                quantity=op.quantity,
+                on_hand=result.after,
+                limits=catalog.thresholds(op.store_id, op.sku),
+                day=day[0],
+                event_key=event_key,
+                window_days=velocity_days,
             )
             if transitions and not stamps:
                 stamps.extend((ev.occurred_at.isoformat(), (ev.received_at or ev.occurred_at).isoformat()))
@@ -91,8 +100,15 @@ class Applier:
                 out.alerts[(t.type, t.kind)] += 1
                 raised.append(alert_message(t, op.store_id, op.sku, eid, *stamps))
 
-        applied = apply_event(self.states, ev, leg=leg, fingerprint=headers.get(DIGEST_HEADER), window_days=self.window_days,
-                              on_applied=alert_step, event_id=eid)
+        applied = apply_event(
+            self.states,
+            ev,
+            leg=leg,
+            fingerprint=headers.get(DIGEST_HEADER),
+            window_days=self.window_days,
+            on_applied=alert_step,
+            event_id=eid,
+        )
         entry = ledger_entry(ev, leg, applied, inactive=_inactive(catalog, ev, sale), event_id=eid)
         if entry is not None:  # sent again on a replay, with the same figures
             out.records.append((self.ledger_topic, partition, key, orjson.dumps(entry)))
@@ -121,6 +137,12 @@ def _count(out: BatchOutput, ev: Event, leg: str, applied: list[Applied]) -> Non
         if result.went_negative:
             out.negative += 1
             if log.isEnabledFor(logging.DEBUG):  # three keys an event at 10,000 new stores: skip building it
-                log.debug("stock went negative", extra={"event_id": str(ev.event_id), "store_id": a.op.store_id, "sku": a.op.sku, "on_hand_milli": result.after})
+                log.debug(
+                    "stock went negative",
+                    extra={"event_id": str(ev.event_id), "store_id": a.op.store_id, "sku": a.op.sku, "on_hand_milli": result.after},
+                )
         if outcome in _FLAGGED:
-            log.warning("event flagged", extra={"event_id": str(ev.event_id), "outcome": _VALUE[outcome], "store_id": a.op.store_id, "sku": a.op.sku})
+            log.warning(
+                "event flagged",
+                extra={"event_id": str(ev.event_id), "outcome": _VALUE[outcome], "store_id": a.op.store_id, "sku": a.op.sku},
+            )

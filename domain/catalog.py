@@ -2,6 +2,7 @@
 
 Pure functions over the catalog contract (schemas/catalog.py); no Kafka, no FastAPI.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -31,21 +32,30 @@ def known_units(product: Product) -> list[str]:
 def normalize_unit(unit: str) -> str:
     """Terminals write "Carton", "KG ", "liter": compare units in one spelling."""
     u = unit.strip().lower()
-    return {"l": "litre", "liter": "litre", "liters": "litre", "litres": "litre", "pcs": "piece",
-            "pc": "piece", "pieces": "piece", "grams": "g", "gram": "g", "kgs": "kg"}.get(u, u)
+    return {
+        "l": "litre",
+        "liter": "litre",
+        "liters": "litre",
+        "litres": "litre",
+        "pcs": "piece",
+        "pc": "piece",
+        "pieces": "piece",
+        "grams": "g",
+        "gram": "g",
+        "kgs": "kg",
+    }.get(u, u)
 
 
 def to_base(product: Product, quantity: Decimal, unit: str) -> Decimal:
     """``quantity`` of ``unit`` in the product's base unit, exact; ConversionError when impossible."""
     factor = product.factor(normalize_unit(unit))
     if factor is None:
-        raise ConversionError(
-            "unit", f"unknown unit {unit!r} for sku {product.sku!r}: one of {', '.join(known_units(product))}")
+        raise ConversionError("unit", f"unknown unit {unit!r} for sku {product.sku!r}: one of {', '.join(known_units(product))}")
     base = quantity * factor
     if base != base.quantize(QUANTUM):
         raise ConversionError(
-            "quantity", f"{_plain(quantity)} {unit} is {_plain(base)} {product.unit}: "
-            f"more than 3 decimal places of {product.unit}")
+            "quantity", f"{_plain(quantity)} {unit} is {_plain(base)} {product.unit}: more than 3 decimal places of {product.unit}"
+        )
     if abs(base) >= MAX_BASE:
         raise ConversionError("quantity", f"{_plain(quantity)} {unit} is too large in {product.unit}")
     return base.quantize(QUANTUM).normalize()

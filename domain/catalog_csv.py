@@ -18,6 +18,7 @@ lines), so an import holds one row at a time, not the file. A problem found only
 (bytes that are not UTF-8, more than ``MAX_ROWS`` rows) ends the file there as a row error: the
 rows before it stand.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -33,8 +34,24 @@ from pydantic import ValidationError
 
 from schemas.catalog import Product
 
-COLUMNS = ("sku", "name", "name_ur", "name_hi", "barcodes", "category", "supplier", "unit", "packs", "cost", "price",
-           "active", "reorder_point", "reorder_min", "reorder_max", "lead_time_days")
+COLUMNS = (
+    "sku",
+    "name",
+    "name_ur",
+    "name_hi",
+    "barcodes",
+    "category",
+    "supplier",
+    "unit",
+    "packs",
+    "cost",
+    "price",
+    "active",
+    "reorder_point",
+    "reorder_min",
+    "reorder_max",
+    "lead_time_days",
+)
 REQUIRED = ("sku", "name")
 DECIMALS = ("cost", "price", "reorder_point", "reorder_min", "reorder_max")
 MAX_ROWS = 200_000

@@ -12,6 +12,7 @@
 
 Pure: the catalog is anything with ``product(sku)`` and ``has_store(store_id)``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -96,7 +97,9 @@ def check(events: Sequence[Event], catalog: CatalogReader, *, strict: bool, batc
     return out
 
 
-def check_event(event: Event, catalog: CatalogReader, *, strict: bool, index: int | None) -> tuple[Event, list[Issue], tuple[tuple[str, ...], set[str]] | None]:
+def check_event(
+    event: Event, catalog: CatalogReader, *, strict: bool, index: int | None
+) -> tuple[Event, list[Issue], tuple[tuple[str, ...], set[str]] | None]:
     """(the event to produce, its issues, and if no store it names is managed -- the event is then
     uncatalogued -- those store ids and the skus the catalog lacks, else None)."""
     issues: list[Issue] = []
@@ -117,8 +120,13 @@ def check_event(event: Event, catalog: CatalogReader, *, strict: bool, index: in
             if managed:
                 issues.append(Issue(index, f"lines[{i}].sku", f"unknown sku {line.sku!r}: add it with PUT /v1/products/{line.sku}"))
             elif line.unit is not None:
-                issues.append(Issue(index, f"lines[{i}].unit", f"unit {line.unit!r} needs sku {line.sku!r} in the catalog: "
-                                                               f"add it with PUT /v1/products/{line.sku}"))
+                issues.append(
+                    Issue(
+                        index,
+                        f"lines[{i}].unit",
+                        f"unit {line.unit!r} needs sku {line.sku!r} in the catalog: add it with PUT /v1/products/{line.sku}",
+                    )
+                )
             unknown.add(line.sku)
             lines.append(line)
             continue
@@ -142,10 +150,16 @@ def convert_line(line: Line, product: Product) -> Line:
     if normalize_unit(line.unit) == product.unit:
         return line if line.unit == product.unit else line.model_copy(update={"unit": product.unit})
     base = to_base(product, line.quantity, line.unit)
-    body = {**line.model_dump(exclude_none=True), "quantity": base, "unit": product.unit,
-            "entered_quantity": line.quantity, "entered_unit": line.unit}
+    body = {
+        **line.model_dump(exclude_none=True),
+        "quantity": base,
+        "unit": product.unit,
+        "entered_quantity": line.quantity,
+        "entered_unit": line.unit,
+    }
     try:
         return type(line).model_validate(body)
     except ValidationError as exc:
-        raise ConversionError("quantity", f"{line.quantity} {line.unit} in {product.unit}: "
-                              f"{exc.errors(include_url=False)[0]['msg']}") from None
+        raise ConversionError(
+            "quantity", f"{line.quantity} {line.unit} in {product.unit}: {exc.errors(include_url=False)[0]['msg']}"
+        ) from None

@@ -21,6 +21,7 @@ starts with it ``"\\n"`` or ``" "`` + query). A product's rank is the first rule
 empty query lists the catalog straight from the sorted skus. Products stored since the index was
 built are ranked one by one until there are enough of them to build it again.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,13 +40,19 @@ from typing import NamedTuple
 from schemas.catalog import Product
 
 _DROP_MARKS = {*range(0x0300, 0x0370), *range(0x064B, 0x0660), 0x0670}  # Latin accents, Arabic harakat
-_LETTERS = str.maketrans({
-    "\u064a": "\u06cc", "\u0649": "\u06cc",  # Arabic yeh, alef maksura -> Farsi/Urdu yeh
-    "\u0643": "\u06a9",  # Arabic kaf -> keheh
-    "\u0647": "\u06c1", "\u06d5": "\u06c1",  # Arabic heh, ae -> heh goal
-    "\u0901": "\u0902",  # Devanagari chandrabindu -> anusvara
-    "\u0640": None, "\u200c": None, "\u200d": None,  # tatweel, zero-width (non-)joiner
-})
+_LETTERS = str.maketrans(
+    {
+        "\u064a": "\u06cc",
+        "\u0649": "\u06cc",  # Arabic yeh, alef maksura -> Farsi/Urdu yeh
+        "\u0643": "\u06a9",  # Arabic kaf -> keheh
+        "\u0647": "\u06c1",
+        "\u06d5": "\u06c1",  # Arabic heh, ae -> heh goal
+        "\u0901": "\u0902",  # Devanagari chandrabindu -> anusvara
+        "\u0640": None,
+        "\u200c": None,
+        "\u200d": None,  # tatweel, zero-width (non-)joiner
+    }
+)
 
 
 def fold(text: str) -> str:
@@ -267,8 +274,9 @@ class SearchIndex:
 
     def _stale(self) -> bool:
         pending = len(self._recent)
-        return pending > self._rebuild_at and (pending > len(self._segment) * self._rebuild_share
-                                               or time.monotonic() - self._put_at >= self._quiet_s)
+        return pending > self._rebuild_at and (
+            pending > len(self._segment) * self._rebuild_share or time.monotonic() - self._put_at >= self._quiet_s
+        )
 
     def rebuild(self, if_stale: bool = False) -> None:
         """Build the segment again from every entry (outside the lock: puts and searches go on)."""

@@ -6,6 +6,7 @@ event with header ``bazaar-leg: in``, keyed by the receiving store. Both legs ca
 id, so each key counts it once however often either leg is delivered, and a read-your-writes
 token covers both stores.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,6 @@ def to_us(ts: datetime) -> int:
     """Aware datetime to integer microseconds since the epoch (exact, no float)."""
     delta = ts - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 
 
 def stock_key(store_id: str, sku: str) -> str:

@@ -1,4 +1,5 @@
 """The ledger entry of one applied event leg: per sku, what it asked and what it did to on-hand."""
+
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
@@ -16,8 +17,9 @@ from schemas.types import decimal_text
 _OUTCOME = {o: (Outcome.APPLIED if o is Outcome.DUPLICATE else o).value for o in Outcome}
 
 
-def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: AbstractSet[str] = frozenset(),
-                 event_id: str | None = None) -> dict[str, Any] | None:
+def ledger_entry(
+    event: Event, leg: str, applied: list[Applied], inactive: AbstractSet[str] = frozenset(), event_id: str | None = None
+) -> dict[str, Any] | None:
     """JSON-ready LedgerEntry, or None when nothing is left to record (only conflicting re-sends).
     ``inactive``: skus the catalog marks inactive at the store (a sale of one is kept and flagged).
     ``event_id``: ``str(event.event_id)``, if the caller has it already."""
@@ -30,17 +32,19 @@ def ledger_entry(event: Event, leg: str, applied: list[Applied], inactive: Abstr
         if outcome is Outcome.CONFLICT:
             continue  # a re-send with another payload: the first one is the record
         sku = op.sku
-        rows.append({
-            "sku": sku,
-            "quantity": _dec(op.quantity),
-            "amount": money.get(sku),
-            "reason": reasons.get(sku),
-            "on_hand_before": _dec(result.before),
-            "on_hand_after": _dec(result.after),
-            "changed": result.changed,
-            "outcome": _OUTCOME[outcome],
-            "flags": ["inactive_product"] if sku in inactive else [],
-        })
+        rows.append(
+            {
+                "sku": sku,
+                "quantity": _dec(op.quantity),
+                "amount": money.get(sku),
+                "reason": reasons.get(sku),
+                "on_hand_before": _dec(result.before),
+                "on_hand_after": _dec(result.after),
+                "changed": result.changed,
+                "outcome": _OUTCOME[outcome],
+                "flags": ["inactive_product"] if sku in inactive else [],
+            }
+        )
     if not rows:
         return None
     transfer = isinstance(event, Transfer)

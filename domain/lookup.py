@@ -1,4 +1,5 @@
 """What a stock lookup shows for one (store, sku)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

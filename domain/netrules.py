@@ -6,6 +6,7 @@ must be a public unicast address: not loopback, private, link-local (cloud metad
 and NAT64 forms included), unless private receivers are allowed. The caller resolves names; the
 rules are checked at registration and again before each delivery (a name can re-resolve).
 """
+
 from __future__ import annotations
 
 import ipaddress

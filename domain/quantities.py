@@ -1,4 +1,5 @@
 """Exact quantities and money as integers: milli-units (0.125 kg = 125) and paisa (1.50 = 150)."""
+
 from __future__ import annotations
 
 from decimal import Decimal

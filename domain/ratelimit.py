@@ -1,5 +1,6 @@
 """A token bucket per key (a credential, a client address): ``rate`` requests a second on average,
 ``burst`` at once. Time is passed in, so the rule is tested without a clock."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

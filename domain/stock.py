@@ -13,6 +13,7 @@ by ``occurred_at``) is what makes a replayed message count once even when the ev
 old: a crash replay, or a terminal's re-send, comes soon after the first receipt, however long
 after the sale it arrives.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -94,9 +95,7 @@ class Result(NamedTuple):
         return self.outcome in (Outcome.APPLIED, Outcome.BEYOND_WINDOW) and self.after < 0 <= self.before
 
 
-def apply_movement(
-    state: StockState, event_id: str, at: int, delta: int, digest: str, received_at: int, window: int
-) -> Result:
+def apply_movement(state: StockState, event_id: str, at: int, delta: int, digest: str, received_at: int, window: int) -> Result:
     """Apply a signed movement (sale -, purchase +, return +, adjustment ±, transfer ±)."""
     before = state.on_hand
     seen = state.moves.get(event_id)
@@ -126,9 +125,7 @@ def apply_movement(
     return Result(outcome, before, state.on_hand)
 
 
-def apply_count(
-    state: StockState, event_id: str, at: int, quantity: int, digest: str, received_at: int, window: int
-) -> Result:
+def apply_count(state: StockState, event_id: str, at: int, quantity: int, digest: str, received_at: int, window: int) -> Result:
     """A physical count is the truth as of its time; later movements still apply on top."""
     before = state.on_hand
     if state.count_at is not None and (at, event_id) <= (state.count_at, state.count_id):

@@ -3,6 +3,7 @@
 A token reads ``v1.3:1042,5:77``: partition 3 up to offset 1042, partition 5 up to 77. A lookup
 that passes it back waits until the worker owning the store has applied its partition's offset.
 """
+
 from __future__ import annotations
 
 PREFIX = "v1."
@@ -20,7 +21,7 @@ def decode(token: str) -> dict[int, int]:
     if not token.startswith(PREFIX):
         raise BadToken("token must start with 'v1.'")
     out: dict[int, int] = {}
-    body = token[len(PREFIX):]
+    body = token[len(PREFIX) :]
     for part in filter(None, body.split(",")):
         try:
             p, o = part.split(":")

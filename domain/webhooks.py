@@ -5,6 +5,7 @@ Every POST carries ``X-Bazaar-Timestamp: <unix seconds>`` and
 the HMAC over the raw body it got, compares in constant time, and refuses a timestamp more than
 ``TOLERANCE_S`` (5 minutes) away from its clock, so a captured request cannot be replayed later.
 """
+
 from __future__ import annotations
 
 import hashlib

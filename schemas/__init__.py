@@ -1,4 +1,5 @@
 """The event contract: what the API accepts, what goes on the wire and what the agents read."""
+
 from schemas.events import (
     ADJUSTMENT_REASONS,
     Adjustment,

@@ -1,4 +1,5 @@
 """The alerts contract: what the stream says about a (store, sku) when a threshold is crossed."""
+
 from __future__ import annotations
 
 from decimal import Decimal

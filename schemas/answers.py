@@ -10,6 +10,7 @@ The API's own error answers (4xx and 5xx, ``api/errors.py``, ``api/guard.py``) a
 
     {"error": "invalid_event", "detail": [{"index": 0, "field": "lines[0].quantity", "reason": "..."}]}
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -67,7 +68,8 @@ class Accepted(_Answer):
 
 class Health(_Answer):
     status: Literal["ok", "unavailable", "starting"] = Field(
-        description="ok (200); unavailable: no broker answers (503); starting: the views are still being read (503)")
+        description="ok (200); unavailable: no broker answers (503); starting: the views are still being read (503)"
+    )
     broker: Literal["up", "down"]
     views: dict[str, bool] | None = Field(default=None, description="While starting: which views have caught up")
 
@@ -229,7 +231,27 @@ class WebhookDeadLetters(_Answer):
 
 # Every model an answer of the API is (the contract models it sends back as they are included).
 ANSWERS: tuple[type[BaseModel], ...] = (
-    ErrorBody, IngestFailure, Accepted, Health, StockItem, StockPage, AlertWithState, AlertPage, AckAnswer,
-    Product, ProductPage, EffectiveProduct, Store, StorePage, StoreProduct, ImportReport, Uncatalogued,
-    ReportList, ReportTable, WebhookOut, WebhookList, DeadLetter, WebhookDeadLetters,
+    ErrorBody,
+    IngestFailure,
+    Accepted,
+    Health,
+    StockItem,
+    StockPage,
+    AlertWithState,
+    AlertPage,
+    AckAnswer,
+    Product,
+    ProductPage,
+    EffectiveProduct,
+    Store,
+    StorePage,
+    StoreProduct,
+    ImportReport,
+    Uncatalogued,
+    ReportList,
+    ReportTable,
+    WebhookOut,
+    WebhookList,
+    DeadLetter,
+    WebhookDeadLetters,
 )

@@ -4,6 +4,7 @@ Each is kept on a compacted topic keyed by its id (store_id, sku, "store_id|sku"
 and API instance rebuilds the same catalog after a restart. A tombstone is never used: products
 and stores are deactivated, not deleted.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -5,6 +5,7 @@ Every consumer (stock worker, analytics sink, notifier) writes the same record t
 topic, keyed by ``id`` = ``topic|partition|offset``: dead-lettering a message again after a replay
 of the batch writes the same key, and dropping it writes a tombstone.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,9 +40,21 @@ class DeadLetter(BaseModel):
         return f"{topic}|{partition}|{offset}"
 
     @classmethod
-    def of(cls, *, source: Source, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
-           headers: dict[str, str] | None, error: BaseException | str, failed_at: datetime, attempts: int = 1,
-           store_id: str | None = None) -> DeadLetter:
+    def of(
+        cls,
+        *,
+        source: Source,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: dict[str, str] | None,
+        error: BaseException | str,
+        failed_at: datetime,
+        attempts: int = 1,
+        store_id: str | None = None,
+    ) -> DeadLetter:
         if isinstance(error, BaseException):
             error_type, text = type(error).__name__, str(error)
         else:
@@ -49,9 +62,19 @@ class DeadLetter(BaseModel):
         if store_id is None and key is not None and topic.endswith((".events.v1", ".ledger.v1", ".alerts.v1")):
             store_id = key.decode(errors="replace")  # these topics are keyed by store
         return cls(
-            id=cls.id_of(topic, partition, offset), source=source, topic=topic, partition=partition, offset=offset,
-            key=_b64(key), value=_b64(value), headers=dict(headers or {}), store_id=store_id,
-            error_type=error_type, error=text[:4000], failed_at=failed_at, attempts=attempts,
+            id=cls.id_of(topic, partition, offset),
+            source=source,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=_b64(key),
+            value=_b64(value),
+            headers=dict(headers or {}),
+            store_id=store_id,
+            error_type=error_type,
+            error=text[:4000],
+            failed_at=failed_at,
+            attempts=attempts,
         )
 
     def raw_key(self) -> bytes | None:

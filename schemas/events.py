@@ -3,6 +3,7 @@
 Every event carries a terminal-made ``event_id`` (the idempotency key), the store, the terminal,
 the terminal's clock (``occurred_at``) and 1 to 200 lines. The server adds ``received_at``.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,13 +37,24 @@ class _Model(BaseModel):
 # ---- lines -------------------------------------------------------------------------------------
 
 # Pack and measure units on a line: the API converts to the product's base unit before producing.
-LineUnit = Annotated[str | None, Field(min_length=1, max_length=24, description=(
-    "Unit of `quantity` when it is not the product's base unit: a pack (carton, dozen) or a measure "
-    "(g, kg, ml, litre); the API converts to the base unit"))]
-EnteredQuantity = Annotated[Quantity | None, Field(description=(
-    "Set by the server when it converted the line: the quantity as entered, in `entered_unit`; ignored on input"))]
-EnteredUnit = Annotated[str | None, Field(max_length=24, description=(
-    "Set by the server when it converted the line: the unit as entered; ignored on input"))]
+LineUnit = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=24,
+        description=(
+            "Unit of `quantity` when it is not the product's base unit: a pack (carton, dozen) or a measure "
+            "(g, kg, ml, litre); the API converts to the base unit"
+        ),
+    ),
+]
+EnteredQuantity = Annotated[
+    Quantity | None,
+    Field(description=("Set by the server when it converted the line: the quantity as entered, in `entered_unit`; ignored on input")),
+]
+EnteredUnit = Annotated[
+    str | None, Field(max_length=24, description=("Set by the server when it converted the line: the unit as entered; ignored on input"))
+]
 
 
 class SaleLine(_Model):
@@ -105,8 +117,9 @@ class _EventBase(_Model):
     event_id: UUID = Field(description="Made by the terminal; the idempotency key of the event")
     store_id: StoreId
     terminal_id: TerminalId
-    occurred_at: EventTime = Field(description=(
-        "Terminal clock, RFC 3339 with offset; from 2000-01-01T00:00:00Z to the server's clock plus its clock-skew allowance"))
+    occurred_at: EventTime = Field(
+        description=("Terminal clock, RFC 3339 with offset; from 2000-01-01T00:00:00Z to the server's clock plus its clock-skew allowance")
+    )
     received_at: EventTime | None = Field(default=None, description="Set by the server; ignored on input")
     actor: str | None = Field(default=None, max_length=64, description="Cashier or user who recorded it")
     note: str | None = Field(default=None, max_length=500)
@@ -144,9 +157,7 @@ class Adjustment(_EventBase):
             if reason is None:
                 raise ValueError(f"lines[{i}].reason: required (on the line or the event)")
             if reason != "correction" and line.quantity > 0:
-                raise ValueError(
-                    f"lines[{i}].quantity: must be negative for reason {reason!r} (only a correction may add stock)"
-                )
+                raise ValueError(f"lines[{i}].quantity: must be negative for reason {reason!r} (only a correction may add stock)")
         return self
 
     def reason_of(self, line: AdjustmentLine) -> str:

@@ -1,6 +1,7 @@
 """JSON Schema of the contract: the events POS vendors post (``events.v1.schema.json``, ``bazaar
 schema``) and the answers the API sends back (``answers.v1.schema.json``). Both are committed;
 ``python -m schemas.export --write`` rewrites them (``bazaar schema --write``: the events' alone)."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,8 @@ def json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://bazaar-inventory.example/schemas/events.v1.schema.json",
         "title": "bazaar-inventory POS events, version 1",
-        "description": "Body of POST /v1/events: one event, or {\"events\": [...]} with up to 500. "
-        "Quantities and money are exact decimals, sent as strings (\"0.125\") or JSON numbers.",
+        "description": 'Body of POST /v1/events: one event, or {"events": [...]} with up to 500. '
+        'Quantities and money are exact decimals, sent as strings ("0.125") or JSON numbers.',
         **body,
     }
 

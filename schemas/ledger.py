@@ -5,6 +5,7 @@ A replay after a crash writes the same entry again with the same figures, so the
 (event_id, store_id, sku) is authoritative and later ones are copies; consumers (the ClickHouse
 sink) deduplicate on that key.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -1,5 +1,6 @@
 """Request bodies the API reads that no topic carries as they are (the others are contract models:
 an event, a ``Product``, a ``Store``, a ``StoreProduct``, a ``WebhookIn``)."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -1,4 +1,5 @@
 """Field types shared by the event models: exact decimals, identifiers, RFC 3339 times."""
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,7 @@ StoreId = Annotated[str, Field(pattern=ID_PATTERN, description="Store identifier
 Sku = Annotated[str, Field(pattern=ID_PATTERN, description="Stock keeping unit (letters, digits, . _ : -)")]
 TerminalId = Annotated[str, Field(min_length=1, max_length=64)]
 
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def _rfc3339_only(value: Any) -> Any:
@@ -57,13 +56,20 @@ def _in_range(value: datetime) -> datetime:
         raise PydanticCustomError("time_too_early", "must be on or after 2000-01-01T00:00:00Z")
     if value > latest_accepted():
         raise PydanticCustomError(
-            "time_in_future", "must not be later than the server's clock plus {skew_s} s (check the terminal's clock)",
-            {"skew_s": int(_clock_skew.total_seconds())})
+            "time_in_future",
+            "must not be later than the server's clock plus {skew_s} s (check the terminal's clock)",
+            {"skew_s": int(_clock_skew.total_seconds())},
+        )
     return value
 
 
-EventTime = Annotated[Timestamp, AfterValidator(_in_range), Field(
-    description="RFC 3339 with offset, between 2000-01-01T00:00:00Z and the server's clock plus a clock-skew allowance (1 day by default)")]
+EventTime = Annotated[
+    Timestamp,
+    AfterValidator(_in_range),
+    Field(
+        description="RFC 3339 with offset, between 2000-01-01T00:00:00Z and the server's clock plus a clock-skew allowance (1 day by default)"
+    ),
+]
 
 
 def _no_float(value: Any) -> Any:
@@ -72,9 +78,9 @@ def _no_float(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be a decimal number or a decimal string")
     if isinstance(value, float):
-        raise ValueError("must be exact: send a decimal string such as \"0.125\"")
+        raise ValueError('must be exact: send a decimal string such as "0.125"')
     if isinstance(value, str) and _NOT_PLAIN.search(value):
-        raise ValueError("must be a plain decimal string: no spaces, underscores or grouping, e.g. \"1000\" or \"0.125\"")
+        raise ValueError('must be a plain decimal string: no spaces, underscores or grouping, e.g. "1000" or "0.125"')
     return value
 
 
@@ -89,10 +95,11 @@ def decimal_text(value: Decimal) -> str:
 
 _DecimalOut = PlainSerializer(decimal_text, return_type=str, when_used="json")
 
+
 def _too_many_places(places: int) -> PydanticCustomError:
     return PydanticCustomError(
-        "decimal_max_places", "Decimal input should have no more than {decimal_places} decimal places",
-        {"decimal_places": places})
+        "decimal_max_places", "Decimal input should have no more than {decimal_places} decimal places", {"decimal_places": places}
+    )
 
 
 # any exponent a parsed decimal can have: normalizing "9E999999" must not trap Overflow
@@ -120,8 +127,10 @@ def _exact(places: int, whole_digits: int) -> AfterValidator:
         if too_many_places(value):
             raise _too_many_places(places)
         raise PydanticCustomError(
-            "decimal_whole_digits", "Decimal input should have no more than {whole_digits} digits before the decimal point",
-            {"whole_digits": whole_digits})
+            "decimal_whole_digits",
+            "Decimal input should have no more than {whole_digits} digits before the decimal point",
+            {"whole_digits": whole_digits},
+        )
 
     return AfterValidator(check)
 

@@ -7,6 +7,7 @@
 * dead-letters topic, same key: a ``DeadLetter`` after the last failed attempt; the API writes the
   same key with ``state="retry_requested"`` to ask the notifier for another round of attempts.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -33,8 +34,11 @@ class WebhookIn(_Model):
     secret: str = Field(min_length=16, max_length=256, description="Shared secret of the HMAC-SHA256 signature")
     store_ids: list[StoreId] = Field(default_factory=list, max_length=10_000, description="Only these stores; empty = all")
     kinds: list[AlertKind] = Field(default_factory=list, description="Only these alert kinds; empty = all")
-    types: list[MessageType] = Field(default_factory=lambda: ["alert"], min_length=1,  # type: ignore[arg-type]  # list[str] to mypy
-                                     description='"alert" (default), and "cleared" to hear when stock recovers')
+    types: list[MessageType] = Field(
+        default_factory=lambda: ["alert"],  # type: ignore[arg-type]  # list[str] to mypy
+        min_length=1,
+        description='"alert" (default), and "cleared" to hear when stock recovers',
+    )
 
     @field_validator("url")
     @classmethod

@@ -1,4 +1,5 @@
 """The Faust app, its topics and its tables, built from Settings in one place."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -95,7 +96,11 @@ def build(settings: Settings) -> Pipeline:
         partitions=settings.partitions,
     )
     ledger = app.topic(
-        settings.ledger_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+        settings.ledger_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
         partitions=settings.partitions,
     )
     stock = app.Table(
@@ -113,7 +118,11 @@ def build(settings: Settings) -> Pipeline:
         return faust_fence.committed_offset(app.consumer, TP(settings.events_topic, partition))
 
     alerts = app.topic(
-        settings.alerts_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+        settings.alerts_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
         partitions=settings.partitions,
     )
     catalog = CatalogCache(settings)
@@ -124,6 +133,7 @@ def build(settings: Settings) -> Pipeline:
 def on_any_rebalance(app: faust.App, handler) -> None:
     """Call ``handler()`` on every rebalance signal (partitions revoked, assigned, rebalance complete):
     for what must not outlive an assignment (partitions may have moved)."""
+
     async def receiver(*args, **kwargs) -> None:  # noqa: ARG001
         handler()
 
@@ -134,6 +144,8 @@ def on_any_rebalance(app: faust.App, handler) -> None:
 def rocksdb_options(settings: Settings) -> dict[str, int]:
     """The stock table's RocksDB memory limits (per partition database), as Faust's RocksDBOptions takes them."""
     mb = 1 << 20
-    return {"write_buffer_size": settings.stream_rocksdb_write_buffer_mb * mb,
-            "max_write_buffer_number": settings.stream_rocksdb_write_buffers,
-            "block_cache_size": settings.stream_rocksdb_block_cache_mb * mb}
+    return {
+        "write_buffer_size": settings.stream_rocksdb_write_buffer_mb * mb,
+        "max_write_buffer_number": settings.stream_rocksdb_write_buffers,
+        "block_cache_size": settings.stream_rocksdb_block_cache_mb * mb,
+    }

@@ -3,6 +3,7 @@
 Alert thresholds, pack sizes, store time zones and the active flag come from here. The cache is
 eventually consistent with the catalog API (it follows the same topics a few ms behind).
 """
+
 from __future__ import annotations
 
 import logging
@@ -105,12 +106,14 @@ class CatalogCache:
     # ---- following the topics ----------------------------------------------------------------
 
     def _follow(self) -> None:
-        consumer = Consumer({
-            "bootstrap.servers": self.settings.kafka_bootstrap,
-            "group.id": f"{self.settings.group_id}-catalog-cache",
-            "enable.auto.commit": False,
-            **librdkafka_logging(),
-        })
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "group.id": f"{self.settings.group_id}-catalog-cache",
+                "enable.auto.commit": False,
+                **librdkafka_logging(),
+            }
+        )
         consumer.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in self._models])
         try:
             while not self._stop.is_set():

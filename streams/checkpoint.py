@@ -17,6 +17,7 @@
 7. the events are acknowledged, and gap-filled offsets acked past Faust: from here Faust may commit
    them (with the corrected commit rule of ``bazaar_core.kafka.faust_fence``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,19 +59,28 @@ class Applied:
 
 
 class Checkpoint:
-    def __init__(self, settings: Settings, states: BatchStates, applier: Applier, outbox: Outbox, gaps: GapGuard,
-                 progress: Progress, table: Any, consumer: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        states: BatchStates,
+        applier: Applier,
+        outbox: Outbox,
+        gaps: GapGuard,
+        progress: Progress,
+        table: Any,
+        consumer: Any,
+    ) -> None:
         self.settings, self.states, self.applier, self.outbox, self.gaps = settings, states, applier, outbox, gaps
         self.progress, self.table, self.consumer = progress, table, consumer
         self.changelog_topic = table.changelog_topic_name
 
     async def apply(self, events: list[Any]) -> Applied:
         started = time.perf_counter()
-        messages, last = await self._with_gaps(events)                                         # 1
-        out, dead = await self._through_rules(messages)                                        # 2
+        messages, last = await self._with_gaps(events)  # 1
+        out, dead = await self._through_rules(messages)  # 2
         self.outbox.begin()
-        keys = self.states.flush(self._send_changelog)                                         # 3
-        for topic, partition, key, value in out.records:                                       # 4
+        keys = self.states.flush(self._send_changelog)  # 3
+        for topic, partition, key, value in out.records:  # 4
             self.outbox.send(topic, partition, key, value)
         for m, error, attempts in dead:
             letter = deadletters.letter("worker", self.settings.events_topic, m[0], m[1], m[2], m[3], headers_of(m[4]), error, attempts)
@@ -80,11 +90,11 @@ class Checkpoint:
         return Applied(events, self.outbox.seal(), started, filled, last)
 
     async def commit(self, applied: Applied, stream: Any) -> None:
-        await self.outbox.acked(applied.sealed, self._persisted)                               # 5, 6
+        await self.outbox.acked(applied.sealed, self._persisted)  # 5, 6
         for partition, offset in applied.last.items():
             self.progress.mark(partition, offset)
             metrics.APPLIED_OFFSET.labels(str(partition)).set(offset)
-        for event in applied.events:                                                           # 7
+        for event in applied.events:  # 7
             await stream.ack(event)
         for tp, offset in applied.filled:
             ack_offset(self.consumer, tp, offset)
@@ -137,8 +147,10 @@ class Checkpoint:
                 failures[at] = failures.get(at, 0) + 1
                 if failures[at] >= APPLY_ATTEMPTS:
                     poison[at] = failed.error
-                log.warning("applying a batch failed; applying it again from RocksDB",
-                            extra={"partition": at[0], "offset": at[1], "attempt": failures[at], "error": repr(failed.error)})
+                log.warning(
+                    "applying a batch failed; applying it again from RocksDB",
+                    extra={"partition": at[0], "offset": at[1], "attempt": failures[at], "error": repr(failed.error)},
+                )
                 states.discard()
 
     def _send_changelog(self, partition: int, key: bytes, value: bytes | None) -> None:

@@ -18,6 +18,7 @@ A state is JSON of integers and strings (no floats); its movements since the cou
   movement under a key of its own, ``\x00<store>|<sku>|<event id>`` (``KeyMoves``). Read only: a
   crash could split such a key between its records, so it is written back as LAYOUT_3.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -81,7 +82,7 @@ def decode(data: bytes, db: Any = None, key: bytes = b"") -> StockState:
             c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, alerts, moved, oldest, horizon = fields
         else:  # written before the horizon was kept
             c_at, c_id, c_qty, c_dig, c_before, c_after, base, folded, updated, alerts, moved, oldest = fields
-        kept = LazyMoves(data[cut + 1:])
+        kept = LazyMoves(data[cut + 1 :])
     else:
         fields = orjson.loads(data)
         if isinstance(fields[9], dict):  # the first layout: one array with the movements inside
@@ -378,5 +379,3 @@ def _decode_alerts(v: list) -> AlertState:
     else:
         by_day = dict(zip(sales[::2], sales[1::2]))
     return AlertState(fired=fired, sales=by_day, first_day=first_day, recent=recent)
-
-

@@ -1,4 +1,5 @@
 """Which source offsets each partition has applied, for read-your-writes waits."""
+
 from __future__ import annotations
 
 import asyncio

@@ -2,6 +2,7 @@
 
 Values are encoded and decoded by ``streams.codec`` (the stored layouts).
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict

@@ -3,6 +3,7 @@
 Faust's router forwards a request to the worker that owns the store's partition (the partition
 assignor knows it), so any worker answers for any store.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,6 +34,7 @@ def readiness(recovered_once: bool, rebalancing: bool, in_recovery: bool) -> str
     if rebalancing or in_recovery:
         return "recovering"
     return "ok"
+
 
 MAX_WAIT_MS = 30_000
 MAX_LIMIT = 1000
@@ -134,7 +136,7 @@ def register_views(p: Pipeline) -> None:
             key = it.key()
             if not key.startswith(start):
                 break
-            sku = key[len(prefix):].decode()
+            sku = key[len(prefix) :].decode()
             item = stock_item(store_id, sku, decode(it.value(), db, key))
             if want_negative is None or item["negative"] == want_negative:
                 if len(items) == limit:
@@ -147,16 +149,21 @@ def register_views(p: Pipeline) -> None:
     @app.page("/health")
     async def health(web, request) -> Any:
         status = readiness(faust_fence.recovered_once(app), bool(app.rebalancing), bool(getattr(app, "in_recovery", False)))
-        body = {"status": status, "assigned": sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic)}
+        body = {
+            "status": status,
+            "assigned": sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic),
+        }
         return web.json(body, status=200 if status == "ok" else 503)
 
     @app.page("/status")
     async def status(web, request) -> Any:
-        return web.json({
-            "applied": {str(k): v for k, v in sorted(p.progress.applied.items())},
-            "rebalancing": bool(app.rebalancing),
-            "catalog": {"products": len(p.catalog.products), "stores": len(p.catalog.stores), "overrides": len(p.catalog.overrides)},
-        })
+        return web.json(
+            {
+                "applied": {str(k): v for k, v in sorted(p.progress.applied.items())},
+                "rebalancing": bool(app.rebalancing),
+                "catalog": {"products": len(p.catalog.products), "stores": len(p.catalog.stores), "overrides": len(p.catalog.overrides)},
+            }
+        )
 
     @app.page("/metrics")
     async def metrics_page(web, request) -> Any:

@@ -1,5 +1,6 @@
 """Shared by the unit and integration tests of analytics: a catalog for a generated history, the
 stream's ledger replayed in memory, and every report compared with ``tests.analytics_model``."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -23,8 +24,12 @@ def catalog_for(gen: Generator) -> tuple[Catalog, list[tuple[str, str, dict]]]:
         cat.zones[store] = ZONES[i]
         records.append(("stores", store, {"store_id": store, "name": f"Store {i}", "timezone": ZONES[i]}))
     for i, p in enumerate(gen.products):
-        value: dict[str, Any] = {"sku": p.sku, "name": f"Product {i}", "unit": "kg" if p.loose else "piece",
-                                 "price": f"{p.price_cents // 100}.{p.price_cents % 100:02d}"}
+        value: dict[str, Any] = {
+            "sku": p.sku,
+            "name": f"Product {i}",
+            "unit": "kg" if p.loose else "piece",
+            "price": f"{p.price_cents // 100}.{p.price_cents % 100:02d}",
+        }
         cat.names[p.sku] = value["name"]
         if i < len(gen.products) - 1:  # the least popular has no catalog cost: a margin needs a purchase of it
             value["cost"] = f"{p.cost_cents // 100}.{p.cost_cents % 100:02d}"
@@ -120,7 +125,13 @@ def check_reports(ask: Ask, model: Model, stores: list[str], instants: int = 3) 
     iso = lambda t: from_us(t).isoformat()  # noqa: E731
     for store in ["", *stores]:
         check("daily_sales", model.daily_sales(store, first, last), store_id=store, **{"from": first.isoformat(), "to": last.isoformat()})
-        check("top_sellers", model.top_sellers(store, first, last, 7), store_id=store, limit=7, **{"from": first.isoformat(), "to": last.isoformat()})
+        check(
+            "top_sellers",
+            model.top_sellers(store, first, last, 7),
+            store_id=store,
+            limit=7,
+            **{"from": first.isoformat(), "to": last.isoformat()},
+        )
         check("stock_outs", model.stock_outs(store, begin, end), store_id=store, **{"from": iso(begin), "to": iso(end)})
         for at in ats:
             check("stock_valuation", model.stock_valuation(store, at), store_id=store, at=iso(at))

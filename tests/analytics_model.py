@@ -9,6 +9,7 @@ The definitions mirror docs/analytics.md ("Definitions"):
   occurred_at <= the sale's; else the catalog cost; cogs per line rounded half up to the paisa;
 * a store's day is its local day (catalog time zone, UTC without one).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -172,8 +173,7 @@ class Model:
 
     def cogs(self, sale: Row) -> int | None:
         units = -sale.qty
-        bought = [r for r in self.by_key[(sale.store, sale.sku)]
-                  if r.type == "purchase" and r.amount is not None and r.at <= sale.at]
+        bought = [r for r in self.by_key[(sale.store, sale.sku)] if r.type == "purchase" and r.amount is not None and r.at <= sale.at]
         qty, value = sum(r.qty for r in bought), sum(r.amount for r in bought)
         if qty > 0:
             return half_up(units * value, qty * 1000)
@@ -181,8 +181,11 @@ class Model:
         return None if cost is None else half_up(units * cost, 1000)
 
     def sales(self, store: str, first: date, last: date) -> list[Row]:
-        return [r for r in self.rows if r.type == "sale" and (not store or r.store == store)
-                and first <= self.catalog.local_day(r.store, r.at) <= last]
+        return [
+            r
+            for r in self.rows
+            if r.type == "sale" and (not store or r.store == store) and first <= self.catalog.local_day(r.store, r.at) <= last
+        ]
 
     # ---- reports -------------------------------------------------------------------------------
 
@@ -195,13 +198,19 @@ class Model:
             costs = [self.cogs(r) for r in rows]
             revenue = sum(r.amount for r in rows)
             cogs = None if None in costs else sum(costs)
-            out.append({
-                "store_id": s, "day": day.isoformat(), "timezone": self.catalog.zones.get(s, "UTC"),
-                "bills": len({r.event_id for r in rows}), "units": q(-sum(r.qty for r in rows)),
-                "revenue": money_x(revenue), "cogs": None if cogs is None else money_p(cogs),
-                "gross_margin": None if cogs is None else money_x(revenue) - money_p(cogs),
-                "uncosted_lines": costs.count(None),
-            })
+            out.append(
+                {
+                    "store_id": s,
+                    "day": day.isoformat(),
+                    "timezone": self.catalog.zones.get(s, "UTC"),
+                    "bills": len({r.event_id for r in rows}),
+                    "units": q(-sum(r.qty for r in rows)),
+                    "revenue": money_x(revenue),
+                    "cogs": None if cogs is None else money_p(cogs),
+                    "gross_margin": None if cogs is None else money_x(revenue) - money_p(cogs),
+                    "uncosted_lines": costs.count(None),
+                }
+            )
         return out
 
     def top_sellers(self, store: str, first: date, last: date, limit: int) -> list[dict]:
@@ -212,28 +221,49 @@ class Model:
         for sku, rows in groups.items():
             costs = [self.cogs(r) for r in rows]
             revenue = sum(r.amount for r in rows)
-            out.append({
-                "sku": sku, "name": self.catalog.names.get(sku), "units": q(-sum(r.qty for r in rows)),
-                "revenue": money_x(revenue), "bills": len({r.event_id for r in rows}), "stores": len({r.store for r in rows}),
-                "gross_margin": None if None in costs else money_x(revenue) - money_p(sum(costs)),
-            })
+            out.append(
+                {
+                    "sku": sku,
+                    "name": self.catalog.names.get(sku),
+                    "units": q(-sum(r.qty for r in rows)),
+                    "revenue": money_x(revenue),
+                    "bills": len({r.event_id for r in rows}),
+                    "stores": len({r.store for r in rows}),
+                    "gross_margin": None if None in costs else money_x(revenue) - money_p(sum(costs)),
+                }
+            )
         out.sort(key=lambda d: (-d["revenue"], -d["units"], d["sku"]))
         return out[:limit]
 
     def stock_as_of(self, store: str, at: int) -> list[dict]:
-        return [{
-            "sku": sku, "name": self.catalog.names.get(sku), "on_hand": q(st["on_hand"]),
-            "last_count_at": st["last_count_at"], "last_count_quantity": None if st["last_count_quantity"] is None else q(st["last_count_quantity"]),
-            "movements_after_count": st["movements_after_count"], "last_event_at": st["last_event_at"],
-        } for (_, sku), st in sorted(self.stock_table(store, at).items())]
+        return [
+            {
+                "sku": sku,
+                "name": self.catalog.names.get(sku),
+                "on_hand": q(st["on_hand"]),
+                "last_count_at": st["last_count_at"],
+                "last_count_quantity": None if st["last_count_quantity"] is None else q(st["last_count_quantity"]),
+                "movements_after_count": st["movements_after_count"],
+                "last_event_at": st["last_event_at"],
+            }
+            for (_, sku), st in sorted(self.stock_table(store, at).items())
+        ]
 
     def slow_movers(self, store: str, at: int, days: int) -> list[dict]:
         out = []
         for (s, sku), st in self.stock_table(store, at).items():
             last = st["last_sale_at"]
             if st["on_hand"] > 0 and (last is None or last <= at - days * DAY_US):
-                out.append({"store_id": s, "sku": sku, "name": self.catalog.names.get(sku), "on_hand": q(st["on_hand"]),
-                            "last_sale_at": last, "days_since_sale": None if last is None else (at - last) // DAY_US})
+                out.append(
+                    {
+                        "store_id": s,
+                        "sku": sku,
+                        "name": self.catalog.names.get(sku),
+                        "on_hand": q(st["on_hand"]),
+                        "last_sale_at": last,
+                        "days_since_sale": None if last is None else (at - last) // DAY_US,
+                    }
+                )
         out.sort(key=lambda d: (d["last_sale_at"] is not None, d["last_sale_at"] or 0, d["store_id"], d["sku"]))
         return out
 
@@ -250,21 +280,33 @@ class Model:
                 worth = 0 if on_hand <= 0 else half_up(on_hand * cost, 1000)
             else:
                 source, unit_cost, worth = None, None, (0 if on_hand <= 0 else None)
-            out.append({"store_id": s, "sku": sku, "name": self.catalog.names.get(sku), "on_hand": q(on_hand), "cost_source": source,
-                        "unit_cost": None if unit_cost is None else money_p(unit_cost), "value": None if worth is None else money_p(worth)})
+            out.append(
+                {
+                    "store_id": s,
+                    "sku": sku,
+                    "name": self.catalog.names.get(sku),
+                    "on_hand": q(on_hand),
+                    "cost_source": source,
+                    "unit_cost": None if unit_cost is None else money_p(unit_cost),
+                    "value": None if worth is None else money_p(worth),
+                }
+            )
         return out
 
     def stock_valuation_by_store(self, store: str, at: int) -> list[dict]:
         groups: dict[str, list[dict]] = defaultdict(list)
         for row in self.stock_valuation(store, at):
             groups[row["store_id"]].append(row)
-        return [{
-            "store_id": s,
-            "skus_in_stock": sum(1 for r in rows if r["on_hand"] > 0),
-            "units_on_hand": sum((r["on_hand"] for r in rows if r["on_hand"] > 0), Decimal(0)),
-            "value": sum((r["value"] for r in rows if r["value"] is not None), Decimal(0)),
-            "unvalued_skus": sum(1 for r in rows if r["value"] is None),
-        } for s, rows in sorted(groups.items())]
+        return [
+            {
+                "store_id": s,
+                "skus_in_stock": sum(1 for r in rows if r["on_hand"] > 0),
+                "units_on_hand": sum((r["on_hand"] for r in rows if r["on_hand"] > 0), Decimal(0)),
+                "value": sum((r["value"] for r in rows if r["value"] is not None), Decimal(0)),
+                "unvalued_skus": sum(1 for r in rows if r["value"] is None),
+            }
+            for s, rows in sorted(groups.items())
+        ]
 
     def stock_outs(self, store: str, start: int, end: int) -> list[dict]:
         out = []
@@ -281,9 +323,18 @@ class Model:
             for began, ended, lowest in periods:
                 if ended == began or began >= end or (ended is not None and ended <= start):
                     continue
-                out.append({"store_id": s, "sku": sku, "name": self.catalog.names.get(sku), "started_at": began, "ended_at": ended,
-                            "ongoing": ended is None, "duration_s": ((ended if ended is not None else end) - began) // 1_000_000,
-                            "lowest_on_hand": q(lowest)})
+                out.append(
+                    {
+                        "store_id": s,
+                        "sku": sku,
+                        "name": self.catalog.names.get(sku),
+                        "started_at": began,
+                        "ended_at": ended,
+                        "ongoing": ended is None,
+                        "duration_s": ((ended if ended is not None else end) - began) // 1_000_000,
+                        "lowest_on_hand": q(lowest),
+                    }
+                )
         out.sort(key=lambda d: (d["started_at"], d["store_id"], d["sku"]))
         return out
 
@@ -293,8 +344,18 @@ class Model:
             sold = -sum(r.qty for r in self.by_key[(s, sku)] if r.type == "sale" and at - days * DAY_US < r.at <= at)
             on_hand = st["on_hand"]
             cover = 0 if on_hand <= 0 else None if sold == 0 else (on_hand * days * 100) // sold
-            out.append({"store_id": s, "sku": sku, "name": self.catalog.names.get(sku), "on_hand": q(on_hand), "sold_units": q(sold),
-                        "window_days": days, "avg_daily_units": q(sold // days), "days_of_cover": None if cover is None else money_p(cover)})
+            out.append(
+                {
+                    "store_id": s,
+                    "sku": sku,
+                    "name": self.catalog.names.get(sku),
+                    "on_hand": q(on_hand),
+                    "sold_units": q(sold),
+                    "window_days": days,
+                    "avg_daily_units": q(sold // days),
+                    "days_of_cover": None if cover is None else money_p(cover),
+                }
+            )
         out.sort(key=lambda d: (d["days_of_cover"] is None, d["days_of_cover"] or 0, d["store_id"], d["sku"]))
         return out
 
@@ -305,11 +366,21 @@ class Model:
             point = override.get("reorder_point", self.catalog.reorder.get(sku, threshold))
             active = override.get("active", True)
             if st["on_hand"] <= point and active:
-                out.append({"store_id": s, "sku": sku, "name": self.catalog.names.get(sku), "on_hand": q(st["on_hand"]), "reorder_point": q(point)})
+                out.append(
+                    {"store_id": s, "sku": sku, "name": self.catalog.names.get(sku), "on_hand": q(st["on_hand"]), "reorder_point": q(point)}
+                )
         out.sort(key=lambda d: (d["on_hand"], d["store_id"], d["sku"]))
         return out
 
     def movement_history(self, store: str, sku: str) -> list[dict]:
-        return [{"occurred_at": r.at, "event_id": r.event_id, "type": r.type, "quantity": q(r.qty),
-                 "amount": None if r.amount is None else money_x(r.amount), "level_after": q(level)}
-                for r, level in self.timeline(store, sku)]
+        return [
+            {
+                "occurred_at": r.at,
+                "event_id": r.event_id,
+                "type": r.type,
+                "quantity": q(r.qty),
+                "amount": None if r.amount is None else money_x(r.amount),
+                "level_after": q(level),
+            }
+            for r, level in self.timeline(store, sku)
+        ]

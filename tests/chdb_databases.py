@@ -1,5 +1,6 @@
 """Embedded chDB databases for tests in this process: one engine directory per process (chDB opens
 one path per process), a fresh database per test."""
+
 from __future__ import annotations
 
 import atexit

@@ -1,4 +1,5 @@
 """Shared fixtures: one real Kafka broker per test session, and settings with per-test topics."""
+
 from __future__ import annotations
 
 import re

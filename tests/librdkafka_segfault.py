@@ -18,6 +18,7 @@ confluent-kafka loaded): ``admin`` is the crashing call, ``consumer`` is ``Consu
 (the same request through a consumer, which has a group: an exception, no crash) and ``seed`` is
 ``bazaar_core.kafka.faust_fence.seed_committed_offsets``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,7 +59,12 @@ class MockCluster:
         lib.rd_kafka_mock_cluster_bootstraps.restype = ctypes.c_char_p
         lib.rd_kafka_mock_cluster_bootstraps.argtypes = [ctypes.c_void_p]
         lib.rd_kafka_mock_topic_create.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int]
-        lib.rd_kafka_mock_push_request_errors_array.argtypes = [ctypes.c_void_p, ctypes.c_int16, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int)]
+        lib.rd_kafka_mock_push_request_errors_array.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int16,
+            ctypes.c_size_t,
+            ctypes.POINTER(ctypes.c_int),
+        ]
         errstr = ctypes.create_string_buffer(512)
         conf = lib.rd_kafka_conf_new()
         lib.rd_kafka_conf_set(conf, b"log_level", b"0", errstr, 512)  # the handle itself never connects anywhere
@@ -80,6 +86,7 @@ class MockCluster:
 
 
 # ---- the calls, each run in a child process ---------------------------------------------------------
+
 
 def call_admin(bootstrap: str, group: str) -> str:
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
@@ -116,9 +123,15 @@ CALLS = {"admin": call_admin, "consumer": call_consumer, "seed": call_seed}
 
 def run_child(call: str, bootstrap: str, group: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
     """``call`` in a child process; its return code is negative when a signal ended it."""
-    return subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", call, bootstrap, group],
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", call, bootstrap, group],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def ended(done: subprocess.CompletedProcess) -> str:
@@ -129,6 +142,7 @@ def ended(done: subprocess.CompletedProcess) -> str:
 
 
 # ---- the two reproductions -----------------------------------------------------------------------
+
 
 def on_mock() -> int:
     cluster = MockCluster()
@@ -160,16 +174,33 @@ def on_fresh_brokers(runs: int, call: str) -> int:
             with LocalKafka(settings):
                 ensure_topics(settings.kafka_bootstrap, {TOPIC: PARTITIONS})
                 started = time.monotonic()
-                children = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", f"{call}-retry",
-                                              settings.kafka_bootstrap, f"g-{uuid.uuid4().hex[:8]}"],
-                                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+                children = [
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            str(Path(__file__).resolve()),
+                            "--child",
+                            f"{call}-retry",
+                            settings.kafka_bootstrap,
+                            f"g-{uuid.uuid4().hex[:8]}",
+                        ],
+                        cwd=ROOT,
+                        env={**os.environ, "PYTHONPATH": str(ROOT)},
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                    )
+                    for _ in range(2)
+                ]
                 outputs = [child.communicate(timeout=120)[0] for child in children]
         codes = [child.returncode for child in children]
         crashes += sum(code == -signal.SIGSEGV for code in codes)
         said = [(out.strip().splitlines() or ["(nothing)"])[-1][:60] for out in outputs]
-        print(f"run {run}: children ended {codes} ({time.monotonic() - started:.1f} s){'  <- SIGSEGV' if -signal.SIGSEGV in codes else ''}; "
-              f"last lines {said}")
+        print(
+            f"run {run}: children ended {codes} ({time.monotonic() - started:.1f} s){'  <- SIGSEGV' if -signal.SIGSEGV in codes else ''}; "
+            f"last lines {said}"
+        )
     print(f"{crashes} of {2 * runs} children ({call}) killed by SIGSEGV")
     return 0 if crashes or call != "admin" else 1
 

@@ -13,6 +13,7 @@
   ``AlertAck`` to the acks topic; the first ack stands (a repeat answers it again, 200); 404 for an
   alert this store does not have.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,10 +59,14 @@ async def list_alerts(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/{store_id}/alerts/stream", response_model=str, response_class=EventStream,
-            response_description="Server-sent events `alert`, `cleared` and `ack`, each with its JSON (an alert, an "
-                                 "AlertCleared, an AlertAck) as `data`, and comment lines as heartbeats; it does not end",
-            responses=errors("invalid_request", "invalid_event_id", *VIEWS))
+@router.get(
+    "/{store_id}/alerts/stream",
+    response_model=str,
+    response_class=EventStream,
+    response_description="Server-sent events `alert`, `cleared` and `ack`, each with its JSON (an alert, an "
+    "AlertCleared, an AlertAck) as `data`, and comment lines as heartbeats; it does not end",
+    responses=errors("invalid_request", "invalid_event_id", *VIEWS),
+)
 async def stream_alerts(
     store_id: StoreId,
     request: Request,
@@ -78,8 +83,9 @@ async def stream_alerts(
     )
 
 
-@router.get("/{store_id}/alerts/{alert_id}", response_model=AlertWithState,
-            responses=errors("invalid_request", "not_found", *VIEWS, *GUARDED))
+@router.get(
+    "/{store_id}/alerts/{alert_id}", response_model=AlertWithState, responses=errors("invalid_request", "not_found", *VIEWS, *GUARDED)
+)
 async def get_alert(store_id: StoreId, alert_id: UUID, alerts: AlertsDep) -> dict:
     entry = alerts.get(store_id, str(alert_id))
     if entry is None:
@@ -87,10 +93,12 @@ async def get_alert(store_id: StoreId, alert_id: UUID, alerts: AlertsDep) -> dic
     return alerts.view(entry)
 
 
-@router.post("/{store_id}/alerts/{alert_id}/ack", response_model=AckAnswer,
-             responses=errors("invalid_request", "invalid_json", "invalid_body", "not_found", "broker_unavailable",
-                              *WITH_BODY, *VIEWS, *GUARDED),
-             openapi_extra=json_body(AckBody, required=False, description="Optional: who acknowledged it, and a note"))
+@router.post(
+    "/{store_id}/alerts/{alert_id}/ack",
+    response_model=AckAnswer,
+    responses=errors("invalid_request", "invalid_json", "invalid_body", "not_found", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED),
+    openapi_extra=json_body(AckBody, required=False, description="Optional: who acknowledged it, and a note"),
+)
 async def ack_alert(store_id: StoreId, alert_id: UUID, request: Request, services: ServicesDep, alerts: AlertsDep) -> dict:
     body = await bodies.json_object(request, optional=True)
     unknown = set(body) - {"by", "note"}
@@ -112,7 +120,7 @@ async def ack_alert(store_id: StoreId, alert_id: UUID, request: Request, service
 
 
 def parse_event_id(value: str | None) -> tuple[int, int] | None:
-    """"<alerts offset>-<acks offset>" -> the pair; None (start fresh) when absent."""
+    """ "<alerts offset>-<acks offset>" -> the pair; None (start fresh) when absent."""
     if not value:
         return None
     try:

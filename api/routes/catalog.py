@@ -2,6 +2,7 @@
 with the skus they named that the catalog does not hold; counts and first/last seen over every API
 instance (each publishes its totals every few seconds: api/uncatalogued.py). Register the store
 and add the skus to make them managed."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter

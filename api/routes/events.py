@@ -11,6 +11,7 @@
 * 503 ``broker_unavailable`` with ``delivered``/``failed`` event ids and ``Retry-After: 1``. Re-sending
   the whole request is always safe: event ids dedupe downstream.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -28,25 +29,52 @@ router = APIRouter(prefix="/v1", tags=["events"])
 ACK_GRACE_S = 1.0  # librdkafka's message.timeout.ms fires first; this only bounds the wait
 
 EXAMPLES = {
-    "sale": {"event_id": "6f1c7c9e-1d5b-4a53-9a3c-2b1f0f6f4a10", "type": "sale", "store_id": "lahore-007", "terminal_id": "pos-1",
-             "occurred_at": "2026-11-22T18:04:11+05:00",
-             "lines": [{"sku": "basmati-rice-loose", "quantity": "0.125", "unit_price": "380.00"},
-                       {"sku": "tapal-danedar-190g", "quantity": 2, "unit_price": "450.00"}]},
-    "batch": {"events": [
-        {"event_id": "0b7e4f52-8c1a-4d0e-9a55-7f3e2d1c6b90", "type": "adjustment", "reason": "expiry", "store_id": "lahore-007",
-         "terminal_id": "pos-1", "occurred_at": "2026-11-22T21:30:00+05:00", "lines": [{"sku": "nestle-milk-1l", "quantity": "-3"}]},
-        {"event_id": "5d2b8f0e-7a43-4c1e-b6d9-0e8f1a2c3b4d", "type": "purchase", "supplier": "nestle", "store_id": "lahore-007",
-         "terminal_id": "pos-1", "occurred_at": "2026-11-23T09:00:00+05:00",
-         "lines": [{"sku": "nestle-milk-1l", "quantity": "12", "unit_cost": "270.00"}]}]},
+    "sale": {
+        "event_id": "6f1c7c9e-1d5b-4a53-9a3c-2b1f0f6f4a10",
+        "type": "sale",
+        "store_id": "lahore-007",
+        "terminal_id": "pos-1",
+        "occurred_at": "2026-11-22T18:04:11+05:00",
+        "lines": [
+            {"sku": "basmati-rice-loose", "quantity": "0.125", "unit_price": "380.00"},
+            {"sku": "tapal-danedar-190g", "quantity": 2, "unit_price": "450.00"},
+        ],
+    },
+    "batch": {
+        "events": [
+            {
+                "event_id": "0b7e4f52-8c1a-4d0e-9a55-7f3e2d1c6b90",
+                "type": "adjustment",
+                "reason": "expiry",
+                "store_id": "lahore-007",
+                "terminal_id": "pos-1",
+                "occurred_at": "2026-11-22T21:30:00+05:00",
+                "lines": [{"sku": "nestle-milk-1l", "quantity": "-3"}],
+            },
+            {
+                "event_id": "5d2b8f0e-7a43-4c1e-b6d9-0e8f1a2c3b4d",
+                "type": "purchase",
+                "supplier": "nestle",
+                "store_id": "lahore-007",
+                "terminal_id": "pos-1",
+                "occurred_at": "2026-11-23T09:00:00+05:00",
+                "lines": [{"sku": "nestle-milk-1l", "quantity": "12", "unit_cost": "270.00"}],
+            },
+        ]
+    },
 }
 
 
 @router.post(
-    "/events", status_code=202, response_model=Accepted,
-    responses=errors("invalid_json", "batch_too_large", "invalid_event", "broker_unavailable",
-                     *GUARDED, *WITH_BODY, *VIEWS, models={503: IngestFailure}),
-    openapi_extra=json_body(Event | EventBatch, description="One event, or {\"events\": [...]} with up to max_batch (500)",
-                            examples=EXAMPLES),
+    "/events",
+    status_code=202,
+    response_model=Accepted,
+    responses=errors(
+        "invalid_json", "batch_too_large", "invalid_event", "broker_unavailable", *GUARDED, *WITH_BODY, *VIEWS, models={503: IngestFailure}
+    ),
+    openapi_extra=json_body(
+        Event | EventBatch, description='One event, or {"events": [...]} with up to max_batch (500)', examples=EXAMPLES
+    ),
 )
 async def post_events(request: Request) -> Response:
     # app.state read here, not through dependencies: solving them cost about as much per request as

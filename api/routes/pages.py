@@ -8,6 +8,7 @@
 Text files go gzip-compressed to clients that accept it. Without a build every page answers 503
 with a one-line hint. Only these exact paths are claimed, so no JSON route is shadowed.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -27,8 +28,15 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 MISSING = "web app not built: run ./bazaar.sh setup to build the web app\n"
 NO_CACHE = "no-cache"
 IMMUTABLE = "public, max-age=31536000, immutable"
-TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8",
-         ".webmanifest": "application/manifest+json", ".svg": "image/svg+xml", ".png": "image/png", ".json": "application/json"}
+TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".webmanifest": "application/manifest+json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".json": "application/json",
+}
 COMPRESSIBLE = {".js", ".css", ".html", ".webmanifest", ".svg", ".json"}
 TOP_FILES = ("manifest.webmanifest", "icon.svg", "icon-192.png", "icon-512.png")
 AssetPath = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")]

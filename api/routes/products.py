@@ -14,6 +14,7 @@
 Searching ranks products in a worker thread: a broad query over a large catalog must not hold the
 event loop (every other request waits on it).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,9 +41,14 @@ Sku = Annotated[str, Path(pattern=ID_PATTERN, description="Stock keeping unit")]
 WRITE = ("invalid_request", "invalid_json", "invalid_body", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED)
 
 
-@router.put("/products/{sku}", status_code=201, response_model=Product, response_description="Created",
-            responses={200: {"model": Product, "description": "Replaced"}, **errors(*WRITE)},
-            openapi_extra=json_body(Product, optional=["sku"], description="The product; `sku` may be left out (else it must match the path)"))
+@router.put(
+    "/products/{sku}",
+    status_code=201,
+    response_model=Product,
+    response_description="Created",
+    responses={200: {"model": Product, "description": "Replaced"}, **errors(*WRITE)},
+    openapi_extra=json_body(Product, optional=["sku"], description="The product; `sku` may be left out (else it must match the path)"),
+)
 async def put_product(sku: Sku, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep) -> Product:
     product = bodies.validate(Product, bodies.same_as_path(await bodies.json_object(request), "sku", sku))
     existed = catalog.has_product(sku)
@@ -76,10 +82,17 @@ async def search_products(
     return Response(body, media_type="application/json")
 
 
-@router.post("/products:import", response_model=ImportReport, response_model_exclude_unset=True,
-             responses=errors("invalid_csv", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED),
-             openapi_extra=text_body("text/csv", "A header row naming the columns (sku, name, ...: domain/catalog_csv.py), then a product a row",
-                                     "sku,name,unit,price\nbasmati-rice-loose,Basmati rice,kg,380.00\n"))
+@router.post(
+    "/products:import",
+    response_model=ImportReport,
+    response_model_exclude_unset=True,
+    responses=errors("invalid_csv", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED),
+    openapi_extra=text_body(
+        "text/csv",
+        "A header row naming the columns (sku, name, ...: domain/catalog_csv.py), then a product a row",
+        "sku,name,unit,price\nbasmati-rice-loose,Basmati rice,kg,380.00\n",
+    ),
+)
 async def import_products(request: Request, services: ServicesDep, catalog: CatalogDep) -> dict:
     if services.broker_down():
         raise unavailable("broker unavailable")
@@ -92,7 +105,9 @@ async def import_products(request: Request, services: ServicesDep, catalog: Cata
             if written.ok and written.offset is not None:  # (an acked record has its offset)
                 catalog.put_product(written.offset, ready.row.product, ready.raw, ready.entry)
             else:
-                failed.append(catalog_csv.RowError(ready.row.line, ready.row.product.sku, f"not stored ({written.error}); import the file again"))
+                failed.append(
+                    catalog_csv.RowError(ready.row.line, ready.row.product.sku, f"not stored ({written.error}); import the file again")
+                )
         return failed
 
     try:

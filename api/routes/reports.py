@@ -9,6 +9,7 @@ are the store's, instants RFC 3339; ``format=csv`` exports any report. 422 ``inv
 404 ``unknown_report``, 503 ``analytics_unavailable``. The query is passed on as it is; the
 parameters are listed in the OpenAPI document (``PARAMS``) without being read here.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -40,13 +41,21 @@ PARAMS = {
 }
 REPORT_ERRORS = errors("invalid_request", "unknown_report", "invalid_parameter", "analytics_unavailable", *GUARDED)
 TABLE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-          "description": "The report as JSON, or with format=csv as a CSV file (a header row, then the rows)"}}
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "The report as JSON, or with format=csv as a CSV file (a header row, then the rows)",
+    }
+}
 
 
 def _query(*skip: str) -> dict[str, Any]:
-    return {"parameters": [{"name": n, "in": "query", "required": False, "description": d, "schema": {"type": "string"}}
-                           for n, d in PARAMS.items() if n not in skip]}
+    return {
+        "parameters": [
+            {"name": n, "in": "query", "required": False, "description": d, "schema": {"type": "string"}}
+            for n, d in PARAMS.items()
+            if n not in skip
+        ]
+    }
 
 
 def _answer(a: AnalyticsAnswer) -> Response:
@@ -63,8 +72,9 @@ async def report(name: ReportName, request: Request, analytics: AnalyticsDep) ->
     return _answer(await analytics.get(f"/reports/{name}", dict(request.query_params)))
 
 
-@router.get("/stores/{store_id}/reports/{name}", response_model=ReportTable, responses=TABLE | REPORT_ERRORS,
-            openapi_extra=_query("store_id"))
+@router.get(
+    "/stores/{store_id}/reports/{name}", response_model=ReportTable, responses=TABLE | REPORT_ERRORS, openapi_extra=_query("store_id")
+)
 async def store_report(store_id: StoreId, name: ReportName, request: Request, analytics: AnalyticsDep) -> Response:
     params = {**dict(request.query_params), "store_id": store_id}  # the path's store, whatever the query says
     return _answer(await analytics.get(f"/reports/{name}", params))

@@ -5,6 +5,7 @@ owning worker to apply it (504 ``not_caught_up`` if it could not). A worker's an
 through as it is (200 ``StockItem`` or ``StockPage``), its errors (404 ``not_found``, 504
 ``not_caught_up``) in the API's error shape.
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -52,8 +53,7 @@ def worker_error(status: int, body: bytes) -> bytes:
     return orjson.dumps({"error": data["error"], "detail": [issue(None, str(detail) if detail is not None else data["error"])]})
 
 
-@router.get("/{store_id}/stock/{sku}", response_model=StockItem,
-            responses=errors("not_found", *LOOKUP_ERRORS))
+@router.get("/{store_id}/stock/{sku}", response_model=StockItem, responses=errors("not_found", *LOOKUP_ERRORS))
 async def stock_item(store_id: StoreId, sku: Sku, workers: WorkersDep, after: After = None, timeout_ms: TimeoutMs = 2000) -> Response:
     return _answer(await workers.get(f"/stock/{store_id}/{sku}", lookup_params(after), timeout_ms))
 

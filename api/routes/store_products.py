@@ -6,6 +6,7 @@
 * ``GET /v1/stores/{store_id}/products/{sku}``: the product with the store's overrides applied, plus
   ``store_id`` and ``overridden`` (the fields that came from the store).
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -37,24 +38,36 @@ def _known(catalog, store_id: str, sku: str):
     return product
 
 
-@router.put("/{store_id}/products/{sku}", status_code=201, response_model=StoreProduct, response_description="Created",
-            responses={200: {"model": StoreProduct, "description": "Replaced"}, **errors(*WRITE)},
-            openapi_extra=json_body(StoreProduct, optional=["store_id", "sku"],
-                                    description="The overrides; `store_id` and `sku` may be left out (else they must match the path)"))
-async def put_override(store_id: StoreId, sku: Sku, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep) -> StoreProduct:
+@router.put(
+    "/{store_id}/products/{sku}",
+    status_code=201,
+    response_model=StoreProduct,
+    response_description="Created",
+    responses={200: {"model": StoreProduct, "description": "Replaced"}, **errors(*WRITE)},
+    openapi_extra=json_body(
+        StoreProduct,
+        optional=["store_id", "sku"],
+        description="The overrides; `store_id` and `sku` may be left out (else they must match the path)",
+    ),
+)
+async def put_override(
+    store_id: StoreId, sku: Sku, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep
+) -> StoreProduct:
     body = bodies.same_as_path(bodies.same_as_path(await bodies.json_object(request), "store_id", store_id), "sku", sku)
     override = bodies.validate(StoreProduct, body)
     _known(catalog, store_id, sku)
     existed = catalog.override(store_id, sku) is not None
-    written = await services.write(services.settings.store_products_topic, override_key(store_id, sku).encode(),
-                                   override.model_dump_json().encode())
+    written = await services.write(
+        services.settings.store_products_topic, override_key(store_id, sku).encode(), override.model_dump_json().encode()
+    )
     catalog.put_override(written.offset, override)
     response.status_code = 200 if existed else 201
     return override
 
 
-@router.get("/{store_id}/products/{sku}", response_model=EffectiveProduct,
-            responses=errors("invalid_request", "not_found", *VIEWS, *GUARDED))
+@router.get(
+    "/{store_id}/products/{sku}", response_model=EffectiveProduct, responses=errors("invalid_request", "not_found", *VIEWS, *GUARDED)
+)
 async def get_effective(store_id: StoreId, sku: Sku, catalog: CatalogDep) -> dict:
     product = _known(catalog, store_id, sku)
     return effective(product, catalog.override(store_id, sku), store_id)

@@ -1,5 +1,6 @@
 """Stores: ``PUT /v1/stores/{store_id}`` (registers it: the store becomes *managed*, so its events
 may name only catalogued skus), ``GET /v1/stores/{store_id}``, ``GET /v1/stores?limit=&cursor=``."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -19,9 +20,16 @@ StoreId = Annotated[str, Path(pattern=ID_PATTERN, description="Store identifier"
 WRITE = ("invalid_request", "invalid_json", "invalid_body", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED)
 
 
-@router.put("/{store_id}", status_code=201, response_model=Store, response_description="Registered",
-            responses={200: {"model": Store, "description": "Replaced"}, **errors(*WRITE)},
-            openapi_extra=json_body(Store, optional=["store_id"], description="The store; `store_id` may be left out (else it must match the path)"))
+@router.put(
+    "/{store_id}",
+    status_code=201,
+    response_model=Store,
+    response_description="Registered",
+    responses={200: {"model": Store, "description": "Replaced"}, **errors(*WRITE)},
+    openapi_extra=json_body(
+        Store, optional=["store_id"], description="The store; `store_id` may be left out (else it must match the path)"
+    ),
+)
 async def put_store(store_id: StoreId, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep) -> Store:
     store = bodies.validate(Store, bodies.same_as_path(await bodies.json_object(request), "store_id", store_id))
     existed = catalog.has_store(store_id)

@@ -7,6 +7,7 @@
 * ``POST /v1/webhooks/{id}/dead-letters/{alert_id}/retry``: 202; the notifier tries it again with
   the full backoff schedule.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -26,9 +27,13 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 READ = ("invalid_request", "not_found", *VIEWS, *GUARDED)
 
 
-@router.post("", status_code=201, response_model=WebhookOut,
-             responses=errors("invalid_json", "invalid_body", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED),
-             openapi_extra=json_body(WebhookIn))
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookOut,
+    responses=errors("invalid_json", "invalid_body", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED),
+    openapi_extra=json_body(WebhookIn),
+)
 async def register(request: Request, services: ServicesDep, hooks: WebhooksDep) -> dict:
     spec = bodies.validate(WebhookIn, await bodies.json_object(request))
     hook = Webhook(**spec.model_dump(), webhook_id=uuid.uuid4(), created_at=datetime.now(UTC))
@@ -54,8 +59,7 @@ async def get_webhook(webhook_id: UUID, hooks: WebhooksDep) -> dict:
     return _known(hooks, webhook_id).public()
 
 
-@router.delete("/{webhook_id}", status_code=204, response_description="Deleted",
-               responses=errors("broker_unavailable", *WITH_BODY, *READ))
+@router.delete("/{webhook_id}", status_code=204, response_description="Deleted", responses=errors("broker_unavailable", *WITH_BODY, *READ))
 async def delete_webhook(webhook_id: UUID, services: ServicesDep, hooks: WebhooksDep) -> Response:
     _known(hooks, webhook_id)
     written = await services.write(services.settings.webhooks_topic, str(webhook_id).encode(), None)
@@ -69,15 +73,20 @@ async def dead_letters(webhook_id: UUID, hooks: WebhooksDep) -> WebhookDeadLette
     return WebhookDeadLetters(items=list(hooks.dead_letters(str(webhook_id))))
 
 
-@router.post("/{webhook_id}/dead-letters/{alert_id}/retry", status_code=202, response_model=DeadLetter,
-             responses=errors("broker_unavailable", *WITH_BODY, *READ))
+@router.post(
+    "/{webhook_id}/dead-letters/{alert_id}/retry",
+    status_code=202,
+    response_model=DeadLetter,
+    responses=errors("broker_unavailable", *WITH_BODY, *READ),
+)
 async def retry(webhook_id: UUID, alert_id: UUID, services: ServicesDep, hooks: WebhooksDep) -> DeadLetter:
     _known(hooks, webhook_id)
     dead = hooks.dead_letter(str(webhook_id), str(alert_id))
     if dead is None or dead.state == "redelivered":
         raise bodies.not_found("alert_id", f"no dead letter of alert {alert_id} for webhook {webhook_id}")
     again = dead.model_copy(update={"state": "retry_requested", "retry_requested_at": datetime.now(UTC)})
-    written = await services.write(services.settings.webhook_dead_letters_topic, pair_key(webhook_id, alert_id),
-                                   again.model_dump_json().encode())
+    written = await services.write(
+        services.settings.webhook_dead_letters_topic, pair_key(webhook_id, alert_id), again.model_dump_json().encode()
+    )
     hooks.put_dead_letter(written.offset, again)
     return again

@@ -6,6 +6,7 @@ Writing goes through each process's own producer, in the same unit as its other 
 worker's batch outbox, the analytics sink's and notifier's writers): a message is acknowledged only
 once its dead letter is on the broker, so a crash in between dead-letters it again, under the same key.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,27 +21,56 @@ from schemas.deadletters import DeadLetter, Source
 log = logging.getLogger("bazaar.streams.deadletters")
 
 DEAD_LETTERS = Counter(
-    "bazaar_dead_letters_total", "Messages a consumer could not process, put on the dead-letter topic (the partition went on)",
+    "bazaar_dead_letters_total",
+    "Messages a consumer could not process, put on the dead-letter topic (the partition went on)",
     ["source", "topic", "error_type"],
 )
 REPLAYED_HEADER = "bazaar-replayed-from"  # on a message put back by `bazaar dlq replay`: the dead letter's id
 
 
-def letter(source: Source, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
-           headers: dict[str, str] | None, error: BaseException | str, attempts: int = 1) -> DeadLetter:
+def letter(
+    source: Source,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: dict[str, str] | None,
+    error: BaseException | str,
+    attempts: int = 1,
+) -> DeadLetter:
     """Build (and count, and log) the dead letter of one message."""
-    dead = DeadLetter.of(source=source, topic=topic, partition=partition, offset=offset, key=key, value=value,
-                         headers=headers, error=error, failed_at=datetime.now(UTC), attempts=attempts)
+    dead = DeadLetter.of(
+        source=source,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key=key,
+        value=value,
+        headers=headers,
+        error=error,
+        failed_at=datetime.now(UTC),
+        attempts=attempts,
+    )
     DEAD_LETTERS.labels(source, topic, dead.error_type).inc()
-    log.error("message dead-lettered; its partition goes on",
-              extra={"id": dead.id, "store_id": dead.store_id, "error_type": dead.error_type, "error": dead.error[:500]})
+    log.error(
+        "message dead-lettered; its partition goes on",
+        extra={"id": dead.id, "store_id": dead.store_id, "error_type": dead.error_type, "error": dead.error[:500]},
+    )
     return dead
 
 
 def read_all(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[str, DeadLetter]:
     """Every dead letter still on the topic (the latest record per id; dropped ones are tombstones)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bazaar-dlq-reader", "enable.auto.commit": False,
-                         "enable.partition.eof": True, "log_level": 3})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "bazaar-dlq-reader",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "log_level": 3,
+        }
+    )
     out: dict[str, DeadLetter] = {}
     try:
         meta = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
@@ -109,8 +139,9 @@ def replay(bootstrap: str, dlq_topic: str, letters: Iterable[DeadLetter]) -> int
     letters = list(letters)
     for dead in letters:
         headers = [(k, v.encode()) for k, v in dead.headers.items()] + [(REPLAYED_HEADER, dead.id.encode())]
-        producer.produce(dead.topic, key=dead.raw_key(), value=dead.raw_value(), partition=dead.partition,
-                         headers=headers, on_delivery=report)
+        producer.produce(
+            dead.topic, key=dead.raw_key(), value=dead.raw_value(), partition=dead.partition, headers=headers, on_delivery=report
+        )
         n += 1
     _flush(producer, failures)  # back on the topic before the dead letter goes
     drop(bootstrap, dlq_topic, [d.id for d in letters])

@@ -56,6 +56,7 @@ Seeding a new group's offsets (``seed_committed_offsets``) reads them with a con
 not with the admin client's ListConsumerGroupOffsets, which makes librdkafka crash on a starting
 broker (see its docstring and docs/librdkafka-segfault.md).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,8 +75,12 @@ from faust.utils.functional import consecutive_numbers
 from mode.services import WaitResults
 
 log = logging.getLogger("bazaar.kafka.faust_fence")
-_MEMBERS_ACTIVE = {KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS,
-                   getattr(KafkaError, "NON_EMPTY_GROUP", -999)}
+_MEMBERS_ACTIVE = {
+    KafkaError.UNKNOWN_MEMBER_ID,
+    KafkaError.ILLEGAL_GENERATION,
+    KafkaError.REBALANCE_IN_PROGRESS,
+    getattr(KafkaError, "NON_EMPTY_GROUP", -999),
+}
 
 
 def _new_offset(self: Consumer, tp: TP) -> int | None:
@@ -116,8 +121,14 @@ async def _deliver(self: Consumer, *coros: Any, timeout: Any = None) -> WaitResu
     suspend_flow.wait())``: step the callback inline; if it finishes, that is the answer the
     original would give (its task runs first and finishes in its first step, and the flow is not
     suspended). If it suspends (a full queue), hand it, as it stands, to the original."""
-    if timeout is not None or len(coros) != 2 or not asyncio.iscoroutine(coros[0]) or self.suspend_flow.is_set() \
-            or self._stopped.is_set() or self._crashed.is_set():
+    if (
+        timeout is not None
+        or len(coros) != 2
+        or not asyncio.iscoroutine(coros[0])
+        or self.suspend_flow.is_set()
+        or self._stopped.is_set()
+        or self._crashed.is_set()
+    ):
         return await _wait_first(self, *coros, timeout=timeout)
     deliver, flow = coros
     try:
@@ -196,6 +207,7 @@ def fast_lz4() -> bool:
     try:
         from aiokafka.record._crecords import default_records as c_default
         from aiokafka.record._crecords import legacy_records as c_legacy
+
         modules += [c_default, c_legacy]
     except ImportError:  # aiokafka without its C extension: the Python readers
         pass
@@ -220,6 +232,7 @@ def worker(app: Any, loglevel: str) -> Any:
     import faust
 
     from bazaar_core import logs
+
     class Worker(faust.Worker):
         async def on_stop(self) -> None:
             logs.stopping()
@@ -230,8 +243,9 @@ def worker(app: Any, loglevel: str) -> Any:
     return made
 
 
-def seed_committed_offsets(bootstrap: str, group_id: str, topic: str, partitions: int, timeout_s: float = 40.0,
-                           retry_s: float = 0.5) -> bool:
+def seed_committed_offsets(
+    bootstrap: str, group_id: str, topic: str, partitions: int, timeout_s: float = 40.0, retry_s: float = 0.5
+) -> bool:
     """Commit each partition's low watermark for a group that has no commit there yet, so the
     group starts from a known floor (``_new_offset`` assumes 0 without one, which only holds while
     nothing was deleted from the topic's head). A group with live members refuses the change
@@ -258,7 +272,9 @@ def seed_committed_offsets(bootstrap: str, group_id: str, topic: str, partitions
                 seeded = _seed(reader, admin, group_id, topic, partitions, wait_s)
             except (KafkaException, TimeoutError) as exc:  # TimeoutError: an admin future not answered in time
                 if time.monotonic() + retry_s >= deadline:
-                    log.warning("group offsets not seeded", extra={"group": group_id, "topic": topic, "error": str(exc), "attempts": attempt})
+                    log.warning(
+                        "group offsets not seeded", extra={"group": group_id, "topic": topic, "error": str(exc), "attempts": attempt}
+                    )
                     return False
                 log.info("group offsets not seeded yet", extra={"group": group_id, "error": str(exc), "attempt": attempt})
                 admin.poll(0)  # serves the admin client's log lines
@@ -297,6 +313,7 @@ def _seed(reader: KafkaConsumer, admin: AdminClient, group_id: str, topic: str, 
 
 
 # ---- the fence's checks ------------------------------------------------------------------------------
+
 
 class FenceError(RuntimeError):
     """A private name this module relies on is gone or changed: re-verify before running."""
@@ -378,6 +395,7 @@ def verify() -> None:
 
 
 # ---- accessors: the only reads of private state outside the patches ------------------------------
+
 
 def committed_offset(consumer: Any, tp: Any) -> int | None:
     """The group's committed offset of ``tp`` as Faust's consumer knows it (the next to read)."""

@@ -1,6 +1,7 @@
 """Taking the events Faust has already fetched for an agent, without awaiting: for agents that
 work in batches (the stock agent, the ClickHouse sinks) instead of one event per loop turn of
 Faust's stream, whose per-event hand-over costs more than the sinks' own work per message."""
+
 from __future__ import annotations
 
 from typing import Any

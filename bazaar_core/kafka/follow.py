@@ -7,6 +7,7 @@ the high watermark found when the follower was assigned (so a restarted process 
 from a half-read catalog); ``wait_caught_up`` waits for the watermarks of *now* (read-after-write
 across processes). A missing topic is created with the app's spec, never auto-created.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -115,14 +116,16 @@ class TopicFollower:
     # ---- the thread ------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        consumer = Consumer({
-            "bootstrap.servers": self.bootstrap,
-            "group.id": f"view-{self.name}-{uuid.uuid4().hex}",  # never commits: no group is kept
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "earliest",
-            **librdkafka_logging(),
-        })
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"view-{self.name}-{uuid.uuid4().hex}",  # never commits: no group is kept
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+                **librdkafka_logging(),
+            }
+        )
         try:
             while not self._stop.is_set():
                 try:
@@ -185,8 +188,11 @@ class TopicFollower:
     def _ensure_topics(self) -> None:
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 3})
         existing = admin.list_topics(timeout=CALL_TIMEOUT_S).topics
-        missing = [NewTopic(t, num_partitions=n, replication_factor=1, config=self.configs.get(t, {}))
-                   for t, n in self.topics.items() if t not in existing]
+        missing = [
+            NewTopic(t, num_partitions=n, replication_factor=1, config=self.configs.get(t, {}))
+            for t, n in self.topics.items()
+            if t not in existing
+        ]
         if not missing:
             return
         for future in admin.create_topics(missing, operation_timeout=CALL_TIMEOUT_S * 5).values():
@@ -199,6 +205,12 @@ class TopicFollower:
     def _meta_consumer(self) -> Consumer:
         with self._meta_lock:
             if self._meta is None:
-                self._meta = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"meta-{uuid.uuid4().hex}",
-                                       "enable.auto.commit": False, "log_level": 3})
+                self._meta = Consumer(
+                    {
+                        "bootstrap.servers": self.bootstrap,
+                        "group.id": f"meta-{uuid.uuid4().hex}",
+                        "enable.auto.commit": False,
+                        "log_level": 3,
+                    }
+                )
             return self._meta

@@ -6,6 +6,7 @@ Faust's consumer back does not help, since messages already queued behind the ga
 offset past the re-fetched ones and Faust drops those as old. So the agent reads the missing range
 itself and handles it before the message that revealed the gap.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,13 +31,15 @@ class GapFillError(RuntimeError):
 
 def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int, timeout_s: float = 30.0) -> list[Raw]:
     """Messages with start <= offset < end, in offset order (offsets the log no longer has are absent)."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": f"bazaar-gapfill-{uuid.uuid4().hex[:8]}",  # never commits: only for the protocol
-        "enable.auto.commit": False,
-        "enable.partition.eof": True,
-        "log_level": 3,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bazaar-gapfill-{uuid.uuid4().hex[:8]}",  # never commits: only for the protocol
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "log_level": 3,
+        }
+    )
     out: list[Raw] = []
     try:
         consumer.assign([TopicPartition(topic, partition, start)])
@@ -72,8 +75,14 @@ class GapGuard:
     idempotent). Only for topics whose offsets are contiguous (no compaction, no transactions):
     there every hole is a skipped message."""
 
-    def __init__(self, bootstrap: str, committed: Callable[[Any], int | None], on_gap: Callable[[], None] = lambda: None,
-                 read: Callable[..., list[Raw]] = read_range, timeout_s: float = GAP_READ_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        committed: Callable[[Any], int | None],
+        on_gap: Callable[[], None] = lambda: None,
+        read: Callable[..., list[Raw]] = read_range,
+        timeout_s: float = GAP_READ_TIMEOUT_S,
+    ) -> None:
         self.bootstrap = bootstrap
         self.committed = committed  # tp -> the group's committed offset (the next to read), or None
         self.on_gap = on_gap
@@ -96,13 +105,15 @@ class GapGuard:
         if offset <= floor:
             return []
         self.on_gap()
-        log.warning("offsets skipped before this message; reading them from the broker",
-                    extra={"topic": msg.topic, "partition": msg.partition, "from": floor, "to": offset})
+        log.warning(
+            "offsets skipped before this message; reading them from the broker",
+            extra={"topic": msg.topic, "partition": msg.partition, "from": floor, "to": offset},
+        )
         # bounded: a read that hangs (seen once, cause unknown) raises, and the agent's process restarts and replays
         filled = await asyncio.wait_for(
-            asyncio.to_thread(self.read, self.bootstrap, msg.topic, msg.partition, floor, offset), self.timeout_s)
-        log.warning("skipped offsets read from the broker",
-                    extra={"topic": msg.topic, "partition": msg.partition, "messages": len(filled)})
+            asyncio.to_thread(self.read, self.bootstrap, msg.topic, msg.partition, floor, offset), self.timeout_s
+        )
+        log.warning("skipped offsets read from the broker", extra={"topic": msg.topic, "partition": msg.partition, "messages": len(filled)})
         return filled
 
 

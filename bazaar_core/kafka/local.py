@@ -3,6 +3,7 @@
 ``bazaar kafka`` fetches the jars once into ``kafka_cache_dir/<version>/libs``, formats storage
 under ``data_dir/kafka`` and runs the broker in the foreground until Ctrl-C or SIGTERM.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -96,13 +97,20 @@ class LocalKafka:
         shutil.rmtree(self.libs_dir, ignore_errors=True)  # leftovers of an interrupted fetch
         pom = self.version_dir / "pom.xml"
         pom.write_text(POM.format(version=version))
-        command = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-                   f"-DoutputDirectory={self.libs_dir}", "-DincludeScope=runtime"]
+        command = [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={self.libs_dir}",
+            "-DincludeScope=runtime",
+        ]
         result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if result.returncode != 0:
             sys.stderr.write(result.stdout + result.stderr)
-            raise KafkaSetupError(
-                f"bazaar kafka: Maven could not fetch Kafka {version} (exit {result.returncode}); see its output above")
+            raise KafkaSetupError(f"bazaar kafka: Maven could not fetch Kafka {version} (exit {result.returncode}); see its output above")
         self._jars_stamp.write_text(f"{version}\n")
         jars = len(list(self.libs_dir.glob("*.jar")))
         print(f"bazaar kafka: fetched {jars} jars in {time.monotonic() - started:.0f} s", flush=True)
@@ -134,8 +142,9 @@ class LocalKafka:
         self.log4j_properties.write_text(LOG4J.format(log_file=self.kafka_dir / "broker.log"))
         if (self.kafka_dir / "data" / "meta.properties").exists():
             return
-        command = self._java("kafka.tools.StorageTool", "format", "-t", self._cluster_id(),
-                             "-c", str(self.server_properties), "--ignore-formatted")
+        command = self._java(
+            "kafka.tools.StorageTool", "format", "-t", self._cluster_id(), "-c", str(self.server_properties), "--ignore-formatted"
+        )
         result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if result.returncode != 0:
             raise KafkaSetupError(f"bazaar kafka: formatting storage failed:\n{result.stdout}{result.stderr}")
@@ -155,9 +164,14 @@ class LocalKafka:
         self.stop_stale()
         with open(self.kafka_dir / "broker.out", "wb") as out:
             self._proc = subprocess.Popen(
-                self._java("kafka.Kafka", str(self.server_properties), heap=self.settings.kafka_heap,
-                           jvm_opts=self.settings.kafka_jvm_opts.split()),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                self._java(
+                    "kafka.Kafka", str(self.server_properties), heap=self.settings.kafka_heap, jvm_opts=self.settings.kafka_jvm_opts.split()
+                ),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.pid_file.write_text(f"{self._proc.pid} {os.getpid()}\n")  # broker, and the process that runs it
 
     @property
@@ -232,9 +246,17 @@ class LocalKafka:
 
     def _java(self, main_class: str, *args: str, heap: str | None = None, jvm_opts: Sequence[str] = ()) -> list[str]:
         memory = [f"-Xmx{heap}"] if heap else []
-        return [_require("java", JAVA_MISSING), *memory, *jvm_opts, "-Djava.awt.headless=true",
-                f"-Dlog4j.configuration=file:{self.log4j_properties}",
-                "-cp", f"{self.libs_dir}/*", main_class, *args]
+        return [
+            _require("java", JAVA_MISSING),
+            *memory,
+            *jvm_opts,
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{self.log4j_properties}",
+            "-cp",
+            f"{self.libs_dir}/*",
+            main_class,
+            *args,
+        ]
 
     def __enter__(self) -> LocalKafka:
         self.ensure_jars()
@@ -251,15 +273,15 @@ class LocalKafka:
         self.stop()
 
 
-def ensure_topics(bootstrap: str, specs: dict[str, int], config: dict[str, dict] | None = None,
-                  timeout: float = 30.0) -> None:
+def ensure_topics(bootstrap: str, specs: dict[str, int], config: dict[str, dict] | None = None, timeout: float = 30.0) -> None:
     """Create each topic ``name -> partitions`` (replication factor 1) unless it exists already."""
     if not specs:
         return
     config = config or {}
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    topics = [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config.get(name, {}))
-              for name, partitions in specs.items()]
+    topics = [
+        NewTopic(name, num_partitions=partitions, replication_factor=1, config=config.get(name, {})) for name, partitions in specs.items()
+    ]
     futures = admin.create_topics(topics, operation_timeout=timeout, request_timeout=timeout)
     for future in futures.values():
         try:
@@ -270,6 +292,7 @@ def ensure_topics(bootstrap: str, specs: dict[str, int], config: dict[str, dict]
 
 
 # -- subcommand -----------------------------------------------------------
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fetch-only", action="store_true", help="only fetch the Kafka jars, then exit")
@@ -313,8 +336,8 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-
 # -- helpers --------------------------------------------------------------
+
 
 def _require(tool: str, message: str) -> str:
     path = shutil.which(tool)

@@ -6,6 +6,7 @@ The committable offset of a partition is the lowest pending offset, or one past 
 when nothing is pending, so a commit never moves past unfinished work. Thread-safe (rebalance
 callbacks run on the consumer's thread).
 """
+
 from __future__ import annotations
 
 import threading
@@ -64,7 +65,7 @@ class OffsetTracker:
         """Offsets that moved since the last ``committed``: partition -> offset to commit."""
         with self._lock:
             out = {}
-            for p in (partitions if partitions is not None else list(self._next)):
+            for p in partitions if partitions is not None else list(self._next):
                 safe = self._safe(p)
                 if safe is not None and safe > self._committed.get(p, -1):
                     out[p] = safe
@@ -89,5 +90,4 @@ class OffsetTracker:
     def held(self) -> dict[int, int]:
         """Partitions whose commit unfinished work holds back: partition -> messages seen past it."""
         with self._lock:
-            return {p: self._next[p] - min(pending) for p, pending in self._pending.items()
-                    if pending and p in self._next}
+            return {p: self._next[p] - min(pending) for p, pending in self._pending.items() if pending and p in self._next}

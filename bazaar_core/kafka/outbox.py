@@ -12,6 +12,7 @@ ahead of its outputs (at-least-once; the outputs of a replayed event are identic
 Changelog offsets acked by the broker are handed back (``persisted``) so the table's RocksDB
 remembers how far its changelog is already applied, as Faust's own changelog callback does.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,16 +57,18 @@ class Outbox(PolledProducer):
     _poll_s = 0.05
 
     def __init__(self, bootstrap: str, timeout_s: float, linger_ms: float = 1.0) -> None:
-        super().__init__({
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,  # in order per partition, no duplicates from retries
-            "acks": "all",
-            "linger.ms": linger_ms,
-            "compression.type": "lz4",
-            "message.timeout.ms": max(1, int(timeout_s * 1000)),
-            "queue.buffering.max.messages": 1_000_000,
-            **librdkafka_logging(),
-        })
+        super().__init__(
+            {
+                "bootstrap.servers": bootstrap,
+                "enable.idempotence": True,  # in order per partition, no duplicates from retries
+                "acks": "all",
+                "linger.ms": linger_ms,
+                "compression.type": "lz4",
+                "message.timeout.ms": max(1, int(timeout_s * 1000)),
+                "queue.buffering.max.messages": 1_000_000,
+                **librdkafka_logging(),
+            }
+        )
         self._batch: _Batch | None = None
 
     # ---- one batch -----------------------------------------------------------------------------
@@ -120,6 +123,7 @@ class Outbox(PolledProducer):
     def _on_record(self, batch: _Batch):
         def done(err, msg) -> None:
             self._delivered(batch, err)
+
         return done
 
     def _on_changelog(self, batch: _Batch):
@@ -130,6 +134,7 @@ class Outbox(PolledProducer):
                     if offset > batch.offsets.get(partition, -1):
                         batch.offsets[partition] = offset
             self._delivered(batch, err)
+
         return done
 
     def _delivered(self, batch: _Batch, err) -> None:

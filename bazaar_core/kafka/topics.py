@@ -1,4 +1,5 @@
 """Every topic the app uses, with its partition count and configuration."""
+
 from __future__ import annotations
 
 from bazaar_core.settings import Settings

@@ -3,6 +3,7 @@
 Used for the catalog, acks, webhooks, deliveries and dead letters. A background thread polls
 librdkafka; each delivery report resolves its future on the loop that wrote it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -73,15 +74,17 @@ class RecordWriter(PolledProducer):
 
     def __init__(self, bootstrap: str, timeout_s: float) -> None:
         self.timeout_s = timeout_s
-        super().__init__({
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "partitioner": "murmur2_random",  # same partition for a key as Kafka's Java client
-            "linger.ms": 2,
-            "message.timeout.ms": max(1, int(timeout_s * 1000)),
-            **librdkafka_logging(),
-        })
+        super().__init__(
+            {
+                "bootstrap.servers": bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "partitioner": "murmur2_random",  # same partition for a key as Kafka's Java client
+                "linger.ms": 2,
+                "message.timeout.ms": max(1, int(timeout_s * 1000)),
+                **librdkafka_logging(),
+            }
+        )
 
     async def write(self, topic: str, key: bytes, value: bytes | None) -> Written:
         [result] = await self.write_many([(topic, key, value)])

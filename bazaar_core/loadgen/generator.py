@@ -7,6 +7,7 @@ offline terminals that sync their events in a late burst; and re-sends after tim
 The generator keeps its own expected stock, computed from the invariant with plain integer
 arithmetic (latest count + movements after it), independent of the stream code it checks.
 """
+
 from __future__ import annotations
 
 import random
@@ -101,7 +102,14 @@ class Generator:
             qty = self.rng.randint(5, 60) * 1000 if p.loose else self.rng.randint(6, 120) * 1000
             lines.append({"sku": p.sku, "quantity": _q(qty)})
             self._record_count(f"{store}|{p.sku}", _us(at), eid, qty)
-        return {"event_id": eid, "type": "count", "store_id": store, "terminal_id": f"{store}-t0", "occurred_at": at.isoformat(), "lines": lines}
+        return {
+            "event_id": eid,
+            "type": "count",
+            "store_id": store,
+            "terminal_id": f"{store}-t0",
+            "occurred_at": at.isoformat(),
+            "lines": lines,
+        }
 
     def _day(self, day: int) -> Iterator[tuple[dict, int]]:
         cfg, rng = self.config, self.rng
@@ -171,7 +179,10 @@ class Generator:
                 lines.append({"sku": p.sku, "quantity": _q(found)})
                 self._record_count(key, at_us, eid, found)
             return {**base, "type": "count", "lines": lines}
-        to = rng.choice([s for s in (rng.choice(self.stores) for _ in range(3)) if s != store] or [self.stores[(self.stores.index(store) + 1) % len(self.stores)]])
+        to = rng.choice(
+            [s for s in (rng.choice(self.stores) for _ in range(3)) if s != store]
+            or [self.stores[(self.stores.index(store) + 1) % len(self.stores)]]
+        )
         lines = [self._line(p, self._purchase_qty(p) // 4 or 1000) for p in self._basket(3)]
         self._record_moves(store, at_us, lines, -1)
         self._record_moves(to, at_us, lines, +1)

@@ -44,6 +44,7 @@
   or the age of its oldest pending delivery passes ``webhook_degraded_backlog`` /
   ``webhook_degraded_age_s``; per-webhook gauges and counters are on ``/metrics``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -145,11 +146,13 @@ class Notifier:
         self.writer = RecordWriter(settings.kafka_bootstrap, settings.produce_timeout_s)
         specs, configs = topic_specs(settings), topic_configs(settings)
         s = settings
-        self.hook_follower = TopicFollower(s.kafka_bootstrap, {s.webhooks_topic: specs[s.webhooks_topic]},
-                                           self._on_hook, configs=configs, name="notifier-webhooks")
+        self.hook_follower = TopicFollower(
+            s.kafka_bootstrap, {s.webhooks_topic: specs[s.webhooks_topic]}, self._on_hook, configs=configs, name="notifier-webhooks"
+        )
         outcome_topics = {t: specs[t] for t in (s.webhook_deliveries_topic, s.webhook_dead_letters_topic)}
-        self.outcome_follower = TopicFollower(s.kafka_bootstrap, outcome_topics, self._on_outcome,
-                                              configs=configs, name="notifier-outcomes")
+        self.outcome_follower = TopicFollower(
+            s.kafka_bootstrap, outcome_topics, self._on_outcome, configs=configs, name="notifier-outcomes"
+        )
         self._tasks: set[asyncio.Task] = set()
         self._recording = 0  # outcome records waiting for the broker
         self._stop = asyncio.Event()
@@ -169,9 +172,11 @@ class Notifier:
 
     def status(self) -> dict:
         view = self._view
-        degraded = [{k: w[k] for k in ("webhook_id", "reasons", "pending", "parked_messages", "oldest_pending_s",
-                                       "breaker", "last_error")}
-                    for w in view if w["reasons"]]
+        degraded = [
+            {k: w[k] for k in ("webhook_id", "reasons", "pending", "parked_messages", "oldest_pending_s", "breaker", "last_error")}
+            for w in view
+            if w["reasons"]
+        ]
         if not self.healthy:
             state = "starting"
         else:
@@ -210,12 +215,22 @@ class Notifier:
                 reasons.append(f"{parked} alert messages parked on the topic past its bound of {s.webhook_max_pending}")
             if reasons and lane.breaker.state != CircuitBreaker.CLOSED:
                 reasons.append(f"circuit {lane.breaker.state} after {lane.breaker.failures} consecutive failures")
-            view.append({
-                "webhook_id": wid, "pending": pending, "in_flight": lane.in_flight, "waiting_retry": lane.waiting,
-                "oldest_pending_s": round(age, 3), "parked_messages": parked, "breaker": lane.breaker.state,
-                "consecutive_failures": lane.breaker.failures, "last_error": lane.breaker.last_error,
-                "reasons": reasons, "deliveries": dict(lane.counts), "attempts": dict(lane.attempts),
-            })
+            view.append(
+                {
+                    "webhook_id": wid,
+                    "pending": pending,
+                    "in_flight": lane.in_flight,
+                    "waiting_retry": lane.waiting,
+                    "oldest_pending_s": round(age, 3),
+                    "parked_messages": parked,
+                    "breaker": lane.breaker.state,
+                    "consecutive_failures": lane.breaker.failures,
+                    "last_error": lane.breaker.last_error,
+                    "reasons": reasons,
+                    "deliveries": dict(lane.counts),
+                    "attempts": dict(lane.attempts),
+                }
+            )
             if not lane.jobs and not lane.parked and wid not in self.hooks:  # a deleted webhook's lane, once drained
                 self._drop_lane(wid)
         self._view = tuple(view)
@@ -301,15 +316,17 @@ class Notifier:
 
     async def _consume(self) -> None:
         s = self.settings
-        consumer = self._consumer = Consumer({
-            "bootstrap.servers": s.kafka_bootstrap,
-            "group.id": s.notifier_group,
-            "group.instance.id": f"notifier-{socket.gethostname()}-{s.notifier_port}",  # a restart gets its partitions back
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": 10_000,
-            **librdkafka_logging(),
-        })
+        consumer = self._consumer = Consumer(
+            {
+                "bootstrap.servers": s.kafka_bootstrap,
+                "group.id": s.notifier_group,
+                "group.instance.id": f"notifier-{socket.gethostname()}-{s.notifier_port}",  # a restart gets its partitions back
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": 10_000,
+                **librdkafka_logging(),
+            }
+        )
         consumer.subscribe([s.alerts_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.subscribed = True
         paused = False
@@ -327,8 +344,9 @@ class Notifier:
                     parts = [TopicPartition(s.alerts_topic, p) for p in self.assigned]
                     consumer.pause(parts) if busy else consumer.resume(parts)
                     paused = busy
-                    log.warning("alerts consumer %s: %d outcome records wait for the broker",
-                                "paused" if busy else "resumed", self._recording)
+                    log.warning(
+                        "alerts consumer %s: %d outcome records wait for the broker", "paused" if busy else "resumed", self._recording
+                    )
         finally:
             self.subscribed = False
 
@@ -339,8 +357,7 @@ class Notifier:
         p, o = msg.partition(), msg.offset()
         try:
             alert = AlertMessageAdapter.validate_json(msg.value())
-            targets = [hook for hook in list(self.hooks.values())
-                       if hook.wants(alert.store_id, alert.kind, alert.type, alert.raised_at)]
+            targets = [hook for hook in list(self.hooks.values()) if hook.wants(alert.store_id, alert.kind, alert.type, alert.raised_at)]
         except Exception as exc:  # not an alert, or it cannot be routed: the partition goes on
             ALERTS_SEEN.labels("invalid").inc()
             self._dead_letter_message(msg, exc)
@@ -410,8 +427,7 @@ class Notifier:
         offsets = self.tracker.to_commit(revoked)
         if offsets:
             try:
-                consumer.commit(offsets=[TopicPartition(self.settings.alerts_topic, p, o) for p, o in offsets.items()],
-                                asynchronous=False)
+                consumer.commit(offsets=[TopicPartition(self.settings.alerts_topic, p, o) for p, o in offsets.items()], asynchronous=False)
             except KafkaException as exc:
                 log.warning("commit on revoke failed", extra={"error": str(exc)})
         self.tracker.forget(revoked)
@@ -475,8 +491,9 @@ class Notifier:
                 job.attempts += 1
                 lane.attempts["refused"] += 1
                 ATTEMPTS.labels("refused").inc()
-                self._after_failure(lane, job, f"circuit open after {lane.breaker.failures} consecutive failures "
-                                               f"(last: {lane.breaker.last_error})")
+                self._after_failure(
+                    lane, job, f"circuit open after {lane.breaker.failures} consecutive failures (last: {lane.breaker.last_error})"
+                )
                 continue
             lane.in_flight += 1
             self._spawn(self._attempt(lane, job, probe=verdict == "probe"))
@@ -517,8 +534,9 @@ class Notifier:
                 lane.attempts["failed"] += 1
                 ATTEMPTS.labels("failed").inc()
                 if lane.breaker.failure(time.monotonic(), error, probe):
-                    log.warning("webhook circuit opened", extra={"webhook_id": lane.webhook_id, "error": error,
-                                                                 "failures": lane.breaker.failures})
+                    log.warning(
+                        "webhook circuit opened", extra={"webhook_id": lane.webhook_id, "error": error, "failures": lane.breaker.failures}
+                    )
                     self._schedule_probe(lane)
                 self._after_failure(lane, job, error)
                 self._pump(lane)
@@ -603,8 +621,10 @@ class Notifier:
         if not self.tracker.join(partition, offset, 1):
             return  # revoked meanwhile: the new owner reads it
         lane.parked[partition] = offset
-        log.warning("webhook backlog full: its alerts wait on the topic", extra={
-            "webhook_id": lane.webhook_id, "partition": partition, "offset": offset, "pending": lane.held})
+        log.warning(
+            "webhook backlog full: its alerts wait on the topic",
+            extra={"webhook_id": lane.webhook_id, "partition": partition, "offset": offset, "pending": lane.held},
+        )
         if lane.reader is None:
             lane.reader = self._spawn(self._drain(lane))
 
@@ -619,13 +639,15 @@ class Notifier:
 
     def _park_reader(self) -> Consumer:
         s = self.settings
-        return Consumer({
-            "bootstrap.servers": s.kafka_bootstrap,
-            "group.id": f"{s.notifier_group}-parked-{uuid.uuid4().hex}",  # assigned, never commits
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            **librdkafka_logging(),
-        })
+        return Consumer(
+            {
+                "bootstrap.servers": s.kafka_bootstrap,
+                "group.id": f"{s.notifier_group}-parked-{uuid.uuid4().hex}",  # assigned, never commits
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                **librdkafka_logging(),
+            }
+        )
 
     async def _in_park_pool(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._park_pool, fn, *args)
@@ -655,8 +677,7 @@ class Notifier:
                         await self._in_park_pool(reader.assign, [TopicPartition(s.alerts_topic, p, o) for p, o in at.items()])
                     msgs = await self._in_park_pool(reader.consume, min(bound - lane.held, 500), 0.2)
                 except KafkaException as exc:  # transient: the cursors stay, read again from them
-                    log.warning("parked webhook's reader failed; retrying", extra={"webhook_id": lane.webhook_id,
-                                                                                   "error": str(exc)})
+                    log.warning("parked webhook's reader failed; retrying", extra={"webhook_id": lane.webhook_id, "error": str(exc)})
                     at = {}
                     await self._sleep(1.0)
                     continue
@@ -743,16 +764,17 @@ class Notifier:
         waited = time.time() - ts / 1000
         if waited <= window:
             return None
-        return (f"expired: waited {waited:.0f} s past the webhook's bound of {s.webhook_max_pending} pending, longer than "
-                f"its retry schedule ({window:.0f} s), while its circuit was {lane.breaker.state} "
-                f"(last error: {lane.breaker.last_error})")
+        return (
+            f"expired: waited {waited:.0f} s past the webhook's bound of {s.webhook_max_pending} pending, longer than "
+            f"its retry schedule ({window:.0f} s), while its circuit was {lane.breaker.state} "
+            f"(last error: {lane.breaker.last_error})"
+        )
 
     # ---- outcomes ----------------------------------------------------------------------------------
 
     async def _delivered(self, lane: Lane, job: Job, status: int) -> None:
         self.delivered.add(job.key)
-        record = Delivery(webhook_id=lane.webhook_id, alert_id=job.alert_id, delivered_at=_now(), attempts=job.attempts,
-                          status=status)
+        record = Delivery(webhook_id=lane.webhook_id, alert_id=job.alert_id, delivered_at=_now(), attempts=job.attempts, status=status)
         await self._record(self.settings.webhook_deliveries_topic, job.key, record.model_dump_json().encode())
         lane.counts["delivered"] += 1
         DELIVERIES.labels("delivered").inc()
@@ -773,18 +795,26 @@ class Notifier:
 
     async def _dead_letter(self, lane: Lane, job: Job) -> None:
         if job.retry_of is None:
-            dead = DeadLetter(webhook_id=lane.webhook_id, alert_id=job.alert_id, store_id=job.store_id, kind=job.kind,
-                              type=job.type, body=job.body.decode(), attempts=job.attempts, last_error=job.last_error,
-                              dead_at=_now())
+            dead = DeadLetter(
+                webhook_id=lane.webhook_id,
+                alert_id=job.alert_id,
+                store_id=job.store_id,
+                kind=job.kind,
+                type=job.type,
+                body=job.body.decode(),
+                attempts=job.attempts,
+                last_error=job.last_error,
+                dead_at=_now(),
+            )
         else:
-            dead = job.retry_of.model_copy(update={"state": "dead", "attempts": job.retry_of.attempts + job.attempts,
-                                                   "last_error": job.last_error, "dead_at": _now()})
+            dead = job.retry_of.model_copy(
+                update={"state": "dead", "attempts": job.retry_of.attempts + job.attempts, "last_error": job.last_error, "dead_at": _now()}
+            )
         await self._record(self.settings.webhook_dead_letters_topic, job.key, dead.model_dump_json().encode())
         self.dead[job.key] = dead
         lane.counts["dead_letter"] += 1
         DELIVERIES.labels("dead_letter").inc()
-        log.warning("delivery dead-lettered", extra={"webhook_id": lane.webhook_id, "alert_id": job.alert_id,
-                                                     "error": job.last_error})
+        log.warning("delivery dead-lettered", extra={"webhook_id": lane.webhook_id, "alert_id": job.alert_id, "error": job.last_error})
         self._finish_job(lane, job)
 
     async def _post(self, hook: Webhook, alert_id: str, body: bytes) -> tuple[int | None, str | None]:
@@ -825,8 +855,9 @@ class Notifier:
         if key in lane.jobs:
             return
         # Not counted against the bound: the dead letter is held in memory (``self.dead``) anyway.
-        job = Job(key, str(dead.alert_id), dead.store_id, dead.kind, dead.type, dead.body.encode(), time.monotonic(),
-                  retry_of=dead, counted=False)
+        job = Job(
+            key, str(dead.alert_id), dead.store_id, dead.kind, dead.type, dead.body.encode(), time.monotonic(), retry_of=dead, counted=False
+        )
         lane.jobs[key] = job
         lane.ready.append(job)
         self._pump(lane)
@@ -865,26 +896,34 @@ class _WebhookCollector:
     def collect(self):
         notifier = self.notifier() if self.notifier is not None else None
         view = notifier._view if notifier is not None else ()
-        pending = GaugeMetricFamily("bazaar_notifier_webhook_pending", "Unfinished deliveries of a webhook",
-                                    labels=["webhook_id"])
-        in_flight = GaugeMetricFamily("bazaar_notifier_webhook_in_flight", "POSTs to a webhook under way",
-                                      labels=["webhook_id"])
-        oldest = GaugeMetricFamily("bazaar_notifier_webhook_oldest_pending_seconds",
-                                   "Age of a webhook's oldest unfinished delivery", labels=["webhook_id"])
-        breaker = GaugeMetricFamily("bazaar_notifier_webhook_breaker_state",
-                                    "A webhook's circuit: 0 closed, 1 half-open (probing), 2 open", labels=["webhook_id"])
-        parked = GaugeMetricFamily("bazaar_notifier_webhook_parked_messages",
-                                   "Alert messages a webhook's cursors have still to re-read (its backlog past its bound)",
-                                   labels=["webhook_id"])
-        degraded = GaugeMetricFamily("bazaar_notifier_webhook_degraded",
-                                     "1 while a webhook's backlog or oldest pending age is past its threshold",
-                                     labels=["webhook_id"])
-        outcomes = CounterMetricFamily("bazaar_notifier_webhook_deliveries",
-                                       "Finished deliveries of a webhook (expired: dead-lettered when re-read from the topic, too old)",
-                                       labels=["webhook_id", "outcome"])
-        attempts = CounterMetricFamily("bazaar_notifier_webhook_attempts",
-                                       "Attempts to deliver to a webhook (refused: not sent, its circuit was open)",
-                                       labels=["webhook_id", "result"])
+        pending = GaugeMetricFamily("bazaar_notifier_webhook_pending", "Unfinished deliveries of a webhook", labels=["webhook_id"])
+        in_flight = GaugeMetricFamily("bazaar_notifier_webhook_in_flight", "POSTs to a webhook under way", labels=["webhook_id"])
+        oldest = GaugeMetricFamily(
+            "bazaar_notifier_webhook_oldest_pending_seconds", "Age of a webhook's oldest unfinished delivery", labels=["webhook_id"]
+        )
+        breaker = GaugeMetricFamily(
+            "bazaar_notifier_webhook_breaker_state", "A webhook's circuit: 0 closed, 1 half-open (probing), 2 open", labels=["webhook_id"]
+        )
+        parked = GaugeMetricFamily(
+            "bazaar_notifier_webhook_parked_messages",
+            "Alert messages a webhook's cursors have still to re-read (its backlog past its bound)",
+            labels=["webhook_id"],
+        )
+        degraded = GaugeMetricFamily(
+            "bazaar_notifier_webhook_degraded",
+            "1 while a webhook's backlog or oldest pending age is past its threshold",
+            labels=["webhook_id"],
+        )
+        outcomes = CounterMetricFamily(
+            "bazaar_notifier_webhook_deliveries",
+            "Finished deliveries of a webhook (expired: dead-lettered when re-read from the topic, too old)",
+            labels=["webhook_id", "outcome"],
+        )
+        attempts = CounterMetricFamily(
+            "bazaar_notifier_webhook_attempts",
+            "Attempts to deliver to a webhook (refused: not sent, its circuit was open)",
+            labels=["webhook_id", "result"],
+        )
         for w in view:
             wid = w["webhook_id"]
             pending.add_metric([wid], w["pending"])

@@ -14,6 +14,7 @@ Phases (a JSON list), run in order over consecutive slices of the bodies file:
 Every POST must be accepted (202); a 503 is retried (re-sending is always safe), anything else
 fails the run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,7 @@ class Poster:
 def payloads(bodies: list[dict], batch: int) -> list[tuple[bytes, int, dict]]:
     if batch == 1:
         return [(orjson.dumps(b), 1, b) for b in bodies]
-    return [(orjson.dumps({"events": bodies[i:i + batch]}), len(bodies[i:i + batch]), bodies[i])
-            for i in range(0, len(bodies), batch)]
+    return [(orjson.dumps({"events": bodies[i : i + batch]}), len(bodies[i : i + batch]), bodies[i]) for i in range(0, len(bodies), batch)]
 
 
 async def ingest(poster: Poster, bodies: list[dict], batch: int, concurrency: int) -> dict:
@@ -99,13 +99,22 @@ async def ingest(poster: Poster, bodies: list[dict], batch: int, concurrency: in
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    return {"kind": "ingest", "batch": batch, "concurrency": concurrency, "events": len(bodies), "requests": len(work),
-            "seconds": round(elapsed, 3), "events_per_s": round(len(bodies) / elapsed, 1),
-            "requests_per_s": round(len(work) / elapsed, 1), **ms(latencies)}
+    return {
+        "kind": "ingest",
+        "batch": batch,
+        "concurrency": concurrency,
+        "events": len(bodies),
+        "requests": len(work),
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(len(bodies) / elapsed, 1),
+        "requests_per_s": round(len(work) / elapsed, 1),
+        **ms(latencies),
+    }
 
 
-async def e2e(poster: Poster, session: aiohttp.ClientSession, url: str, bodies: list[dict], rate: float,
-              batch: int, lookups_per_s: float) -> dict:
+async def e2e(
+    poster: Poster, session: aiohttp.ClientSession, url: str, bodies: list[dict], rate: float, batch: int, lookups_per_s: float
+) -> dict:
     work = payloads(bodies, batch)
     interval = batch / rate
     sample_every = max(1, round(rate / batch / lookups_per_s))
@@ -153,14 +162,24 @@ async def e2e(poster: Poster, session: aiohttp.ClientSession, url: str, bodies: 
     offered_s = time.perf_counter() - started
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - started
-    return {"kind": "e2e", "offered_events_per_s": rate, "batch": batch, "events": len(bodies),
-            "offered_seconds": round(offered_s, 3), "seconds": round(elapsed, 3),
-            "achieved_events_per_s": round(len(bodies) / (last_accepted[0] - started), 1), "sample_every": sample_every,
-            "samples": len(visible) + timeouts, "timeouts": timeouts, "lookup_timeout_ms": LOOKUP_TIMEOUT_MS,
-            # percentiles over every sample, a timed-out lookup counted as the timeout (a lower bound)
-            **ms(visible + [LOOKUP_TIMEOUT_MS / 1000] * timeouts),
-            "answered": {"samples": len(visible), **ms(visible)},
-            "post": ms(post_latency), "timeline": sorted(timeline)}
+    return {
+        "kind": "e2e",
+        "offered_events_per_s": rate,
+        "batch": batch,
+        "events": len(bodies),
+        "offered_seconds": round(offered_s, 3),
+        "seconds": round(elapsed, 3),
+        "achieved_events_per_s": round(len(bodies) / (last_accepted[0] - started), 1),
+        "sample_every": sample_every,
+        "samples": len(visible) + timeouts,
+        "timeouts": timeouts,
+        "lookup_timeout_ms": LOOKUP_TIMEOUT_MS,
+        # percentiles over every sample, a timed-out lookup counted as the timeout (a lower bound)
+        **ms(visible + [LOOKUP_TIMEOUT_MS / 1000] * timeouts),
+        "answered": {"samples": len(visible), **ms(visible)},
+        "post": ms(post_latency),
+        "timeline": sorted(timeline),
+    }
 
 
 async def main(args: argparse.Namespace) -> dict:
@@ -173,15 +192,14 @@ async def main(args: argparse.Namespace) -> dict:
         poster = Poster(session, args.url)
         for phase in phases:
             n = phase.get("count") or round(phase["rate"] * phase["seconds"])
-            chunk = bodies[at:at + n]
+            chunk = bodies[at : at + n]
             at += n
             if phase["kind"] == "ingest":
                 out.append(await ingest(poster, chunk, phase["batch"], phase["concurrency"]))
             else:
                 out.append(await e2e(poster, session, args.url, chunk, phase["rate"], phase["batch"], phase["lookups_per_s"]))
             progress(poster.posted)
-    return {"phases": out, "posted": poster.posted, "retries": poster.retries,
-            "transport_errors": poster.transport_errors, "next": at}
+    return {"phases": out, "posted": poster.posted, "retries": poster.retries, "transport_errors": poster.transport_errors, "next": at}
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Message i is due at ``start + i / rate``: the producer sends whatever is due, th
 so the load does not bunch up when the sink is slow (it never waits for the consumer). Copies carry
 the same entries as the originals (the ledger's replay case), so ClickHouse's stock stays the same.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,9 @@ from bench.procs import child_main, progress
 def run(args: argparse.Namespace) -> dict:
     with open(args.messages, "rb") as f:
         items = pickle.load(f)
-    producer = Producer({"bootstrap.servers": args.bootstrap, "enable.idempotence": True, "acks": "all",
-                         "linger.ms": 5, "compression.type": "lz4"})
+    producer = Producer(
+        {"bootstrap.servers": args.bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
+    )
     on_delivery = Deliveries()
     producer.list_topics(args.topic, timeout=10)
     total = round(args.rate * args.seconds)
@@ -48,8 +50,14 @@ def run(args: argparse.Namespace) -> dict:
     sent_s = time.perf_counter() - started
     producer.flush(60)
     progress(sent)
-    return {"messages": sent, "acked": on_delivery.acked, "failed": on_delivery.failed, "seconds": sent_s,
-            "messages_per_s": sent / sent_s if sent_s else None, "late_max_s": round(late_max, 3)}
+    return {
+        "messages": sent,
+        "acked": on_delivery.acked,
+        "failed": on_delivery.failed,
+        "seconds": sent_s,
+        "messages_per_s": sent / sent_s if sent_s else None,
+        "late_max_s": round(late_max, 3),
+    }
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ RocksDB state (changelog-backed, at-least-once, as quixstreams ships), with the 
 
 The final on-hand of every key it wrote is mirrored into a dict and returned for the exactness check.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,9 @@ def run(args: argparse.Namespace) -> dict:
             counter["first"], counter["cpu_first"] = time.perf_counter(), time.process_time()
         h = {k: v.decode() for k, v in (headers or []) if v is not None}
         mapping.state = state
-        for applied in apply_event(mapping, from_wire(value), leg=h.get(LEG_HEADER, LEG_OUT),
-                                   fingerprint=h.get(DIGEST_HEADER), window_days=args.window_days):
+        for applied in apply_event(
+            mapping, from_wire(value), leg=h.get(LEG_HEADER, LEG_OUT), fingerprint=h.get(DIGEST_HEADER), window_days=args.window_days
+        ):
             final[applied.op.key] = applied.state.on_hand
         counter["done"] += 1
         counter["last"], counter["cpu_last"] = time.perf_counter(), time.process_time()
@@ -78,8 +80,13 @@ def run(args: argparse.Namespace) -> dict:
     app.run(count=args.total, collect=False)
     progress(counter["done"])
     elapsed = counter["last"] - counter["first"]
-    return {"messages": counter["done"], "seconds": elapsed, "cpu_s": counter["cpu_last"] - counter["cpu_first"], "messages_per_s": counter["done"] / elapsed,
-            "stock": final}
+    return {
+        "messages": counter["done"],
+        "seconds": elapsed,
+        "cpu_s": counter["cpu_last"] - counter["cpu_first"],
+        "messages_per_s": counter["done"] / elapsed,
+        "stock": final,
+    }
 
 
 if __name__ == "__main__":

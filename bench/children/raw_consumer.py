@@ -1,5 +1,6 @@
 """The raw consumer limit: a plain confluent-kafka consume loop applying ``domain.events.apply_event``
 to a dict, exactly as the stock agent calls it (same contract parsing, legs and digest headers)."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,12 +16,14 @@ from schemas.events import from_wire
 
 
 def run(args: argparse.Namespace) -> dict:
-    consumer = Consumer({
-        "bootstrap.servers": args.bootstrap,
-        "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": args.bootstrap,
+            "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer.assign([TopicPartition(args.topic, p, OFFSET_BEGINNING) for p in range(args.partitions)])
     states: dict = {}
     done, first, last, cpu_first = 0, None, None, 0.0
@@ -32,8 +35,9 @@ def run(args: argparse.Namespace) -> dict:
                 first, cpu_first = time.perf_counter(), time.process_time()
             headers = {k: v.decode() for k, v in (msg.headers() or []) if v is not None}
             event = from_wire(msg.value())
-            apply_event(states, event, leg=headers.get(LEG_HEADER, LEG_OUT), fingerprint=headers.get(DIGEST_HEADER),
-                        window_days=args.window_days)
+            apply_event(
+                states, event, leg=headers.get(LEG_HEADER, LEG_OUT), fingerprint=headers.get(DIGEST_HEADER), window_days=args.window_days
+            )
             done += 1
             if done % 5000 == 0:
                 progress(done)
@@ -42,8 +46,13 @@ def run(args: argparse.Namespace) -> dict:
     consumer.close()
     progress(done)
     elapsed = last - first
-    return {"messages": done, "seconds": elapsed, "cpu_s": cpu, "messages_per_s": done / elapsed if elapsed > 0 else 0.0,
-            "stock": {key: state.on_hand for key, state in states.items()}}
+    return {
+        "messages": done,
+        "seconds": elapsed,
+        "cpu_s": cpu,
+        "messages_per_s": done / elapsed if elapsed > 0 else 0.0,
+        "stock": {key: state.on_hand for key, state in states.items()},
+    }
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 Same producer configuration as the API (idempotent, acks=all, lz4, murmur2 partitioner, linger 5 ms).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,14 +33,16 @@ def run(args: argparse.Namespace) -> dict:
 
 def produce(bootstrap: str, topic: str, items: list, stage: str, show=None) -> dict:
     """Produce every message (key, value, headers) and wait for every ack; timing starts once connected."""
-    producer = Producer({
-        "bootstrap.servers": bootstrap,
-        "enable.idempotence": True,
-        "acks": "all",
-        "partitioner": "murmur2_random",
-        "linger.ms": 5,
-        "compression.type": "lz4",
-    })
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "partitioner": "murmur2_random",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+        }
+    )
     on_delivery = Deliveries()
     producer.list_topics(topic, timeout=10)  # connected (and the idempotent producer id fetched) before the clock starts
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -58,9 +61,14 @@ def produce(bootstrap: str, topic: str, items: list, stage: str, show=None) -> d
     elapsed = time.perf_counter() - started
     if show:
         show(len(items))
-    return {"messages": len(items), "acked": on_delivery.acked, "failed": on_delivery.failed, "seconds": elapsed,
-            "cpu_s": time.process_time() - cpu_started,
-            "messages_per_s": len(items) / elapsed}
+    return {
+        "messages": len(items),
+        "acked": on_delivery.acked,
+        "failed": on_delivery.failed,
+        "seconds": elapsed,
+        "cpu_s": time.process_time() - cpu_started,
+        "messages_per_s": len(items) / elapsed,
+    }
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Each module has ``run(ctx) -> list[dict]``: one result per measured thing, each 
 ``status`` (ok, failed, not_available), ``exact`` (final stock equal to the generator's expected
 totals) and, for throughput stages, ``events_per_s``.
 """
+
 from __future__ import annotations
 
 # key (for --stages) -> module
@@ -25,5 +26,9 @@ def result(name: str, **fields) -> dict:
 
 def exactness(check: dict) -> dict:
     """The fields a stage result carries from ``bench.data.compare``."""
-    return {"exact": check["exact"], "checked_keys": check["checked_keys"], "differences": check["differences"],
-            **({"difference_examples": check["examples"]} if check["examples"] else {})}
+    return {
+        "exact": check["exact"],
+        "checked_keys": check["checked_keys"],
+        "differences": check["differences"],
+        **({"difference_examples": check["examples"]} if check["examples"] else {}),
+    }

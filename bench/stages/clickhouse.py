@@ -15,6 +15,7 @@
    computes in the ``stock_valuation`` report equals the generator's expected stock, and the ledger
    holds exactly the distinct (store, sku, event) keys the topic carried.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -44,8 +45,11 @@ def run(ctx: Context) -> list[dict]:
     read_s = time.monotonic() - started
     if not ledger.rows:
         raise StageError(f"the ledger topic {settings.ledger_topic} holds no rows")
-    print(f"[bench] {NAME}: ledger of {data.events:,} events: {ledger.messages:,} messages, {ledger.rows:,} rows, "
-          f"{len(ledger.keys):,} distinct (store, sku, event) keys ({read_s:.1f} s to read)", flush=True)
+    print(
+        f"[bench] {NAME}: ledger of {data.events:,} events: {ledger.messages:,} messages, {ledger.rows:,} rows, "
+        f"{len(ledger.keys):,} distinct (store, sku, event) keys ({read_s:.1f} s to read)",
+        flush=True,
+    )
 
     offered_events = plan.e2e_steps[-1][0]
     offered_msgs = offered_events * ledger.messages / data.events
@@ -70,27 +74,43 @@ def run(ctx: Context) -> list[dict]:
     measured = rate(timing["messages"], timing["messages"], timing)  # "events" here are rows: rows/s, CPU µs per row
     profiles = [profile.summarize(spy, measured["cpu_us_per_event"])] if spy.exists() else []  # CPU µs per row
     flat = load["backlog"]["flat"]
-    return [result(
-        NAME, kind="sink", events_per_s=measured["events_per_s"], rows_per_s=measured["events_per_s"],
-        messages_per_s=round(measured["events_per_s"] * ledger.messages / ledger.rows, 1),
-        events_equiv_per_s=round(measured["events_per_s"] * data.events / ledger.rows, 1),
-        cpu_us_per_event=measured["cpu_us_per_event"], cpu_us_per_row=measured["cpu_us_per_event"],
-        cpu_share=measured["cpu_share"], apply_s=measured["apply_s"], window=measured["window"],
-        run_queue_wait_share=round(timing["run_queue_wait_s"] / max(1e-9, timing["apply_s"]), 2),
-        startup_s=round(timing["first_s"], 2), events=data.events, ledger_messages=ledger.messages,
-        ledger_rows=ledger.rows, ledger_keys=len(ledger.keys), rows_per_event=round(ledger.rows / data.events, 2),
-        ledger_source=source, load=load,
-        rss_mb=round(end_memory["rss_kb"] / 1024, 1), rss_mb_after_fill=round(fill_memory["rss_kb"] / 1024, 1),
-        peak_rss_mb=round(end_memory["hwm_kb"] / 1024, 1), clickhouse_bytes=on_disk,
-        clickhouse_bytes_per_row=round(on_disk / max(1, len(ledger.keys)), 1),  # per distinct row kept
-        checks={"after_fill": fill_check, "after_load": final_check}, **({"profile": profiles} if profiles else {}),
-        **exactness(final_check if fill_check["exact"] else fill_check),  # the first check that failed, if any
-        note=f"events/s column = ledger rows/s into ClickHouse ({ledger.rows:,} rows of {data.events:,} events, "
-             f"{measured['window']}); CPU µs per row of the analytics process (chDB inside); backlog at "
-             f"{offered_events:,.0f} events/s ({offered_msgs:,.0f} ledger msgs/s) for {load['seconds']:.0f} s: "
-             f"{'flat' if flat else 'NOT flat' if flat is False else '?'} (max {load['backlog']['max']:,.0f} msgs, "
-             f"slope {load['backlog']['slope_per_s']} msgs/s), drained in {load['drain_s']} s; exact: stock_valuation "
-             f"= generator for every key, distinct ledger keys = topic's"),
+    return [
+        result(
+            NAME,
+            kind="sink",
+            events_per_s=measured["events_per_s"],
+            rows_per_s=measured["events_per_s"],
+            messages_per_s=round(measured["events_per_s"] * ledger.messages / ledger.rows, 1),
+            events_equiv_per_s=round(measured["events_per_s"] * data.events / ledger.rows, 1),
+            cpu_us_per_event=measured["cpu_us_per_event"],
+            cpu_us_per_row=measured["cpu_us_per_event"],
+            cpu_share=measured["cpu_share"],
+            apply_s=measured["apply_s"],
+            window=measured["window"],
+            run_queue_wait_share=round(timing["run_queue_wait_s"] / max(1e-9, timing["apply_s"]), 2),
+            startup_s=round(timing["first_s"], 2),
+            events=data.events,
+            ledger_messages=ledger.messages,
+            ledger_rows=ledger.rows,
+            ledger_keys=len(ledger.keys),
+            rows_per_event=round(ledger.rows / data.events, 2),
+            ledger_source=source,
+            load=load,
+            rss_mb=round(end_memory["rss_kb"] / 1024, 1),
+            rss_mb_after_fill=round(fill_memory["rss_kb"] / 1024, 1),
+            peak_rss_mb=round(end_memory["hwm_kb"] / 1024, 1),
+            clickhouse_bytes=on_disk,
+            clickhouse_bytes_per_row=round(on_disk / max(1, len(ledger.keys)), 1),  # per distinct row kept
+            checks={"after_fill": fill_check, "after_load": final_check},
+            **({"profile": profiles} if profiles else {}),
+            **exactness(final_check if fill_check["exact"] else fill_check),  # the first check that failed, if any
+            note=f"events/s column = ledger rows/s into ClickHouse ({ledger.rows:,} rows of {data.events:,} events, "
+            f"{measured['window']}); CPU µs per row of the analytics process (chDB inside); backlog at "
+            f"{offered_events:,.0f} events/s ({offered_msgs:,.0f} ledger msgs/s) for {load['seconds']:.0f} s: "
+            f"{'flat' if flat else 'NOT flat' if flat is False else '?'} (max {load['backlog']['max']:,.0f} msgs, "
+            f"slope {load['backlog']['slope_per_s']} msgs/s), drained in {load['drain_s']} s; exact: stock_valuation "
+            f"= generator for every key, distinct ledger keys = topic's",
+        ),
     ]
 
 
@@ -142,10 +162,16 @@ def _wait_inserted(analytics: Analytics, ledger: Ledger, timeout: float, spy_pat
             profile.stop(spy)
     ticker.update(rows, force=True, note="all in ClickHouse")
     cpu_now = cpu_s(analytics.pid)
-    return {"messages": rows, "first_s": (first_t or now) - started, "done_s": now - started,
-            "first_done": first_done, "apply_s": now - (first_t or now),
-            "cpu_window_s": cpu_now - cpu_first if first_t else None, "cpu_total_s": cpu_now,
-            "run_queue_wait_s": run_queue_wait_s(analytics.pid) - wait_first}
+    return {
+        "messages": rows,
+        "first_s": (first_t or now) - started,
+        "done_s": now - started,
+        "first_done": first_done,
+        "apply_s": now - (first_t or now),
+        "cpu_window_s": cpu_now - cpu_first if first_t else None,
+        "cpu_total_s": cpu_now,
+        "run_queue_wait_s": run_queue_wait_s(analytics.pid) - wait_first,
+    }
 
 
 def _offered_load(ctx: Context, analytics: Analytics, settings: Settings, replay, offered_msgs: float) -> dict:
@@ -157,11 +183,26 @@ def _offered_load(ctx: Context, analytics: Analytics, settings: Settings, replay
     thread.start()
     cpu_start, wait_start = cpu_s(analytics.pid), run_queue_wait_s(analytics.pid)
     try:
-        produced = run_child("bench.children.ledger_replay",
-                             ["--bootstrap", settings.kafka_bootstrap, "--topic", settings.ledger_topic, "--messages", str(replay),
-                              "--rate", f"{offered_msgs:.3f}", "--seconds", str(seconds)],
-                             stage=f"{NAME}-load", total=total, log_dir=ctx.log_dir, unit="msgs",
-                             timeout=ctx.plan.stage_timeout_s)
+        produced = run_child(
+            "bench.children.ledger_replay",
+            [
+                "--bootstrap",
+                settings.kafka_bootstrap,
+                "--topic",
+                settings.ledger_topic,
+                "--messages",
+                str(replay),
+                "--rate",
+                f"{offered_msgs:.3f}",
+                "--seconds",
+                str(seconds),
+            ],
+            stage=f"{NAME}-load",
+            total=total,
+            log_dir=ctx.log_dir,
+            unit="msgs",
+            timeout=ctx.plan.stage_timeout_s,
+        )
         if produced["acked"] != total:
             raise StageError(f"{NAME}: {produced['acked']} of {total} copies acked")
         deadline = time.monotonic() + ctx.plan.stage_timeout_s
@@ -179,11 +220,16 @@ def _offered_load(ctx: Context, analytics: Analytics, settings: Settings, replay
     during = [(t, b) for t, b in sampler.samples if t <= sampler.load_s]
     window = max(1e-9, sampler.load_s)
     return {
-        "offered_events_per_s": ctx.plan.e2e_steps[-1][0], "offered_messages_per_s": round(offered_msgs, 1),
-        "seconds": round(sampler.load_s, 2), "messages": total, "rows": sampler.rows,
-        "produced_messages_per_s": round(produced["messages_per_s"], 1), "producer_late_max_s": produced["late_max_s"],
+        "offered_events_per_s": ctx.plan.e2e_steps[-1][0],
+        "offered_messages_per_s": round(offered_msgs, 1),
+        "seconds": round(sampler.load_s, 2),
+        "messages": total,
+        "rows": sampler.rows,
+        "produced_messages_per_s": round(produced["messages_per_s"], 1),
+        "producer_late_max_s": produced["late_max_s"],
         "inserted_messages_per_s_during": round(sampler.inserted_during / window, 1),
-        "backlog": flatness(during, offered_msgs), "backlog_gauge_max": sampler.gauge_max,
+        "backlog": flatness(during, offered_msgs),
+        "backlog_gauge_max": sampler.gauge_max,
         "drain_s": round(sampler.drain_s, 2) if sampler.drain_s is not None else None,
         "cpu_share": round(cpu_used / max(1e-9, sampler.load_s + (sampler.drain_s or 0)), 2),
         "run_queue_wait_share": round(waited / max(1e-9, sampler.load_s + (sampler.drain_s or 0)), 2),
@@ -200,8 +246,7 @@ class _Backlog:
     def __init__(self, analytics: Analytics, settings: Settings, total: int) -> None:
         self.analytics, self.topic, self.total = analytics, settings.ledger_topic, total
         self.partitions = settings.partitions
-        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-backlog",
-                                  "enable.auto.commit": False})
+        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-backlog", "enable.auto.commit": False})
         self.hw0 = self._hw()
         m = analytics.metrics()
         self.inserted0 = int(m.get("bazaar_analytics_inserted_messages_total", 0))
@@ -272,9 +317,20 @@ def _check(analytics: Analytics, data: Dataset, ledger: Ledger) -> dict:
     distinct = analytics.status()["ledger"]
     keys_ok = distinct["distinct"] == len(ledger.keys)
     if not keys_ok:
-        check = {**check, "differences": check["differences"] + abs(distinct["distinct"] - len(ledger.keys)),
-                 "examples": [{"key": "distinct (store, sku, event) ledger keys", "expected": len(ledger.keys),
-                               "got": distinct["distinct"]}, *check["examples"]][:5]}
-    return {**check, "exact": check["exact"] and keys_ok, "stock_exact": check["exact"],
-            "ledger_distinct": distinct["distinct"], "ledger_distinct_expected": len(ledger.keys),
-            "ledger_rows_stored": distinct["rows"], "verify_s": round(time.monotonic() - started, 2)}
+        check = {
+            **check,
+            "differences": check["differences"] + abs(distinct["distinct"] - len(ledger.keys)),
+            "examples": [
+                {"key": "distinct (store, sku, event) ledger keys", "expected": len(ledger.keys), "got": distinct["distinct"]},
+                *check["examples"],
+            ][:5],
+        }
+    return {
+        **check,
+        "exact": check["exact"] and keys_ok,
+        "stock_exact": check["exact"],
+        "ledger_distinct": distinct["distinct"],
+        "ledger_distinct_expected": len(ledger.keys),
+        "ledger_rows_stored": distinct["rows"],
+        "verify_s": round(time.monotonic() - started, 2),
+    }

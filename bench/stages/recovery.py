@@ -7,6 +7,7 @@ once (no clean shutdown: its uncommitted tail is replayed), restarted on the sam
 random sample of keys is looked up on its stock page until every one answers the expected stock.
 Then every key is checked.
 """
+
 from __future__ import annotations
 
 import random
@@ -25,8 +26,10 @@ SAMPLE = 200
 
 def run(ctx: Context) -> list[dict]:
     plan = ctx.plan
-    data = generate("recovery", GenConfig(stores=plan.recovery_stores, events_per_store_day=plan.recovery_events_per_store,
-                                          skus=plan.skus, seed=plan.seed + 2))
+    data = generate(
+        "recovery",
+        GenConfig(stores=plan.recovery_stores, events_per_store_day=plan.recovery_events_per_store, skus=plan.skus, seed=plan.seed + 2),
+    )
     settings = ctx.settings("bench-recovery")
     load = ctx.preload(data, settings, "recovery-load")
     targets = {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
@@ -48,28 +51,45 @@ def run(ctx: Context) -> list[dict]:
         workers.stop()
     fill = rate(timing["messages"], data.events, timing)
     keys = len(data.expected)
-    return [result(
-        "recovery", kind="recovery", keys=keys, events=data.events, messages=timing["messages"],
-        events_per_s=fill["events_per_s"], key_writes_per_s=round(fill["events_per_s"] * _key_ops(data) / data.events, 1),
-        fill_s=fill["apply_s"], load_messages_per_s=round(load["messages_per_s"], 1),
-        fill_cpu_us_per_event=fill["cpu_us_per_event"],
-        fill_cpu_us_per_key_write=round(fill["cpu_us_per_event"] * data.events / _key_ops(data), 1) if fill["cpu_us_per_event"] else None,
-        restart_to_health_s=healthy_s, restart_to_correct_s=correct_s, sample_keys=len(sample),
-        rss_mb_before_kill=round(before["rss_kb"] / 1024, 1), peak_rss_mb_before_kill=round(before["hwm_kb"] / 1024, 1),
-        rss_mb_after_recovery=round(after["rss_kb"] / 1024, 1),
-        rocksdb_bytes=on_disk, rocksdb_bytes_per_key=round(on_disk / max(1, keys), 1), verify_s=verify_s,
-        **exactness(check),
-        note=f"{plan.recovery_stores} stores x {plan.skus} skus from opening counts + traffic; SIGKILL right after the "
-             f"last event was applied; restart -> {len(sample)} sampled lookups all correct (worker stock page); "
-             f"events_per_s is the fill rate (count events of up to 200 lines)")]
+    return [
+        result(
+            "recovery",
+            kind="recovery",
+            keys=keys,
+            events=data.events,
+            messages=timing["messages"],
+            events_per_s=fill["events_per_s"],
+            key_writes_per_s=round(fill["events_per_s"] * _key_ops(data) / data.events, 1),
+            fill_s=fill["apply_s"],
+            load_messages_per_s=round(load["messages_per_s"], 1),
+            fill_cpu_us_per_event=fill["cpu_us_per_event"],
+            fill_cpu_us_per_key_write=round(fill["cpu_us_per_event"] * data.events / _key_ops(data), 1)
+            if fill["cpu_us_per_event"]
+            else None,
+            restart_to_health_s=healthy_s,
+            restart_to_correct_s=correct_s,
+            sample_keys=len(sample),
+            rss_mb_before_kill=round(before["rss_kb"] / 1024, 1),
+            peak_rss_mb_before_kill=round(before["hwm_kb"] / 1024, 1),
+            rss_mb_after_recovery=round(after["rss_kb"] / 1024, 1),
+            rocksdb_bytes=on_disk,
+            rocksdb_bytes_per_key=round(on_disk / max(1, keys), 1),
+            verify_s=verify_s,
+            **exactness(check),
+            note=f"{plan.recovery_stores} stores x {plan.skus} skus from opening counts + traffic; SIGKILL right after the "
+            f"last event was applied; restart -> {len(sample)} sampled lookups all correct (worker stock page); "
+            f"events_per_s is the fill rate (count events of up to 200 lines)",
+        )
+    ]
 
 
 def _key_ops(data) -> int:
     return sum(len(b["lines"]) * (2 if b["type"] == "transfer" else 1) for b in data.bodies)
 
 
-def _until_correct(workers: Workers, expected: dict[str, int], sample: list[str], restarted: float,
-                   timeout: float) -> tuple[float | None, float]:
+def _until_correct(
+    workers: Workers, expected: dict[str, int], sample: list[str], restarted: float, timeout: float
+) -> tuple[float | None, float]:
     """Seconds from restart to /health 200, and to every sampled key answering its expected stock."""
     pending = list(sample)
     healthy_s = None

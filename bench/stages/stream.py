@@ -1,5 +1,6 @@
 """Our stream stage alone: the main data set pre-loaded on a fresh topic, then 1 (and separately 2)
 ``bazaar worker`` processes, timed until ``/status`` shows every partition applied to its high watermark."""
+
 from __future__ import annotations
 
 from bench.context import Context
@@ -15,7 +16,13 @@ def run(ctx: Context) -> list[dict]:
         settings = ctx.settings(f"bench-stream{count}")  # fresh topic prefix, app id and data dir
         ctx.preload(data, settings, f"{name}-load")
         fields = run_workers(ctx, data, settings, count, name)
-        out.append(result(name, kind="throughput", **fields,
-                          note=f"{count} worker process(es) on a fresh pre-loaded topic; rate window: {fields['window']} "
-                               f"(start-up + first rebalance {fields['startup_s']} s); every key checked on the workers' stock pages"))
+        out.append(
+            result(
+                name,
+                kind="throughput",
+                **fields,
+                note=f"{count} worker process(es) on a fresh pre-loaded topic; rate window: {fields['window']} "
+                f"(start-up + first rebalance {fields['startup_s']} s); every key checked on the workers' stock pages",
+            )
+        )
     return out

@@ -1,4 +1,5 @@
 """Shared by the stages that run ``bazaar worker`` on a pre-loaded topic: run, wait, measure, check."""
+
 from __future__ import annotations
 
 import time
@@ -25,11 +26,13 @@ class Warm:
     load_rest: Callable[[], dict]  # the producer's result: "seconds" from its first message to its last ack
 
 
-def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, stage: str, warm: Warm | None = None,
-                compact: bool = False) -> dict:
+def run_workers(
+    ctx: Context, data: Dataset, settings: Settings, count: int, stage: str, warm: Warm | None = None, compact: bool = False
+) -> dict:
     """Start ``count`` workers on an already loaded topic; time them until every partition is applied;
     memory, RocksDB bytes per key and the exactness check of every key. Returns result fields.
     ``compact``: also the RocksDB data's bytes per key once flushed and compacted (see ``compacted_bytes``)."""
+
     def last_offsets() -> dict[int, int]:
         return {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
 
@@ -43,15 +46,22 @@ def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, sta
 
     try:
         if warm:  # the window: from writing the rest (the workers idle, warm-up applied) to all applied
-            warm_s = workers.wait_applied(targets, stage=f"{stage} warm-up", total_events=warm.events,
-                                          timeout=ctx.plan.stage_timeout_s)["done_s"]
+            warm_s = workers.wait_applied(targets, stage=f"{stage} warm-up", total_events=warm.events, timeout=ctx.plan.stage_timeout_s)[
+                "done_s"
+            ]
             sample()
             cpu_opened = sum(cpu_s(pid) for pid in workers.pids())
             produced = warm.load_rest()
             opened = time.monotonic() - produced["seconds"]  # the producer's connecting left out
             targets = last_offsets()
-        timing = workers.wait_applied(targets, stage=stage, total_events=data.events, timeout=ctx.plan.stage_timeout_s,
-                                      on_window=None if warm else sample, poll_s=0.02 if warm else 0.2)
+        timing = workers.wait_applied(
+            targets,
+            stage=stage,
+            total_events=data.events,
+            timeout=ctx.plan.stage_timeout_s,
+            on_window=None if warm else sample,
+            poll_s=0.02 if warm else 0.2,
+        )
         for _pid, spy in spies:
             profile.stop(spy)
         memory = [proc_status(pid) for pid in workers.pids()]
@@ -68,25 +78,43 @@ def run_workers(ctx: Context, data: Dataset, settings: Settings, count: int, sta
     if warm:  # the rest's rate, from the moment its writing began
         window = workers.started_at + timing["done_s"] - opened
         cpu = timing["cpu_total_s"] - cpu_opened
-        measured = rate(timing["messages"] - warm.messages, data.events - warm.events,
-                        {"apply_s": window, "done_s": window, "first_done": 0, "cpu_window_s": cpu, "cpu_total_s": cpu})
-        measured.update(warm_s=round(warm_s, 3), wall_s=round(timing["done_s"], 3),
-                        window="from writing the events after the warm-up to the last applied")
+        measured = rate(
+            timing["messages"] - warm.messages,
+            data.events - warm.events,
+            {"apply_s": window, "done_s": window, "first_done": 0, "cpu_window_s": cpu, "cpu_total_s": cpu},
+        )
+        measured.update(
+            warm_s=round(warm_s, 3),
+            wall_s=round(timing["done_s"], 3),
+            window="from writing the events after the warm-up to the last applied",
+        )
     else:
         measured = rate(timing["messages"], data.events, timing)
-    profiles = [profile.summarize(ctx.root / "profiles" / f"{stage}-{pid}.folded", measured["cpu_us_per_event"] if count == 1 else None)
-                for pid, _spy in spies if (ctx.root / "profiles" / f"{stage}-{pid}.folded").exists()]
+    profiles = [
+        profile.summarize(ctx.root / "profiles" / f"{stage}-{pid}.folded", measured["cpu_us_per_event"] if count == 1 else None)
+        for pid, _spy in spies
+        if (ctx.root / "profiles" / f"{stage}-{pid}.folded").exists()
+    ]
     return {
-        "events": data.events, "messages": timing["messages"], **measured,
-        "startup_s": round(timing["first_s"], 3), "workers": count,
+        "events": data.events,
+        "messages": timing["messages"],
+        **measured,
+        "startup_s": round(timing["first_s"], 3),
+        "workers": count,
         "rss_mb": round(sum(m["rss_kb"] for m in memory) / 1024, 1),
         "rss_mb_each": [round(m["rss_kb"] / 1024, 1) for m in memory],
         "peak_rss_mb_each": [round(m["hwm_kb"] / 1024, 1) for m in memory],
-        "keys": len(data.expected), "rocksdb_bytes": on_disk,
+        "keys": len(data.expected),
+        "rocksdb_bytes": on_disk,
         "rocksdb_bytes_per_key": round(on_disk / max(1, len(data.expected)), 1),
-        **({"compacted_sst_bytes": compacted, "compacted_bytes_per_key": round(compacted / max(1, len(data.expected)), 1)}
-           if compacted is not None else {}),
-        "verify_s": round(verify_s, 2), **batches, **exactness(check),
+        **(
+            {"compacted_sst_bytes": compacted, "compacted_bytes_per_key": round(compacted / max(1, len(data.expected)), 1)}
+            if compacted is not None
+            else {}
+        ),
+        "verify_s": round(verify_s, 2),
+        **batches,
+        **exactness(check),
         **({"profile": profiles} if profiles else {}),
     }
 
@@ -103,18 +131,26 @@ def batch_stats(urls: list[str]) -> dict:
         except httpx.HTTPError:
             continue
         for line in text.splitlines():
-            for name in ("bazaar_stream_batch_events_sum", "bazaar_stream_batch_events_count", "bazaar_stream_batch_keys_sum",
-                         "bazaar_stream_alerts_total", "bazaar_stream_negative_stock_total"):
+            for name in (
+                "bazaar_stream_batch_events_sum",
+                "bazaar_stream_batch_events_count",
+                "bazaar_stream_batch_keys_sum",
+                "bazaar_stream_alerts_total",
+                "bazaar_stream_negative_stock_total",
+            ):
                 if line.startswith((name + " ", name + "{")):
                     sums[name] = sums.get(name, 0.0) + float(line.split()[-1])
     count = sums.get("bazaar_stream_batch_events_count", 0.0)
     if not count:
         return {}
     events = sums["bazaar_stream_batch_events_sum"]
-    return {"batches": int(count), "events_per_batch": round(events / count, 1),
-            "keys_per_batch": round(sums.get("bazaar_stream_batch_keys_sum", 0.0) / count, 1),
-            "alerts_per_event": round(sums.get("bazaar_stream_alerts_total", 0.0) / max(1.0, events), 3),
-            "negative_per_event": round(sums.get("bazaar_stream_negative_stock_total", 0.0) / max(1.0, events), 3)}
+    return {
+        "batches": int(count),
+        "events_per_batch": round(events / count, 1),
+        "keys_per_batch": round(sums.get("bazaar_stream_batch_keys_sum", 0.0) / count, 1),
+        "alerts_per_event": round(sums.get("bazaar_stream_alerts_total", 0.0) / max(1.0, events), 3),
+        "negative_per_event": round(sums.get("bazaar_stream_negative_stock_total", 0.0) / max(1.0, events), 3),
+    }
 
 
 def compacted_bytes(data_dir: Path) -> int:

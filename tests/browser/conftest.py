@@ -1,6 +1,7 @@
 """Browser tests: the built web app served by the real API, with a real worker, on the session's
 broker, driven in headless Debian chromium by Playwright. Each test gets a fresh browser context
 at phone size (360x740) and its own store; screenshots go to test-artifacts/browser/."""
+
 from __future__ import annotations
 
 import shutil
@@ -28,13 +29,36 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 STORES = ("b-online", "b-offline", "b-goods", "b-alert", "b-urdu", "b-report")
 PRODUCTS = [
-    {"sku": "rice-basmati-loose", "name": "Basmati rice (loose)", "names": {"ur": "باسمتی چاول", "hi": "बासमती चावल"},
-     "unit": "kg", "price": "380.00", "cost": "340.00", "category": "grains"},
-    {"sku": "tapal-danedar-190g", "name": "Tapal Danedar 190g", "names": {"ur": "ٹپال دانے دار"},
-     "barcodes": ["8961014000019"], "unit": "piece", "packs": [{"unit": "carton", "size": "12"}],
-     "price": "450.00", "cost": "400.00", "reorder_point": "5", "reorder_max": "24"},
-    {"sku": "milk-pack-1l", "name": "Milk pack 1 L", "names": {"ur": "دودھ پیک"}, "barcodes": ["8961100000011"],
-     "unit": "piece", "price": "290.00", "reorder_point": "3"},
+    {
+        "sku": "rice-basmati-loose",
+        "name": "Basmati rice (loose)",
+        "names": {"ur": "باسمتی چاول", "hi": "बासमती चावल"},
+        "unit": "kg",
+        "price": "380.00",
+        "cost": "340.00",
+        "category": "grains",
+    },
+    {
+        "sku": "tapal-danedar-190g",
+        "name": "Tapal Danedar 190g",
+        "names": {"ur": "ٹپال دانے دار"},
+        "barcodes": ["8961014000019"],
+        "unit": "piece",
+        "packs": [{"unit": "carton", "size": "12"}],
+        "price": "450.00",
+        "cost": "400.00",
+        "reorder_point": "5",
+        "reorder_max": "24",
+    },
+    {
+        "sku": "milk-pack-1l",
+        "name": "Milk pack 1 L",
+        "names": {"ur": "دودھ پیک"},
+        "barcodes": ["8961100000011"],
+        "unit": "piece",
+        "price": "290.00",
+        "reorder_point": "3",
+    },
 ]
 
 
@@ -162,9 +186,14 @@ def shot(page, name: str) -> Path:
 
 def post_count(r: Running, store: str, quantities: dict[str, str]) -> None:
     """A stock count through the API, applied before the test goes on (read-your-writes)."""
-    body = {"event_id": str(uuid.uuid4()), "type": "count", "store_id": store, "terminal_id": "test",
-            "occurred_at": (datetime.now(PKT) - timedelta(hours=1)).isoformat(timespec="seconds"),
-            "lines": [{"sku": sku, "quantity": q} for sku, q in quantities.items()]}
+    body = {
+        "event_id": str(uuid.uuid4()),
+        "type": "count",
+        "store_id": store,
+        "terminal_id": "test",
+        "occurred_at": (datetime.now(PKT) - timedelta(hours=1)).isoformat(timespec="seconds"),
+        "lines": [{"sku": sku, "quantity": q} for sku, q in quantities.items()],
+    }
     resp = r.post(body)
     assert resp.status_code == 202, resp.text
     for sku in quantities:
@@ -187,4 +216,3 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2, message: s
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
         time.sleep(interval)
-

@@ -1,4 +1,5 @@
 """The counter records sales online and offline; the stock follows exactly."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The owner's dashboard: live alerts with acknowledge, and the Urdu right-to-left layout."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,14 @@ pytestmark = pytest.mark.browser
 
 
 def sale(store: str, sku: str, quantity: str) -> dict:
-    return {"event_id": str(uuid.uuid4()), "type": "sale", "store_id": store, "terminal_id": "pos-1",
-            "occurred_at": datetime.now(PKT).isoformat(timespec="seconds"),
-            "lines": [{"sku": sku, "quantity": quantity, "unit_price": "450.00"}]}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "sale",
+        "store_id": store,
+        "terminal_id": "pos-1",
+        "occurred_at": datetime.now(PKT).isoformat(timespec="seconds"),
+        "lines": [{"sku": sku, "quantity": quantity, "unit_price": "450.00"}],
+    }
 
 
 def test_an_alert_arrives_live_and_is_acknowledged(page, stack):

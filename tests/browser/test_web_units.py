@@ -1,4 +1,5 @@
 """The web app's own unit tests (decimal helper, search, events, outbox rules, i18n): node --test."""
+
 from __future__ import annotations
 
 import shutil

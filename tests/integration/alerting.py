@@ -1,5 +1,6 @@
 """Helpers of the catalog, alert and webhook tests: alerts written as the stream writes them, a
 webhook receiver that checks signatures, the notifier as a subprocess, the API on a real port."""
+
 from __future__ import annotations
 
 import json
@@ -31,25 +32,48 @@ def all_topics(settings: Settings) -> None:
 
 def make_alert(store: str = "s1", sku: str = "rice", kind: str = "low_stock", **over) -> Alert:
     now = datetime.now(UTC)
-    body = dict(alert_id=uuid.uuid4(), kind=kind, store_id=store, sku=sku, on_hand=Decimal("2"), threshold=Decimal("5"),
-                velocity=Decimal("1.5"), days_of_cover=Decimal("1.333"), suggested_reorder=Decimal("24"), reorder_unit="carton",
-                event_id=uuid.uuid4(), occurred_at=now, raised_at=now)
+    body = dict(
+        alert_id=uuid.uuid4(),
+        kind=kind,
+        store_id=store,
+        sku=sku,
+        on_hand=Decimal("2"),
+        threshold=Decimal("5"),
+        velocity=Decimal("1.5"),
+        days_of_cover=Decimal("1.333"),
+        suggested_reorder=Decimal("24"),
+        reorder_unit="carton",
+        event_id=uuid.uuid4(),
+        occurred_at=now,
+        raised_at=now,
+    )
     body.update(over)
     return Alert(**body)
 
 
 def make_cleared(of: Alert, **over) -> AlertCleared:
     now = datetime.now(UTC)
-    body = dict(alert_id=uuid.uuid4(), cleared_alert_id=of.alert_id, kind=of.kind, store_id=of.store_id, sku=of.sku,
-                on_hand=Decimal("30"), threshold=of.threshold, event_id=uuid.uuid4(), occurred_at=now, raised_at=now)
+    body = dict(
+        alert_id=uuid.uuid4(),
+        cleared_alert_id=of.alert_id,
+        kind=of.kind,
+        store_id=of.store_id,
+        sku=of.sku,
+        on_hand=Decimal("30"),
+        threshold=of.threshold,
+        event_id=uuid.uuid4(),
+        occurred_at=now,
+        raised_at=now,
+    )
     body.update(over)
     return AlertCleared(**body)
 
 
 def produce_alerts(settings: Settings, *messages: Alert | AlertCleared) -> None:
     """Write messages onto the alerts topic as the stream does: JSON, keyed by store_id, acks=all."""
-    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True,
-                  "partitioner": "murmur2_random"})
+    p = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True, "partitioner": "murmur2_random"}
+    )
     for m in messages:
         p.produce(settings.alerts_topic, key=m.store_id.encode(), value=m.model_dump_json().encode())
     assert p.flush(20) == 0, "alerts not acked"
@@ -59,8 +83,12 @@ def produce_raw(settings: Settings, key: bytes | None, value: bytes | None) -> t
     """Write any bytes onto the alerts topic (what the stream would never write): (partition, offset)."""
     p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "partitioner": "murmur2_random"})
     where: list[tuple[int, int]] = []
-    p.produce(settings.alerts_topic, key=key, value=value,
-              on_delivery=lambda err, msg: where.append((msg.partition(), msg.offset())) if err is None else None)
+    p.produce(
+        settings.alerts_topic,
+        key=key,
+        value=value,
+        on_delivery=lambda err, msg: where.append((msg.partition(), msg.offset())) if err is None else None,
+    )
     assert p.flush(20) == 0 and where, "message not acked"
     return where[0]
 
@@ -110,8 +138,13 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 secret = receiver.secrets.get(self.path, "")
-                valid = webhooks.verify(secret, self.headers.get(webhooks.TIMESTAMP_HEADER, ""),
-                                        self.headers.get(webhooks.SIGNATURE_HEADER, ""), body, now=time.time())
+                valid = webhooks.verify(
+                    secret,
+                    self.headers.get(webhooks.TIMESTAMP_HEADER, ""),
+                    self.headers.get(webhooks.SIGNATURE_HEADER, ""),
+                    body,
+                    now=time.time(),
+                )
                 status = receiver.statuses.get(self.path, 200)
                 receiver.received.append(Received(self.path, self.headers.get(webhooks.ALERT_ID_HEADER, ""), body, valid, status))
                 self.send_response(status)

@@ -1,4 +1,5 @@
 """The analytics process (``bazaar analytics``) next to a ``Running`` stack, for tests."""
+
 from __future__ import annotations
 
 import time

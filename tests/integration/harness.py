@@ -1,4 +1,5 @@
 """Runs the real processes (stream workers, API) against the session's broker, for tests."""
+
 from __future__ import annotations
 
 import os

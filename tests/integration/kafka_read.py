@@ -1,4 +1,5 @@
 """Read whole topics in tests."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """A store's alerts through the API (in-process, real broker): the alerts are written onto the alerts
 topic as the stream writes them; list, history, ack, and the server-sent-events stream."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,10 @@ def test_active_history_and_ack(app):
     assert [(a["sku"], a["kind"]) for a in active(client)] == [("rice", "out_of_stock"), ("dal", "low_stock")]
 
     produce_alerts(settings, make_cleared(out_rice))  # a purchase: rice is no longer out, still low
-    wait_until(lambda: [(a["sku"], a["kind"]) for a in active(client)] == [("dal", "low_stock"), ("rice", "low_stock")],
-               what="out_of_stock to clear and low_stock of rice to show again")
+    wait_until(
+        lambda: [(a["sku"], a["kind"]) for a in active(client)] == [("dal", "low_stock"), ("rice", "low_stock")],
+        what="out_of_stock to clear and low_stock of rice to show again",
+    )
     assert [a["state"] for a in active(client)] == ["active", "active"]
 
     r = client.post(f"/v1/stores/s1/alerts/{low_dal.alert_id}/ack", json={"by": "asif", "note": "ordered 2 bags"})
@@ -59,7 +62,9 @@ def test_active_history_and_ack(app):
 
     history = client.get("/v1/stores/s1/alerts", params={"state": "all", "limit": 2}).json()
     assert [(a["sku"], a["kind"], a["state"]) for a in history["items"]] == [
-        ("dal", "low_stock", "acknowledged"), ("rice", "out_of_stock", "cleared")]
+        ("dal", "low_stock", "acknowledged"),
+        ("rice", "out_of_stock", "cleared"),
+    ]
     rest = client.get("/v1/stores/s1/alerts", params={"state": "all", "limit": 2, "cursor": history["next_cursor"]}).json()
     assert [(a["sku"], a["state"]) for a in rest["items"]] == [("rice", "active")] and rest["next_cursor"] is None
     one = client.get(f"/v1/stores/s1/alerts/{out_rice.alert_id}").json()

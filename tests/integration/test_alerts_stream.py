@@ -1,4 +1,5 @@
 """Scripted event sequences through the real broker give the exact alert sequence."""
+
 from __future__ import annotations
 
 import uuid
@@ -32,11 +33,22 @@ def running(settings_factory):
     settings = settings_factory()
     r = Running(settings, [settings.worker_port])
     produce_json(settings.kafka_bootstrap, settings.stores_topic, "s1", {"store_id": "s1", "name": "Karachi 1", "timezone": "Asia/Karachi"})
-    produce_json(settings.kafka_bootstrap, settings.products_topic, "oil", {
-        "sku": "oil", "name": "Dalda oil 1 L", "unit": "piece", "packs": [{"unit": "carton", "size": "12"}],
-        "reorder_point": "5", "reorder_max": "24"})
-    produce_json(settings.kafka_bootstrap, settings.products_topic, "ghee", {
-        "sku": "ghee", "name": "Desi ghee", "unit": "kg", "lead_time_days": 3})
+    produce_json(
+        settings.kafka_bootstrap,
+        settings.products_topic,
+        "oil",
+        {
+            "sku": "oil",
+            "name": "Dalda oil 1 L",
+            "unit": "piece",
+            "packs": [{"unit": "carton", "size": "12"}],
+            "reorder_point": "5",
+            "reorder_max": "24",
+        },
+    )
+    produce_json(
+        settings.kafka_bootstrap, settings.products_topic, "ghee", {"sku": "ghee", "name": "Desi ghee", "unit": "kg", "lead_time_days": 3}
+    )
     r.start()
     r.wait_worker_catalog(products=2, stores=1)  # else a sale before it knows the lead time raises nothing
     yield r
@@ -71,8 +83,11 @@ def test_exact_alert_sequence_with_resend_and_worker_kill(running):
     r.post(purchase("20", 4))  # back above the reorder point: re-armed
     r.post(sale("25", 5))  # through zero: low, out of stock and negative at once
     assert sequence(r) == [
-        ("alert", "low_stock"), ("cleared", "low_stock"),
-        ("alert", "negative_stock"), ("alert", "out_of_stock"), ("alert", "low_stock"),
+        ("alert", "low_stock"),
+        ("cleared", "low_stock"),
+        ("alert", "negative_stock"),
+        ("alert", "out_of_stock"),
+        ("alert", "low_stock"),
     ]
 
     worker = r.workers[r.settings.worker_port]
@@ -82,8 +97,11 @@ def test_exact_alert_sequence_with_resend_and_worker_kill(running):
     r.restart_worker(r.settings.worker_port)
     after = sequence(r)
     assert after == [
-        ("alert", "low_stock"), ("cleared", "low_stock"),
-        ("alert", "negative_stock"), ("alert", "out_of_stock"), ("alert", "low_stock"),
+        ("alert", "low_stock"),
+        ("cleared", "low_stock"),
+        ("alert", "negative_stock"),
+        ("alert", "out_of_stock"),
+        ("alert", "low_stock"),
     ]
 
 

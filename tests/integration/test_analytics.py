@@ -6,6 +6,7 @@ One stack for the module (starting processes is the slow part on 2 cores). Its s
 SIGKILLs the analytics process mid-history and restarts it; later tests replay the whole ledger
 into it again and switch ClickHouse off for a while.
 """
+
 from __future__ import annotations
 
 import re
@@ -52,7 +53,7 @@ class Stack:
 
     def post(self, bodies: list[dict], batch: int = 100) -> None:
         for i in range(0, len(bodies), batch):
-            resp = self.running.post({"events": bodies[i:i + batch]})
+            resp = self.running.post({"events": bodies[i : i + batch]})
             assert resp.status_code == 202, resp.text
         self.bodies.extend(bodies)
 
@@ -88,9 +89,16 @@ def _settings(kafka_bootstrap: str, base: Path) -> Settings:
     prefix = f"t-analytics-{uuid.uuid4().hex[:8]}"
     worker_port, api_port, analytics_port = free_ports(3)
     return Settings(
-        data_dir=base / "data", kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix, app_id=f"{prefix}-app",
-        worker_port=worker_port, api_port=api_port, worker_urls=[f"http://127.0.0.1:{worker_port}"],
-        analytics_port=analytics_port, analytics_batch_max=40, analytics_batch_seconds=0.2,
+        data_dir=base / "data",
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=prefix,
+        app_id=f"{prefix}-app",
+        worker_port=worker_port,
+        api_port=api_port,
+        worker_urls=[f"http://127.0.0.1:{worker_port}"],
+        analytics_port=analytics_port,
+        analytics_batch_max=40,
+        analytics_batch_seconds=0.2,
         clickhouse_fault_file=str(base / "clickhouse-down"),
     )
 
@@ -139,7 +147,8 @@ def test_every_report_matches_plain_python_after_a_sigkill_mid_history(stack):
     owner = stack.running.http.get(f"/v1/stores/{store}/reports/stock_as_of", params={"store_id": "someone-else"})
     assert owner.status_code == 200 and owner.json()["params"]["store_id"] == store
     assert {r["sku"]: r["on_hand"] for r in owner.json()["rows"]} == {
-        sku: milli_str(v) for key, v in stack.gen.expected().items() for s, sku in [key.split("|")] if s == store}
+        sku: milli_str(v) for key, v in stack.gen.expected().items() for s, sku in [key.split("|")] if s == store
+    }
     for name in ("daily_sales", "top_sellers", "stock_outs", "stock_as_of", "movement_history"):
         params = {"sku": stack.gen.products[0].sku} if name == "movement_history" else {}
         csv = stack.running.http.get(f"/v1/stores/{store}/reports/{name}", params={**params, "format": "csv"})
@@ -180,7 +189,11 @@ def test_as_of_stock_equals_the_stock_table_at_that_moment(stack):
     store, sku = model.keys(stack.gen.stores[0])[0]
     for r in stack.ask_api("movement_history", store_id=store, sku=sku)["rows"]:
         figures = first[(r["event_id"], store, sku)]
-        assert (r["on_hand_before"], r["on_hand_after"], r["outcome"]) == (figures["on_hand_before"], figures["on_hand_after"], figures["outcome"])
+        assert (r["on_hand_before"], r["on_hand_after"], r["outcome"]) == (
+            figures["on_hand_before"],
+            figures["on_hand_after"],
+            figures["outcome"],
+        )
 
 
 def _reports(stack: Stack) -> dict[str, dict]:
@@ -240,7 +253,9 @@ def _ledger_size(settings: Settings) -> int:
 
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "size-probe"})
     try:
-        return sum(consumer.get_watermark_offsets(TopicPartition(settings.ledger_topic, p), timeout=10)[1] for p in range(settings.partitions))
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(settings.ledger_topic, p), timeout=10)[1] for p in range(settings.partitions)
+        )
     finally:
         consumer.close()
 

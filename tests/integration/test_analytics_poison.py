@@ -6,6 +6,7 @@ on embedded chDB), with the sink's default batch size so that one POST is one in
 * ledger messages ClickHouse refuses, or that cannot be read, put straight on the ledger topic: they
   are on the dead-letter topic (source "analytics") and the good messages after them are inserted.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,9 +33,16 @@ def stack(kafka_bootstrap, tmp_path_factory):
     prefix = f"t-apoison-{uuid.uuid4().hex[:8]}"
     worker_port, api_port, analytics_port = free_ports(3)
     settings = Settings(
-        data_dir=base / "data", kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix, app_id=f"{prefix}-app",
-        worker_port=worker_port, api_port=api_port, worker_urls=[f"http://127.0.0.1:{worker_port}"],
-        analytics_port=analytics_port, analytics_batch_max=500, analytics_batch_seconds=1.0,  # the defaults: 101 events, one insert
+        data_dir=base / "data",
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=prefix,
+        app_id=f"{prefix}-app",
+        worker_port=worker_port,
+        api_port=api_port,
+        worker_urls=[f"http://127.0.0.1:{worker_port}"],
+        analytics_port=analytics_port,
+        analytics_batch_max=500,
+        analytics_batch_seconds=1.0,  # the defaults: 101 events, one insert
     )
     running = Running(settings, [worker_port]).start()
     analytics = Analytics(running).start()
@@ -46,8 +54,14 @@ def stack(kafka_bootstrap, tmp_path_factory):
 
 
 def _sale(store: str, occurred_at: str, quantity: str = "1", price: str = "10.00") -> dict:
-    return {"event_id": str(uuid.uuid4()), "type": "sale", "store_id": store, "terminal_id": "t1", "occurred_at": occurred_at,
-            "lines": [{"sku": "atta", "quantity": quantity, "unit_price": price}]}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "sale",
+        "store_id": store,
+        "terminal_id": "t1",
+        "occurred_at": occurred_at,
+        "lines": [{"sku": "atta", "quantity": quantity, "unit_price": price}],
+    }
 
 
 def _report(running: Running, name: str, **params) -> list[dict]:
@@ -70,7 +84,8 @@ def test_one_post_spanning_101_months_does_not_stall_analytics(stack):
     window = {"from": (now - timedelta(days=1)).date().isoformat(), "to": (now + timedelta(days=1)).date().isoformat()}
     while not (rows := _report(running, "daily_sales", store_id=store, **window)):
         assert time.monotonic() - posted < 60, (
-            f"the sale after the 101-month POST is not in daily_sales within 60 s: {analytics.health()}\n{analytics.log_tail()}")
+            f"the sale after the 101-month POST is not in daily_sales within 60 s: {analytics.health()}\n{analytics.log_tail()}"
+        )
         time.sleep(0.5)
     [today] = rows
     assert (today["day"], today["bills"], Decimal(today["revenue"])) == (now.date().isoformat(), 1, Decimal("111"))
@@ -84,10 +99,27 @@ def test_one_post_spanning_101_months_does_not_stall_analytics(stack):
 
 def _ledger_entry(store: str, quantity: str) -> dict:
     at = datetime.now(UTC).isoformat()
-    return {"v": 1, "event_id": str(uuid.uuid4()), "type": "adjustment", "leg": "out", "store_id": store, "terminal_id": "t1",
-            "occurred_at": at, "received_at": at,
-            "rows": [{"sku": "atta", "quantity": quantity, "reason": "correction", "on_hand_before": "0",
-                      "on_hand_after": quantity, "changed": True, "outcome": "applied"}]}
+    return {
+        "v": 1,
+        "event_id": str(uuid.uuid4()),
+        "type": "adjustment",
+        "leg": "out",
+        "store_id": store,
+        "terminal_id": "t1",
+        "occurred_at": at,
+        "received_at": at,
+        "rows": [
+            {
+                "sku": "atta",
+                "quantity": quantity,
+                "reason": "correction",
+                "on_hand_before": "0",
+                "on_hand_after": quantity,
+                "changed": True,
+                "outcome": "applied",
+            }
+        ],
+    }
 
 
 def test_ledger_messages_refused_or_unreadable_are_dead_lettered_and_the_feed_goes_on(stack):
@@ -100,12 +132,17 @@ def test_ledger_messages_refused_or_unreadable_are_dead_lettered_and_the_feed_go
         ("good", json.dumps(good[0]).encode()),
         ("good", json.dumps(good[1]).encode()),
     ]
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True,
-                         "partitioner": "murmur2_random"})
+    producer = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True, "partitioner": "murmur2_random"}
+    )
     where: list = []
     for label, value in messages:  # one key: one partition, in this order, past the API and the stock worker
-        producer.produce(settings.ledger_topic, key=store.encode(), value=value,
-                         on_delivery=lambda err, msg, label=label: where.append((label, err, msg.partition(), msg.offset())))
+        producer.produce(
+            settings.ledger_topic,
+            key=store.encode(),
+            value=value,
+            on_delivery=lambda err, msg, label=label: where.append((label, err, msg.partition(), msg.offset())),
+        )
     assert producer.flush(30) == 0
     assert [(label, err) for label, err, _, _ in where] == [(label, None) for label, _ in messages]
     ids = {label: f"{settings.ledger_topic}|{p}|{o}" for label, _, p, o in where[:2]}
@@ -113,7 +150,8 @@ def test_ledger_messages_refused_or_unreadable_are_dead_lettered_and_the_feed_go
     deadline = time.monotonic() + 60
     while len(history := _report(running, "movement_history", store_id=store, sku="atta")) < 2:
         assert time.monotonic() < deadline, (
-            f"the good entries after the poison ones are not in: {analytics.status()['feeds']['ledger']}\n{analytics.log_tail()}")
+            f"the good entries after the poison ones are not in: {analytics.status()['feeds']['ledger']}\n{analytics.log_tail()}"
+        )
         time.sleep(0.5)
     assert sorted(r["event_id"] for r in history) == sorted(e["event_id"] for e in good)
 
@@ -121,7 +159,12 @@ def test_ledger_messages_refused_or_unreadable_are_dead_lettered_and_the_feed_go
     for label, value in messages[:2]:
         dead = letters[ids[label]]
         assert (dead.source, dead.topic, dead.store_id, dead.raw_key(), dead.raw_value()) == (
-            "analytics", settings.ledger_topic, store, store.encode(), value)
+            "analytics",
+            settings.ledger_topic,
+            store,
+            store.encode(),
+            value,
+        )
         assert dead.error_type == {"refused": "InsertRefused", "unreadable": "UnreadableMessage"}[label], dead
     assert sorted(d.id for d in letters.values() if d.store_id == store) == sorted(ids.values())  # not the good ones
 

@@ -1,5 +1,6 @@
 """Bounds on requests, against the real ``bazaar api`` process (uvicorn, as deployed): body size,
 content type, slow clients (headers and bodies trickled over raw sockets), requests in flight."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,14 @@ MAX_REQUESTS = 2
 
 
 def sale(store: str = "s1") -> dict:
-    return {"event_id": str(uuid.uuid4()), "type": "sale", "store_id": store, "terminal_id": "t1",
-            "occurred_at": "2026-11-22T09:30:00+05:00", "lines": [{"sku": "rice", "quantity": "1", "unit_price": "10.00"}]}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "sale",
+        "store_id": store,
+        "terminal_id": "t1",
+        "occurred_at": "2026-11-22T09:30:00+05:00",
+        "lines": [{"sku": "rice", "quantity": "1", "unit_price": "10.00"}],
+    }
 
 
 class Api:
@@ -46,10 +53,18 @@ def api(kafka_bootstrap, tmp_path_factory) -> Iterator[Api]:
     prefix = f"t-bounds-{uuid.uuid4().hex[:8]}"
     worker_port, api_port = free_ports(2)
     settings = Settings(
-        data_dir=base / "data", kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix, app_id=f"{prefix}-app",
-        worker_port=worker_port, api_port=api_port, worker_urls=[f"http://127.0.0.1:{worker_port}"],
-        header_timeout_s=HEADER_TIMEOUT_S, body_timeout_s=BODY_TIMEOUT_S, api_keep_alive_s=KEEP_ALIVE_S,
-        api_max_requests=MAX_REQUESTS, max_import_bytes=4 * MB,
+        data_dir=base / "data",
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=prefix,
+        app_id=f"{prefix}-app",
+        worker_port=worker_port,
+        api_port=api_port,
+        worker_urls=[f"http://127.0.0.1:{worker_port}"],
+        header_timeout_s=HEADER_TIMEOUT_S,
+        body_timeout_s=BODY_TIMEOUT_S,
+        api_keep_alive_s=KEEP_ALIVE_S,
+        api_max_requests=MAX_REQUESTS,
+        max_import_bytes=4 * MB,
     )
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
     env = {**os.environ, **settings.to_env()}
@@ -141,10 +156,17 @@ def test_a_valid_event_posted_as_text_or_form_is_415(api, content_type):
 def test_every_write_route_refuses_a_form_body(api):
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     hook = str(uuid.uuid4())
-    for method, path in [("POST", "/v1/events"), ("PUT", "/v1/products/rice"), ("PUT", "/v1/stores/s1"),
-                         ("PUT", "/v1/stores/s1/products/rice"), ("POST", "/v1/webhooks"),
-                         ("POST", f"/v1/stores/s1/alerts/{uuid.uuid4()}/ack"), ("DELETE", f"/v1/webhooks/{hook}"),
-                         ("POST", f"/v1/webhooks/{hook}/dead-letters/{uuid.uuid4()}/retry"), ("POST", "/v1/products:import")]:
+    for method, path in [
+        ("POST", "/v1/events"),
+        ("PUT", "/v1/products/rice"),
+        ("PUT", "/v1/stores/s1"),
+        ("PUT", "/v1/stores/s1/products/rice"),
+        ("POST", "/v1/webhooks"),
+        ("POST", f"/v1/stores/s1/alerts/{uuid.uuid4()}/ack"),
+        ("DELETE", f"/v1/webhooks/{hook}"),
+        ("POST", f"/v1/webhooks/{hook}/dead-letters/{uuid.uuid4()}/retry"),
+        ("POST", "/v1/products:import"),
+    ]:
         r = api.http.request(method, path, content=b"a=1", headers=form)
         assert (r.status_code, r.json()["error"]) == (415, "unsupported_media_type"), (method, path)
     r = api.http.post("/v1/products:import", content=b"sku,name\nrice,Rice\n", headers={"Content-Type": "application/json"})

@@ -9,6 +9,7 @@ shrinking; a stock lookup's ``timeout_ms`` is held short. The alert stream is le
 not end (tests/integration/test_alerts_stream.py covers it). Deletions run last, so the seeded
 webhook is there for the operations that read it.
 """
+
 from __future__ import annotations
 
 import time
@@ -43,8 +44,15 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 def event(kind: str, quantity: str, **fields) -> dict:
     line = {"sku": SKU, "quantity": quantity, **({"unit_price": "450.00"} if kind == "sale" else {"unit_cost": "400.00"})}
-    return {"event_id": str(uuid.uuid4()), "type": kind, "store_id": STORE, "terminal_id": "pos-1",
-            "occurred_at": datetime.now(UTC).isoformat(), "lines": [line], **fields}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": kind,
+        "store_id": STORE,
+        "terminal_id": "pos-1",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "lines": [line],
+        **fields,
+    }
 
 
 def seed(r: Running) -> dict[str, list[str]]:
@@ -64,10 +72,22 @@ def seed(r: Running) -> dict[str, list[str]]:
         assert time.monotonic() < deadline, "the sale raised no low-stock alert"
         time.sleep(0.2)
     alert = alerts[0]
-    dead = DeadLetter(webhook_id=hook, alert_id=alert["alert_id"], store_id=STORE, kind=alert["kind"], body="{}", attempts=12,
-                      last_error="HTTP 500 from the receiver", dead_at=datetime.now(UTC))
-    produce_json(r.settings.kafka_bootstrap, r.settings.webhook_dead_letters_topic, pair_key(hook, alert["alert_id"]).decode(),
-                 dead.model_dump(mode="json"))
+    dead = DeadLetter(
+        webhook_id=hook,
+        alert_id=alert["alert_id"],
+        store_id=STORE,
+        kind=alert["kind"],
+        body="{}",
+        attempts=12,
+        last_error="HTTP 500 from the receiver",
+        dead_at=datetime.now(UTC),
+    )
+    produce_json(
+        r.settings.kafka_bootstrap,
+        r.settings.webhook_dead_letters_topic,
+        pair_key(hook, alert["alert_id"]).decode(),
+        dead.model_dump(mode="json"),
+    )
     while http.get(f"/v1/webhooks/{hook}/dead-letters").json()["items"] == []:
         assert time.monotonic() < deadline, "the API never read the dead letter"
         time.sleep(0.2)
@@ -90,8 +110,14 @@ def strategy(schema, operation, mode: GenerationMode, known: dict[str, list[str]
 
 
 def exercise(schema, operation, mode: GenerationMode, known, found: dict[str, list[str]], statuses: dict[str, set[int]]) -> None:
-    @settings(max_examples=EXAMPLES[mode], deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES[mode],
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy(schema, operation, mode, known))
     def run(case) -> None:
         response = case.call(timeout=REQUEST_TIMEOUT_S)
@@ -129,10 +155,13 @@ def test_the_live_api_keeps_its_documented_contract(settings_factory):
             if operation.label not in SKIPPED:
                 for mode in EXAMPLES:
                     exercise(schema, operation, mode, known, found, statuses)
-        print(f"contract: {len(labels) - len(SKIPPED)} operations in {time.monotonic() - started:.0f} s; "
-              f"statuses {dict(sorted(statuses.items()))}")
+        print(
+            f"contract: {len(labels) - len(SKIPPED)} operations in {time.monotonic() - started:.0f} s; "
+            f"statuses {dict(sorted(statuses.items()))}"
+        )
         assert not found, f"answers that broke the contract, in {len(found)} operations (the first of each):\n\n" + "\n\n".join(
-            f"{label}: {len(failures)} cases\n{failures[0]}" for label, failures in found.items())
+            f"{label}: {len(failures)} cases\n{failures[0]}" for label, failures in found.items()
+        )
         # the seeded values reached past the 404s: real answers were checked, not only errors
         answered = {label for label, seen in statuses.items() if any(200 <= s < 300 for s in seen)}
         assert labels - SKIPPED - answered == set(), {label: statuses.get(label) for label in labels - SKIPPED - answered}

@@ -1,4 +1,5 @@
 """POST /v1/events against the session's real Kafka broker, the app run in-process with its lifespan."""
+
 from __future__ import annotations
 
 import json
@@ -33,11 +34,13 @@ def sale(store: str = "s1", **over) -> dict:
 
 
 def _consumer(settings: Settings) -> Consumer:
-    return Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": f"test-{uuid.uuid4().hex}",
-        "enable.auto.commit": False,
-    })
+    return Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
 
 
 def topic_size(settings: Settings, timeout: float = 20.0) -> int:
@@ -51,8 +54,7 @@ def topic_size(settings: Settings, timeout: float = 20.0) -> int:
         while True:
             try:
                 return sum(
-                    c.get_watermark_offsets(TopicPartition(settings.events_topic, p), timeout=5)[1]
-                    for p in range(settings.partitions)
+                    c.get_watermark_offsets(TopicPartition(settings.events_topic, p), timeout=5)[1] for p in range(settings.partitions)
                 )
             except KafkaException:
                 if time.monotonic() > deadline:
@@ -157,9 +159,27 @@ BAD = {
     "unknown type": (sale(type="gift"), 422, "invalid_event", None, "type"),
     "missing field": (_without("terminal_id"), 422, "invalid_event", None, "terminal_id"),
     "sale quantity 0": (sale(lines=[{"sku": "rice", "quantity": "0", "unit_price": "1"}]), 422, "invalid_event", None, "lines[0].quantity"),
-    "sale quantity negative": (sale(lines=[{"sku": "rice", "quantity": "-2", "unit_price": "1"}]), 422, "invalid_event", None, "lines[0].quantity"),
-    "damage adds stock": (sale(type="adjustment", reason="damage", lines=[{"sku": "rice", "quantity": "2"}]), 422, "invalid_event", None, "lines[0].quantity"),
-    "4 decimals of quantity": (sale(lines=[{"sku": "rice", "quantity": "0.1234", "unit_price": "1"}]), 422, "invalid_event", None, "lines[0].quantity"),
+    "sale quantity negative": (
+        sale(lines=[{"sku": "rice", "quantity": "-2", "unit_price": "1"}]),
+        422,
+        "invalid_event",
+        None,
+        "lines[0].quantity",
+    ),
+    "damage adds stock": (
+        sale(type="adjustment", reason="damage", lines=[{"sku": "rice", "quantity": "2"}]),
+        422,
+        "invalid_event",
+        None,
+        "lines[0].quantity",
+    ),
+    "4 decimals of quantity": (
+        sale(lines=[{"sku": "rice", "quantity": "0.1234", "unit_price": "1"}]),
+        422,
+        "invalid_event",
+        None,
+        "lines[0].quantity",
+    ),
     "3 decimals of money": (_bad_money(), 422, "invalid_event", None, "lines[0].unit_price"),
     "batch of 501": ({"events": [sale() for _ in range(501)]}, 413, "batch_too_large", None, "events"),
     "occurred_at without offset": (sale(occurred_at="2026-11-22T09:30:00"), 422, "invalid_event", None, "occurred_at"),
@@ -184,8 +204,10 @@ def test_bad_input_is_rejected_and_nothing_is_produced(app, case):
     assert topic_size(settings) == before == 0
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", "text/csv"])
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/csv"],
+)
 def test_a_valid_event_not_sent_as_json_is_415_and_not_produced(app, content_type):
     """What a web page can make a browser send to any site without a preflight is refused."""
     client, settings = app
@@ -257,9 +279,7 @@ def _free_port() -> int:
 
 def test_broker_outage_and_recovery(settings_factory, tmp_path):
     """A broker of this test's own: stop it mid-life (503 fast, /health 503), start it again (202)."""
-    settings = settings_factory(
-        kafka_bootstrap=f"127.0.0.1:{_free_port()}", kafka_controller_port=_free_port(), data_dir=tmp_path / "own"
-    )
+    settings = settings_factory(kafka_bootstrap=f"127.0.0.1:{_free_port()}", kafka_controller_port=_free_port(), data_dir=tmp_path / "own")
     broker = LocalKafka(settings)
     with broker:
         ensure_topics(settings.kafka_bootstrap, {settings.events_topic: settings.partitions})

@@ -2,6 +2,7 @@
 
 A smoke test only: speeds are never asserted (targets are judged by reading the full run's results).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,15 +15,27 @@ import pytest
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-THROUGHPUT = ("raw-producer", "raw-consumer", "peer-quix", "stream-1-worker", "stream-2-workers", "api-ingest",
-              "end-to-end", "end-to-end-2-workers", "recovery", "scale", "clickhouse-sink")
+THROUGHPUT = (
+    "raw-producer",
+    "raw-consumer",
+    "peer-quix",
+    "stream-1-worker",
+    "stream-2-workers",
+    "api-ingest",
+    "end-to-end",
+    "end-to-end-2-workers",
+    "recovery",
+    "scale",
+    "clickhouse-sink",
+)
 
 
 @pytest.mark.timeout(280)
 def test_bench_quick_runs_every_stage_exactly(tmp_path):
     out = tmp_path / "results"
-    proc = subprocess.run([sys.executable, "-m", "bazaar.cli", "bench", "--quick", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=270)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bazaar.cli", "bench", "--quick", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=270
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     run = json.loads((out / "latest-quick.json").read_text())
     assert (out / "latest-quick.md").read_text().startswith("# bazaar bench: quick run")

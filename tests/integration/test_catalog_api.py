@@ -1,5 +1,6 @@
 """The catalog through the API (in-process, real broker): CRUD, search, CSV import (route and
 ``bazaar catalog import``), the managed-store rule at ingest, and unit conversion on the wire."""
+
 from __future__ import annotations
 
 import json
@@ -23,11 +24,21 @@ from tests.integration.test_api_ingest import consume, topic_size
 
 pytestmark = pytest.mark.integration
 
-RICE = {"name": "Basmati rice", "names": {"ur": "باسمتی چاول", "hi": "बासमती चावल"}, "barcodes": ["8961000000011"],
-        "category": "grains", "unit": "kg", "packs": [{"unit": "bag", "size": "5"}], "cost": "180.00", "price": "220.00",
-        "reorder_point": "10", "reorder_min": "5", "reorder_max": "50", "lead_time_days": 3}
-SOAP = {"name": "Lifebuoy soap", "names": {"ur": "صابن"}, "unit": "piece", "packs": [{"unit": "carton", "size": "12"}],
-        "price": "95.00"}
+RICE = {
+    "name": "Basmati rice",
+    "names": {"ur": "باسمتی چاول", "hi": "बासमती चावल"},
+    "barcodes": ["8961000000011"],
+    "category": "grains",
+    "unit": "kg",
+    "packs": [{"unit": "bag", "size": "5"}],
+    "cost": "180.00",
+    "price": "220.00",
+    "reorder_point": "10",
+    "reorder_min": "5",
+    "reorder_max": "50",
+    "lead_time_days": 3,
+}
+SOAP = {"name": "Lifebuoy soap", "names": {"ur": "صابن"}, "unit": "piece", "packs": [{"unit": "carton", "size": "12"}], "price": "95.00"}
 
 
 @pytest.fixture
@@ -40,8 +51,14 @@ def app(settings_factory) -> Iterator[tuple[TestClient, Settings]]:
 
 
 def event(store: str, lines: list[dict], type_: str = "sale", **over) -> dict:
-    body = {"event_id": str(uuid.uuid4()), "type": type_, "store_id": store, "terminal_id": "t1",
-            "occurred_at": "2026-11-22T09:30:00+05:00", "lines": lines}
+    body = {
+        "event_id": str(uuid.uuid4()),
+        "type": type_,
+        "store_id": store,
+        "terminal_id": "t1",
+        "occurred_at": "2026-11-22T09:30:00+05:00",
+        "lines": lines,
+    }
     body.update(over)
     return body
 
@@ -131,11 +148,14 @@ def test_csv_import_route(app):
     client, _ = app
     r = client.post("/v1/products:import", content=CSV.encode(), headers={"content-type": "text/csv"})
     assert r.status_code == 200, r.text
-    assert r.json() == {"imported": 2, "errors": [
-        {"line": 3, "sku": "oil-1l", "reason": "unit: 'litres' is not one of piece, kg, g, litre, ml"},
-        {"line": 4, "sku": "sugar", "reason": "cost: 'abc' is not a decimal number (write it like 12.50)"},
-        {"line": 5, "sku": "tea-190", "reason": "duplicate sku 'tea-190' (first on line 2)"},
-    ]}
+    assert r.json() == {
+        "imported": 2,
+        "errors": [
+            {"line": 3, "sku": "oil-1l", "reason": "unit: 'litres' is not one of piece, kg, g, litre, ml"},
+            {"line": 4, "sku": "sugar", "reason": "cost: 'abc' is not a decimal number (write it like 12.50)"},
+            {"line": 5, "sku": "tea-190", "reason": "duplicate sku 'tea-190' (first on line 2)"},
+        ],
+    }
     assert client.get("/v1/products/tea-190").json()["packs"] == [{"unit": "carton", "size": "48"}]
     assert client.get("/v1/products/a:b").json()["name"] == "Sku with a colon"
     # the import path is not a product: it is not captured by /v1/products/{sku}
@@ -192,7 +212,9 @@ def test_managed_store_refuses_unknown_skus_and_produces_nothing(app):
 
     r = client.post("/v1/events", json=event("managed-1", [sale_line("soap"), sale_line("ghee")]))
     assert r.status_code == 422, r.text
-    assert r.json()["detail"] == [{"index": None, "field": "lines[1].sku", "reason": "unknown sku 'ghee': add it with PUT /v1/products/ghee"}]
+    assert r.json()["detail"] == [
+        {"index": None, "field": "lines[1].sku", "reason": "unknown sku 'ghee': add it with PUT /v1/products/ghee"}
+    ]
     batch = {"events": [event("corner-shop", [sale_line("ghee")]), event("managed-1", [sale_line("dal")])]}
     r = client.post("/v1/events", json=batch)
     assert r.status_code == 422 and [(d["index"], d["field"]) for d in r.json()["detail"]] == [(1, "lines[0].sku")]
@@ -261,7 +283,8 @@ def test_strict_mode_refuses_unregistered_stores(settings_factory):
         assert r.status_code == 422
         assert [(d["field"], d["reason"]) for d in r.json()["detail"]] == [
             ("store_id", "unknown store 'corner-shop': register it with PUT /v1/stores/corner-shop"),
-            ("lines[0].sku", "unknown sku 'soap': add it with PUT /v1/products/soap")]
+            ("lines[0].sku", "unknown sku 'soap': add it with PUT /v1/products/soap"),
+        ]
 
 
 # ---- units on the wire ---------------------------------------------------------------------------------
@@ -272,9 +295,15 @@ def test_units_are_converted_before_producing(app):
     assert client.put("/v1/products/soap", json=SOAP).status_code == 201
     assert client.put("/v1/products/rice", json=RICE).status_code == 201
     assert client.put("/v1/stores/s1", json={"name": "S1"}).status_code == 201
-    purchase = event("s1", [{"sku": "soap", "quantity": "1", "unit": "carton", "unit_cost": "1080.00"},
-                            {"sku": "rice", "quantity": "2", "unit": "bag", "unit_cost": "900.00"}],
-                     "purchase", supplier="Metro")
+    purchase = event(
+        "s1",
+        [
+            {"sku": "soap", "quantity": "1", "unit": "carton", "unit_cost": "1080.00"},
+            {"sku": "rice", "quantity": "2", "unit": "bag", "unit_cost": "900.00"},
+        ],
+        "purchase",
+        supplier="Metro",
+    )
     sale = event("s1", [sale_line("rice", "500", unit="g", unit_price="0.24"), sale_line("rice", "1", unit="kg")])
     assert client.post("/v1/events", json=purchase).status_code == 202
     assert client.post("/v1/events", json=sale).status_code == 202
@@ -282,10 +311,23 @@ def test_units_are_converted_before_producing(app):
     msgs = sorted(consume(settings, 3), key=lambda m: m.offset())
     wire = [json.loads(m.value()) for m in msgs]
     soap, rice = wire[0]["lines"]
-    assert soap == {"sku": "soap", "quantity": "12", "unit_cost": "1080", "unit": "piece", "entered_quantity": "1", "entered_unit": "carton"}
+    assert soap == {
+        "sku": "soap",
+        "quantity": "12",
+        "unit_cost": "1080",
+        "unit": "piece",
+        "entered_quantity": "1",
+        "entered_unit": "carton",
+    }
     assert (rice["quantity"], rice["unit"], rice["entered_quantity"], rice["entered_unit"]) == ("10", "kg", "2", "bag")
     grams, kilo = wire[1]["lines"]
-    assert (grams["quantity"], grams["unit"], grams["entered_quantity"], grams["entered_unit"], grams["unit_price"]) == ("0.5", "kg", "500", "g", "0.24")
+    assert (grams["quantity"], grams["unit"], grams["entered_quantity"], grams["entered_unit"], grams["unit_price"]) == (
+        "0.5",
+        "kg",
+        "500",
+        "g",
+        "0.24",
+    )
     assert kilo == {"sku": "rice", "quantity": "1", "unit_price": "10", "unit": "kg"}  # already the base unit
     # the digest is of the event as posted, so a re-send dedupes identically
     digests = [dict(m.headers())["bazaar-digest"].decode() for m in msgs]
@@ -294,7 +336,11 @@ def test_units_are_converted_before_producing(app):
 
     before = topic_size(settings)
     bad = {
-        "0.5 g of a kg product": (sale_line("rice", "0.5", unit="g"), "lines[0].quantity", "0.5 g is 0.0005 kg: more than 3 decimal places of kg"),
+        "0.5 g of a kg product": (
+            sale_line("rice", "0.5", unit="g"),
+            "lines[0].quantity",
+            "0.5 g is 0.0005 kg: more than 3 decimal places of kg",
+        ),
         "unknown unit": (sale_line("soap", "1", unit="tin"), "lines[0].unit", "unknown unit 'tin' for sku 'soap': one of piece, carton"),
         "unit too long": (sale_line("soap", "1", unit="x" * 25), "lines[0].unit", None),
     }

@@ -1,5 +1,6 @@
 """The catalog, webhooks, acks and delivery records survive a full restart of broker, API and notifier
 (a broker of this test's own, stopped and started on the same data, as in test_broker_outage_and_recovery)."""
+
 from __future__ import annotations
 
 import time
@@ -36,9 +37,14 @@ def wait_healthy(client: TestClient) -> None:
 
 def test_catalog_survives_a_full_restart(settings_factory, tmp_path):
     bootstrap_port, controller_port, notifier_port, receiver_port = free_ports(4)
-    settings = settings_factory(kafka_bootstrap=f"127.0.0.1:{bootstrap_port}", kafka_controller_port=controller_port,
-                                data_dir=tmp_path / "own", notifier_port=notifier_port,
-                                webhook_backoff_base_s=0.2, webhook_backoff_max_s=1.0)
+    settings = settings_factory(
+        kafka_bootstrap=f"127.0.0.1:{bootstrap_port}",
+        kafka_controller_port=controller_port,
+        data_dir=tmp_path / "own",
+        notifier_port=notifier_port,
+        webhook_backoff_base_s=0.2,
+        webhook_backoff_max_s=1.0,
+    )
     receiver = Receiver(receiver_port, {"/hook": SECRET}).start()
     broker = LocalKafka(settings)
     child = notifier(settings)
@@ -51,7 +57,9 @@ def test_catalog_survives_a_full_restart(settings_factory, tmp_path):
                 assert client.put("/v1/products/soap", json=SOAP).status_code == 201
                 assert client.put("/v1/stores/lahore-007", json={"name": "Lahore 7"}).status_code == 201
                 assert client.put("/v1/stores/lahore-007/products/soap", json={"price": "90.00"}).status_code == 201
-                assert client.post("/v1/products:import", content=CSV.encode(), headers={"content-type": "text/csv"}).json()["imported"] == 2
+                assert (
+                    client.post("/v1/products:import", content=CSV.encode(), headers={"content-type": "text/csv"}).json()["imported"] == 2
+                )
                 hook = client.post("/v1/webhooks", json={"url": receiver.url("/hook"), "secret": SECRET}).json()["webhook_id"]
                 child.start()
                 child.wait_healthy(timeout=60)

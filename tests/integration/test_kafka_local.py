@@ -1,4 +1,5 @@
 """The session broker from bazaar_core.kafka.local answers, takes topics idempotently and carries messages."""
+
 from __future__ import annotations
 
 import time
@@ -44,11 +45,13 @@ def test_produce_consume_round_trip(settings_factory):
     producer.produce(topic, key=b"store-1", value=b"hello bazaar")
     assert producer.flush(10) == 0
 
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": f"{settings.app_id}-{uuid.uuid4().hex[:6]}",
-        "auto.offset.reset": "earliest",
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"{settings.app_id}-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         consumer.subscribe([topic])
         message = _poll_one(consumer, timeout=30)

@@ -1,6 +1,7 @@
 """Webhooks end to end on the real broker: the API registers them (in-process), ``bazaar notifier``
 runs as a subprocess, alerts are written onto the alerts topic as the stream writes them, and a
 receiver started here checks every signature and counts every delivery."""
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,13 @@ def register(client: TestClient, url: str, secret: str, **more) -> str:
 
 def test_every_alert_once_through_receiver_outage_duplicates_and_sigkill(settings_factory):
     notifier_port, receiver_port = free_ports(2)
-    settings = settings_factory(notifier_port=notifier_port, webhook_backoff_base_s=0.2, webhook_backoff_max_s=1.0,
-                                webhook_max_attempts=60, webhook_breaker_cool_off_s=1.0)
+    settings = settings_factory(
+        notifier_port=notifier_port,
+        webhook_backoff_base_s=0.2,
+        webhook_backoff_max_s=1.0,
+        webhook_max_attempts=60,
+        webhook_breaker_cool_off_s=1.0,
+    )
     all_topics(settings)
     receiver = Receiver(receiver_port, {"/a": SECRET_A, "/b": SECRET_B}).start()
     child = notifier(settings)
@@ -82,8 +88,7 @@ def test_every_alert_once_through_receiver_outage_duplicates_and_sigkill(setting
 
 def test_dead_letter_after_the_last_attempt_then_retry(settings_factory):
     notifier_port, receiver_port = free_ports(2)
-    settings = settings_factory(notifier_port=notifier_port, webhook_backoff_base_s=0.1, webhook_backoff_max_s=0.2,
-                                webhook_max_attempts=3)
+    settings = settings_factory(notifier_port=notifier_port, webhook_backoff_base_s=0.1, webhook_backoff_max_s=0.2, webhook_max_attempts=3)
     all_topics(settings)
     receiver = Receiver(receiver_port, {"/down": SECRET_A}, statuses={"/down": 500}).start()
     child = notifier(settings)

@@ -3,6 +3,7 @@ accepts connections and never answers next to a healthy one: the healthy one's a
 as without the dead one (a burst past the bound included), the dead one's backlog grows (in memory up
 to its bound, then parked on the topic), and ``/health`` and ``/metrics`` name it. And a message on the alerts topic that is not an
 alert goes to the shared dead-letter topic while the alerts after it are still delivered."""
+
 from __future__ import annotations
 
 import time
@@ -53,9 +54,18 @@ def webhook_metrics(port: int) -> dict[tuple[str, tuple], float]:
 def test_a_receiver_that_never_answers_delays_only_its_own_webhook(settings_factory):
     notifier_port, ok_port, dead_port = free_ports(3)
     settings = settings_factory(
-        notifier_port=notifier_port, webhook_timeout_s=2.0, webhook_backoff_base_s=0.2, webhook_backoff_max_s=1.0,
-        webhook_max_attempts=1000, webhook_concurrency=2, webhook_breaker_failures=3, webhook_breaker_cool_off_s=2.0,
-        webhook_max_pending=40, webhook_degraded_backlog=10, webhook_degraded_age_s=3.0)
+        notifier_port=notifier_port,
+        webhook_timeout_s=2.0,
+        webhook_backoff_base_s=0.2,
+        webhook_backoff_max_s=1.0,
+        webhook_max_attempts=1000,
+        webhook_concurrency=2,
+        webhook_breaker_failures=3,
+        webhook_breaker_cool_off_s=2.0,
+        webhook_max_pending=40,
+        webhook_degraded_backlog=10,
+        webhook_degraded_age_s=3.0,
+    )
     all_topics(settings)
     receiver = Receiver(ok_port, {"/ok": SECRET}).start()
     blackhole = Blackhole(dead_port)
@@ -75,8 +85,7 @@ def test_a_receiver_that_never_answers_delays_only_its_own_webhook(settings_fact
             burst = [make_alert(sku=f"burst-{i}") for i in range(60)]
             produce_alerts(settings, *burst)
             wait_until(lambda: len(receiver.delivered("/ok")) == 65, what="the burst at the healthy webhook")
-            parked_before = webhook_metrics(notifier_port)[("bazaar_notifier_webhook_parked_messages",
-                                                            (("webhook_id", dead),))]
+            parked_before = webhook_metrics(notifier_port)[("bazaar_notifier_webhook_parked_messages", (("webhook_id", dead),))]
             assert parked_before >= 20
 
             # with it: a backlog at the dead webhook, POSTs hanging there or refused by its open circuit
@@ -143,8 +152,11 @@ def test_a_message_that_is_not_an_alert_is_dead_lettered_and_later_alerts_delive
         child.start()
         child.wait_healthy(timeout=60)
         # keyed by the store of the good alert after them: the same partition, so it must go on past them
-        bad = [produce_raw(settings, b"s1", b"{not json"), produce_raw(settings, b"s1", None),
-               produce_raw(settings, b"s1", b'{"type": "alert", "alert_id": "nope"}')]
+        bad = [
+            produce_raw(settings, b"s1", b"{not json"),
+            produce_raw(settings, b"s1", None),
+            produce_raw(settings, b"s1", b'{"type": "alert", "alert_id": "nope"}'),
+        ]
         good = make_alert(store="s1")
         produce_alerts(settings, good)
         wait_until(lambda: receiver.delivered("/ok")[str(good.alert_id)] == 1, what="the alert after the bad ones")

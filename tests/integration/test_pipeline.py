@@ -1,4 +1,5 @@
 """POS events over HTTP, through the real broker, into the stock tables of real worker processes."""
+
 from __future__ import annotations
 
 import time
@@ -42,7 +43,7 @@ def post_generated(running: Running, gen: Generator, batch: int = 100, on_half=N
     for i in range(0, len(bodies), batch):
         if on_half and i <= half < i + batch:
             on_half()
-        resp = running.post({"events": bodies[i:i + batch]})
+        resp = running.post({"events": bodies[i : i + batch]})
         assert resp.status_code == 202, resp.text
     return len(bodies)
 
@@ -64,7 +65,12 @@ def assert_matches(running: Running, gen: Generator) -> int:
 
 def test_posted_events_give_exact_stock_and_resends_count_once(one_worker):
     r = one_worker
-    assert r.post(event("purchase", supplier="Metro", lines=[{"sku": "atta", "quantity": "10", "unit_cost": "95.50"}], minutes=-10)).status_code == 202
+    assert (
+        r.post(
+            event("purchase", supplier="Metro", lines=[{"sku": "atta", "quantity": "10", "unit_cost": "95.50"}], minutes=-10)
+        ).status_code
+        == 202
+    )
     sale = event("sale", lines=[{"sku": "atta", "quantity": 0.125, "unit_price": "120.00"}], minutes=-5)
     for _ in range(3):  # a terminal re-sending after timeouts
         assert r.post(sale).status_code == 202
@@ -188,7 +194,9 @@ def test_worker_joining_during_a_backlog_stalls_nothing(settings_factory):
         try:
             assert assert_matches(running, gen) > 100
         except AssertionError:
-            running.print_workers(sorted({k.split('|')[0] for k in gen.expected()})[:4])  # which worker owns and applied what, for the failure report
+            running.print_workers(
+                sorted({k.split("|")[0] for k in gen.expected()})[:4]
+            )  # which worker owns and applied what, for the failure report
             raise
         assert running.applied_events(second) > 0, "the rebalance came after the backlog: the test showed nothing"
     finally:
@@ -203,7 +211,9 @@ def uncommitted(settings) -> int:
     try:
         tps = [TopicPartition(settings.events_topic, p) for p in range(settings.partitions)]
         committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(settings.events_topic, p), timeout=10)[1] for p in range(settings.partitions)}
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(settings.events_topic, p), timeout=10)[1] for p in range(settings.partitions)
+        }
         return sum(max(0, end - max(committed[p], 0)) for p, end in ends.items())
     finally:
         consumer.close()

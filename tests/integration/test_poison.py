@@ -2,6 +2,7 @@
 with extreme but valid values, events the contract refuses, written straight to the topic past the
 API), the worker stays up, applies every valid event exactly, dead-letters every invalid one, and
 goes on with the partition."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,14 @@ def stack(kafka_bootstrap, tmp_path_factory):
 
     worker_port, api_port = free_ports(2)
     prefix = f"t-poison-{uuid.uuid4().hex[:8]}"
-    settings = Settings(data_dir=tmp_path_factory.mktemp("poison"), kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix,
-                        app_id=f"{prefix}-app", worker_port=worker_port, api_port=api_port)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("poison"),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=prefix,
+        app_id=f"{prefix}-app",
+        worker_port=worker_port,
+        api_port=api_port,
+    )
     running = Running(settings, [worker_port]).start()
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "partitioner": "murmur2_random", "acks": "all"})
     yield running, producer
@@ -50,8 +57,13 @@ def stack(kafka_bootstrap, tmp_path_factory):
 def _send(running: Running, producer: Producer, key: bytes | None, value: bytes | None, headers=None) -> tuple[int, int]:
     """Write one message straight to the events topic; (partition, offset) once the broker has it."""
     where: list = []
-    producer.produce(running.settings.events_topic, key=key, value=value, headers=headers,
-                     on_delivery=lambda err, msg: where.append((err, msg.partition(), msg.offset())))
+    producer.produce(
+        running.settings.events_topic,
+        key=key,
+        value=value,
+        headers=headers,
+        on_delivery=lambda err, msg: where.append((err, msg.partition(), msg.offset())),
+    )
     producer.flush(30)
     [(err, partition, offset)] = where
     assert err is None, err
@@ -104,8 +116,17 @@ junk = st.one_of(
 )
 
 
-@given(plan=st.lists(st.one_of(valid_events.map(lambda v: ("valid", v)), junk.map(lambda j: ("junk", j)),
-                               st.sampled_from(HOSTILE).map(lambda h: ("hostile", h))), min_size=20, max_size=60))
+@given(
+    plan=st.lists(
+        st.one_of(
+            valid_events.map(lambda v: ("valid", v)),
+            junk.map(lambda j: ("junk", j)),
+            st.sampled_from(HOSTILE).map(lambda h: ("hostile", h)),
+        ),
+        min_size=20,
+        max_size=60,
+    )
+)
 @hsettings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_message_stops_the_worker(stack, plan):
     running, producer = stack
@@ -164,8 +185,9 @@ def _dlq(running: Running, *args: str) -> subprocess.CompletedProcess:
 def _letters_of(running: Running, store: str, want: int, timeout: float = 30.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        letters = {k: v for k, v in read_all(running.settings.kafka_bootstrap, running.settings.dead_letters_topic).items()
-                   if v.store_id == store}
+        letters = {
+            k: v for k, v in read_all(running.settings.kafka_bootstrap, running.settings.dead_letters_topic).items() if v.store_id == store
+        }
         if len(letters) >= want or time.monotonic() > deadline:
             return letters
         time.sleep(0.3)

@@ -1,6 +1,7 @@
 """Hostile text a client sent comes out inert, through the real stack (API -> worker -> ledger ->
 ClickHouse -> reports): a CSV export does not hand a spreadsheet a formula, and ``bazaar report``
 does not hand the operator's terminal an escape sequence."""
+
 from __future__ import annotations
 
 import csv
@@ -29,9 +30,17 @@ def stack(kafka_bootstrap, tmp_path_factory):
     base = tmp_path_factory.mktemp("safe-output")
     prefix = f"t-safe-{uuid.uuid4().hex[:8]}"
     worker_port, api_port, analytics_port = free_ports(3)
-    settings = Settings(data_dir=base / "data", kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix, app_id=f"{prefix}-app",
-                        worker_port=worker_port, api_port=api_port, worker_urls=[f"http://127.0.0.1:{worker_port}"],
-                        analytics_port=analytics_port, analytics_batch_seconds=0.2)
+    settings = Settings(
+        data_dir=base / "data",
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=prefix,
+        app_id=f"{prefix}-app",
+        worker_port=worker_port,
+        api_port=api_port,
+        worker_urls=[f"http://127.0.0.1:{worker_port}"],
+        analytics_port=analytics_port,
+        analytics_batch_seconds=0.2,
+    )
     running = Running(settings, [worker_port]).start()
     analytics = Analytics(running).start()
     try:
@@ -64,8 +73,13 @@ def test_a_csv_export_of_a_hostile_actor_is_inert(stack):
 def test_bazaar_report_prints_no_escape_sequence_from_a_terminal_id(stack):
     running, analytics = stack
     env = {**running.env, "BAZAAR_ANALYTICS_URL": analytics.url}
-    done = subprocess.run([sys.executable, "-m", "bazaar.cli", "report", "movement_history", "--store", STORE, "--sku", SKU],
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "bazaar.cli", "report", "movement_history", "--store", STORE, "--sku", SKU],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout
     assert "pos-1" in done.stdout and ACTOR in done.stdout and "(2 rows)" in done.stdout

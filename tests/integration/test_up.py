@@ -1,4 +1,5 @@
 """`bazaar up` brings the stack up on its own broker, and SIGTERM stops every child cleanly."""
+
 from __future__ import annotations
 
 import os
@@ -27,12 +28,24 @@ def listening(port: int) -> bool:
 def test_up_serves_and_stops_on_sigterm(tmp_path):
     kafka, controller, api, worker, analytics, notifier = free_ports(6)
     settings = Settings(
-        data_dir=tmp_path / "data", kafka_bootstrap=f"127.0.0.1:{kafka}", kafka_controller_port=controller,
-        api_port=api, worker_port=worker, topic_prefix="up", worker_urls=[f"http://127.0.0.1:{worker}"],
+        data_dir=tmp_path / "data",
+        kafka_bootstrap=f"127.0.0.1:{kafka}",
+        kafka_controller_port=controller,
+        api_port=api,
+        worker_port=worker,
+        topic_prefix="up",
+        worker_urls=[f"http://127.0.0.1:{worker}"],
     )
-    env = {**os.environ, **settings.to_env(), "BAZAAR_ANALYTICS_PORT": str(analytics), "BAZAAR_NOTIFIER_PORT": str(notifier),
-           "BAZAAR_ANALYTICS_URL": f"http://127.0.0.1:{analytics}"}
-    proc = subprocess.Popen([sys.executable, "-m", "bazaar.cli", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        **settings.to_env(),
+        "BAZAAR_ANALYTICS_PORT": str(analytics),
+        "BAZAAR_NOTIFIER_PORT": str(notifier),
+        "BAZAAR_ANALYTICS_URL": f"http://127.0.0.1:{analytics}",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bazaar.cli", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -45,11 +58,20 @@ def test_up_serves_and_stops_on_sigterm(tmp_path):
             assert time.monotonic() < deadline, "bazaar up did not become healthy"
             time.sleep(0.5)
         at = (datetime.now(timezone(timedelta(hours=5))) - timedelta(minutes=1)).isoformat()
-        body = {"event_id": str(uuid.uuid4()), "type": "purchase", "supplier": "Metro", "store_id": "s1", "terminal_id": "t1",
-                "occurred_at": at, "lines": [{"sku": "sugar", "quantity": "2.5", "unit_cost": "150.00"}]}
+        body = {
+            "event_id": str(uuid.uuid4()),
+            "type": "purchase",
+            "supplier": "Metro",
+            "store_id": "s1",
+            "terminal_id": "t1",
+            "occurred_at": at,
+            "lines": [{"sku": "sugar", "quantity": "2.5", "unit_cost": "150.00"}],
+        }
         posted = httpx.post(f"http://127.0.0.1:{api}/v1/events", json=body, timeout=30)
         assert posted.status_code == 202, posted.text
-        got = httpx.get(f"http://127.0.0.1:{api}/v1/stores/s1/stock/sugar", params={"after": posted.json()["token"], "timeout_ms": 20000}, timeout=30)
+        got = httpx.get(
+            f"http://127.0.0.1:{api}/v1/stores/s1/stock/sugar", params={"after": posted.json()["token"], "timeout_ms": 20000}, timeout=30
+        )
         assert got.status_code == 200 and got.json()["on_hand"] == "2.5", got.text
         assert listening(worker) and listening(kafka)
 
@@ -69,7 +91,9 @@ def test_up_serves_and_stops_on_sigterm(tmp_path):
             time.sleep(1)
         new_pid = int((settings.data_dir / "kafka" / "broker.pid").read_text().split()[0])
         assert new_pid != broker_pid
-        got = httpx.get(f"http://127.0.0.1:{api}/v1/stores/s1/stock/sugar", params={"after": posted.json()["token"], "timeout_ms": 30000}, timeout=60)
+        got = httpx.get(
+            f"http://127.0.0.1:{api}/v1/stores/s1/stock/sugar", params={"after": posted.json()["token"], "timeout_ms": 30000}, timeout=60
+        )
         assert got.status_code == 200 and got.json()["on_hand"] == "5", got.text
     finally:
         proc.send_signal(signal.SIGTERM)

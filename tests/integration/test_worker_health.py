@@ -1,4 +1,5 @@
 """A worker's /health says ok only once it owns its partitions and has recovered them."""
+
 from __future__ import annotations
 
 import time

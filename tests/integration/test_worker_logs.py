@@ -1,6 +1,7 @@
 """A worker's log, from start to stop: JSON lines only, no terminal escapes, its group's offsets
 seeded without a crash, no librdkafka connection errors when it stops (tests/unit/test_logs.py:
 none either while it stops after its broker)."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,13 @@ pytestmark = pytest.mark.integration
 
 def start_worker(settings: Settings) -> Child:
     env = {**os.environ, **settings.to_env()}
-    worker = Child.bazaar("worker", ["worker", "--port", str(settings.worker_port)], env, Path(settings.data_dir) / "logs",
-                          f"http://127.0.0.1:{settings.worker_port}/health")
+    worker = Child.bazaar(
+        "worker",
+        ["worker", "--port", str(settings.worker_port)],
+        env,
+        Path(settings.data_dir) / "logs",
+        f"http://127.0.0.1:{settings.worker_port}/health",
+    )
     worker.start()
     worker.wait_healthy(timeout=120)
     return worker
@@ -65,8 +71,14 @@ def test_a_worker_on_a_fresh_broker_seeds_its_group_without_crashing(tmp_path):
     """A broker's first start (no offsets topic yet) is where the admin client's seeding crashed
     (``bazaar up``, ``bazaar demo``): the worker starts on it at once, as ``up`` starts it."""
     kafka_port, controller, worker_port = free_ports(3)
-    settings = Settings(data_dir=tmp_path / "data", kafka_bootstrap=f"127.0.0.1:{kafka_port}", kafka_controller_port=controller,
-                        worker_port=worker_port, worker_urls=[f"http://127.0.0.1:{worker_port}"], topic_prefix="fresh")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        kafka_bootstrap=f"127.0.0.1:{kafka_port}",
+        kafka_controller_port=controller,
+        worker_port=worker_port,
+        worker_urls=[f"http://127.0.0.1:{worker_port}"],
+        topic_prefix="fresh",
+    )
     with LocalKafka(settings):
         ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
         worker = start_worker(settings)
@@ -74,6 +86,7 @@ def test_a_worker_on_a_fresh_broker_seeds_its_group_without_crashing(tmp_path):
     assert worker.proc.returncode == 0
 
     records = check_log(worker.log_path)
-    assert [r["offsets"] for r in records if r["msg"] == "group offsets seeded at the low watermark"] == \
-        [{str(p): 0 for p in range(settings.partitions)}]
+    assert [r["offsets"] for r in records if r["msg"] == "group offsets seeded at the low watermark"] == [
+        {str(p): 0 for p in range(settings.partitions)}
+    ]
     assert not refused(records)

@@ -1,4 +1,5 @@
 """Hypothesis strategies for contract events (small id spaces, so ties and collisions happen)."""
+
 from __future__ import annotations
 
 import uuid

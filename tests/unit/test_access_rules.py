@@ -1,5 +1,6 @@
 """The access model's pure rules: roles and scopes, grants, rate limits, webhook address rules.
 (The address rules are tested as pure functions: no test sends anything to such an address.)"""
+
 from __future__ import annotations
 
 import pytest
@@ -41,17 +42,20 @@ def test_scoped_listing_sees_its_own_stores_only():
     assert who(Role.ANALYST, ALL_STORES).visible(["a", "b"]) == ["a", "b"]
 
 
-@pytest.mark.parametrize("granter, role, stores, ok", [
-    (Role.ADMIN, Role.ADMIN, ALL_STORES, True),
-    (Role.OWNER, Role.MANAGER, ("lahore-007",), True),
-    (Role.OWNER, Role.MANAGER, ("karachi-001",), False),  # not the owner's store
-    (Role.OWNER, Role.ADMIN, ALL_STORES, False),
-    (Role.OWNER, Role.TERMINAL, ("lahore-007",), True),
-    (Role.MANAGER, Role.TERMINAL, ("lahore-007",), True),
-    (Role.MANAGER, Role.OWNER, ("lahore-007",), False),
-    (Role.CASHIER, Role.TERMINAL, ("lahore-007",), False),
-    (Role.ADMIN, Role.TERMINAL, ("a", "b"), False),  # a device is for one store
-])
+@pytest.mark.parametrize(
+    "granter, role, stores, ok",
+    [
+        (Role.ADMIN, Role.ADMIN, ALL_STORES, True),
+        (Role.OWNER, Role.MANAGER, ("lahore-007",), True),
+        (Role.OWNER, Role.MANAGER, ("karachi-001",), False),  # not the owner's store
+        (Role.OWNER, Role.ADMIN, ALL_STORES, False),
+        (Role.OWNER, Role.TERMINAL, ("lahore-007",), True),
+        (Role.MANAGER, Role.TERMINAL, ("lahore-007",), True),
+        (Role.MANAGER, Role.OWNER, ("lahore-007",), False),
+        (Role.CASHIER, Role.TERMINAL, ("lahore-007",), False),
+        (Role.ADMIN, Role.TERMINAL, ("a", "b"), False),  # a device is for one store
+    ],
+)
 def test_who_may_grant_what(granter, role, stores, ok):
     assert may_grant(who(granter, ALL_STORES if granter is Role.ADMIN else ("lahore-007",)), role, stores).allowed is ok
 
@@ -72,11 +76,29 @@ def test_bucket_memory_is_bounded():
     assert len(b._state) == 3
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "127.8.9.10", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "fe80::1%eth0",
-    "100.64.0.1", "fd00::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "0.0.0.0", "::", "224.0.0.1",
-    "255.255.255.255", "192.0.2.1",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.8.9.10",
+        "::1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "fe80::1%eth0",
+        "100.64.0.1",
+        "fd00::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "0.0.0.0",
+        "::",
+        "224.0.0.1",
+        "255.255.255.255",
+        "192.0.2.1",
+    ],
+)
 def test_internal_addresses_are_refused(address):
     assert refusal(address, allow_private=False) is not None
 
@@ -95,11 +117,18 @@ def test_private_receivers_only_when_allowed():
         check_addresses([], allow_private=True)
 
 
-@pytest.mark.parametrize("url, allow_http, ok", [
-    ("https://hooks.example.com/x", False, True), ("http://hooks.example.com/x", False, False),
-    ("http://hooks.example.com/x", True, True), ("ftp://hooks.example.com/", True, False),
-    ("https://user:pw@hooks.example.com/", False, False), ("https:///nohost", False, False), ("https://h:99999/", False, False),
-])
+@pytest.mark.parametrize(
+    "url, allow_http, ok",
+    [
+        ("https://hooks.example.com/x", False, True),
+        ("http://hooks.example.com/x", False, False),
+        ("http://hooks.example.com/x", True, True),
+        ("ftp://hooks.example.com/", True, False),
+        ("https://user:pw@hooks.example.com/", False, False),
+        ("https:///nohost", False, False),
+        ("https://h:99999/", False, False),
+    ],
+)
 def test_url_rules(url, allow_http, ok):
     if ok:
         assert check_url(url, allow_http)[0] == "hooks.example.com"

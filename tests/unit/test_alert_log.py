@@ -1,4 +1,5 @@
 """Active alerts, history and acks from the alerts topic (domain.alert_log)."""
+
 from __future__ import annotations
 
 import uuid
@@ -11,15 +12,30 @@ pytestmark = pytest.mark.unit
 
 
 def alert(kind="low_stock", sku="rice", store="s1", **over):
-    msg = {"type": "alert", "alert_id": str(uuid.uuid4()), "kind": kind, "store_id": store, "sku": sku,
-           "on_hand": "2", "threshold": "5", "raised_at": "2026-11-22T10:00:00+00:00"}
+    msg = {
+        "type": "alert",
+        "alert_id": str(uuid.uuid4()),
+        "kind": kind,
+        "store_id": store,
+        "sku": sku,
+        "on_hand": "2",
+        "threshold": "5",
+        "raised_at": "2026-11-22T10:00:00+00:00",
+    }
     msg.update(over)
     return msg
 
 
 def cleared(of: dict, **over):
-    msg = {"type": "cleared", "alert_id": str(uuid.uuid4()), "cleared_alert_id": of["alert_id"], "kind": of["kind"],
-           "store_id": of["store_id"], "sku": of["sku"], "raised_at": "2026-11-22T11:00:00+00:00"}
+    msg = {
+        "type": "cleared",
+        "alert_id": str(uuid.uuid4()),
+        "cleared_alert_id": of["alert_id"],
+        "kind": of["kind"],
+        "store_id": of["store_id"],
+        "sku": of["sku"],
+        "raised_at": "2026-11-22T11:00:00+00:00",
+    }
     msg.update(over)
     return msg
 

@@ -1,4 +1,5 @@
 """Edge-triggered alert rules: one alert per crossing, re-armed when stock rises back."""
+
 from decimal import Decimal
 
 import pytest
@@ -96,14 +97,36 @@ def test_transitions_carry_the_figures_and_ids_they_always_had():
     record_sale(st, 100, 3000, 14)  # 3 units sold on day 100
 
     def row(t):
-        return (t.type, t.kind, t.alert_id, t.on_hand, str(t.threshold), str(t.velocity), str(t.days_of_cover),
-                str(t.suggested_reorder), t.reorder_unit, t.clears)
+        return (
+            t.type,
+            t.kind,
+            t.alert_id,
+            t.on_hand,
+            str(t.threshold),
+            str(t.velocity),
+            str(t.days_of_cover),
+            str(t.suggested_reorder),
+            t.reorder_unit,
+            t.clears,
+        )
 
     assert [row(t) for t in evaluate(st, "s", "x", 5000, LIMITS, "e1", 14)] == [
         ("alert", "low_stock", "da389e0f-ebbc-5659-b073-e453c7f66521", 5000, "5", "3.000", "1.667", "24", "carton", None),
-        ("alert", "running_out", "2c2cd143-5200-56ad-b76c-20eb1607684a", 5000, "3", "3.000", "1.667", "24", "carton", None)]
+        ("alert", "running_out", "2c2cd143-5200-56ad-b76c-20eb1607684a", 5000, "3", "3.000", "1.667", "24", "carton", None),
+    ]
     assert [row(t) for t in evaluate(st, "s", "x", -1000, LIMITS, "e2", 14)] == [
         ("alert", "negative_stock", "df6460c1-1a4f-5de4-96f7-cfc277bbab57", -1000, "0", "3.000", "-0.333", "36", "carton", None),
         ("alert", "out_of_stock", "1df57fc9-8f3f-54c9-aebc-cc155a2a62a4", -1000, "0", "3.000", "-0.333", "36", "carton", None),
-        ("cleared", "running_out", "ad0e822f-cd32-57da-b070-063932ed77e8", -1000, "3", "3.000", "-0.333", "None", None,
-         "2c2cd143-5200-56ad-b76c-20eb1607684a")]
+        (
+            "cleared",
+            "running_out",
+            "ad0e822f-cd32-57da-b070-063932ed77e8",
+            -1000,
+            "3",
+            "3.000",
+            "-0.333",
+            "None",
+            None,
+            "2c2cd143-5200-56ad-b76c-20eb1607684a",
+        ),
+    ]

@@ -2,6 +2,7 @@
 refusing messages are alone, those are dead-lettered and the rest is inserted; a message that cannot
 be read is dead-lettered too; transient failures (ClickHouse unreachable, the test fault file) are
 retried and never dead-letter anything; every ack comes after its insert or its dead letter, in order."""
+
 from __future__ import annotations
 
 import asyncio
@@ -82,8 +83,10 @@ class Letters:
 def run(sink: Sink, values: list[bytes | None], log: list[str]) -> list[int]:
     async def scenario() -> None:
         for offset, raw in enumerate(values):
+
             async def ack(o=offset):
                 log.append(f"ack {o}")
+
             if sink.add(2, offset, raw, ack, key=b"store-1", headers={"h": "1"}):
                 await sink.flush()
         await sink.flush()
@@ -144,8 +147,10 @@ def test_a_refusal_while_clickhouse_does_not_answer_is_not_blamed_on_the_rows():
 
     async def scenario() -> None:
         for offset, raw in enumerate([b"good-0", b"bad-1"]):
+
             async def ack(o=offset):
                 db.log.append(f"ack {o}")
+
             sink.add(0, offset, raw, ack)
         flushing = asyncio.create_task(sink.flush())
         await asyncio.sleep(0.2)
@@ -172,9 +177,13 @@ def test_errors_are_classified():
     assert is_transient(OperationalError("Error executing HTTP request"))
     assert is_transient(ConnectionRefusedError()) and is_transient(TimeoutError())
     assert is_transient(DatabaseError("Code: 241. DB::Exception: Memory limit exceeded", code=241))
-    assert is_transient(DatabaseError("Code: 252. DB::Exception: Too many parts (3001). Merges are processing significantly slower than inserts"))
+    assert is_transient(
+        DatabaseError("Code: 252. DB::Exception: Too many parts (3001). Merges are processing significantly slower than inserts")
+    )
     assert is_transient(DatabaseError("HTTP driver received HTTP status 503"))  # a proxy in front of the server
-    assert not is_transient(DatabaseError("Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100)", code=252))
+    assert not is_transient(
+        DatabaseError("Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100)", code=252)
+    )
     assert not is_transient(refusal())
     assert not is_transient(DataError("Unable to create native array for column `quantity`: error"))
     assert not is_transient(OverflowError("int too big to convert"))
@@ -182,12 +191,29 @@ def test_errors_are_classified():
 
 
 def entry(occurred_at: str = "2026-11-20T10:00:00+05:00", quantity: str = "-1") -> bytes:
-    return json.dumps({
-        "v": 1, "event_id": str(uuid.uuid4()), "type": "sale", "leg": "out", "store_id": "s1", "terminal_id": "t1",
-        "occurred_at": occurred_at, "received_at": "2026-11-20T10:00:01+05:00",
-        "rows": [{"sku": "atta", "quantity": quantity, "amount": "120.50", "on_hand_before": "5", "on_hand_after": "4",
-                  "changed": True, "outcome": "applied"}],
-    }).encode()
+    return json.dumps(
+        {
+            "v": 1,
+            "event_id": str(uuid.uuid4()),
+            "type": "sale",
+            "leg": "out",
+            "store_id": "s1",
+            "terminal_id": "t1",
+            "occurred_at": occurred_at,
+            "received_at": "2026-11-20T10:00:01+05:00",
+            "rows": [
+                {
+                    "sku": "atta",
+                    "quantity": quantity,
+                    "amount": "120.50",
+                    "on_hand_before": "5",
+                    "on_hand_after": "4",
+                    "changed": True,
+                    "outcome": "applied",
+                }
+            ],
+        }
+    ).encode()
 
 
 MONTHS = [f"{2000 + m // 12:04d}-{m % 12 + 1:02d}-15T10:00:00Z" for m in range(101)]

@@ -1,5 +1,6 @@
 """The analysts' dashboard: generated from the report SQL files, and every panel's SQL runs on the
 migrated schema (embedded chDB, with a small history loaded) once Grafana's macros are expanded."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,7 @@ def test_dashboard_file_is_generated_from_the_sql_files():
         assert not PLACEHOLDER.search(raw)
         # the panel's SQL is the file's, parameter by parameter
         pattern = "".join(
-            "(.+?)" if i % 3 == 1 else "" if i % 3 == 2 else re.escape(part)
-            for i, part in enumerate(PLACEHOLDER.split(REPORTS[name].sql))
+            "(.+?)" if i % 3 == 1 else "" if i % 3 == 2 else re.escape(part) for i, part in enumerate(PLACEHOLDER.split(REPORTS[name].sql))
         )
         assert re.fullmatch(pattern, raw, re.S), panel["title"]
 
@@ -57,5 +57,10 @@ def test_every_panel_query_runs_on_the_migrated_schema():
             rows = db.query(expand(panel["targets"][0]["rawSql"], store, start_s, end_s)).result_rows  # runs, or raises
             answered[(panel["title"], store)] = len(rows)
     assert len(answered) == 2 * len(grafana.PANELS)
-    for title in ("Revenue per store per local day", "Top products by revenue", "Stock value at cost per store", "Days of cover (14-day sales)"):
+    for title in (
+        "Revenue per store per local day",
+        "Top products by revenue",
+        "Stock value at cost per store",
+        "Days of cover (14-day sales)",
+    ):
         assert answered[(title, "")] and answered[(title, gen.stores[0])], title

@@ -1,5 +1,6 @@
 """Every report's SQL on embedded chDB against the plain-Python model, with the ledger written by
 the stream's own rules, sunk through the real Sink in odd-sized batches and half of it replayed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,6 +43,7 @@ async def sink_all(db, table: str, columns, convert, messages, batch: int, stamp
     def ack(p: int, o: int):
         async def _ack():
             acked.append((p, o))
+
         return _ack
 
     for partition, offset, raw in messages:
@@ -82,6 +84,7 @@ def ask_in_process(db):
         rep = reports.get(name)
         table = reports.run(db, rep, reports.resolve(rep, {k: str(v) for k, v in params.items()}))
         return json.loads(formats.to_json(table))
+
     return ask
 
 
@@ -103,4 +106,5 @@ def test_stock_as_of_now_is_the_stream_value(loaded):
         got = {r["sku"]: r["on_hand"] for r in body["rows"]}
         want = {k.split("|")[1]: v for k, v in expected.items() if k.startswith(store + "|")}
         from domain.quantities import milli_str
+
         assert got == {sku: milli_str(v) for sku, v in want.items()}, store

@@ -1,4 +1,5 @@
 """Migrations apply once and in order, refuse edited history; report parameters and SQL agree."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -30,7 +31,10 @@ def test_migrations_apply_once_in_order_and_refuse_edits():
 
 def test_statements_split_at_line_ends():
     sql = "-- a comment; with a semicolon\nCREATE TABLE a (x String DEFAULT ';') ENGINE = Memory;\n\n-- only a comment\nSELECT 1;\n"
-    assert split_statements(sql) == ["-- a comment; with a semicolon\nCREATE TABLE a (x String DEFAULT ';') ENGINE = Memory", "-- only a comment\nSELECT 1"]
+    assert split_statements(sql) == [
+        "-- a comment; with a semicolon\nCREATE TABLE a (x String DEFAULT ';') ENGINE = Memory",
+        "-- only a comment\nSELECT 1",
+    ]
 
 
 def test_every_report_declares_exactly_its_sql_parameters():
@@ -71,8 +75,13 @@ def test_values_are_written_exactly():
     assert formats.value_text(datetime(2026, 11, 20, 3, 0, 0, 5), "DateTime64(6, 'UTC')") == "2026-11-20T03:00:00.000005+00:00"
     assert formats.value_text(date(2026, 11, 20)) == "2026-11-20"
     assert formats.value_text(2**70) == str(2**70)
-    table = Table("r", {"at": datetime(2026, 1, 1, tzinfo=UTC)}, ["sku", "on_hand", "ok", "note"],
-                  ["String", "Decimal(38, 3)", "Bool", "Nullable(String)"], [("a,b", Decimal("1.250"), True, None)])
+    table = Table(
+        "r",
+        {"at": datetime(2026, 1, 1, tzinfo=UTC)},
+        ["sku", "on_hand", "ok", "note"],
+        ["String", "Decimal(38, 3)", "Bool", "Nullable(String)"],
+        [("a,b", Decimal("1.250"), True, None)],
+    )
     assert formats.to_csv(table).decode() == 'sku,on_hand,ok,note\n"a,b",1.25,true,\n'
     assert formats.to_text(table.columns, formats.records(table)).splitlines()[2].split() == ["a,b", "1.25", "true"]
 
@@ -86,7 +95,9 @@ def test_bazaar_clickhouse_migrate_and_status(tmp_path):
     env = {**os.environ, "BAZAAR_DATA_DIR": str(tmp_path), "BAZAAR_CLICKHOUSE_DSN": ""}
 
     def bazaar(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "bazaar.cli", "clickhouse", *args], env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "bazaar.cli", "clickhouse", *args], env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -124,8 +135,12 @@ def test_store_today_reads_the_catalog_time_zones():
 
     db = fresh_database()
     migrate(db)
-    db.insert("stores", [("khi", "Karachi shop", "Asia/Karachi", "PKR", "ur", True, 1),
-                         ("lim", "Lima shop", "America/Lima", "PEN", "es", True, 2)], STORE_COLUMNS, token="tz-test")
+    db.insert(
+        "stores",
+        [("khi", "Karachi shop", "Asia/Karachi", "PKR", "ur", True, 1), ("lim", "Lima shop", "America/Lima", "PEN", "es", True, 2)],
+        STORE_COLUMNS,
+        token="tz-test",
+    )
     now = datetime.now(UTC)
     assert reports.store_today(db, "khi") == reports.local_today(["Asia/Karachi"], now)
     assert reports.store_today(db, "lim") == reports.local_today(["America/Lima"], now)
@@ -153,11 +168,28 @@ def test_the_ledger_moves_to_yearly_partitions_keeping_its_rows(interrupted_afte
     assert _partition_key(db) == "toYYYYMM(occurred_at)"
     rows = []
     for i, year in enumerate((2001, 2013, 2026)):
-        raw = json.dumps({
-            "v": 1, "event_id": str(uuid.uuid4()), "type": "sale", "leg": "out", "store_id": "s1", "terminal_id": "t1",
-            "occurred_at": f"{year}-03-04T10:00:00+05:00",
-            "rows": [{"sku": "atta", "quantity": "-1", "amount": "10", "on_hand_before": "5", "on_hand_after": "4", "changed": True, "outcome": "applied"}],
-        }).encode()
+        raw = json.dumps(
+            {
+                "v": 1,
+                "event_id": str(uuid.uuid4()),
+                "type": "sale",
+                "leg": "out",
+                "store_id": "s1",
+                "terminal_id": "t1",
+                "occurred_at": f"{year}-03-04T10:00:00+05:00",
+                "rows": [
+                    {
+                        "sku": "atta",
+                        "quantity": "-1",
+                        "amount": "10",
+                        "on_hand_before": "5",
+                        "on_hand_after": "4",
+                        "changed": True,
+                        "outcome": "applied",
+                    }
+                ],
+            }
+        ).encode()
         rows += [(*r[:-1], "b") for r in ledger_rows(raw, 0, i)]
     db.insert("ledger", rows, LEDGER_COLUMNS, "pre-005")
     [by_year] = [m for m in files if m.version == 5]
@@ -170,7 +202,9 @@ def test_the_ledger_moves_to_yearly_partitions_keeping_its_rows(interrupted_afte
     assert _partition_key(db) == "toYear(occurred_at)"
     assert db.query("SELECT count() FROM ledger").result_rows[0][0] == 3
     assert db.query("SELECT toYear(occurred_at) FROM ledger_first ORDER BY occurred_at").result_rows == [(2001,), (2013,), (2026,)]
-    assert db.query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'ledger_by_year'").result_rows[0][0] == 0
+    assert (
+        db.query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'ledger_by_year'").result_rows[0][0] == 0
+    )
     assert migrate(db) == []
 
 

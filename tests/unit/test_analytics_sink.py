@@ -1,5 +1,6 @@
 """The sink: acks only after a successful insert, retries while ClickHouse is down, and a batch
 retried after an ambiguous failure (stored, but the client saw an error) is not stored twice."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,12 +20,29 @@ SPEC = TableSpec("ledger", LEDGER_COLUMNS, ledger_rows, stamps_token=True)
 
 
 def entry(store: str = "s1", sku: str = "atta", qty: str = "-1") -> bytes:
-    return json.dumps({
-        "v": 1, "event_id": str(uuid.uuid4()), "type": "sale", "leg": "out", "store_id": store, "terminal_id": "t1",
-        "occurred_at": "2026-11-20T10:00:00+05:00", "received_at": "2026-11-20T10:00:01+05:00",
-        "rows": [{"sku": sku, "quantity": qty, "amount": "120.50", "on_hand_before": "5", "on_hand_after": "4",
-                  "changed": True, "outcome": "applied"}],
-    }).encode()
+    return json.dumps(
+        {
+            "v": 1,
+            "event_id": str(uuid.uuid4()),
+            "type": "sale",
+            "leg": "out",
+            "store_id": store,
+            "terminal_id": "t1",
+            "occurred_at": "2026-11-20T10:00:00+05:00",
+            "received_at": "2026-11-20T10:00:01+05:00",
+            "rows": [
+                {
+                    "sku": sku,
+                    "quantity": qty,
+                    "amount": "120.50",
+                    "on_hand_before": "5",
+                    "on_hand_after": "4",
+                    "changed": True,
+                    "outcome": "applied",
+                }
+            ],
+        }
+    ).encode()
 
 
 def count(db, sql: str = "SELECT count() FROM ledger") -> int:
@@ -41,6 +59,7 @@ def test_acks_follow_inserts_and_waits_out_an_outage(tmp_path):
     def ack(offset: int):
         async def _ack():
             acked.append(offset)
+
         return _ack
 
     async def scenario() -> None:
@@ -81,7 +100,12 @@ def test_replayed_entries_collapse_to_the_first():
     copy = json.loads(json.dumps(first))
     copy["rows"][0].update({"on_hand_before": "9", "on_hand_after": "9", "changed": False, "outcome": "before_count"})
     for offset, value in ((7, first), (12, copy), (7, first)):
-        db.insert("ledger", [(*r[:-1], f"b{offset}") for r in ledger_rows(json.dumps(value).encode(), 3, offset)], LEDGER_COLUMNS, f"x{uuid.uuid4()}")
+        db.insert(
+            "ledger",
+            [(*r[:-1], f"b{offset}") for r in ledger_rows(json.dumps(value).encode(), 3, offset)],
+            LEDGER_COLUMNS,
+            f"x{uuid.uuid4()}",
+        )
     assert count(db) == 3
     got = db.query("SELECT src_offset, on_hand_after, outcome FROM ledger_first").result_rows
     assert [(o, str(a), out) for o, a, out in got] == [(7, "4.000", "applied")]
@@ -100,8 +124,10 @@ def test_invalid_messages_are_dead_lettered_and_acked_in_order():
 
     async def scenario() -> None:
         for offset, raw in enumerate([entry(), b"{not json", entry(), None]):
+
             async def _ack(o=offset):
                 acked.append(o)
+
             sink.add(1, offset, raw, _ack)
         assert await sink.flush() == 4
 

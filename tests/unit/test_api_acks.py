@@ -1,4 +1,5 @@
 """One future per request, counted down by the delivery reports of its messages (api.producer._Acks)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -85,6 +86,7 @@ def _producer_with_probe(answers):
 def test_a_delivery_acked_while_a_probe_fails_keeps_the_broker_up():
     """After an outage librdkafka can fail a metadata probe (reconnect backoff) a moment after its
     own connection delivered a message: the delivery is fresher news, /health must not stay 503."""
+
     async def go():
         acks = _Acks(1, asyncio.get_running_loop())
 

@@ -2,6 +2,7 @@
 catalog, alert and webhook views filled in memory, a writer that acks at once, stub workers and
 analytics. (The live contract test, tests/integration/test_api_contract.py, fuzzes the same
 document against real processes.)"""
+
 from __future__ import annotations
 
 import itertools
@@ -47,9 +48,19 @@ class Writer:
 
 
 WORKER_ANSWERS = {
-    f"/stock/{STORE}/{SKU}": (200, {"store_id": STORE, "sku": SKU, "on_hand": "-1.5", "negative": True, "last_count_at": None,
-                                    "last_count_quantity": None, "updated_at": "2026-11-22T13:04:11.250000+00:00",
-                                    "movements_since_count": 2}),
+    f"/stock/{STORE}/{SKU}": (
+        200,
+        {
+            "store_id": STORE,
+            "sku": SKU,
+            "on_hand": "-1.5",
+            "negative": True,
+            "last_count_at": None,
+            "last_count_quantity": None,
+            "updated_at": "2026-11-22T13:04:11.250000+00:00",
+            "movements_since_count": 2,
+        },
+    ),
     f"/stock/{STORE}/nope": (404, {"error": "not_found", "detail": f"no stock recorded for sku 'nope' at store {STORE!r}"}),
     f"/stock/{STORE}": (200, {"items": [], "next_cursor": None}),
 }
@@ -58,9 +69,22 @@ WORKER_ANSWERS = {
 async def worker_get(url: str, params: dict[str, str], timeout_s: float) -> HttpAnswer:
     path = url.split("worker.test", 1)[1]
     if path.startswith("/reports"):  # the analytics process shares the stub
-        return HttpAnswer(200, json.dumps({"reports": [{"name": "daily_sales", "title": "Daily sales", "store_scoped": True,
-                                                        "params": [{"name": "store_id", "type": "String", "required": False,
-                                                                    "help": "store"}]}]}).encode(), {"content-type": "application/json"})
+        return HttpAnswer(
+            200,
+            json.dumps(
+                {
+                    "reports": [
+                        {
+                            "name": "daily_sales",
+                            "title": "Daily sales",
+                            "store_scoped": True,
+                            "params": [{"name": "store_id", "type": "String", "required": False, "help": "store"}],
+                        }
+                    ]
+                }
+            ).encode(),
+            {"content-type": "application/json"},
+        )
     status, body = WORKER_ANSWERS[path]
     return HttpAnswer(status, json.dumps(body).encode(), {"content-type": "application/json"})
 
@@ -73,9 +97,21 @@ def client():
     services.writer = Writer()
     for follower in services.followers.values():
         follower._ready.set()  # read up to the end: nothing on these topics
-    alert = Alert(alert_id=ALERT_ID, kind="low_stock", store_id=STORE, sku=SKU, on_hand="2", threshold="5", velocity="1.25",
-                  days_of_cover="1.6", suggested_reorder="12", reorder_unit="carton", event_id=uuid.uuid4(),
-                  occurred_at=NOW, raised_at=NOW)
+    alert = Alert(
+        alert_id=ALERT_ID,
+        kind="low_stock",
+        store_id=STORE,
+        sku=SKU,
+        on_hand="2",
+        threshold="5",
+        velocity="1.25",
+        days_of_cover="1.6",
+        suggested_reorder="12",
+        reorder_unit="carton",
+        event_id=uuid.uuid4(),
+        occurred_at=NOW,
+        raised_at=NOW,
+    )
     services.alerts.apply_message(alert.model_dump(mode="json"), 0)
     services.catalog.put_store(0, Store(store_id=STORE, name="Tapal corner"))
     services.catalog.put_product(0, Product(sku=SKU, name="Tapal Danedar 190g", names={"ur": "تپال"}, price="450.00", reorder_point="5"))
@@ -146,8 +182,16 @@ def test_webhook_answers(client):
     assert check(client, client.get("/v1/webhooks"), answers.WebhookList)["items"][0]["webhook_id"] == hook["webhook_id"]
     assert check(client, client.get(f"/v1/webhooks/{hook['webhook_id']}"), answers.WebhookOut) == hook
     services = client.app.state.services
-    dead = DeadLetter(webhook_id=hook["webhook_id"], alert_id=ALERT_ID, store_id=STORE, kind="low_stock", body="{}", attempts=12,
-                      last_error="HTTP 500", dead_at=NOW)
+    dead = DeadLetter(
+        webhook_id=hook["webhook_id"],
+        alert_id=ALERT_ID,
+        store_id=STORE,
+        kind="low_stock",
+        body="{}",
+        attempts=12,
+        last_error="HTTP 500",
+        dead_at=NOW,
+    )
     services.webhooks.put_dead_letter(0, dead)
     letters = check(client, client.get(f"/v1/webhooks/{hook['webhook_id']}/dead-letters"), answers.WebhookDeadLetters)
     assert [d["alert_id"] for d in letters["items"]] == [str(ALERT_ID)]
@@ -172,11 +216,16 @@ def test_a_workers_error_is_given_in_the_api_error_shape(client):
 def test_worker_error_shapes():
     issue = {"index": None, "field": None}
     assert json.loads(worker_error(504, b'{"error": "not_caught_up", "detail": "partition 3 ..."}')) == {
-        "error": "not_caught_up", "detail": [{**issue, "reason": "partition 3 ..."}]}
+        "error": "not_caught_up",
+        "detail": [{**issue, "reason": "partition 3 ..."}],
+    }
     assert json.loads(worker_error(504, b'{"error": "not_caught_up"}'))["detail"] == [{**issue, "reason": "not_caught_up"}]
     same = b'{"error": "x", "detail": [{"index": null, "field": null, "reason": "r"}]}'
     assert worker_error(400, same) == same  # already the API's shape
-    assert json.loads(worker_error(404, b"404: Not Found")) == {"error": "worker_http_404", "detail": [{**issue, "reason": "404: Not Found"}]}
+    assert json.loads(worker_error(404, b"404: Not Found")) == {
+        "error": "worker_http_404",
+        "detail": [{**issue, "reason": "404: Not Found"}],
+    }
     assert json.loads(worker_error(418, b""))["detail"][0]["reason"] == "HTTP 418 from a stream worker"
 
 

@@ -1,4 +1,5 @@
 """Error bodies of POST /v1/events (and lookups), without Kafka or HTTP."""
+
 from __future__ import annotations
 
 import asyncio
@@ -197,9 +198,17 @@ def test_a_transfer_is_written_as_two_legs_and_fails_as_one_event():
     from api.producer import DeliveryResult
     from schemas.events import EventAdapter
 
-    transfer = EventAdapter.validate_python({
-        "event_id": "6f1c7c9e-1d5b-4a53-9a3c-2b1f0f6f4a10", "type": "transfer", "store_id": "a", "to_store_id": "b",
-        "terminal_id": "t", "occurred_at": "2026-11-22T10:00:00+05:00", "lines": [{"sku": "x", "quantity": "1"}]})
+    transfer = EventAdapter.validate_python(
+        {
+            "event_id": "6f1c7c9e-1d5b-4a53-9a3c-2b1f0f6f4a10",
+            "type": "transfer",
+            "store_id": "a",
+            "to_store_id": "b",
+            "terminal_id": "t",
+            "occurred_at": "2026-11-22T10:00:00+05:00",
+            "lines": [{"sku": "x", "quantity": "1"}],
+        }
+    )
     items, owners = ingest.messages([transfer])
     assert [key for key, _, _ in items] == [b"a", b"b"] and owners == [0, 0]
     assert ("bazaar-leg", b"in") in items[1][2] and all(h[0] != "bazaar-leg" for h in items[0][2])
@@ -214,7 +223,9 @@ def test_bad_token_is_400():
     assert (info.value.status, info.value.error) == (400, "invalid_token")
     assert info.value.detail[0]["field"] == "after"
     assert lookup_params("v1.3:10,1:5", negative=False, limit=5, cursor=None) == {
-        "after": "v1.1:5,3:10", "negative": "false", "limit": "5",
+        "after": "v1.1:5,3:10",
+        "negative": "false",
+        "limit": "5",
     }
 
 
@@ -240,6 +251,7 @@ def test_token_is_max_offset_per_partition():
 
 def _lookup(handler, urls, timeout_ms=300):
     """``handler(url, query)`` -> HttpAnswer, or raises Unreachable, as ``api.http.getter`` does."""
+
     async def get(url, params, timeout_s):
         assert timeout_s > 0
         return handler(url, params)

@@ -1,4 +1,5 @@
 """api/guard.py in process: what counts against a body's time budget, and the content-type rule."""
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,15 @@ def test_a_body_past_its_limit_is_413_as_it_arrives():
     assert (refused.value.status, refused.value.error) == (413, "body_too_large")
 
 
-@pytest.mark.parametrize("value, expected", [(b"application/json", "application/json"), (b"Application/JSON ; charset=utf-8", "application/json"),
-                                             (b"text/plain;charset=UTF-8", "text/plain"), (None, None)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (b"application/json", "application/json"),
+        (b"Application/JSON ; charset=utf-8", "application/json"),
+        (b"text/plain;charset=UTF-8", "text/plain"),
+        (None, None),
+    ],
+)
 def test_media_type(value, expected):
     assert media_type(value) == expected
 

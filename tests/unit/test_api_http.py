@@ -1,5 +1,6 @@
 """``api.http.getter``: the API's GET to a worker or the analytics process, against a real local
 aiohttp server (no Kafka): status, body and headers as sent; no answer raises ``Unreachable``."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,11 @@ def _free_port() -> int:
 def test_get_passes_status_body_headers_and_query():
     async def stock(request: web.Request) -> web.Response:
         await asyncio.sleep(0)
-        return web.json_response({"sku": request.match_info["sku"], "query": dict(request.query)}, status=504,
-                                 headers={"Content-Disposition": 'attachment; filename="x.csv"'})
+        return web.json_response(
+            {"sku": request.match_info["sku"], "query": dict(request.query)},
+            status=504,
+            headers={"Content-Disposition": 'attachment; filename="x.csv"'},
+        )
 
     async def go():
         app = web.Application()

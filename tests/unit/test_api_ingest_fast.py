@@ -1,5 +1,6 @@
 """The fast path of ``POST /v1/events`` (whole body validated from its bytes, one serialisation per
 event) gives exactly what the exact path and the contract's own functions give."""
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,7 @@ def test_generated_batches_take_the_fast_path_with_the_same_events():
     kinds = {b["type"] for b in items}
     assert kinds == {"sale", "purchase", "return", "adjustment", "count", "transfer"}
     for i in range(0, len(items), 100):
-        raw = json.dumps({"events": items[i:i + 100]}).encode()
+        raw = json.dumps({"events": items[i : i + 100]}).encode()
         assert ingest._parse_fast(raw, MAX) is not None
         assert same_as_exact(raw)[0] == "ok"
 
@@ -56,8 +57,14 @@ def test_single_events_take_the_fast_path():
 
 
 def sale(**over) -> dict:
-    body = {"event_id": "6f1c7c9e-1d5b-4a53-9a3c-2b1f0f6f4a10", "type": "sale", "store_id": "s1", "terminal_id": "t1",
-            "occurred_at": "2026-11-22T09:30:00+05:00", "lines": [{"sku": "rice", "quantity": "0.125", "unit_price": "10.00"}]}
+    body = {
+        "event_id": "6f1c7c9e-1d5b-4a53-9a3c-2b1f0f6f4a10",
+        "type": "sale",
+        "store_id": "s1",
+        "terminal_id": "t1",
+        "occurred_at": "2026-11-22T09:30:00+05:00",
+        "lines": [{"sku": "rice", "quantity": "0.125", "unit_price": "10.00"}],
+    }
     body.update(over)
     return body
 
@@ -93,8 +100,12 @@ EDGES = [
     b"",
     b'{"type": "sale",',
     # server-only fields sent by a terminal
-    json.dumps(sale(received_at="2020-01-01T00:00:00Z",
-                    lines=[{"sku": "rice", "quantity": "1", "unit_price": "1", "entered_quantity": "5", "entered_unit": "kg"}])).encode(),
+    json.dumps(
+        sale(
+            received_at="2020-01-01T00:00:00Z",
+            lines=[{"sku": "rice", "quantity": "1", "unit_price": "1", "entered_quantity": "5", "entered_unit": "kg"}],
+        )
+    ).encode(),
 ]
 
 

@@ -1,4 +1,5 @@
 """The API's report routes pass the analytics process's answers through, and say 503 when it is gone."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,16 +21,21 @@ pytestmark = pytest.mark.unit
 
 def analytics_app(seen: list[tuple[str, dict]]):
     """An ``HttpGet`` standing in for the analytics process: (url, query) recorded, answers by path."""
+
     async def get(url: str, params: dict[str, str], timeout_s: float) -> HttpAnswer:
         seen.append((url, params))
         path = url.split("analytics.test", 1)[-1]
         if path == "/reports/daily_sales" and params.get("format") == "csv":
-            return HttpAnswer(200, b"store_id,day\ns1,2026-11-22\n", {
-                "content-type": "text/csv", "content-disposition": 'attachment; filename="daily_sales.csv"'})
+            return HttpAnswer(
+                200,
+                b"store_id,day\ns1,2026-11-22\n",
+                {"content-type": "text/csv", "content-disposition": 'attachment; filename="daily_sales.csv"'},
+            )
         if path == "/reports/nope":
             return HttpAnswer(404, b'{"error": "unknown_report", "detail": []}', {"content-type": "application/json"})
         body = {"report": path.rsplit("/", 1)[-1], "params": params, "columns": [], "rows": []}
         return HttpAnswer(200, json.dumps(body).encode(), {"content-type": "application/json"})
+
     return get
 
 

@@ -1,4 +1,5 @@
 """bench/apply_path.py: the agent's in-process path applies a generated data set exactly."""
+
 import pytest
 
 from bench import apply_path
@@ -44,7 +45,10 @@ def test_its_databases_are_opened_with_the_worker_s_options(tmp_path):
     options = store.options  # faust.stores.rocksdb.RocksDBOptions, as the stock table's store holds them
     assert options.use_rocksdict
     assert (options.write_buffer_size, options.max_write_buffer_number, options.block_cache_size) == (
-        settings.stream_rocksdb_write_buffer_mb << 20, settings.stream_rocksdb_write_buffers, settings.stream_rocksdb_block_cache_mb << 20)
+        settings.stream_rocksdb_write_buffer_mb << 20,
+        settings.stream_rocksdb_write_buffers,
+        settings.stream_rocksdb_block_cache_mb << 20,
+    )
     db = store._db_for_partition(3)
     db[b"k"] = b"v"
     assert store._db_for_partition(3)[b"k"] == b"v" and (tmp_path / "3").is_dir()

@@ -1,4 +1,5 @@
 """BatchStates: the stock table as one batch sees it (read once, written once per key, right partition)."""
+
 from datetime import timedelta
 
 import orjson
@@ -22,11 +23,16 @@ def _event(kind: str, store: str, lines: list[tuple[str, str]], minute: int):
     import uuid
     from datetime import timedelta
 
-    return EventAdapter.validate_python({
-        "event_id": str(uuid.uuid4()), "type": kind, "store_id": store, "terminal_id": "t1",
-        "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(),
-        "lines": [{"sku": sku, "quantity": q, **({"unit_price": "10"} if kind == "sale" else {})} for sku, q in lines],
-    })
+    return EventAdapter.validate_python(
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": kind,
+            "store_id": store,
+            "terminal_id": "t1",
+            "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(),
+            "lines": [{"sku": sku, "quantity": q, **({"unit_price": "10"} if kind == "sale" else {})} for sku, q in lines],
+        }
+    )
 
 
 def sale(store, lines, minute):
@@ -261,8 +267,9 @@ def test_values_of_the_first_layout_are_read_and_rewritten(tmp_path):
     table = FakeTable(tmp_path)
     db = table.data._db_for_partition(0)
     at = int(T0.timestamp()) * 1_000_000  # inside the late window of the sale below
-    db[b"s1|dal"] = orjson.dumps([None, "", 0, "", 0, 0, 0, None, None, {"b": [at, -500, "d2", 0]},
-                                  [{}, [], None, []], -500, at])  # one array, the movements inside
+    db[b"s1|dal"] = orjson.dumps(
+        [None, "", 0, "", 0, 0, 0, None, None, {"b": [at, -500, "d2", 0]}, [{}, [], None, []], -500, at]
+    )  # one array, the movements inside
     states = BatchStates(table)
     assert states.get("s1|dal").on_hand == -500 and dict(states.get("s1|dal").moves) == {"b": [at, -500, "d2", 0]}
     ev = sale("s1", [("dal", "1")], minute=5)
@@ -299,7 +306,13 @@ def test_batches_restarts_and_a_rebuilt_changelog_agree_with_the_plain_rules(tmp
     for source in (BatchStates(table), BatchStates(rebuilt)):
         for key, want in plain.items():
             got = source.get(key)
-            assert (got.on_hand, got.base, got.folded_until, got.count_at, got.horizon) == (want.on_hand, want.base, want.folded_until, want.count_at, want.horizon)
+            assert (got.on_hand, got.base, got.folded_until, got.count_at, got.horizon) == (
+                want.on_hand,
+                want.base,
+                want.folded_until,
+                want.count_at,
+                want.horizon,
+            )
             assert len(got.moves) == len(want.moves) and dict(got.moves) == dict(want.moves)  # (the count is kept, not scanned)
 
 

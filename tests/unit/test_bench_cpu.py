@@ -1,4 +1,5 @@
 """The benchmark's CPU sampler: cores busy over a window that ends some seconds before the last sample."""
+
 from __future__ import annotations
 
 import os

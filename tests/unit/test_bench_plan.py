@@ -1,4 +1,5 @@
 """`bazaar bench --set FIELD=JSON`: plan overrides for a custom run."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,7 @@ def test_overrides_change_the_fields_and_make_a_custom_run():
     assert plan.main_stores == FULL.main_stores
 
 
-@pytest.mark.parametrize("item", ["nope=1", "e2e_batch", "mode=\"full\"", "e2e_batch=[1,"])
+@pytest.mark.parametrize("item", ["nope=1", "e2e_batch", 'mode="full"', "e2e_batch=[1,"])
 def test_bad_overrides_are_refused_with_the_field_named(item):
     with pytest.raises(ValueError, match="--set"):
         plan_for(False, None, [item])

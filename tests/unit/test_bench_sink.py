@@ -1,4 +1,5 @@
 """The clickhouse-sink benchmark stage's pure helpers: metrics parsing, backlog flatness, replay order."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,7 @@ bazaar_analytics_insert_seconds_bucket{le="0.005",table="ledger"} 3.0
 
 def test_parse_metrics_keeps_the_tables_series_and_unlabelled_ones():
     got = parse_metrics(METRICS, "ledger")
-    assert got == {"bazaar_analytics_inserted_rows_total": 1234.0, "bazaar_analytics_backlog": 42.0,
-                   "bazaar_analytics_clickhouse_up": 1.0}
+    assert got == {"bazaar_analytics_inserted_rows_total": 1234.0, "bazaar_analytics_backlog": 42.0, "bazaar_analytics_clickhouse_up": 1.0}
 
 
 def test_a_sawtooth_backlog_is_flat_and_a_growing_one_is_not():
@@ -36,8 +36,16 @@ def test_a_sawtooth_backlog_is_flat_and_a_growing_one_is_not():
 
 
 def test_replay_order_interleaves_partitions_by_progress():
-    ledger = Ledger(items=[(0, b"k", b"a0", []), (0, b"k", b"a1", []), (1, b"k", b"b0", []),
-                           (1, b"k", b"b1", []), (1, b"k", b"b2", []), (1, b"k", b"b3", [])])
+    ledger = Ledger(
+        items=[
+            (0, b"k", b"a0", []),
+            (0, b"k", b"a1", []),
+            (1, b"k", b"b0", []),
+            (1, b"k", b"b1", []),
+            (1, b"k", b"b2", []),
+            (1, b"k", b"b3", []),
+        ]
+    )
     order = [v for _p, _k, v, _h in ledger.interleaved()]
     assert order == [b"b0", b"a0", b"b1", b"b2", b"a1", b"b3"]
     assert sorted(order) == sorted(v for _p, _k, v, _h in ledger.items)

@@ -1,4 +1,5 @@
 """CSV import: good rows become products, each bad row is reported with its line number."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -22,7 +23,13 @@ def test_a_full_row():
     p = row.product
     assert row.line == 2
     assert (p.sku, p.name, p.names, p.barcodes, p.category, p.unit) == (
-        "rice", "Basmati rice", {"ur": "چاول", "hi": "चावल"}, ["8961", "8962"], "grains", "kg")
+        "rice",
+        "Basmati rice",
+        {"ur": "چاول", "hi": "चावल"},
+        ["8961", "8962"],
+        "grains",
+        "kg",
+    )
     assert [(k.unit, k.size) for k in p.packs] == [("bag", Decimal(5)), ("sack", Decimal(25))]
     assert (p.cost, p.price, p.active) == (Decimal("180.00"), Decimal("220.50"), True)
     assert (p.reorder_point, p.reorder_min, p.reorder_max, p.lead_time_days) == (10, 5, 50, 3)
@@ -58,12 +65,14 @@ def test_bad_rows_are_reported_with_their_line_numbers():
 
 
 def test_more_bad_packs_and_quantities():
-    rows, errors = parse("sku,name,unit,packs,reorder_point\n"
-                         "a,A,piece,carton:twelve,\n"
-                         "b,B,piece,piece:12,\n"
-                         "c,C,piece,Carton:12|carton:6,\n"
-                         "d,D,kg,,0.0001\n"
-                         "e,E,piece,box:0,\n")
+    rows, errors = parse(
+        "sku,name,unit,packs,reorder_point\n"
+        "a,A,piece,carton:twelve,\n"
+        "b,B,piece,piece:12,\n"
+        "c,C,piece,Carton:12|carton:6,\n"
+        "d,D,kg,,0.0001\n"
+        "e,E,piece,box:0,\n"
+    )
     assert rows == []
     reasons = {e.line: e.reason for e in errors}
     assert reasons[2] == "packs: size 'twelve' of 'carton' is not a decimal number"
@@ -76,16 +85,18 @@ def test_more_bad_packs_and_quantities():
 def test_missing_sku_and_extra_cells():
     rows, errors = parse("sku,name\n,No sku\nx,X,extra\n")
     assert rows == []
-    assert [(e.line, e.sku, e.reason) for e in errors] == [
-        (2, None, "sku: required"), (3, "x", "3 cells but the header has 2 columns")]
+    assert [(e.line, e.sku, e.reason) for e in errors] == [(2, None, "sku: required"), (3, "x", "3 cells but the header has 2 columns")]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "empty file"),
-    ("name,unit\nx,kg\n", "missing column(s) sku"),
-    ("sku,name,colour\n", "unknown column(s) 'colour'"),
-    ("sku,name,name\n", "appear more than once"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty file"),
+        ("name,unit\nx,kg\n", "missing column(s) sku"),
+        ("sku,name,colour\n", "unknown column(s) 'colour'"),
+        ("sku,name,name\n", "appear more than once"),
+    ],
+)
 def test_file_level_errors(text, message):
     with pytest.raises(CsvFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(text)
@@ -112,7 +123,7 @@ def test_a_file_in_pieces_reads_as_the_whole(rows, bom, cuts):
     text = ("\ufeff" if bom else "") + "sku,name,name_ur,unit\n" + "".join(",".join(cells) + end for cells, end in rows)
     data, pieces, at = text.encode(), [], 0
     for n in cuts:  # cut anywhere, inside a multi-byte letter or between "\r" and "\n" too
-        pieces.append(data[at:at + n])
+        pieces.append(data[at : at + n])
         at += n
     pieces.append(data[at:])
     whole_rows, whole_errors = parse(text)

@@ -1,5 +1,6 @@
 """The streamed catalog import (api/catalog_import.py): batches as the body arrives, errors in line
 order, bounded listing, a refused header stores nothing."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,7 @@ async def pieces(data: bytes, size: int, arrived: list[int]):
     for at in range(0, len(data), size):
         arrived.append(at + size)
         await asyncio.sleep(0)
-        yield data[at:at + size]
+        yield data[at : at + size]
 
 
 def run(data: bytes, size: int = 7, fail: set[str] = frozenset()):

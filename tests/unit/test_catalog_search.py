@@ -1,4 +1,5 @@
 """Product search: names in any language (Urdu, Hindi, Latin), sku and barcode prefixes, paging."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,13 @@ from schemas.catalog import Product
 pytestmark = pytest.mark.unit
 
 PRODUCTS = [
-    Product(sku="rice-basmati-5kg", name="Basmati Rice 5kg", names={"ur": "باسمتی چاول", "hi": "बासमती चावल"},
-            barcodes=["8961000000011"], unit="kg"),
+    Product(
+        sku="rice-basmati-5kg",
+        name="Basmati Rice 5kg",
+        names={"ur": "باسمتی چاول", "hi": "बासमती चावल"},
+        barcodes=["8961000000011"],
+        unit="kg",
+    ),
     Product(sku="rice-sella", name="Sella Rice", names={"ur": "سیلا چاول", "hi": "सेला चावल"}, barcodes=["8961000000028"]),
     Product(sku="tapal-danedar-190g", name="Tapal Danedar 190g", names={"ur": "ٹپال دانے دار"}, barcodes=["8964000000019"]),
     Product(sku="daal-chana", name="Chana Daal", names={"ur": "چنے کی دال", "hi": "चना दाल"}),
@@ -26,24 +32,27 @@ def skus(query: str, limit: int = 50) -> list[str]:
     return items
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("چاول", ["rice-basmati-5kg", "rice-sella"]),  # Urdu word in the middle of the name
-    ("चावल", ["rice-basmati-5kg", "rice-sella"]),  # Hindi
-    ("باسمتی", ["rice-basmati-5kg"]),
-    ("बासमती चावल", ["rice-basmati-5kg"]),  # the whole Hindi name
-    ("rice", ["rice-basmati-5kg", "rice-sella"]),  # sku prefix first
-    ("RICE-SEL", ["rice-sella"]),  # case-insensitive sku prefix
-    ("8961", ["rice-basmati-5kg", "rice-sella"]),  # barcode prefix
-    ("8964000000019", ["tapal-danedar-190g"]),  # exact barcode
-    ("danedar", ["tapal-danedar-190g"]),
-    ("tapal dane", ["tapal-danedar-190g"]),
-    ("दाल", ["daal-chana"]),  # Hindi word at the end of the name
-    ("دال", ["daal-chana"]),  # Urdu
-    ("chana", ["daal-chana"]),  # Latin word at the start of the name, not a sku prefix
-    ("cafe", ["cafe-creme"]),
-    ("CRÈME", ["cafe-creme"]),  # accents and case folded
-    ("nothing-like-this", []),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("چاول", ["rice-basmati-5kg", "rice-sella"]),  # Urdu word in the middle of the name
+        ("चावल", ["rice-basmati-5kg", "rice-sella"]),  # Hindi
+        ("باسمتی", ["rice-basmati-5kg"]),
+        ("बासमती चावल", ["rice-basmati-5kg"]),  # the whole Hindi name
+        ("rice", ["rice-basmati-5kg", "rice-sella"]),  # sku prefix first
+        ("RICE-SEL", ["rice-sella"]),  # case-insensitive sku prefix
+        ("8961", ["rice-basmati-5kg", "rice-sella"]),  # barcode prefix
+        ("8964000000019", ["tapal-danedar-190g"]),  # exact barcode
+        ("danedar", ["tapal-danedar-190g"]),
+        ("tapal dane", ["tapal-danedar-190g"]),
+        ("दाल", ["daal-chana"]),  # Hindi word at the end of the name
+        ("دال", ["daal-chana"]),  # Urdu
+        ("chana", ["daal-chana"]),  # Latin word at the start of the name, not a sku prefix
+        ("cafe", ["cafe-creme"]),
+        ("CRÈME", ["cafe-creme"]),  # accents and case folded
+        ("nothing-like-this", []),
+    ],
+)
 def test_search_matches(query, expected):
     assert skus(query) == expected
 
@@ -88,8 +97,28 @@ def test_bad_cursor_is_refused():
 
 # ---- the index answers as the scan -------------------------------------------------------------------
 
-WORDS = ["rice", "Rice", "basmati", "bas", "sella", "tea", "té", "chai", "چاول", "چائے", "كي", "کی", "चावल", "चाय",
-         "5kg", "١٢", "a", "ab", "dal-chana", "x.y"]
+WORDS = [
+    "rice",
+    "Rice",
+    "basmati",
+    "bas",
+    "sella",
+    "tea",
+    "té",
+    "chai",
+    "چاول",
+    "چائے",
+    "كي",
+    "کی",
+    "चावल",
+    "चाय",
+    "5kg",
+    "١٢",
+    "a",
+    "ab",
+    "dal-chana",
+    "x.y",
+]
 SKUS = st.builds(str.__add__, st.sampled_from("abAB1"), st.text(alphabet="abAB-1.:", max_size=4))
 PRODUCTS_ST = st.builds(
     lambda sku, name, others, barcodes: Product(sku=sku, name=name, names=dict(zip(("ur", "hi"), others)), barcodes=barcodes),

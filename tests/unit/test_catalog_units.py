@@ -1,4 +1,5 @@
 """Pack and measure conversion at ingest, and the unknown-reference rule (pure)."""
+
 from __future__ import annotations
 
 import uuid
@@ -56,21 +57,37 @@ def test_unknown_unit_is_refused():
 
 
 def event(store="managed", lines=None, **over):
-    body = {"event_id": str(uuid.uuid4()), "type": "purchase", "supplier": "s", "store_id": store, "terminal_id": "t",
-            "occurred_at": "2026-11-22T09:30:00+05:00",
-            "lines": lines or [{"sku": "soap", "quantity": "1", "unit": "carton", "unit_cost": "600.00"}]}
+    body = {
+        "event_id": str(uuid.uuid4()),
+        "type": "purchase",
+        "supplier": "s",
+        "store_id": store,
+        "terminal_id": "t",
+        "occurred_at": "2026-11-22T09:30:00+05:00",
+        "lines": lines or [{"sku": "soap", "quantity": "1", "unit": "carton", "unit_cost": "600.00"}],
+    }
     body.update(over)
     return EventAdapter.validate_python(body)
 
 
 def test_lines_are_converted_and_keep_what_was_entered():
-    e = event(lines=[{"sku": "soap", "quantity": "1", "unit": "carton", "unit_cost": "600.00"},
-                     {"sku": "rice", "quantity": "500", "unit": "g", "unit_cost": "0.25"},
-                     {"sku": "milk", "quantity": "2", "unit_cost": "300"}])
+    e = event(
+        lines=[
+            {"sku": "soap", "quantity": "1", "unit": "carton", "unit_cost": "600.00"},
+            {"sku": "rice", "quantity": "500", "unit": "g", "unit_cost": "0.25"},
+            {"sku": "milk", "quantity": "2", "unit_cost": "300"},
+        ]
+    )
     out = check([e], Catalog(), strict=False, batch=False)
     assert out.issues == []
     soap, rice, milk = out.events[0].lines
-    assert (soap.quantity, soap.unit, soap.entered_quantity, soap.entered_unit, soap.unit_cost) == (12, "piece", 1, "carton", Decimal("600.00"))
+    assert (soap.quantity, soap.unit, soap.entered_quantity, soap.entered_unit, soap.unit_cost) == (
+        12,
+        "piece",
+        1,
+        "carton",
+        Decimal("600.00"),
+    )
     assert (rice.quantity, rice.unit, rice.entered_quantity, rice.entered_unit) == (Decimal("0.5"), "kg", 500, "g")
     assert milk == e.lines[2]  # no unit: untouched
 
@@ -90,7 +107,9 @@ def test_transfer_to_a_managed_store_checks_skus():
 
 
 def test_unregistered_store_is_accepted_and_reported():
-    e = event(store="corner", lines=[{"sku": "ghee", "quantity": "1", "unit_cost": "1"}, {"sku": "soap", "quantity": "1", "unit_cost": "1"}])
+    e = event(
+        store="corner", lines=[{"sku": "ghee", "quantity": "1", "unit_cost": "1"}, {"sku": "soap", "quantity": "1", "unit_cost": "1"}]
+    )
     out = check([e], Catalog(), strict=False, batch=False)
     assert out.issues == [] and out.events == [e]
     counted = out.uncatalogued
@@ -98,9 +117,14 @@ def test_unregistered_store_is_accepted_and_reported():
 
 
 def test_uncatalogued_counts_each_event_once_per_store_and_unknown_sku():
-    sale = event(store="corner", lines=[{"sku": "ghee", "quantity": "1", "unit_cost": "1"},
-                                        {"sku": "ghee", "quantity": "2", "unit_cost": "1"},
-                                        {"sku": "soap", "quantity": "1", "unit_cost": "1"}])
+    sale = event(
+        store="corner",
+        lines=[
+            {"sku": "ghee", "quantity": "1", "unit_cost": "1"},
+            {"sku": "ghee", "quantity": "2", "unit_cost": "1"},
+            {"sku": "soap", "quantity": "1", "unit_cost": "1"},
+        ],
+    )
     transfer = event(store="corner", type="transfer", to_store_id="kiosk", lines=[{"sku": "tea", "quantity": "1"}])
     registered = event(store="managed", lines=[{"sku": "soap", "quantity": "1", "unit_cost": "1"}])
     out = check([sale, transfer, registered, sale], Catalog(), strict=False, batch=True)
@@ -118,8 +142,12 @@ def test_unit_on_an_uncatalogued_sku_is_refused():
 
 
 def test_unknown_unit_and_too_fine_quantity_are_refused():
-    e = event(lines=[{"sku": "soap", "quantity": "1", "unit": "tin", "unit_cost": "1"},
-                     {"sku": "rice", "quantity": "0.5", "unit": "g", "unit_cost": "1"}])
+    e = event(
+        lines=[
+            {"sku": "soap", "quantity": "1", "unit": "tin", "unit_cost": "1"},
+            {"sku": "rice", "quantity": "0.5", "unit": "g", "unit_cost": "1"},
+        ]
+    )
     assert [i.field for i in check([e], Catalog(), strict=False, batch=False).issues] == ["lines[0].unit", "lines[1].quantity"]
 
 
@@ -146,7 +174,9 @@ def test_an_event_without_server_fields_is_passed_on_as_it_is_and_either_field_a
     plain = event(lines=[{"sku": "soap", "quantity": "1", "unit_cost": "1"}, {"sku": "rice", "quantity": "2", "unit_cost": "3"}])
     assert without_server_fields(plain) is plain
     for field, value in (("entered_unit", "carton"), ("entered_quantity", "2")):
-        e = event(lines=[{"sku": "soap", "quantity": "1", "unit_cost": "1"}, {"sku": "rice", "quantity": "2", "unit_cost": "3", field: value}])
+        e = event(
+            lines=[{"sku": "soap", "quantity": "1", "unit_cost": "1"}, {"sku": "rice", "quantity": "2", "unit_cost": "3", field: value}]
+        )
         posted = without_server_fields(e)
         assert posted is not e
         assert [(line.entered_quantity, line.entered_unit) for line in posted.lines] == [(None, None), (None, None)]

@@ -1,6 +1,7 @@
 """`bazaar --help` and `bazaar X --help` answer at once, in a fresh process each, and say what they
 must; building the parser for a subcommand imports neither Faust nor chDB nor any other module the
 job itself needs; `bazaar up` names every child it starts, in its help and its ready line."""
+
 from __future__ import annotations
 
 import os
@@ -19,14 +20,29 @@ pytestmark = pytest.mark.unit
 
 HELP_WITHIN_S = 5.0  # a fresh interpreter answering --help on a busy 2-core machine
 # what only running a job needs; a --help that imports one of these pays for it before answering
-HEAVY = ("faust", "mode", "aiokafka", "chdb", "clickhouse_connect", "fastapi", "starlette", "uvicorn",
-         "rocksdict", "quixstreams", "pandas", "pyarrow", "playwright", "aiohttp")
+HEAVY = (
+    "faust",
+    "mode",
+    "aiokafka",
+    "chdb",
+    "clickhouse_connect",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "rocksdict",
+    "quixstreams",
+    "pandas",
+    "pyarrow",
+    "playwright",
+    "aiohttp",
+)
 
 
 def bazaar(*args: str) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "bazaar.cli", *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "COLUMNS": "200"})
+    done = subprocess.run(
+        [sys.executable, "-m", "bazaar.cli", *args], capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"}
+    )
     return done, time.monotonic() - started
 
 
@@ -81,9 +97,18 @@ def test_only_the_chosen_subcommand_module_is_imported():
 
 
 def test_ready_line_names_where_every_child_answers(tmp_path):
-    settings = Settings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:19092", api_host="127.0.0.1", api_port=18000,
-                        worker_host="127.0.0.1", worker_port=16066, notifier_host="127.0.0.1",
-                        notifier_port=16070, analytics_port=16068, analytics_url="http://127.0.0.1:16068")
+    settings = Settings(
+        data_dir=tmp_path,
+        kafka_bootstrap="127.0.0.1:19092",
+        api_host="127.0.0.1",
+        api_port=18000,
+        worker_host="127.0.0.1",
+        worker_port=16066,
+        notifier_host="127.0.0.1",
+        notifier_port=16070,
+        analytics_port=16068,
+        analytics_url="http://127.0.0.1:16068",
+    )
     line = ready_line(Stack(settings, workers=2))
     assert line.startswith("ready: API on http://127.0.0.1:18000, workers on http://127.0.0.1:16066, http://127.0.0.1:16067, ")
     assert "notifier on http://127.0.0.1:16070" in line and "analytics on http://127.0.0.1:16068" in line

@@ -1,5 +1,6 @@
 """The contract's bounds on time and on how decimals are written: what a worker could not compute
 with (dates near years 1 and 9999) or what a shopkeeper did not mean ("1_000", " 5 ") is refused."""
+
 from __future__ import annotations
 
 import uuid
@@ -18,8 +19,14 @@ pytestmark = pytest.mark.unit
 
 
 def _sale(occurred_at: str, quantity="1", price="10") -> dict:
-    return {"type": "sale", "event_id": str(uuid.uuid4()), "store_id": "s1", "terminal_id": "t1",
-            "occurred_at": occurred_at, "lines": [{"sku": "rice", "quantity": quantity, "unit_price": price}]}
+    return {
+        "type": "sale",
+        "event_id": str(uuid.uuid4()),
+        "store_id": "s1",
+        "terminal_id": "t1",
+        "occurred_at": occurred_at,
+        "lines": [{"sku": "rice", "quantity": quantity, "unit_price": price}],
+    }
 
 
 def _errors(body: dict) -> list[dict]:
@@ -28,12 +35,15 @@ def _errors(body: dict) -> list[dict]:
     return info.value.errors()
 
 
-@pytest.mark.parametrize("at, kind", [
-    ("9999-12-31T23:59:59-05:00", "time_in_future"),
-    ("0001-01-01T00:00:00+05:00", "time_too_early"),
-    ("1999-12-31T23:59:59Z", "time_too_early"),
-    ("2000-01-01T04:59:59+05:00", "time_too_early"),  # 1999-12-31T23:59:59Z
-])
+@pytest.mark.parametrize(
+    "at, kind",
+    [
+        ("9999-12-31T23:59:59-05:00", "time_in_future"),
+        ("0001-01-01T00:00:00+05:00", "time_too_early"),
+        ("1999-12-31T23:59:59Z", "time_too_early"),
+        ("2000-01-01T04:59:59+05:00", "time_too_early"),  # 1999-12-31T23:59:59Z
+    ],
+)
 def test_times_out_of_range_are_refused_naming_the_field(at, kind):
     [error] = _errors(_sale(at))
     assert error["type"] == kind
@@ -56,9 +66,13 @@ def test_the_skew_allowance_is_a_setting():
     EventAdapter.validate_python(_sale(ahead))
 
 
-@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
-                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5)), timezone(timedelta(hours=-12)),
-                                               timezone(timedelta(hours=14))])))
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5)), timezone(timedelta(hours=-12)), timezone(timedelta(hours=14))]),
+    )
+)
 def test_every_accepted_time_has_a_local_day_in_every_zone(at):
     """Whatever the contract admits, any store's local calendar day of it can be computed."""
     try:

@@ -1,5 +1,6 @@
 """The Kubernetes worker's memory limit leaves room for the RocksDB memory its settings allow when
 one worker holds every partition (the other pod down), plus the Python heap."""
+
 import re
 from pathlib import Path
 
@@ -12,8 +13,12 @@ pytestmark = pytest.mark.unit
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 PYTHON_HEAP_MIB = 768  # worker RSS beyond RocksDB, measured up to ~700 MiB with 2 M keys (bench scale stage)
 _UNITS = {"Mi": 1, "Gi": 1024}
-MEMORY_SETTINGS = ("BAZAAR_PARTITIONS", "BAZAAR_STREAM_ROCKSDB_WRITE_BUFFER_MB", "BAZAAR_STREAM_ROCKSDB_WRITE_BUFFERS",
-                   "BAZAAR_STREAM_ROCKSDB_BLOCK_CACHE_MB")
+MEMORY_SETTINGS = (
+    "BAZAAR_PARTITIONS",
+    "BAZAAR_STREAM_ROCKSDB_WRITE_BUFFER_MB",
+    "BAZAAR_STREAM_ROCKSDB_WRITE_BUFFERS",
+    "BAZAAR_STREAM_ROCKSDB_BLOCK_CACHE_MB",
+)
 
 
 def _config() -> dict[str, str]:

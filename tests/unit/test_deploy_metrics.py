@@ -1,5 +1,6 @@
 """Every Prometheus metric the alert rules and the operations dashboard query is one the code exports
 (a renamed metric would otherwise leave an alert that can never fire and a panel that stays empty)."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,12 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 DEFINED = re.compile(r'\b(Counter|Gauge|Histogram|Summary)\(\s*"([a-z_][a-z0-9_]*)"')
 QUERIED = re.compile(r"\bbazaar_[a-z0-9_]+")
-SUFFIXES = {"Counter": ("_total", "_created"), "Gauge": (), "Histogram": ("_bucket", "_sum", "_count", "_created"),
-            "Summary": ("_sum", "_count", "_created")}
+SUFFIXES = {
+    "Counter": ("_total", "_created"),
+    "Gauge": (),
+    "Histogram": ("_bucket", "_sum", "_count", "_created"),
+    "Summary": ("_sum", "_count", "_created"),
+}
 
 
 def exported() -> set[str]:

@@ -2,6 +2,7 @@
 at most 15,000 bytes and names every `bazaar` subcommand, no relative link in README.md or docs/
 points to a missing file (or a missing heading of a markdown file), and docs/operations.md
 documents every ``BAZAAR_`` setting."""
+
 from __future__ import annotations
 
 import importlib
@@ -104,8 +105,7 @@ def test_every_setting_is_documented() -> None:
     text = (DOCS / "operations.md").read_text(encoding="utf-8")
     fields = settings_class().model_fields
     assert fields
-    missing = [f"BAZAAR_{name.upper()}" for name in fields
-               if not re.search(rf"\bBAZAAR_{name.upper()}(?![A-Z0-9_])", text)]
+    missing = [f"BAZAAR_{name.upper()}" for name in fields if not re.search(rf"\bBAZAAR_{name.upper()}(?![A-Z0-9_])", text)]
     assert not missing, f"docs/operations.md does not document: {', '.join(missing)}"
 
 
@@ -117,5 +117,6 @@ def test_the_checks_catch_what_they_guard(tmp_path: Path) -> None:
         "[ok](there.md) [ok](there.md#a-heading-with-code) [ok](there.md#same-1) [url](https://example.org/x)\n"
         "[gone](missing.md) [bad anchor](there.md#nowhere) `[in code](nope.md)`\n"
         "```\n[in a fence](nope.md)\n```\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     assert [b.split(":")[0] for b in broken_links(doc)] == ["missing.md", "there.md#nowhere"]

@@ -1,4 +1,5 @@
 """A commit never passes an offset that was not acked (committed = the next offset to read)."""
+
 import asyncio
 from collections import defaultdict, namedtuple
 from types import SimpleNamespace
@@ -17,8 +18,10 @@ TP = namedtuple("TP", "topic partition")("events", 0)
 
 def consumer(acked, committed):
     return SimpleNamespace(
-        _acked=defaultdict(list, {TP: list(acked)}), _gap=defaultdict(IntervalTree),
-        _committed_offset=defaultdict(lambda: None, {TP: committed}), _acked_index=defaultdict(set, {TP: set(acked)}),
+        _acked=defaultdict(list, {TP: list(acked)}),
+        _gap=defaultdict(IntervalTree),
+        _committed_offset=defaultdict(lambda: None, {TP: committed}),
+        _acked_index=defaultdict(set, {TP: set(acked)}),
     )
 
 
@@ -67,6 +70,7 @@ def test_a_compacted_topic_keeps_fausts_own_rule(monkeypatch):
 
 
 # ---- the fetcher's per-message delivery (faust_fence._deliver) ------------------------------------
+
 
 class _Fetching:
     """What ``_deliver`` uses of a Faust consumer: a mode Service with a ``suspend_flow`` event."""
@@ -186,8 +190,15 @@ def test_fast_lz4_reads_the_batches_aiokafka_reads(monkeypatch):
     modules = (aiokafka.codec, py_default, py_legacy, c_default, c_legacy)
     for module in modules:  # restored after the test
         monkeypatch.setattr(module, "lz4_decode", module.lz4_decode)
-    builder = DefaultRecordBatchBuilder(2, 3, False,  # magic 2, lz4, not transactional
-                                        -1, -1, -1, 1 << 20)  # producer id, epoch, base sequence, batch size
+    builder = DefaultRecordBatchBuilder(
+        2,
+        3,
+        False,  # magic 2, lz4, not transactional
+        -1,
+        -1,
+        -1,
+        1 << 20,
+    )  # producer id, epoch, base sequence, batch size
     values = [b'{"event_id":"%d","lines":[{"sku":"atta-5kg","quantity":"0.125"}]}' % i for i in range(50)]
     for i, value in enumerate(values):
         builder.append(i, timestamp=None, key=b"s-1", value=value, headers=[("bazaar-leg", b"in")])
@@ -218,7 +229,11 @@ def test_the_analytics_process_commits_ledger_offsets_as_the_workers_commit_even
     assert faust_fence._FULL_HISTORY == {settings.ledger_topic}  # the catalog topics are compacted: Faust's rule
     # only the ledger's offsets have no holes, so only its sink reads skipped offsets from the broker
     assert {f.sink.table: f.contiguous for f in pipeline.feeds} == {
-        "ledger": True, "stores": False, "products": False, "store_products": False}
+        "ledger": True,
+        "stores": False,
+        "products": False,
+        "store_products": False,
+    }
 
 
 def test_the_fence_holds_on_the_pinned_versions():

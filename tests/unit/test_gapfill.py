@@ -1,4 +1,5 @@
 """Offsets Faust skipped in a rebalance are noticed and read from the broker (``bazaar_core.kafka.gapfill``)."""
+
 import asyncio
 from collections import defaultdict
 from types import SimpleNamespace
@@ -37,6 +38,7 @@ def guard(committed: dict | None = None):
 def check_all(g: GapGuard, *messages) -> list[list]:
     async def run():
         return [await g.check(m) for m in messages]
+
     return asyncio.run(run())
 
 
@@ -85,8 +87,10 @@ def test_another_members_progress_raises_the_floor():
 def test_a_read_that_hangs_raises_instead_of_waiting_for_ever():
     def hang(*args):
         import time
+
         time.sleep(2)
         return []
+
     g = GapGuard("127.0.0.1:1", lambda tp: None, read=hang, timeout_s=0.2)
     check_all(g, msg(0, 0))
     with pytest.raises(asyncio.TimeoutError):

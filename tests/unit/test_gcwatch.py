@@ -1,4 +1,5 @@
 """Garbage-collector pauses are measured (bazaar_core.gcwatch), and tuning spaces collections out."""
+
 from __future__ import annotations
 
 import gc

@@ -1,5 +1,6 @@
 """The load generator's own expected stock (plain arithmetic) equals the core's, over a realistic
 history with offline bursts, re-sends, counts and transfers, in arrival order."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

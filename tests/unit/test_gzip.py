@@ -1,4 +1,5 @@
 """The API gzips what is read when the client asks, and leaves writes (the ingest path) alone."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ library runs it by importing ``sniffio`` several times per request; when sniffio
 4.16 no longer depends on it) each of those imports fails after searching every ``sys.path`` entry
 on disk (~45 µs each, measured), and a failed import is not cached. sniffio is a declared
 dependency, so the import is a dictionary lookup in ``sys.modules``."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """LocalKafka's checks and rendering, without Java or a broker."""
+
 from __future__ import annotations
 
 import shutil

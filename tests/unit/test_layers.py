@@ -1,6 +1,7 @@
 """The house is layered one way: every import runs down (or stays inside its own room), and no
 modules import each other in a circle. Read from the code's own import statements (those inside
 functions too), so a new upward import fails here before it lands."""
+
 from __future__ import annotations
 
 import ast
@@ -94,7 +95,7 @@ def test_no_import_cycles(graph):
             if d not in graph:
                 continue
             if state.get(d) == 1:
-                cycles.append(stack[stack.index(d):] + [d])
+                cycles.append(stack[stack.index(d) :] + [d])
             elif d not in state:
                 visit(d)
         stack.pop()

@@ -1,4 +1,5 @@
 """Ledger entries: what each applied event leg did per sku, identical when replayed."""
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,8 +15,11 @@ pytestmark = pytest.mark.unit
 def test_sale_entry_has_exact_amounts_and_on_hand_change():
     states = {}
     apply_event(states, purchase("2"))
-    s = ev("sale", minutes=1, lines=[{"sku": "rice", "quantity": "0.125", "unit_price": "120.50"},
-                                     {"sku": "rice", "quantity": "1", "unit_price": "100.00"}])
+    s = ev(
+        "sale",
+        minutes=1,
+        lines=[{"sku": "rice", "quantity": "0.125", "unit_price": "120.50"}, {"sku": "rice", "quantity": "1", "unit_price": "100.00"}],
+    )
     entry = ledger_entry(s, "out", apply_event(states, s))
     LedgerEntry.model_validate(entry)
     [row] = entry["rows"]
@@ -50,8 +54,13 @@ def test_adjustment_reason_and_late_movement_outcome():
 
 
 def test_amount_uses_the_entered_quantity_of_a_converted_line():
-    p = ev("purchase", supplier="Metro", lines=[{"sku": "rice", "quantity": "24", "unit": "piece", "unit_cost": "1200.00",
-                                                 "entered_quantity": "2", "entered_unit": "carton"}])
+    p = ev(
+        "purchase",
+        supplier="Metro",
+        lines=[
+            {"sku": "rice", "quantity": "24", "unit": "piece", "unit_cost": "1200.00", "entered_quantity": "2", "entered_unit": "carton"}
+        ],
+    )
     [row] = ledger_entry(p, "out", apply_event({}, p))["rows"]
     assert (row["quantity"], row["amount"]) == ("24", "2400")
 
@@ -77,8 +86,15 @@ def test_amounts_are_the_exact_sum_of_each_skus_lines(lines):
 
     from domain.ledger import _amounts
 
-    body = [{"sku": sku, "quantity": str(q), **({"entered_quantity": str(e), "entered_unit": "carton", "unit": "piece"} if e is not None else {}),
-             **({"unit_price": str(p)} if p is not None else {})} for sku, q, e, p in lines]
+    body = [
+        {
+            "sku": sku,
+            "quantity": str(q),
+            **({"entered_quantity": str(e), "entered_unit": "carton", "unit": "piece"} if e is not None else {}),
+            **({"unit_price": str(p)} if p is not None else {}),
+        }
+        for sku, q, e, p in lines
+    ]
     expected: dict[str, Decimal] = {}
     for sku, q, e, p in lines:
         if p is not None:

@@ -1,6 +1,7 @@
 """requirements/lock.txt and lock-runtime.txt against pyproject.toml: every install (setup, CI, the
 benchmarks, the Docker image) takes its versions from them, so they must say what pyproject says.
 When one of these fails after a change to pyproject's dependencies: ./bazaar.sh lock."""
+
 from __future__ import annotations
 
 import re
@@ -35,7 +36,9 @@ def test_lock_was_made_from_the_current_pyproject(lock: Path):
     assert recorded_digest(lock) == dependency_digest(), f"{lock.name}: {REFRESH}"
 
 
-@pytest.mark.parametrize("lock, groups", [(LOCK, ("base", "test", "bench")), (RUNTIME_LOCK, ("base",))], ids=["lock.txt", "lock-runtime.txt"])
+@pytest.mark.parametrize(
+    "lock, groups", [(LOCK, ("base", "test", "bench")), (RUNTIME_LOCK, ("base",))], ids=["lock.txt", "lock-runtime.txt"]
+)
 def test_every_direct_dependency_is_locked_at_a_version_pyproject_admits(lock: Path, groups):
     locked = {}
     for pin in pins(lock):
@@ -44,8 +47,9 @@ def test_every_direct_dependency_is_locked_at_a_version_pyproject_admits(lock: P
     for req in direct(*groups):
         name = normalize(req.name)
         assert name in locked, f"{req} is not in {lock.name}: {REFRESH}"
-        assert req.specifier.contains(locked[name], prereleases=True), \
+        assert req.specifier.contains(locked[name], prereleases=True), (
             f"{lock.name} has {name}=={locked[name]}, pyproject asks {req}: {REFRESH}"
+        )
 
 
 def test_the_runtime_lock_is_the_base_dependencies_at_the_versions_of_the_full_lock():
@@ -65,7 +69,9 @@ def test_the_runtime_lock_is_the_base_dependencies_at_the_versions_of_the_full_l
 def test_every_pin_has_a_hash_and_appears_once_per_environment(lock: Path):
     seen: dict[str, str] = {}
     for pin in pins(lock):
-        assert pin.hashes and all(h.startswith("sha256:") for h in pin.hashes), f"{pin.name} has no hash: pip --require-hashes refuses the lock"
+        assert pin.hashes and all(h.startswith("sha256:") for h in pin.hashes), (
+            f"{pin.name} has no hash: pip --require-hashes refuses the lock"
+        )
         if applies(pin.marker):
             assert pin.name not in seen, f"{pin.name} pinned twice for this environment"
             seen[pin.name] = pin.version

@@ -1,5 +1,6 @@
 """bazaar_core.logs: no terminal escapes in a log line; librdkafka's lines come through logging, and
 once the process is stopping its connection failures are dropped."""
+
 from __future__ import annotations
 
 import io
@@ -40,7 +41,9 @@ def lines(out: io.StringIO) -> list[dict]:
 
 def test_colour_codes_never_reach_a_line(captured):
     # what uvicorn logs at start-up: a plain message and a coloured copy of it
-    logging.getLogger("tests.logs.uvicorn").info("Started server process [%d]", 7, extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"})
+    logging.getLogger("tests.logs.uvicorn").info(
+        "Started server process [%d]", 7, extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"}
+    )
     logging.getLogger("tests.logs.faust").warning("\x1b[1mbold\x1b[0m \x1b]0;title\x07done", extra={"note": "\x1b[31mred\x1b[0m"})
     assert "\x1b" not in captured.getvalue() and "\\u001b" not in captured.getvalue()
     started, bold = lines(captured)
@@ -75,8 +78,9 @@ def test_librdkafka_connection_failures_are_logged_until_the_process_stops(captu
     """A real librdkafka client against a port nothing listens on: it logs each refused connect,
     through logging, until ``stopping()``; then, still polled and still refused, it logs none."""
     [port] = free_ports(1)
-    producer = Producer({"bootstrap.servers": f"127.0.0.1:{port}", "reconnect.backoff.ms": 10, "reconnect.backoff.max.ms": 50,
-                         **logs.librdkafka_logging()})
+    producer = Producer(
+        {"bootstrap.servers": f"127.0.0.1:{port}", "reconnect.backoff.ms": 10, "reconnect.backoff.max.ms": 50, **logs.librdkafka_logging()}
+    )
     try:
         deadline = time.monotonic() + 10
         while not refused_lines(captured) and time.monotonic() < deadline:

@@ -5,6 +5,7 @@ as a starting Kafka broker does: ``AdminClient.list_consumer_group_offsets`` (wh
 dies of SIGSEGV on it, ``bazaar_core.kafka.faust_fence.seed_committed_offsets`` retries and commits.
 Every call runs in a child process (tests/librdkafka_segfault.py), so a crash cannot take pytest down.
 """
+
 from __future__ import annotations
 
 import signal

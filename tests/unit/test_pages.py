@@ -1,4 +1,5 @@
 """api/routes/pages.py: the built web app served by the API, without a broker."""
+
 from __future__ import annotations
 
 import pytest

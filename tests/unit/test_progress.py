@@ -1,4 +1,5 @@
 """streams.progress.Progress: a read-your-writes wait ends caught up, timed out, or moved away."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,6 +34,7 @@ def test_committed_offset_counts_as_applied():
 def test_wait_ends_when_the_partition_moves_away():
     """A rebalance that takes the partition from this worker ends the wait at once (None), instead of
     waiting out the timeout for offsets this worker will never apply: the new owner must answer."""
+
     async def run():
         owned = {"now": True}
         progress = Progress(lambda partition: None)
@@ -55,6 +57,7 @@ def test_a_batch_wakes_only_the_waits_it_reached():
     """A backlog: many lookups wait for offsets far ahead while batches are applied. Each batch wakes
     only the waits it reached (their heap order), so the others do no work per batch: ``owned`` is
     asked about a waiter at its start and its periodic re-check, not once per applied batch."""
+
     async def run():
         asked = {"n": 0}
 
@@ -84,6 +87,7 @@ def test_a_batch_wakes_only_the_waits_it_reached():
 def test_wake_all_makes_waits_check_ownership_at_once():
     """On a rebalance signal the worker calls ``wake_all``: a wait whose partition moved answers None
     at once, without waiting for its periodic re-check."""
+
     async def run():
         owned = {"now": True}
         progress = Progress(lambda partition: None)
@@ -110,13 +114,16 @@ def test_a_timed_out_wait_leaves_nothing_behind():
     assert asyncio.run(run()) == (False, 0, [])
 
 
-@pytest.mark.parametrize("recovered, rebalancing, in_recovery, want", [
-    (False, False, False, "starting"),  # joined nothing yet: the restarted worker's early "ok" was a lie
-    (False, True, True, "starting"),
-    (True, True, False, "recovering"),
-    (True, False, True, "recovering"),
-    (True, False, False, "ok"),
-])
+@pytest.mark.parametrize(
+    "recovered, rebalancing, in_recovery, want",
+    [
+        (False, False, False, "starting"),  # joined nothing yet: the restarted worker's early "ok" was a lie
+        (False, True, True, "starting"),
+        (True, True, False, "recovering"),
+        (True, False, True, "recovering"),
+        (True, False, False, "ok"),
+    ],
+)
 def test_a_worker_is_ready_only_once_it_has_recovered_its_assignment(recovered, rebalancing, in_recovery, want):
     from streams.web import readiness
 

@@ -1,5 +1,6 @@
 """Every route of the API declares its answer, and the OpenAPI document says it: the success model,
 every error in the one error shape, and the request bodies the routes read themselves."""
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,11 @@ def operations(document) -> Iterator[tuple[str, str, dict]]:
 
 
 def test_every_route_declares_its_answer(app):
-    missing = [f"{sorted(r.methods)} {r.path}" for r in api_routes(app)
-               if r.include_in_schema and r.response_model is None and r.status_code != 204]
+    missing = [
+        f"{sorted(r.methods)} {r.path}"
+        for r in api_routes(app)
+        if r.include_in_schema and r.response_model is None and r.status_code != 204
+    ]
     assert not missing, f"routes without response_model: {missing}"
     no_body = [r.path for r in api_routes(app) if r.status_code == 204]
     assert no_body == ["/v1/webhooks/{webhook_id}"]  # a 204 has no body (FastAPI refuses a model there)

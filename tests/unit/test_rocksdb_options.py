@@ -1,4 +1,5 @@
 """The stock table's RocksDB memory limits come from the settings, not Faust's per-partition defaults."""
+
 import pytest
 
 from bazaar_core.settings import Settings
@@ -8,8 +9,9 @@ pytestmark = pytest.mark.unit
 
 
 def test_the_stock_table_opens_its_databases_with_the_configured_memory_limits(tmp_path):
-    settings = Settings(data_dir=tmp_path, stream_rocksdb_write_buffer_mb=4, stream_rocksdb_write_buffers=3,
-                        stream_rocksdb_block_cache_mb=8)
+    settings = Settings(
+        data_dir=tmp_path, stream_rocksdb_write_buffer_mb=4, stream_rocksdb_write_buffers=3, stream_rocksdb_block_cache_mb=8
+    )
     store = build(settings).stock.data  # faust.stores.rocksdb.Store
     options = store.rocksdb_options
     assert (options.write_buffer_size, options.max_write_buffer_number, options.block_cache_size) == (4 << 20, 3, 8 << 20)

@@ -1,5 +1,6 @@
 """Text clients sent leaves inert: CSV cells no spreadsheet takes for a formula, terminal tables
 without control characters (clickhouse/formats.py, bazaar report)."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,13 @@ ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[31mpos-1\x9b0m\u202ecba"
 
 
 def table(rows: list[tuple]) -> Table:
-    return Table("movement_history", {}, ["actor", "terminal_id", "quantity", "count", "note"],
-                 ["Nullable(String)", "LowCardinality(String)", "Decimal(38, 3)", "Int64", "String"], rows)
+    return Table(
+        "movement_history",
+        {},
+        ["actor", "terminal_id", "quantity", "count", "note"],
+        ["Nullable(String)", "LowCardinality(String)", "Decimal(38, 3)", "Int64", "String"],
+        rows,
+    )
 
 
 def cells(data: bytes) -> list[list[str]]:
@@ -44,9 +50,20 @@ def test_negative_numbers_stay_numbers_and_plain_text_stays_as_it_is():
     assert row == ["", "a=b", "0", "0", ""]
 
 
-@pytest.mark.parametrize("type_name, number", [("Int64", True), ("UInt32", True), ("Float64", True), ("Decimal(38, 2)", True),
-                                               ("Nullable(Decimal(38, 5))", True), ("String", False),
-                                               ("LowCardinality(Nullable(String))", False), ("Date", False), ("UUID", False)])
+@pytest.mark.parametrize(
+    "type_name, number",
+    [
+        ("Int64", True),
+        ("UInt32", True),
+        ("Float64", True),
+        ("Decimal(38, 2)", True),
+        ("Nullable(Decimal(38, 5))", True),
+        ("String", False),
+        ("LowCardinality(Nullable(String))", False),
+        ("Date", False),
+        ("UUID", False),
+    ],
+)
 def test_number_types(type_name, number):
     assert formats.is_number_type(type_name) is number
 
@@ -58,14 +75,30 @@ def test_the_terminal_table_has_no_control_characters():
 
 
 def test_bazaar_report_prints_no_escape_sequences(monkeypatch, capsys):
-    body = {"report": "movement_history", "params": {"store_id": "s1\x1b[2J"},
-            "columns": [{"name": "terminal_id", "type": "String"}, {"name": "actor", "type": "String"}],
-            "rows": [{"terminal_id": ESCAPES, "actor": "=cmd"}]}
+    body = {
+        "report": "movement_history",
+        "params": {"store_id": "s1\x1b[2J"},
+        "columns": [{"name": "terminal_id", "type": "String"}, {"name": "actor", "type": "String"}],
+        "rows": [{"terminal_id": ESCAPES, "actor": "=cmd"}],
+    }
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=orjson.dumps(body)))
     real = httpx.Client
     monkeypatch.setattr(httpx, "Client", lambda **kw: real(transport=transport, **kw))
-    args = argparse.Namespace(name="movement_history", list=False, store_id="s1", sku=None, from_=None, to=None, date=None,
-                              at=None, days=None, limit=None, param=[], format="table", url="http://analytics.test")
+    args = argparse.Namespace(
+        name="movement_history",
+        list=False,
+        store_id="s1",
+        sku=None,
+        from_=None,
+        to=None,
+        date=None,
+        at=None,
+        days=None,
+        limit=None,
+        param=[],
+        format="table",
+        url="http://analytics.test",
+    )
     assert report_cmd.run(args) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
@@ -78,10 +111,13 @@ def test_money_is_rounded_to_paisa_in_csv_and_table_and_exact_in_json():
     from clickhouse.formats import ROUNDING_NOTE, to_csv, to_json, to_text
     from clickhouse.reports import Table
 
-    table = Table(report="daily_sales", params={}, columns=["day", "units", "revenue", "gross_margin"],
-                  types=["Date", "Decimal(38, 3)", "Decimal(38, 4)", "Nullable(Decimal(38, 4))"],
-                  rows=[[None, Decimal("12.125"), Decimal("41341.8965"), Decimal("0.0050")],
-                        [None, Decimal("1"), Decimal("-2.3450"), None]])
+    table = Table(
+        report="daily_sales",
+        params={},
+        columns=["day", "units", "revenue", "gross_margin"],
+        types=["Date", "Decimal(38, 3)", "Decimal(38, 4)", "Nullable(Decimal(38, 4))"],
+        rows=[[None, Decimal("12.125"), Decimal("41341.8965"), Decimal("0.0050")], [None, Decimal("1"), Decimal("-2.3450"), None]],
+    )
     csv_rows = to_csv(table).decode().splitlines()
     assert csv_rows[1] == ",12.125,41341.90,0.01"  # half up: 0.005 -> 0.01
     assert csv_rows[2] == ",1,-2.35,"  # half up away from zero

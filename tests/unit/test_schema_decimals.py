@@ -1,4 +1,5 @@
 """The exact-decimal check (schemas.types._exact) refuses exactly what digit counting refuses."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -35,8 +36,8 @@ def _outcome(check, value: Decimal) -> str | None:
 
 decimals = st.one_of(
     st.decimals(allow_nan=True, allow_infinity=True),
-    st.decimals(min_value=-10**14, max_value=10**14, places=5),
-    st.builds(lambda n, e: Decimal(n).scaleb(e), st.integers(-10**20, 10**20), st.integers(-8, 14)),
+    st.decimals(min_value=-(10**14), max_value=10**14, places=5),
+    st.builds(lambda n, e: Decimal(n).scaleb(e), st.integers(-(10**20), 10**20), st.integers(-8, 14)),
 )
 
 
@@ -47,11 +48,21 @@ def test_same_outcome_as_counting_digits(value):
         assert _outcome(check, value) == _by_counting(value, places, whole), (value, places)
 
 
-@pytest.mark.parametrize("text,error", [
-    ("0.125", None), ("1.2500", None), ("1.2505", "decimal_max_places"), ("1E-30", "decimal_max_places"),
-    ("1E+5", None), ("999999999999.999", None), ("1000000000000", "decimal_whole_digits"),
-    ("1000000000000.0001", "decimal_max_places"), ("-0.001", None), ("0.1000000000000000000000000000001", "decimal_max_places"),
-])
+@pytest.mark.parametrize(
+    "text,error",
+    [
+        ("0.125", None),
+        ("1.2500", None),
+        ("1.2505", "decimal_max_places"),
+        ("1E-30", "decimal_max_places"),
+        ("1E+5", None),
+        ("999999999999.999", None),
+        ("1000000000000", "decimal_whole_digits"),
+        ("1000000000000.0001", "decimal_max_places"),
+        ("-0.001", None),
+        ("0.1000000000000000000000000000001", "decimal_max_places"),
+    ],
+)
 def test_examples(text, error):
     assert _outcome(_exact(3, 12).func, Decimal(text)) == error
 

@@ -1,4 +1,5 @@
 """The JSON Schema file in the repo is the one the models produce, and it validates real events."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The RocksDB value codec round-trips every field of a key's state."""
+
 import orjson
 import pytest
 from hypothesis import given
@@ -11,8 +12,11 @@ from streams.codec import decode, encode
 pytestmark = pytest.mark.unit
 
 ints = st.integers(-(2**62), 2**62)
-moves = st.dictionaries(st.uuids().map(str), st.tuples(ints, ints, st.text(max_size=16), ints, ints).map(list)
-                        | st.tuples(ints, ints, st.text(max_size=16), ints).map(list), max_size=5)  # (4 items: stored before receive times)
+moves = st.dictionaries(
+    st.uuids().map(str),
+    st.tuples(ints, ints, st.text(max_size=16), ints, ints).map(list) | st.tuples(ints, ints, st.text(max_size=16), ints).map(list),
+    max_size=5,
+)  # (4 items: stored before receive times)
 
 
 alerts = st.builds(
@@ -24,8 +28,25 @@ alerts = st.builds(
 )
 
 
-@given(st.builds(StockState, st.none() | ints, st.text(max_size=36), ints, st.text(max_size=16), ints, ints, ints,
-                 st.none() | ints, moves, st.none() | ints, alerts, ints, st.none() | ints, st.none() | ints))
+@given(
+    st.builds(
+        StockState,
+        st.none() | ints,
+        st.text(max_size=36),
+        ints,
+        st.text(max_size=16),
+        ints,
+        ints,
+        ints,
+        st.none() | ints,
+        moves,
+        st.none() | ints,
+        alerts,
+        ints,
+        st.none() | ints,
+        st.none() | ints,
+    )
+)
 def test_round_trip(state):
     assert decode(encode(state)) == state
 

@@ -1,5 +1,6 @@
 """Property: any arrival order of any event set (with re-sends) gives the same stock, equal to
 the invariant computed independently: latest count + movements after it."""
+
 from __future__ import annotations
 
 from collections import defaultdict

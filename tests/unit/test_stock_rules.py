@@ -1,4 +1,5 @@
 """Each rule of the stock core, one scenario at a time."""
+
 from __future__ import annotations
 
 import uuid
@@ -167,8 +168,13 @@ def test_a_state_stored_before_receive_times_keeps_folding_by_occurred_at():
     day = 86_400 * 1_000_000
     at0 = int(T0.timestamp()) * 1_000_000
     # folded up to day 3; movements of days 4 and 5 kept, four items each (no receive time)
-    state = StockState(base=-3_000, folded_until=at0 + 3 * day, moved=-2_000, oldest=at0 + 4 * day,
-                       moves={"d4": [at0 + 4 * day, -1_000, "x", -3_000], "d5": [at0 + 5 * day, -1_000, "x", -4_000]})
+    state = StockState(
+        base=-3_000,
+        folded_until=at0 + 3 * day,
+        moved=-2_000,
+        oldest=at0 + 4 * day,
+        moves={"d4": [at0 + 4 * day, -1_000, "x", -3_000], "d5": [at0 + 5 * day, -1_000, "x", -4_000]},
+    )
     states = {"s1|rice": state}
     new = sale("1", minutes=34 * 1440 + 60)  # day 34: day 4 folds
     [r] = apply_event(states, new, window_days=30)

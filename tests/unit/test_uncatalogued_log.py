@@ -1,4 +1,5 @@
 """The API's list of what accepted events named without catalog entries (``GET /v1/catalog/uncatalogued``)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -30,11 +31,23 @@ def test_counts_first_and_last_seen_per_store_and_per_unknown_sku():
 
     first, later = T0.isoformat(), (T0 + timedelta(minutes=5)).isoformat()
     assert log.listing(lambda s: False, lambda sku: False) == [
-        {"store_id": "s1", "events": 3, "first_seen": first, "last_seen": later,
-         "unknown_skus": [{"sku": "tea", "events": 2, "first_seen": first, "last_seen": later}]},
-        {"store_id": "s2", "events": 2, "first_seen": first, "last_seen": later,
-         "unknown_skus": [{"sku": "rice", "events": 1, "first_seen": first, "last_seen": first},
-                          {"sku": "tea", "events": 2, "first_seen": first, "last_seen": later}]},
+        {
+            "store_id": "s1",
+            "events": 3,
+            "first_seen": first,
+            "last_seen": later,
+            "unknown_skus": [{"sku": "tea", "events": 2, "first_seen": first, "last_seen": later}],
+        },
+        {
+            "store_id": "s2",
+            "events": 2,
+            "first_seen": first,
+            "last_seen": later,
+            "unknown_skus": [
+                {"sku": "rice", "events": 1, "first_seen": first, "last_seen": first},
+                {"sku": "tea", "events": 2, "first_seen": first, "last_seen": later},
+            ],
+        },
     ]
 
 
@@ -68,10 +81,16 @@ def test_instances_list_each_others_totals_summed_with_first_and_last_seen():
     assert exchange(a, topic, b) == [] and exchange(b, topic, a) == []  # nothing changed since
     everyone = lambda s: False  # noqa: E731
     want = [
-        {"store_id": "s1", "events": 3, "first_seen": T0.isoformat(), "last_seen": (T0 + timedelta(minutes=20)).isoformat(),
-         "unknown_skus": [{"sku": "rice", "events": 1, "first_seen": T0.isoformat(), "last_seen": T0.isoformat()},
-                          {"sku": "tea", "events": 3, "first_seen": T0.isoformat(),
-                           "last_seen": (T0 + timedelta(minutes=20)).isoformat()}]},
+        {
+            "store_id": "s1",
+            "events": 3,
+            "first_seen": T0.isoformat(),
+            "last_seen": (T0 + timedelta(minutes=20)).isoformat(),
+            "unknown_skus": [
+                {"sku": "rice", "events": 1, "first_seen": T0.isoformat(), "last_seen": T0.isoformat()},
+                {"sku": "tea", "events": 3, "first_seen": T0.isoformat(), "last_seen": (T0 + timedelta(minutes=20)).isoformat()},
+            ],
+        },
         {"store_id": "s2", "events": 1, "first_seen": T0.isoformat(), "last_seen": T0.isoformat(), "unknown_skus": []},
     ]
     assert a.listing(everyone, everyone) == b.listing(everyone, everyone) == want
@@ -100,8 +119,10 @@ def test_a_record_that_breaks_the_format_is_refused_and_a_tombstone_ignored():
     with pytest.raises(ValueError):
         log.apply_record(b"x|s1", b"not json")
     with pytest.raises(ValueError):
-        log.apply_record(b"x|s1", b'{"v":1,"instance":"x","store_id":"s1","seen":["3","2026-11-22T09:30:00+00:00",'
-                                  b'"2026-11-22T09:30:00+00:00"],"skus":{}}')
+        log.apply_record(
+            b"x|s1",
+            b'{"v":1,"instance":"x","store_id":"s1","seen":["3","2026-11-22T09:30:00+00:00","2026-11-22T09:30:00+00:00"],"skus":{}}',
+        )
     with pytest.raises(KeyError):
         log.apply_record(b"x|s1", b'{"v":1,"instance":"x"}')
     log.apply_record(b"x|s1", None)

@@ -2,6 +2,7 @@
 pending bounds, isolation of a dead receiver from a healthy one, dead-lettering of a message that
 is not an alert, and the per-webhook health and metrics. Receivers are an ``httpx.MockTransport``;
 the broker's writer is a fake that acks what it is given (or holds the acks back)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -83,8 +84,9 @@ class FakeWriter:
 class Msg:
     """What confluent-kafka's consumer hands over."""
 
-    def __init__(self, topic: str, partition: int, offset: int, value: bytes | None, key: bytes | None = b"s1",
-                 timestamp_ms: int | None = None) -> None:
+    def __init__(
+        self, topic: str, partition: int, offset: int, value: bytes | None, key: bytes | None = b"s1", timestamp_ms: int | None = None
+    ) -> None:
         self._t, self._p, self._o, self._v, self._k = topic, partition, offset, value, key
         self._ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
 
@@ -144,7 +146,7 @@ class FakeReader:
             raise KafkaException(KafkaError(KafkaError._TRANSPORT))
         out = []
         for p, pos in self.at.items():
-            batch = self.topic.partitions.get(p, [])[pos:pos + num - len(out)]
+            batch = self.topic.partitions.get(p, [])[pos : pos + num - len(out)]
             out += batch
             self.at[p] = pos + len(batch)
         if not out:
@@ -178,10 +180,20 @@ class Receivers:
 
 
 def settings(**over) -> Settings:
-    values = dict(kafka_bootstrap="127.0.0.1:9", topic_prefix=f"u-{uuid.uuid4().hex[:6]}", webhook_timeout_s=0.3,
-                  webhook_backoff_base_s=0.05, webhook_backoff_max_s=0.2, webhook_max_attempts=1000,
-                  webhook_concurrency=2, webhook_breaker_failures=2, webhook_breaker_cool_off_s=0.5,
-                  webhook_max_pending=1000, webhook_degraded_backlog=5, webhook_degraded_age_s=60)
+    values = dict(
+        kafka_bootstrap="127.0.0.1:9",
+        topic_prefix=f"u-{uuid.uuid4().hex[:6]}",
+        webhook_timeout_s=0.3,
+        webhook_backoff_base_s=0.05,
+        webhook_backoff_max_s=0.2,
+        webhook_max_attempts=1000,
+        webhook_concurrency=2,
+        webhook_breaker_failures=2,
+        webhook_breaker_cool_off_s=0.5,
+        webhook_max_pending=1000,
+        webhook_degraded_backlog=5,
+        webhook_degraded_age_s=60,
+    )
     values.update(over)
     return Settings(**values)
 
@@ -205,8 +217,13 @@ def notifier(s: Settings, receivers: Receivers, *paths: str) -> tuple[Notifier, 
 def feed(n: Notifier, *alerts, partition: int = 0, age_s: float = 0.0) -> None:
     """Put alerts on the (fake) topic and hand them to the notifier as its consumer does."""
     for alert in alerts:
-        msg = Msg(n.settings.alerts_topic, partition, len(n.topic.partitions.get(partition, [])),
-                  alert.model_dump_json().encode(), timestamp_ms=int((time.time() - age_s) * 1000))
+        msg = Msg(
+            n.settings.alerts_topic,
+            partition,
+            len(n.topic.partitions.get(partition, [])),
+            alert.model_dump_json().encode(),
+            timestamp_ms=int((time.time() - age_s) * 1000),
+        )
         n.topic.append(msg)
         n._handle(msg)
 
@@ -369,7 +386,8 @@ def test_past_its_bound_a_dead_webhook_holds_the_commit_not_memory_and_catches_u
         await until(lambda: len(n.writer.on(s.webhook_deliveries_topic)) == 20, what="the dead webhook's backlog")
         assert rx.count("/ok") == 10
         assert {k for k, _ in n.writer.on(s.webhook_deliveries_topic)} == (
-            {pair_key(ids["/dead"], a.alert_id) for a in alerts} | {pair_key(ids["/ok"], a.alert_id) for a in alerts})
+            {pair_key(ids["/dead"], a.alert_id) for a in alerts} | {pair_key(ids["/ok"], a.alert_id) for a in alerts}
+        )
         assert n.writer.on(s.webhook_dead_letters_topic) == []
         await until(lambda: not lane.parked and n.tracker.to_commit() == {0: 11}, what="the commit past all")
         await stop(n)
@@ -379,8 +397,7 @@ def test_past_its_bound_a_dead_webhook_holds_the_commit_not_memory_and_catches_u
 
 def test_parked_alerts_older_than_the_retry_schedule_are_dead_lettered_at_the_cursor():
     async def scenario():
-        s = settings(webhook_max_pending=2, webhook_max_attempts=3, webhook_breaker_failures=2,
-                     webhook_breaker_cool_off_s=30)
+        s = settings(webhook_max_pending=2, webhook_max_attempts=3, webhook_breaker_failures=2, webhook_breaker_cool_off_s=30)
         rx = Receivers(s.webhook_timeout_s)
         rx.modes["/dead"] = "dead"
         n, ids = notifier(s, rx, "/dead")
@@ -439,7 +456,11 @@ def test_a_message_that_is_not_an_alert_is_dead_lettered_and_the_partition_goes_
         assert set(letters) == {f"{topic}|0|{o}" for o in range(3)}
         first = letters[f"{topic}|0|0"]
         assert (first.source, first.error_type, first.raw_value(), first.headers) == (
-            "notifier", "ValidationError", b"\xff not json", {"origin": "test"})
+            "notifier",
+            "ValidationError",
+            b"\xff not json",
+            {"origin": "test"},
+        )
         assert letters[f"{topic}|0|2"].value is None
         await stop(n)
 
@@ -453,9 +474,17 @@ def test_a_retry_requested_goes_through_the_webhooks_lane():
         n, ids = notifier(s, rx, "/ok")
         alert = make_alert()
         key = pair_key(ids["/ok"], alert.alert_id)
-        n.dead[key] = DeadLetter(webhook_id=ids["/ok"], alert_id=alert.alert_id, store_id="s1", kind="low_stock",
-                                 body=alert.model_dump_json(), attempts=12, last_error="HTTP 500",
-                                 dead_at=datetime.now(UTC), state="retry_requested")
+        n.dead[key] = DeadLetter(
+            webhook_id=ids["/ok"],
+            alert_id=alert.alert_id,
+            store_id="s1",
+            kind="low_stock",
+            body=alert.model_dump_json(),
+            attempts=12,
+            last_error="HTTP 500",
+            dead_at=datetime.now(UTC),
+            state="retry_requested",
+        )
         n._start_retry(key)
         n._start_retry(key)  # asked twice: one delivery
         await until(lambda: n.writer.on(s.webhook_dead_letters_topic), what="the redelivered record")

@@ -1,4 +1,5 @@
 """Webhook signatures (what a receiver checks), the retry schedule, and commit offsets."""
+
 from __future__ import annotations
 
 import hashlib
