@@ -3,7 +3,7 @@
 #
 #   ./bazaar.sh setup          chromium and fonts (apt), .venv from requirements/lock.txt, web/ build, Kafka jars (idempotent)
 #   ./bazaar.sh demo|up|bench  setup, then that bazaar subcommand
-#   ./bazaar.sh test [ARGS]    setup, then pytest (default: -q)
+#   ./bazaar.sh test [ARGS]    setup, ruff and mypy (BAZAAR_CHECKS=0 skips them), then pytest (default: -q)
 #   ./bazaar.sh lock [ARGS]    re-resolve requirements/*.txt from pyproject.toml (ARGS to uv, e.g. --upgrade)
 #   ./bazaar.sh WORD [ARGS]    any other bazaar subcommand, e.g. ./bazaar.sh kafka
 #   ./bazaar.sh WORD --help    that word's help at once, without setting up
@@ -132,6 +132,16 @@ setup() {
   .venv/bin/bazaar kafka --fetch-only
 }
 
+# Lint, format and types before the tests (a few seconds; the first failure stops the run). What
+# they check and how strictly is in pyproject.toml ([tool.ruff], [tool.mypy]).
+checks() {
+  [ "${BAZAAR_CHECKS:-1}" = 0 ] && return
+  say "checks: ruff check, ruff format --check, mypy"
+  .venv/bin/ruff check --quiet . || die "ruff check failed (.venv/bin/ruff check --fix . fixes some)"
+  .venv/bin/ruff format --check --quiet . || die "ruff format would change the files above: .venv/bin/ruff format ."
+  .venv/bin/mypy || die "mypy failed"
+}
+
 usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; }
 
 # What a word does, for `./bazaar.sh WORD --help` before setup has made the venv's own help available
@@ -145,7 +155,8 @@ word_usage() {
       "  the Docker image) from pyproject.toml, with hashes; pins pyproject still admits stay as they are." \
       "  --upgrade moves every package to its newest admitted version, --upgrade-package NAME[==V] one" ;;
     test) printf '%s\n' "usage: ./bazaar.sh test [PYTEST ARGS]   (default: -q)" \
-      "  sets up what is missing, then runs pytest: -m unit for the fast tests alone, -m integration" ;;
+      "  sets up what is missing, runs ruff and mypy (BAZAAR_CHECKS=0 skips them), then pytest:" \
+      "  -m unit for the fast tests alone, -m integration" ;;
     up) printf '%s\n' "usage: ./bazaar.sh up [--workers N]" \
       "  sets up what is missing, then runs the Kafka broker, the stream worker(s), the API, the notifier" \
       "  and the analytics process in the foreground; Ctrl-C stops them all" ;;
@@ -196,6 +207,7 @@ main() {
     demo | up | bench) setup; exec .venv/bin/bazaar "$command" "$@" ;;
     test)
       setup
+      checks
       [ $# -gt 0 ] || set -- -q
       exec .venv/bin/python -m pytest "$@"
       ;;

@@ -67,7 +67,8 @@ EventTime = Annotated[
     Timestamp,
     AfterValidator(_in_range),
     Field(
-        description="RFC 3339 with offset, between 2000-01-01T00:00:00Z and the server's clock plus a clock-skew allowance (1 day by default)"
+        description="RFC 3339 with offset, between 2000-01-01T00:00:00Z and the server's clock"
+        " plus a clock-skew allowance (1 day by default)"
     ),
 ]
 

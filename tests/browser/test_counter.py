@@ -112,7 +112,8 @@ def test_offline_sales_survive_a_reload_and_sync_once(page, context, stack):
     # Sending them all again (as after a lost answer) changes nothing: each event counts once.
     events = page.evaluate("""async () => {
         const db = await new Promise((ok, no) => { const r = indexedDB.open('bazaar'); r.onsuccess = () => ok(r.result); r.onerror = no; });
-        return await new Promise((ok) => { const q = db.transaction('outbox').objectStore('outbox').getAll(); q.onsuccess = () => ok(q.result.map(x => x.event)); });
+        return await new Promise((ok) => {
+            const q = db.transaction('outbox').objectStore('outbox').getAll(); q.onsuccess = () => ok(q.result.map(x => x.event)); });
     }""")
     assert sorted(e["event_id"] for e in events) == sorted(ids)
     again = stack.post({"events": events})

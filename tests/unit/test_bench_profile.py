@@ -16,7 +16,8 @@ def test_a_thread_blocked_in_poll_waits_and_its_delivery_callbacks_count_as_work
             [
                 f"main;{ROOT};EpollSelector.select (selectors.py:468) 10",
                 "poll;PolledProducer._poll (bazaar_core/kafka/writer.py:65) 5",  # blocked in librdkafka's poll
-                "poll;PolledProducer._poll (bazaar_core/kafka/writer.py:65);Outbox._on_changelog.<locals>.done (bazaar_core/kafka/outbox.py:125) 3",
+                "poll;PolledProducer._poll (bazaar_core/kafka/writer.py:65);"
+                "Outbox._on_changelog.<locals>.done (bazaar_core/kafka/outbox.py:125) 3",
                 f"main;{ROOT};BatchStates.flush (streams/state.py:457) 2",
             ]
         )
