@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,25 @@ def free_ports(count: int) -> list[int]:
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
         return [sock.getsockname()[1] for sock in sockets]
+
+
+def stack_settings(kafka_bootstrap: str, base: Path, name: str, **overrides) -> Settings:
+    """Settings for a stack of its own on the session broker (module-scoped fixtures): topics and app
+    id unique to ``name``, free ports for the worker, the API and the analytics process."""
+    prefix = f"t-{name}-{uuid.uuid4().hex[:8]}"
+    worker_port, api_port, analytics_port = free_ports(3)
+    values = {
+        "data_dir": base / "data",
+        "kafka_bootstrap": kafka_bootstrap,
+        "topic_prefix": prefix,
+        "app_id": f"{prefix}-app",
+        "worker_port": worker_port,
+        "api_port": api_port,
+        "worker_urls": [f"http://127.0.0.1:{worker_port}"],
+        "analytics_port": analytics_port,
+        **overrides,
+    }
+    return Settings(**values)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +27,7 @@ from bazaar_core.settings import Settings
 from domain.quantities import milli_str
 from tests.analytics_checks import catalog_for, check_reports, replay_ledger
 from tests.analytics_model import Catalog, Model, from_us
-from tests.conftest import free_ports
+from tests.conftest import stack_settings
 from tests.integration.analytics_harness import Analytics
 from tests.integration.harness import Running
 from tests.integration.kafka_read import produce_json
@@ -86,17 +85,10 @@ class Stack:
 
 
 def _settings(kafka_bootstrap: str, base: Path) -> Settings:
-    prefix = f"t-analytics-{uuid.uuid4().hex[:8]}"
-    worker_port, api_port, analytics_port = free_ports(3)
-    return Settings(
-        data_dir=base / "data",
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=prefix,
-        app_id=f"{prefix}-app",
-        worker_port=worker_port,
-        api_port=api_port,
-        worker_urls=[f"http://127.0.0.1:{worker_port}"],
-        analytics_port=analytics_port,
+    return stack_settings(
+        kafka_bootstrap,
+        base,
+        "analytics",
         analytics_batch_max=40,
         analytics_batch_seconds=0.2,
         clickhouse_fault_file=str(base / "clickhouse-down"),

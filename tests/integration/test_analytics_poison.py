@@ -19,8 +19,7 @@ import pytest
 from confluent_kafka import Producer
 
 from bazaar_core.kafka.deadletters import read_all
-from bazaar_core.settings import Settings
-from tests.conftest import free_ports
+from tests.conftest import stack_settings
 from tests.integration.analytics_harness import Analytics
 from tests.integration.harness import Running
 
@@ -30,21 +29,14 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap, tmp_path_factory):
     base = tmp_path_factory.mktemp("analytics-poison")
-    prefix = f"t-apoison-{uuid.uuid4().hex[:8]}"
-    worker_port, api_port, analytics_port = free_ports(3)
-    settings = Settings(
-        data_dir=base / "data",
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=prefix,
-        app_id=f"{prefix}-app",
-        worker_port=worker_port,
-        api_port=api_port,
-        worker_urls=[f"http://127.0.0.1:{worker_port}"],
-        analytics_port=analytics_port,
+    settings = stack_settings(
+        kafka_bootstrap,
+        base,
+        "apoison",
         analytics_batch_max=500,
         analytics_batch_seconds=1.0,  # the defaults: 101 events, one insert
     )
-    running = Running(settings, [worker_port]).start()
+    running = Running(settings, [settings.worker_port]).start()
     analytics = Analytics(running).start()
     try:
         yield running, analytics

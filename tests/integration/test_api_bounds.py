@@ -17,7 +17,7 @@ from bazaar_core.kafka.local import ensure_topics
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
-from tests.conftest import free_ports
+from tests.conftest import stack_settings
 
 pytestmark = pytest.mark.integration
 
@@ -50,16 +50,10 @@ class Api:
 @pytest.fixture(scope="module")
 def api(kafka_bootstrap, tmp_path_factory) -> Iterator[Api]:
     base = tmp_path_factory.mktemp("bounds")
-    prefix = f"t-bounds-{uuid.uuid4().hex[:8]}"
-    worker_port, api_port = free_ports(2)
-    settings = Settings(
-        data_dir=base / "data",
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=prefix,
-        app_id=f"{prefix}-app",
-        worker_port=worker_port,
-        api_port=api_port,
-        worker_urls=[f"http://127.0.0.1:{worker_port}"],
+    settings = stack_settings(
+        kafka_bootstrap,
+        base,
+        "bounds",
         header_timeout_s=HEADER_TIMEOUT_S,
         body_timeout_s=BODY_TIMEOUT_S,
         api_keep_alive_s=KEEP_ALIVE_S,
@@ -68,7 +62,7 @@ def api(kafka_bootstrap, tmp_path_factory) -> Iterator[Api]:
     )
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
     env = {**os.environ, **settings.to_env()}
-    child = Child.bazaar("api", ["api"], env, base / "logs", f"http://127.0.0.1:{api_port}/health")
+    child = Child.bazaar("api", ["api"], env, base / "logs", f"http://127.0.0.1:{settings.api_port}/health")
     child.start()
     try:
         child.wait_healthy(timeout=120)

@@ -24,6 +24,7 @@ from bazaar_core.kafka.deadletters import read_all
 from domain import tokens
 from domain.events import LEG_HEADER
 from domain.quantities import milli_str, to_milli
+from tests.conftest import stack_settings
 from tests.integration.harness import Running
 from tests.integration.test_pipeline import event
 
@@ -34,20 +35,8 @@ UTC = UTC
 
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap, tmp_path_factory):
-    from bazaar_core.settings import Settings
-    from tests.conftest import free_ports
-
-    worker_port, api_port = free_ports(2)
-    prefix = f"t-poison-{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("poison"),
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=prefix,
-        app_id=f"{prefix}-app",
-        worker_port=worker_port,
-        api_port=api_port,
-    )
-    running = Running(settings, [worker_port]).start()
+    settings = stack_settings(kafka_bootstrap, tmp_path_factory.mktemp("poison"), "poison")
+    running = Running(settings, [settings.worker_port]).start()
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "partitioner": "murmur2_random", "acks": "all"})
     yield running, producer
     producer.flush(10)

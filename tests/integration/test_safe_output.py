@@ -13,8 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bazaar_core.settings import Settings
-from tests.conftest import free_ports
+from tests.conftest import stack_settings
 from tests.integration.analytics_harness import Analytics
 from tests.integration.harness import Running
 
@@ -28,20 +27,13 @@ STORE, SKU = "hostile-1", "rice"
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap, tmp_path_factory):
     base = tmp_path_factory.mktemp("safe-output")
-    prefix = f"t-safe-{uuid.uuid4().hex[:8]}"
-    worker_port, api_port, analytics_port = free_ports(3)
-    settings = Settings(
-        data_dir=base / "data",
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=prefix,
-        app_id=f"{prefix}-app",
-        worker_port=worker_port,
-        api_port=api_port,
-        worker_urls=[f"http://127.0.0.1:{worker_port}"],
-        analytics_port=analytics_port,
+    settings = stack_settings(
+        kafka_bootstrap,
+        base,
+        "safe",
         analytics_batch_seconds=0.2,
     )
-    running = Running(settings, [worker_port]).start()
+    running = Running(settings, [settings.worker_port]).start()
     analytics = Analytics(running).start()
     try:
         when = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
