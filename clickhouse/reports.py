@@ -55,7 +55,7 @@ class Param:
     def parse(self, text: str) -> Any:
         try:
             return _PARSERS[self.kind](self, text.strip())
-        except (ValueError, InvalidOperation) as exc:
+        except (ValueError, InvalidOperation, OverflowError) as exc:  # (an offset that leaves years 1..9999)
             raise BadParameter(self.name, str(exc) or "invalid value") from None
 
 
@@ -114,6 +114,13 @@ def _parse_time(p: Param, text: str) -> datetime:
     return value
 
 
+def _parse_date(p: Param, text: str) -> date:
+    value = date.fromisoformat(text)
+    if not START_OF_TIME.date() <= value <= END_OF_TIME.date():  # a day's bounds must stay inside DateTime64's
+        raise ValueError("out of range (1970 to 2299)")
+    return value
+
+
 def _parse_count(p: Param, text: str) -> int:
     value = int(text)
     if not p.minimum <= value <= p.maximum:
@@ -131,7 +138,7 @@ def _parse_quantity(p: Param, text: str) -> Decimal:
 _PARSERS: dict[str, Callable[[Param, str], Any]] = {
     "store": _parse_id,
     "sku": _parse_id,
-    "date": lambda p, text: date.fromisoformat(text),
+    "date": lambda p, text: _parse_date(p, text),
     "time": _parse_time,
     "count": _parse_count,
     "quantity": _parse_quantity,

@@ -108,3 +108,22 @@ def test_stock_as_of_now_is_the_stream_value(loaded):
         from domain.quantities import milli_str
 
         assert got == {sku: milli_str(v) for sku, v in want.items()}, store
+
+
+@pytest.mark.parametrize(
+    "kind, text",
+    [
+        ("date", "0001-01-02"),
+        ("date", "9999-12-31"),
+        ("date", "1969-12-31"),
+        ("time", "9999-12-31T23:59:59-23:59"),
+        ("time", "0001-01-01T00:00:00+23:59"),
+    ],
+)
+def test_dates_outside_what_clickhouse_holds_are_a_bad_parameter_not_an_error(kind, text):
+    from clickhouse.errors import BadParameter
+
+    param = reports.Param("to", kind, "a bound")
+    with pytest.raises(BadParameter):
+        param.parse(text)
+    assert reports.Param("to", kind, "a bound").parse("2026-12-04" if kind == "date" else "2026-12-04T10:00:00+05:00")
