@@ -216,12 +216,9 @@ def moves_prefix(key: bytes) -> bytes:
 
 
 class KeyMoves(_Moves):
-    """A key's movements (event id -> [at, delta, digest, before]), each under its own RocksDB key.
-
-    A busy sku keeps every movement since its last count, up to the late window (days of sales);
-    in one value they made every sale rewrite -- and send to the changelog -- all of them, so a
-    write cost grew with the key's traffic. Here a new movement is one small key and record, a
-    re-sent id is one point read, and a count or a fold reads them all once (a prefix scan).
+    """A key's movements (event id -> [at, delta, digest, before]), each under its own RocksDB key:
+    how LAYOUT_4_SPILLED stored a busy key. Read only now: ``BatchStates.flush`` writes such a key
+    back as one value and deletes its movement keys (see the comment at ``MOVES_PREFIX``).
 
     A stored movement that occurred at or before the state's count, or that folds before its fold
     horizon (``domain.stock.horizon_of``), is dead: the count or a fold already covers it. Its key is deleted and a
@@ -357,15 +354,6 @@ class KeyMoves(_Moves):
             out += [(prefix + k.encode(), None) for k in self._gone]
         self._new = self._gone = self._read = self._dict = self._missed = None
         return out
-
-    @classmethod
-    def spilled(cls, db: Any, key: bytes, state: StockState, moves: Any) -> KeyMoves:
-        """Key moves holding ``moves`` (kept in the value until now, so nothing is stored under the
-        key's prefix yet), every one of them to be written by the next ``drain``."""
-        current = dict(moves.items())
-        spilled = cls(db, key, state, loaded=dict(current))
-        spilled._new = current
-        return spilled
 
 
 def _encode_alerts(a: AlertState) -> list:

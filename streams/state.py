@@ -109,7 +109,7 @@ class BatchStates(MutableMapping[str, StockState]):
                 value = encode(state)
                 batch.put(raw_key, value)
                 sends.append((partition, raw_key, value))
-                for move_key in stale:  # after the value that no longer needs them (see SPILL_BYTES)
+                for move_key in stale:  # after the value that no longer needs them (see streams.codec.MOVES_PREFIX)
                     batch.delete(move_key)
                     sends.append((partition, move_key, None))
                 continue
