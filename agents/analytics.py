@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
+from bazaar_core.kafka.faust_fence import ack_unfetched
 from bazaar_core.kafka.fetched import take_fetched
-from bazaar_core.kafka.gapfill import GapGuard, ack_offset
+from bazaar_core.kafka.gapfill import GapGuard
 from clickhouse import metrics
 from clickhouse.app import AnalyticsPipeline, Feed
 
@@ -91,4 +92,4 @@ def _headers(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None) -> d
 
 
 async def _ack_skipped(consumer, tp, offset: int) -> None:
-    ack_offset(consumer, tp, offset)  # (the sink awaits its acks)
+    ack_unfetched(consumer, tp, offset)  # (the sink awaits its acks)

@@ -29,7 +29,8 @@ from typing import Any
 from faust.types import TP
 
 from bazaar_core.kafka import deadletters
-from bazaar_core.kafka.gapfill import GapGuard, ack_offset
+from bazaar_core.kafka.faust_fence import ack_unfetched
+from bazaar_core.kafka.gapfill import GapGuard
 from bazaar_core.kafka.outbox import Outbox
 from bazaar_core.settings import Settings
 from domain.batch import Applier, BatchOutput, InvalidEvent
@@ -97,7 +98,7 @@ class Checkpoint:
         for event in applied.events:  # 7
             await stream.ack(event)
         for tp, offset in applied.filled:
-            ack_offset(self.consumer, tp, offset)
+            ack_unfetched(self.consumer, tp, offset)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - applied.started)
 
     # ---- the steps ---------------------------------------------------------------------------

@@ -115,6 +115,3 @@ class GapGuard:
         )
         log.warning("skipped offsets read from the broker", extra={"topic": msg.topic, "partition": msg.partition, "messages": len(filled)})
         return filled
-
-
-ack_offset = faust_fence.ack_unfetched  # (kept under this name: the agents ack gap-filled offsets with it)

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bazaar_core.kafka.gapfill import GapGuard, ack_offset
+from bazaar_core.kafka.faust_fence import ack_unfetched
+from bazaar_core.kafka.gapfill import GapGuard
 
 pytestmark = pytest.mark.unit
 
@@ -101,7 +102,7 @@ def test_ack_offset_records_a_filled_offset_once_and_never_below_the_commit():
     tp = (TOPIC, 0)
     c = SimpleNamespace(_committed_offset=defaultdict(lambda: None, {tp: 5}), _acked_index=defaultdict(set), _acked=defaultdict(list))
     for offset in (6, 6, 4, 5):
-        ack_offset(c, tp, offset)
+        ack_unfetched(c, tp, offset)
     assert c._acked[tp] == [6, 5] and c._acked_index[tp] == {5, 6}
 
 
