@@ -110,6 +110,18 @@ class Settings(BaseSettings):
     webhook_degraded_backlog: int = Field(100, ge=1)  # notifier /health says degraded when a webhook has this many pending ...
     webhook_degraded_age_s: float = Field(60.0, gt=0)  # ... or its oldest pending delivery is this old
 
+    # Access (docs/access.md): API keys exchanged for short-lived EdDSA JWTs, store-scoped roles
+    auth_required: bool = True  # false only for a benchmark's with/without comparison and local experiments
+    auth_dir: Path | None = None  # signing keys, the admin key, the secrets key (mode 0600); None = data_dir/auth
+    auth_issuer: str = "bazaar-inventory"
+    auth_audience: str = "bazaar-api"
+    access_token_ttl_s: int = Field(900, ge=30, le=86_400)  # an access token's life (15 minutes)
+    pairing_code_ttl_s: int = Field(600, ge=30, le=86_400)  # a device pairing code's life (10 minutes)
+    rate_limits: dict[str, tuple[float, int]] = Field(default_factory=dict)  # role -> (per second, burst), over the defaults
+    auth_rate_per_address: tuple[float, int] = (2.0, 20)  # token exchange and pairing, per client address: against guessing
+    webhook_allow_http: bool = False  # http:// receivers (else https only)
+    webhook_allow_private: bool = False  # receivers on loopback, private or link-local addresses
+
     trace_events: bool = False  # log every event a worker applies (partition, offset): for debugging
     log_level: str = "INFO"
     log_json: bool = True
@@ -170,6 +182,22 @@ class Settings(BaseSettings):
     @property
     def uncatalogued_topic(self) -> str:
         return f"{self.topic_prefix}.uncatalogued.v1"  # compacted, key "api instance|store_id" (api/uncatalogued.py)
+
+    @property
+    def credentials_topic(self) -> str:
+        return f"{self.topic_prefix}.credentials.v1"  # compacted, key credential id (secrets only as hashes)
+
+    @property
+    def pairing_codes_topic(self) -> str:
+        return f"{self.topic_prefix}.pairing-codes.v1"  # compacted, key sha256 of the code
+
+    @property
+    def revocations_topic(self) -> str:
+        return f"{self.topic_prefix}.revocations.v1"  # compacted, key "credential|<id>" or "token|<jti>"
+
+    @property
+    def auth_path(self) -> Path:
+        return self.auth_dir or self.data_dir / "auth"
 
     @property
     def notifier_group(self) -> str:

@@ -28,6 +28,9 @@ def topic_specs(settings: Settings) -> dict[str, int]:
         settings.webhook_dead_letters_topic: 1,
         settings.uncatalogued_topic: 1,
         settings.dead_letters_topic: 1,
+        settings.credentials_topic: 1,
+        settings.pairing_codes_topic: 1,
+        settings.revocations_topic: 1,
     }
 
 
@@ -48,4 +51,7 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
         settings.webhook_dead_letters_topic: compacted,
         settings.uncatalogued_topic: compacted,
         settings.dead_letters_topic: compacted,
+        settings.credentials_topic: compacted,
+        settings.pairing_codes_topic: compacted,
+        settings.revocations_topic: compacted,
     }
