@@ -116,7 +116,7 @@ def route_access(app: FastAPI) -> dict[tuple[str, str], Access | None]:
         if not isinstance(route, APIRoute):
             continue
         found = next((d.call.access for d in route.dependant.dependencies if isinstance(d.call, Requires)), None)
-        for method in route.methods:
+        for method in route.methods or ():
             out[(method, route.path)] = found
     return out
 
