@@ -31,7 +31,9 @@ STATUS: dict[str, int] = {
     "invalid_cursor": 400,
     "invalid_event_id": 400,
     "invalid_csv": 400,
+    "unauthorized": 401,
     "cross_site": 403,
+    "forbidden": 403,
     "not_found": 404,
     "unknown_report": 404,
     "body_timeout": 408,
@@ -50,6 +52,8 @@ STATUS: dict[str, int] = {
     "not_caught_up": 504,
 }
 
+# What ``api.authz.requires`` answers: no or a bad token (401), a permission or store outside it (403).
+AUTHED = ("unauthorized", "forbidden")
 # What ``api.guard`` may answer before any route runs: every counted request, and those with a body.
 GUARDED = ("overloaded",)
 WITH_BODY = ("cross_site", "unsupported_media_type", "body_too_large", "body_timeout")
