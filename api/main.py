@@ -12,6 +12,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from api import errors, metrics, openapi
 from api import http as api_http
 from api.guard import Guard
+from api.headers import SecurityHeaders, docs_policies
 from api.producer import EventProducer
 from api.readiness import ViewsReady
 from api.routes import alerts, catalog, events, health, pages, products, reports, stock, store_products, stores, webhooks
@@ -100,5 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app)
     app.add_middleware(ViewsReady)
     app.add_middleware(GzipReads)
-    app.add_middleware(Guard, settings=app.state.settings)  # added last: the outermost, before any route or view wait
+    app.add_middleware(Guard, settings=app.state.settings)  # before any route or view wait
+    app.add_middleware(SecurityHeaders, docs=docs_policies(app))  # outermost: the guard's refusals carry them too
     return app
