@@ -1,36 +1,27 @@
 // The one place that talks to the API: every request goes through `request`, which attaches the
-// credentials (a bearer token once the token scheme exists) and reports reachability, so a failed
-// fetch counts as offline whatever navigator.onLine says.
+// device's access token (auth.js), renews it once on a 401 and retries, and reports reachability,
+// so a failed fetch counts as offline whatever navigator.onLine says.
 
+import { createAuth, KEY_ITEM, RenewFailed } from './auth.js';
 import { reportReachable } from './connection.js';
 
-const TOKEN_KEY = 'bazaar.token';
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 export class NetworkError extends Error {}
 
-export function token() {
-  try { return localStorage.getItem(TOKEN_KEY); } catch { return null; }
-}
-
-export function setToken(value) {
-  if (value) localStorage.setItem(TOKEN_KEY, value);
-  else localStorage.removeItem(TOKEN_KEY);
-}
-
-function headers(body) {
+function headers(body, token) {
   const h = { Accept: 'application/json' };
   if (body !== undefined) h['Content-Type'] = 'application/json';
-  const t = token();
-  if (t) h.Authorization = `Bearer ${t}`;
+  if (token) h.Authorization = `Bearer ${token}`;
   return h;
 }
 
 /**
- * fetch + JSON. Resolves with {status, ok, data, headers} for any HTTP answer; rejects with
- * NetworkError when no answer came (offline, timeout), after telling connection.js.
+ * One fetch + JSON with the given token (or none). Resolves with {status, ok, data, headers} for
+ * any HTTP answer; rejects with NetworkError when no answer came (offline, timeout), after
+ * telling connection.js.
  */
-export async function request(path, { method = 'GET', body, timeoutMs = DEFAULT_TIMEOUT_MS, query } = {}) {
+async function send(path, { method = 'GET', body, timeoutMs = DEFAULT_TIMEOUT_MS, query, token } = {}) {
   const url = withQuery(path, query);
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
@@ -38,7 +29,7 @@ export async function request(path, { method = 'GET', body, timeoutMs = DEFAULT_
   try {
     res = await fetch(url, {
       method,
-      headers: headers(body),
+      headers: headers(body, token),
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store',
@@ -59,6 +50,54 @@ export async function request(path, { method = 'GET', body, timeoutMs = DEFAULT_
   return { status: res.status, ok: res.ok, data, headers: res.headers };
 }
 
+const memoryStorage = () => {
+  const m = new Map();
+  return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k) };
+};
+
+function deviceStorage() {
+  try {
+    localStorage.getItem(KEY_ITEM);
+    return localStorage;
+  } catch {
+    return memoryStorage(); // storage refused (a locked-down browser): paired until the tab closes
+  }
+}
+
+export const auth = createAuth({
+  post: (path, body, { token, timeoutMs } = {}) => send(path, { method: 'POST', body, token, timeoutMs }),
+  storage: typeof window === 'undefined' ? memoryStorage() : deviceStorage(),
+});
+
+if (typeof window !== 'undefined') {
+  window.addEventListener('storage', (e) => { if (e.key === KEY_ITEM || e.key === null) auth.reload(); });
+}
+
+// What a request gets while the device holds no key: the same shape as the server's 401, so
+// callers (the outbox above all) keep what they had and wait, without a round trip.
+const NOT_PAIRED = Object.freeze({ status: 401, ok: false, data: { error: 'not_paired' }, headers: new Headers() });
+
+/**
+ * An authenticated request: resolves with {status, ok, data, headers} for any HTTP answer;
+ * rejects with NetworkError when no answer came. A 401 renews the token once (shared with any
+ * concurrent request) and retries; a key the server refuses returns the device to pairing.
+ */
+export async function request(path, options = {}) {
+  if (options.auth === false) return send(path, options);
+  try {
+    let token = await auth.token();
+    if (!token) return NOT_PAIRED;
+    const first = await send(path, { ...options, token });
+    if (first.status !== 401) return first;
+    token = await auth.token({ stale: token });
+    if (!token) return first;
+    return await send(path, { ...options, token });
+  } catch (err) {
+    if (err instanceof RenewFailed) return err.answer;
+    throw err;
+  }
+}
+
 export function withQuery(path, query) {
   if (!query) return path;
   const params = new URLSearchParams();
@@ -69,10 +108,71 @@ export function withQuery(path, query) {
   return qs ? `${path}${path.includes('?') ? '&' : '?'}${qs}` : path;
 }
 
-/** EventSource cannot send headers: the token, when there is one, goes in the query. */
-export function eventSource(path) {
-  const t = token();
-  return new EventSource(t ? withQuery(path, { access_token: t }) : path, { withCredentials: true });
+/**
+ * A server-sent event stream that stays open: EventSource cannot send headers, so the access
+ * token goes in the query (`?access_token=`). A stream the server ends (its token expired or was
+ * revoked: 401 closes an EventSource for good) or that drops while its token is old is opened
+ * again with a fresh token, after a growing pause. `on`: {open, error, <event name>: handler}.
+ * Returns {close}.
+ */
+export function liveStream(path, on) {
+  let es = null;
+  let closed = false;
+  let failures = 0;
+  let timer = null;
+
+  function again() {
+    clearTimeout(timer);
+    failures += 1;
+    const ms = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));
+    // The second failure in a row renews the token even if it looks good (its jti may have been
+    // revoked, by a sign-out elsewhere); later ones only wait longer.
+    timer = setTimeout(() => open(failures === 2), ms / 2 + (ms / 2) * Math.random());
+  }
+
+  async function open(forceRenew) {
+    if (closed) return;
+    let token;
+    try {
+      token = await auth.token({ force: forceRenew });
+    } catch {
+      again(); // offline, or the server is busy: try later
+      return;
+    }
+    if (closed || !token) return; // not paired: nothing may be streamed
+    const stream = new EventSource(withQuery(path, { access_token: token }), { withCredentials: true });
+    es = stream;
+    stream.onopen = () => { failures = 0; on.open?.(); };
+    stream.onerror = () => {
+      on.error?.();
+      // CLOSED: the server refused (401/403) or answered no stream; CONNECTING with a stale
+      // token: the browser would retry with the same token, so take over with a fresh one.
+      if (stream.readyState === EventSource.CLOSED || !auth.isFresh(token)) {
+        stream.close();
+        if (es === stream) again();
+      }
+    };
+    for (const [name, fn] of Object.entries(on)) {
+      if (name !== 'open' && name !== 'error') stream.addEventListener(name, fn);
+    }
+  }
+
+  const unsubscribe = auth.subscribe((s) => { // re-paired (or signed out): start over with that key
+    es?.close();
+    es = null;
+    failures = 0;
+    clearTimeout(timer);
+    if (s.paired) open(false);
+  });
+  open(false);
+  return {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      unsubscribe();
+      es?.close();
+    },
+  };
 }
 
 const enc = encodeURIComponent;

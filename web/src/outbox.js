@@ -3,7 +3,7 @@
 // re-sending safe, so an event is counted once however often it goes out.
 
 import * as idb from './idb.js';
-import { postEvents, NetworkError } from './api.js';
+import { auth, postEvents, NetworkError } from './api.js';
 import { isOnline, onChange, probe } from './connection.js';
 import { BATCH_SIZE, backoff, mergeTokens, nextBatch, outcome, prunable } from './outbox-core.js';
 
@@ -120,6 +120,9 @@ async function syncLoop() {
 export function start() {
   reload().then(kick);
   onChange((online) => { if (online) { attempt = 0; kick(); } });
+  // Paired (again): what waited for a key goes now. Events never leave the outbox for want of
+  // one: a 401 or 403 only makes them wait (outbox-core.js).
+  auth.subscribe((s) => { if (s.paired) { attempt = 0; kick(); } });
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') kick();
   });

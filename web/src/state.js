@@ -3,6 +3,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { formatDateTime, formatMoney, formatNumber, formatQty, localeFor, translate, unitName, applyLanguage } from './i18n.js';
 import { isOnline, onChange } from './connection.js';
+import { auth } from './api.js';
 
 function createStore(initial) {
   let state = initial;
@@ -80,6 +81,16 @@ const DEFAULT_STORE = { locale: 'en-PK', currency: 'PKR', timezone: 'Asia/Karach
 /** The current store (with defaults when the catalog does not know it). */
 export function currentStore(state) {
   return state.stores.find((s) => s.store_id === state.storeId) ?? { ...DEFAULT_STORE, store_id: state.storeId, name: state.storeId };
+}
+
+/** This device's credential: {paired, reason, credential} (auth.js), kept current. */
+export function useAuth() {
+  const [s, set] = useState(auth.state());
+  useEffect(() => {
+    set(auth.state());
+    return auth.subscribe(set);
+  }, []);
+  return s;
 }
 
 /** Strings and formatters for the current language and store. */

@@ -3,10 +3,23 @@ import assert from 'node:assert/strict';
 import { translate, unitName, localeFor, formatMoney, formatQty, LANGUAGES } from '../src/i18n.js';
 
 test('Urdu has every English string', () => {
-  const plural = /_(zero|one|two|few|many|other)$/;
-  const missing = Object.keys(LANGUAGES.en.strings).filter((k) => !plural.test(k) && !(k in LANGUAGES.ur.strings));
+  // Units' plural names are looked up in the language's own table (Urdu does not inflect them);
+  // every other plural form falls back to English when missing, so Urdu must have it too.
+  const unitPlural = /^u_.*_(zero|one|two|few|many|other)$/;
+  const missing = Object.keys(LANGUAGES.en.strings).filter((k) => !unitPlural.test(k) && !(k in LANGUAGES.ur.strings));
   assert.deepEqual(missing, []);
+  const extra = Object.keys(LANGUAGES.ur.strings).filter((k) => !(k in LANGUAGES.en.strings));
+  assert.deepEqual(extra, []);
   assert.equal(LANGUAGES.ur.dir, 'rtl');
+});
+
+test('pairing messages read in Urdu, in the singular too', () => {
+  assert.equal(translate('ur', 'kept_n', { n: 1 }), '1 اندراج اس آلے پر محفوظ ہے اور جوڑنے کے بعد بھیجا جائے گا۔');
+  assert.match(translate('ur', 'kept_n', { n: 3 }), /^3 اندراجات/);
+  assert.equal(translate('en', 'kept_n', { n: 3 }), '3 events are kept on this device and will be sent once it is paired.');
+  for (const key of ['err_invalid_code', 'err_code_used', 'err_code_expired', 'err_pair_offline']) {
+    assert.notEqual(translate('ur', key), translate('en', key), key);
+  }
 });
 
 test('placeholders and fallbacks', () => {

@@ -49,6 +49,10 @@ test('a 4xx naming no event splits a batch, and rejects a single event with the 
 
 test('401 and 403 keep everything waiting', () => {
   assert.deepEqual(outcome([rec(1)], { status: 401, data: null }), { kind: 'auth', synced: [], rejected: [] });
+  // no key on the device (auth.js answers locally), and a key without the right: never rejected
+  assert.deepEqual(outcome([rec(1), rec(2)], { status: 401, data: { error: 'not_paired' } }), { kind: 'auth', synced: [], rejected: [] });
+  const forbidden = { status: 403, data: { error: 'forbidden', detail: [{ index: 0, field: 'store_id', reason: 'not in scope' }] } };
+  assert.deepEqual(outcome([rec(1)], forbidden), { kind: 'auth', synced: [], rejected: [] });
 });
 
 test('backoff doubles from 1 s to a 60 s cap with jitter', () => {

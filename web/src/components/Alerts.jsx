@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { eventSource, paths, request } from '../api.js';
+import { liveStream, paths, request } from '../api.js';
 import { useCatalog } from '../catalog.js';
 import { useI18n } from '../state.js';
 import { parseQty, qtyString } from '../decimal.js';
@@ -29,7 +29,7 @@ export function Alerts({ storeId, onChange }) {
     try {
       const res = await request(paths.alerts(storeId));
       if (res.ok) { setItems((res.data?.items ?? res.data ?? []).slice().sort(order)); setError(null); }
-      else setError(res.status === 404 ? t('not_available') : t('load_error', { reason: res.data?.error || res.status }));
+      else setError(res.status === 404 ? t('not_available') : res.status === 403 ? t('forbidden') : t('load_error', { reason: res.data?.error || res.status }));
     } catch {
       setError(t('offline_data'));
     }
@@ -37,39 +37,44 @@ export function Alerts({ storeId, onChange }) {
 
   useEffect(() => {
     load();
-    let es;
-    try { es = eventSource(paths.alertStream(storeId)); } catch { return undefined; }
     const later = () => {
       clearTimeout(refetch.current);
       refetch.current = setTimeout(load, 400);
       onChange?.();
     };
-    es.onopen = () => setLive(true);
-    es.onerror = () => setLive(false);
-    es.addEventListener('alert', (m) => {
-      const a = JSON.parse(m.data);
-      setLive(true);
-      setItems((list) => (list.some((x) => x.alert_id === a.alert_id) ? list : [...list, a].sort(order)));
-      later();
+    let opened = false;
+    const stream = liveStream(paths.alertStream(storeId), {
+      open: () => {
+        setLive(true);
+        if (opened) later(); // opened again (a new token, the network back): catch up on what passed
+        opened = true;
+      },
+      error: () => setLive(false),
+      alert: (m) => {
+        const a = JSON.parse(m.data);
+        setLive(true);
+        setItems((list) => (list.some((x) => x.alert_id === a.alert_id) ? list : [...list, a].sort(order)));
+        later();
+      },
+      cleared: (m) => {
+        const c = JSON.parse(m.data);
+        setItems((list) => list.filter((x) => x.alert_id !== c.cleared_alert_id && !(c.cleared_alert_id == null && x.sku === c.sku && x.kind === c.kind)));
+        later();
+      },
+      ack: (m) => {
+        const k = JSON.parse(m.data);
+        setItems((list) => list.filter((x) => x.alert_id !== k.alert_id));
+        later();
+      },
     });
-    es.addEventListener('cleared', (m) => {
-      const c = JSON.parse(m.data);
-      setItems((list) => list.filter((x) => x.alert_id !== c.cleared_alert_id && !(c.cleared_alert_id == null && x.sku === c.sku && x.kind === c.kind)));
-      later();
-    });
-    es.addEventListener('ack', (m) => {
-      const k = JSON.parse(m.data);
-      setItems((list) => list.filter((x) => x.alert_id !== k.alert_id));
-      later();
-    });
-    return () => { es.close(); clearTimeout(refetch.current); };
+    return () => { stream.close(); clearTimeout(refetch.current); };
   }, [storeId]);
 
   async function ack(alert) {
     try {
       const res = await request(paths.alertAck(storeId, alert.alert_id), { method: 'POST', body: {} });
       if (res.ok) setItems((list) => list.filter((x) => x.alert_id !== alert.alert_id));
-      else setError(t('load_error', { reason: res.data?.error || res.status }));
+      else setError(res.status === 403 ? t('forbidden') : t('load_error', { reason: res.data?.error || res.status }));
     } catch {
       setError(t('offline_data'));
     }

@@ -1,8 +1,9 @@
 import { useEffect, useRef } from 'preact/hooks';
-import { app, navigate, setLanguage, setStore, useI18n, useStore } from '../state.js';
+import { app, navigate, setLanguage, setStore, useAuth, useI18n, useStore } from '../state.js';
 import { loadCatalog, loadStores } from '../catalog.js';
 import { LANGUAGES } from '../i18n.js';
 import { SyncBadge } from './Outbox.jsx';
+import { DeviceSettings, Pair } from './Pair.jsx';
 import { Counter } from '../pages/Counter.jsx';
 import { Dashboard } from '../pages/Dashboard.jsx';
 import { StoreList, StorePicker } from './StorePicker.jsx';
@@ -44,11 +45,13 @@ function LanguageSwitch({ lang, label }) {
 
 export function App() {
   const state = useStore(app);
+  const session = useAuth();
   const { t } = useI18n();
   const onCounter = state.path.replace(/\/+$/, '') === '/counter';
 
   const wasOnline = useRef(state.online);
-  useEffect(() => { refreshCatalog(); }, []);
+  // At start (the saved catalog, offline too) and whenever the device's key changes
+  useEffect(() => { refreshCatalog(); }, [session.credential?.id ?? null]);
   useEffect(() => { // back online: fetch the catalog again
     if (state.online && !wasOnline.current) refreshCatalog();
     wasOnline.current = state.online;
@@ -68,12 +71,15 @@ export function App() {
           <LanguageSwitch lang={state.lang} label={t('language')} />
         </div>
         <div class="bar">
-          <StorePicker />
+          {session.paired ? <StorePicker /> : null}
           <SyncBadge />
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {!state.storeId ? <StoreList stores={state.stores} /> : onCounter ? <Counter key={state.storeId} /> : <Dashboard key={state.storeId} />}
+        {!session.paired ? <Pair allowKey={!onCounter} />
+          : !state.storeId ? <StoreList stores={state.stores} />
+            : onCounter ? <Counter key={state.storeId} /> : <Dashboard key={state.storeId} />}
+        {session.paired ? <DeviceSettings /> : null}
       </main>
     </>
   );

@@ -44,7 +44,7 @@ export function StockList({ storeId, version, selected, onSelect }) {
     try {
       const res = await fetchPage(storeId, { cursor, negative: filter === 'negative' });
       if (!res.ok) {
-        setNote(t('load_error', { reason: res.data?.error || res.status }));
+        setNote(res.status === 403 ? t('forbidden') : t('load_error', { reason: res.data?.error || res.status }));
         if (!cursor) setItems([]);
         return;
       }
