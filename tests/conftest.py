@@ -24,9 +24,10 @@ def free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in sockets]
 
 
-def stack_settings(kafka_bootstrap: str, base: Path, name: str, **overrides) -> Settings:
+def stack_settings(kafka_bootstrap: str, base: Path, name: str, *, auth: bool = False, **overrides) -> Settings:
     """Settings for a stack of its own on the session broker (module-scoped fixtures): topics and app
-    id unique to ``name``, free ports for the worker, the API and the analytics process."""
+    id unique to ``name``, free ports for the worker, the API and the analytics process. ``auth``:
+    ``auth_required`` (off unless asked, until every test authenticates: tests/authclient.py)."""
     prefix = f"t-{name}-{uuid.uuid4().hex[:8]}"
     worker_port, api_port, analytics_port = free_ports(3)
     values = {
@@ -38,6 +39,7 @@ def stack_settings(kafka_bootstrap: str, base: Path, name: str, **overrides) -> 
         "api_port": api_port,
         "worker_urls": [f"http://127.0.0.1:{worker_port}"],
         "analytics_port": analytics_port,
+        "auth_required": auth,
         **overrides,
     }
     return Settings(**values)
@@ -58,11 +60,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def settings_factory(kafka_bootstrap: str, tmp_path, request: pytest.FixtureRequest) -> Callable[..., Settings]:
-    """Build Settings on the session broker with a topic prefix and app id unique to this test."""
+    """Build Settings on the session broker with a topic prefix and app id unique to this test;
+    ``make(auth=True)`` for an API that requires tokens (tests/authclient.py), off otherwise."""
     name = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[:40].strip("-")
     prefix = f"t-{name}-{uuid.uuid4().hex[:8]}"
 
-    def make(**overrides) -> Settings:
+    def make(*, auth: bool = False, **overrides) -> Settings:
         worker_port, api_port = free_ports(2)
         values = {
             "data_dir": tmp_path / "data",
@@ -71,6 +74,7 @@ def settings_factory(kafka_bootstrap: str, tmp_path, request: pytest.FixtureRequ
             "app_id": f"{prefix}-app",
             "worker_port": worker_port,
             "api_port": api_port,
+            "auth_required": auth,
             **overrides,
         }
         values.setdefault("worker_urls", [f"http://127.0.0.1:{values['worker_port']}"])
