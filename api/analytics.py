@@ -1,7 +1,8 @@
 """Client of the analytics process (``bazaar analytics``), which owns the analytics database.
 
 Report requests are passed through as they are (JSON or CSV, and its error answers); when the
-process cannot be reached the API answers 503 ``analytics_unavailable``.
+process cannot be reached the API answers 503 ``analytics_unavailable``, as when it refuses the
+API's service token (401, 403: ``bazaar_core.page_access``; the caller's access was the route's).
 """
 
 from __future__ import annotations
@@ -37,5 +38,13 @@ class AnalyticsClient:
                 [issue(None, f"the analytics process at {self.base_url} did not answer: {exc}")],
                 headers={"Retry-After": "5"},
             ) from None
+        if r.status in (401, 403):
+            reason = r.body[:200].decode("utf-8", "replace")
+            raise ApiError(
+                503,
+                "analytics_unavailable",
+                [issue(None, f"the analytics process at {self.base_url} refused the API's service token (HTTP {r.status}: {reason})")],
+                headers={"Retry-After": "5"},
+            )
         keep = {name: r.headers[name.lower()] for name in ("Content-Disposition", "X-Bazaar-Rounding") if name.lower() in r.headers}
         return AnalyticsAnswer(r.status, r.body, r.headers.get("content-type", "application/json"), keep)

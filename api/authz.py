@@ -9,7 +9,7 @@ declaration is also data: ``route_access(app)`` lists every route's, the OpenAPI
 
 Where a route's store is:
 
-* ``path:NAME`` / ``query:NAME``: that parameter (a missing query parameter: every store in scope);
+* ``path:NAME`` / ``query:NAME``: that parameter (a missing or empty query parameter: every store in scope);
 * ``body``: inside the body, more than one perhaps (events, a webhook's stores): the route checks
   each with ``check`` after parsing, all before it produces anything;
 * ``None``: the route is not about one store; a list it answers is filtered to the caller's scope.
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, routing
 from fastapi.routing import APIRoute
 
 from api.errors import ApiError, issue
@@ -73,7 +73,7 @@ class Access:
         where, _, name = self.store.partition(":")
         if where == "path":
             return request.path_params.get(name)
-        return request.query_params.get(name)
+        return request.query_params.get(name) or None  # '' (as reports take it): every store in scope
 
 
 class Requires:
@@ -108,13 +108,19 @@ def principal_of(request: Request) -> Principal:
     return getattr(request.state, "principal", NOBODY)
 
 
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    """The app's routes, through the routers it included (FastAPI >= 0.13x keeps those as branches:
+    ``app.routes`` then holds no APIRoute of an included router)."""
+    expand = getattr(routing, "iter_route_contexts", None)
+    found = [getattr(r, "route", r) for r in expand(app.routes)] if expand else list(app.routes)
+    return [r for r in found if isinstance(r, APIRoute)]
+
+
 def route_access(app: FastAPI) -> dict[tuple[str, str], Access | None]:
     """(method, path) -> the route's declared access; None for a route that declares none (a bug:
     tests/unit/test_route_access.py fails on it)."""
     out: dict[tuple[str, str], Access | None] = {}
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
+    for route in api_routes(app):
         found = next((d.call.access for d in route.dependant.dependencies if isinstance(d.call, Requires)), None)
         for method in route.methods or ():
             out[(method, route.path)] = found

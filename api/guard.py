@@ -14,7 +14,7 @@
   it, 408 ``body_timeout`` and the connection is closed (a client trickling a byte a second is let
   go). Headers are bounded by the server itself (``api.server``).
 * **Concurrency.** At most ``api_max_requests`` requests in flight; beyond, 503 ``overloaded`` with
-  ``Retry-After: 1``. /health, /metrics and alert streams (long-lived by design) are not counted.
+  ``Retry-After: 1``. /livez, /health, /metrics and alert streams (long-lived by design) are not counted.
 * An answer given before the request's body was read to its end says ``Connection: close``, so a
   client still sending a body nobody reads cannot keep the connection. A client that goes away
   while sending its body is nobody's error: nothing is answered or logged.
@@ -35,7 +35,7 @@ from bazaar_core.settings import Settings
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IMPORT_PATH = "/v1/products:import"
 JSON, CSV = "application/json", "text/csv"
-UNCOUNTED = frozenset({"/health", "/metrics"})
+UNCOUNTED = frozenset({"/livez", "/health", "/metrics"})
 STREAM_SUFFIX = "/alerts/stream"
 CROSS_SITE = frozenset({b"cross-site", b"same-site"})
 

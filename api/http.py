@@ -35,10 +35,13 @@ def session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS), auto_decompress=False)
 
 
-def getter(http: aiohttp.ClientSession) -> HttpGet:
+def getter(http: aiohttp.ClientSession, headers: Callable[[], dict[str, str]] | None = None) -> HttpGet:
+    """``headers()``: sent with every GET (the API's service token: ``bazaar_core.page_access``)."""
+
     async def get(url: str, params: dict[str, str], timeout_s: float) -> HttpAnswer:
         try:
-            async with http.get(url, params=params, timeout=aiohttp.ClientTimeout(total=timeout_s)) as r:
+            sent = headers() if headers is not None else None
+            async with http.get(url, params=params, headers=sent, timeout=aiohttp.ClientTimeout(total=timeout_s)) as r:
                 body = await r.read()
                 return HttpAnswer(r.status, body, {k.lower(): v for k, v in r.headers.items()})
         except (TimeoutError, aiohttp.ClientError) as exc:

@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
+import orjson
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from api.errors import ApiError, batch_too_large, event_issues, invalid_events, invalid_json, issue
 from api.producer import DeliveryResult, Item
 from bazaar_core.kafka.topics import DIGEST_HEADER, LEG_HEADER
 from domain import tokens
+from domain.access import Principal
 from domain.events import LEG_OUT, digested_json, fingerprint_of, wire_legs
 from schemas.events import Event, EventAdapter, loads_exact
 from schemas.types import Timestamp
@@ -100,6 +102,26 @@ def _items(body: Any, max_batch: int) -> tuple[list, bool]:
     return items, True
 
 
+ACTOR_MAX = 64  # schemas.events: what an event's actor may hold
+
+
+def actor_of(who: Principal) -> str:
+    """What the ledger records as who did it: the credential's name and id, the name shortened so
+    that the id always fits."""
+    actor = who.actor
+    if len(actor) <= ACTOR_MAX:
+        return actor
+    tail = f" ({who.sub})"[-ACTOR_MAX:]
+    return who.name[: ACTOR_MAX - len(tail)] + tail
+
+
+def without_actor(events: list[Event]) -> list[Event]:
+    """The events without the actor a client sent (the server sets it: ``messages(actor=...)``)."""
+    if all(e.actor is None for e in events):  # what every terminal sends
+        return events
+    return [e if e.actor is None else e.model_copy(update={"actor": None}) for e in events]
+
+
 def stamp(events: Sequence[Event], now: datetime) -> list[Event]:
     """Set the server's ``received_at`` (whatever the client sent there is replaced)."""
     return [e.model_copy(update={"received_at": now}) for e in events]
@@ -109,20 +131,25 @@ def messages(
     events: Sequence[Event],
     digests: Sequence[str | None] | None = None,
     received_at: datetime | None = None,
+    actor: str | None = None,
 ) -> tuple[list[Item], list[int]]:
     """Kafka messages keyed by store (so one store's events stay ordered), with a payload digest
     header; a transfer also gets its in-leg keyed by the receiving store. Returns the messages and,
     for each, the index of the event it carries.
 
     ``received_at``: the server's receive time, written into every message (else each event's own).
+    ``actor``: who posted them (from the token), written into every message; the events must carry
+    none (``without_actor``), and their digest does not cover it, as it covers no server field: the
+    same event re-sent under another credential is the same event.
     ``digests``: of the events as posted, where what is produced differs (units converted to base
     units); None (or a None item): the digest of the event itself (``domain.events.digest``).
     """
     items: list[Item] = []
     owners: list[int] = []
     stamp_json = _TimestampAdapter.dump_json(received_at) if received_at is not None else None
+    actor_json = orjson.dumps(actor) if actor is not None else None
     for i, e in enumerate(events):
-        value, fingerprint = wire(e, stamp_json if received_at is not None else _received_json(e))
+        value, fingerprint = wire(e, stamp_json if received_at is not None else _received_json(e), actor_json)
         posted = digests[i] if digests else None
         headers = [(DIGEST_HEADER, (posted or fingerprint).encode())]
         for key, leg in wire_legs(e):
@@ -134,20 +161,27 @@ def messages(
 _OCCURRED = b'"occurred_at":"'
 
 
-def wire(event: Event, received_json: bytes | None) -> tuple[bytes, str]:
+def wire(event: Event, received_json: bytes | None, actor_json: bytes | None = None) -> tuple[bytes, str]:
     """(the bytes written to Kafka, the payload digest) from one serialisation of the event.
 
-    The same bytes as ``schemas.events.to_wire`` of the event stamped with ``received_json`` and the
-    same digest as ``domain.events.digest``: the event's JSON without ``received_at`` is what the
-    digest covers, and ``received_at`` is the field right after ``occurred_at`` (a string's quotes are
+    The same bytes as ``schemas.events.to_wire`` of the event stamped with ``received_json`` (and
+    ``actor_json``, for an event without an actor) and the same digest as ``domain.events.digest`` of
+    the event as given: the event's JSON without ``received_at`` is what the digest covers, and
+    ``received_at`` then ``actor`` are the fields right after ``occurred_at`` (a string's quotes are
     escaped in JSON, so ``"occurred_at":"`` cannot occur inside a value before it).
     """
     body = digested_json(event)
     fingerprint = fingerprint_of(body)
-    if received_json is None:
+    if received_json is None and actor_json is None:
         return body, fingerprint
     end = body.index(b'"', body.index(_OCCURRED) + len(_OCCURRED)) + 1
-    return b"".join((body[:end], b',"received_at":', received_json, body[end:])), fingerprint
+    parts = [body[:end]]
+    if received_json is not None:
+        parts += (b',"received_at":', received_json)
+    if actor_json is not None:
+        parts += (b',"actor":', actor_json)
+    parts.append(body[end:])
+    return b"".join(parts), fingerprint
 
 
 def _received_json(event: Event) -> bytes | None:

@@ -19,6 +19,7 @@ from api.routes import alerts, catalog, events, health, pages, products, reports
 from api.services import Services
 from api.workers import WorkerClient
 from bazaar_core import gcwatch, logs
+from bazaar_core.page_access import ServiceToken
 from bazaar_core.settings import Settings, get_settings
 
 log = logging.getLogger("bazaar.api")
@@ -33,7 +34,8 @@ async def lifespan(app: FastAPI):
     await producer.check()  # know at once whether the broker is there (no-broker POSTs fail fast)
     metrics.watch_broker(lambda: not producer.is_down)
     http = api_http.session()  # asks the workers (lookups) and the analytics process (reports)
-    app.state.producer, app.state.http_get = producer, api_http.getter(http)
+    service = ServiceToken(settings)  # the workers' and the analytics pages want a token too: the API's own
+    app.state.producer, app.state.http_get = producer, api_http.getter(http, service.headers)
     app.state.workers = WorkerClient(app.state.http_get, settings.worker_urls)
     services = app.state.services = Services.create(settings, broker_down=lambda: producer.is_down)
     services.start()  # catalog, alert, webhook and uncatalogued views: read in the background, /health waits for them

@@ -8,6 +8,8 @@
   ``json_body(model)`` documents the model as the request body; ``install(app)`` puts the models
   it refers to under ``components/schemas``, named ``<Model>-Input`` (the answers use the same
   models in their serialization shape, under the plain name).
+* **Access.** Each operation's ``x-permission`` (``public`` or a permission of ``domain.access``)
+  and ``x-store`` (where its store is), from the route's ``requires`` (``api.authz.document``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, TypeAdapter
 
+from api import authz
 from schemas.answers import ErrorBody
 
 REF = "#/components/schemas/"
@@ -118,6 +121,7 @@ def install(app: FastAPI) -> None:
                     content = response.get("content", {})
                     if status[0] in "45" and content and JSON not in content:
                         response["content"] = {JSON: next(iter(content.values()))}
+        authz.document(app, schema)  # each operation's x-permission and x-store
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

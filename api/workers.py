@@ -3,7 +3,10 @@
 Any worker answers for any store (it forwards to the owner), so the API tries ``worker_urls`` in
 order: a connection error, a 503 (rebalance) or another 5xx moves on to the next worker, and after a
 full round it backs off briefly and starts again, until the client's ``timeout_ms`` is spent. Any
-other answer (200, 404, 504 not caught up, 4xx) is passed through as it is.
+other answer (200, 404, 504 not caught up, 4xx) is passed through as it is, but 401 and 403: the
+workers are asked with the API's own service token (``bazaar_core.page_access``; the caller's
+access was checked by the route), so a refusal there is the deployment's fault (a worker without
+the signing keys), a worker that cannot answer, never the caller's.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from api.http import HttpGet, Unreachable
 from domain import tokens
 
 RETRY_ON = frozenset({500, 502, 503})
+REFUSED = frozenset({401, 403})  # the API's service token refused: the worker cannot answer
 GRACE_S = 1.0  # on top of wait_ms: time for a worker to answer 504 after waiting
 
 
@@ -49,6 +53,9 @@ class WorkerClient:
                     r = await self.http_get(base + path, {**params, "wait_ms": str(int(left * 1000))}, left + GRACE_S)
                 except Unreachable as exc:
                     last = f"{base}: {exc}"
+                    continue
+                if r.status in REFUSED:
+                    last = f"{base}: refused the API's service token (HTTP {r.status}: {r.body[:200].decode('utf-8', 'replace')})"
                     continue
                 if r.status not in RETRY_ON:
                     return WorkerAnswer(r.status, r.body)

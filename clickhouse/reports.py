@@ -36,6 +36,7 @@ TYPES = {
     "time": "DateTime64(6, 'UTC')",
     "count": "UInt32",
     "quantity": "Decimal(18, 3)",
+    "stores": "Array(String)",
 }
 
 
@@ -104,6 +105,16 @@ def _parse_id(p: Param, text: str) -> str:
     return text
 
 
+def _parse_stores(p: Param, text: str) -> list[str]:
+    stores = [s.strip() for s in text.split(",") if s.strip()]
+    if len(stores) > p.maximum:
+        raise ValueError(f"at most {p.maximum} stores")
+    for s in stores:
+        if not _ID.match(s):
+            raise ValueError(f"{s[:70]!r}: store ids are letters, digits and . _ : - (up to 64)")
+    return stores
+
+
 def _parse_time(p: Param, text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("z", "Z"))
     if value.tzinfo is None:
@@ -142,6 +153,7 @@ _PARSERS: dict[str, Callable[[Param, str], Any]] = {
     "time": _parse_time,
     "count": _parse_count,
     "quantity": _parse_quantity,
+    "stores": _parse_stores,
 }
 
 
@@ -174,6 +186,15 @@ def local_today(timezones: list[str | None], now: datetime | None = None) -> dat
 
 STORE_ALL = Param("store_id", "store", "store id ('' or absent: every store)", default=lambda v: "")
 STORE_ONE = Param("store_id", "store", "store id")
+# Every report over every store takes a scope: a store-scoped caller asking for every store gets its
+# own (the analytics pages set it from the caller's token; a caller may narrow it, never widen it).
+SCOPE = Param(
+    "scope",
+    "stores",
+    "only these stores, comma-separated (absent: every store the caller may see)",
+    default=lambda v: [],
+    maximum=100_000,
+)
 AT = Param("at", "time", "as of this instant (RFC 3339; default now)", default=_now)
 DAY_TO = Param(
     "to",
@@ -189,13 +210,14 @@ REPORTS: dict[str, Report] = {
         Report(
             "daily_sales",
             "Daily sales per store: bills, units, revenue, cost of goods and gross margin at moving-average cost, by the store's local day",
-            (STORE_ALL, DAY_TO, DAY_FROM),
+            (STORE_ALL, SCOPE, DAY_TO, DAY_FROM),
         ),
         Report(
             "top_sellers",
             "Top sellers by revenue over local days",
             (
                 STORE_ALL,
+                SCOPE,
                 DAY_TO,
                 DAY_FROM,
                 Param("limit", "count", "how many (default 10)", default=lambda v: 10, minimum=1, maximum=10_000),
@@ -204,19 +226,25 @@ REPORTS: dict[str, Report] = {
         Report(
             "slow_movers",
             "Slow movers and dead stock: stock on hand and no sale in the last N days (or never)",
-            (STORE_ALL, AT, Param("days", "count", "days without a sale (default 30)", default=lambda v: 30, minimum=1, maximum=3650)),
+            (
+                STORE_ALL,
+                SCOPE,
+                AT,
+                Param("days", "count", "days without a sale (default 30)", default=lambda v: 30, minimum=1, maximum=3650),
+            ),
         ),
         Report(
             "stock_valuation",
             "Stock at cost per product: on-hand x moving-average cost (catalog cost when nothing was bought)",
-            (STORE_ALL, AT),
+            (STORE_ALL, SCOPE, AT),
         ),
-        Report("stock_valuation_by_store", "Stock at cost per store", (STORE_ALL, AT)),
+        Report("stock_valuation_by_store", "Stock at cost per store", (STORE_ALL, SCOPE, AT)),
         Report(
             "stock_outs",
             "Stock-outs: when and how long each product was at or below zero",
             (
                 STORE_ALL,
+                SCOPE,
                 Param("to", "time", "periods that began before this instant (default now); open periods run to it", default=_now),
                 Param(
                     "from",
@@ -229,13 +257,14 @@ REPORTS: dict[str, Report] = {
         Report(
             "days_of_cover",
             "Days of cover: on-hand / average daily units sold over a window",
-            (STORE_ALL, AT, Param("days", "count", "window in days (default 14)", default=lambda v: 14, minimum=1, maximum=3650)),
+            (STORE_ALL, SCOPE, AT, Param("days", "count", "window in days (default 14)", default=lambda v: 14, minimum=1, maximum=3650)),
         ),
         Report(
             "low_stock",
             "Low stock: products at or below their reorder point",
             (
                 STORE_ALL,
+                SCOPE,
                 AT,
                 Param("threshold", "quantity", "reorder point for products without one (default 0)", default=lambda v: Decimal(0)),
             ),

@@ -12,11 +12,19 @@
 * ``POST /v1/stores/{store_id}/alerts/{alert_id}/ack``: body optional ``{"by", "note"}``; writes an
   ``AlertAck`` to the acks topic; the first ack stands (a repeat answers it again, 200); 404 for an
   alert this store does not have.
+
+Access: ``alerts:read`` (``alerts:ack`` to acknowledge) at the path's store, so another store's
+alerts, stream and acks are refused (403) to a credential scoped elsewhere; a stream is one store's
+alerts only. The stream also takes ``?access_token=`` (a browser's EventSource sends no header),
+checks the token again at each heartbeat and ends once it has expired or been revoked (the
+EventSource reconnects with a fresh one). An ack's ``by`` is the token's (``Principal.actor``), as
+an event's actor is: what the client sends there is not trusted (kept only with auth off).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -26,11 +34,13 @@ import orjson
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api import bodies
+from api import bodies, ingest
 from api.alert_view import AlertView
+from api.authz import NOBODY, Authenticator, principal_of, requires
 from api.deps import AlertsDep, ServicesDep
 from api.errors import ApiError, issue
-from api.openapi import GUARDED, VIEWS, WITH_BODY, errors, json_body
+from api.openapi import AUTHED, GUARDED, VIEWS, WITH_BODY, errors, json_body
+from domain.access import Permission
 from schemas.alerts import AlertAck
 from schemas.answers import AckAnswer, AlertPage, AlertWithState
 from schemas.requests import AckBody
@@ -39,13 +49,16 @@ from schemas.types import ID_PATTERN
 router = APIRouter(prefix="/v1/stores", tags=["alerts"])
 
 StoreId = Annotated[str, Path(pattern=ID_PATTERN, description="Store identifier")]
+READ = [requires(Permission.ALERTS_READ, store="path:store_id")]
 
 
 class EventStream(StreamingResponse):
     media_type = "text/event-stream"  # what the OpenAPI document names as the stream's type
 
 
-@router.get("/{store_id}/alerts", response_model=AlertPage, responses=errors("invalid_request", *VIEWS, *GUARDED))
+@router.get(
+    "/{store_id}/alerts", response_model=AlertPage, responses=errors("invalid_request", *AUTHED, *VIEWS, *GUARDED), dependencies=READ
+)
 async def list_alerts(
     store_id: StoreId,
     alerts: AlertsDep,
@@ -64,8 +77,9 @@ async def list_alerts(
     response_model=str,
     response_class=EventStream,
     response_description="Server-sent events `alert`, `cleared` and `ack`, each with its JSON (an alert, an "
-    "AlertCleared, an AlertAck) as `data`, and comment lines as heartbeats; it does not end",
-    responses=errors("invalid_request", "invalid_event_id", *VIEWS),
+    "AlertCleared, an AlertAck) as `data`, and comment lines as heartbeats; it ends only when its token expires or is revoked",
+    responses=errors("invalid_request", "invalid_event_id", *AUTHED, *VIEWS),
+    dependencies=[requires(Permission.ALERTS_READ, store="path:store_id", query_token=True)],
 )
 async def stream_alerts(
     store_id: StoreId,
@@ -84,7 +98,10 @@ async def stream_alerts(
 
 
 @router.get(
-    "/{store_id}/alerts/{alert_id}", response_model=AlertWithState, responses=errors("invalid_request", "not_found", *VIEWS, *GUARDED)
+    "/{store_id}/alerts/{alert_id}",
+    response_model=AlertWithState,
+    responses=errors("invalid_request", "not_found", *AUTHED, *VIEWS, *GUARDED),
+    dependencies=READ,
 )
 async def get_alert(store_id: StoreId, alert_id: UUID, alerts: AlertsDep) -> dict:
     entry = alerts.get(store_id, str(alert_id))
@@ -96,8 +113,11 @@ async def get_alert(store_id: StoreId, alert_id: UUID, alerts: AlertsDep) -> dic
 @router.post(
     "/{store_id}/alerts/{alert_id}/ack",
     response_model=AckAnswer,
-    responses=errors("invalid_request", "invalid_json", "invalid_body", "not_found", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED),
-    openapi_extra=json_body(AckBody, required=False, description="Optional: who acknowledged it, and a note"),
+    responses=errors(
+        "invalid_request", "invalid_json", "invalid_body", "not_found", "broker_unavailable", *AUTHED, *WITH_BODY, *VIEWS, *GUARDED
+    ),
+    openapi_extra=json_body(AckBody, required=False, description="Optional: a note (`by` is the token's; sent, it is ignored)"),
+    dependencies=[requires(Permission.ALERTS_ACK, store="path:store_id")],
 )
 async def ack_alert(store_id: StoreId, alert_id: UUID, request: Request, services: ServicesDep, alerts: AlertsDep) -> dict:
     body = await bodies.json_object(request, optional=True)
@@ -109,6 +129,9 @@ async def ack_alert(store_id: StoreId, alert_id: UUID, request: Request, service
     held = alerts.ack_of(str(alert_id))
     if held is not None:
         return {"alert_id": str(alert_id), "acknowledged": held, "already": True}
+    who = principal_of(request)
+    if who is not NOBODY:  # who acknowledged it is the token's, not what the body says
+        body["by"] = ingest.actor_of(who)
     ack = bodies.validate(AlertAck, {**body, "alert_id": alert_id, "store_id": store_id, "acked_at": datetime.now(UTC)})
     data = ack.model_dump(mode="json")
     written = await services.write(services.settings.alert_acks_topic, str(alert_id).encode(), orjson.dumps(data))
@@ -142,7 +165,12 @@ async def _events(alerts: AlertView, store_id: str, resume, heartbeat: float, re
         yield b": stream of alerts for " + store_id.encode() + b"\nretry: 2000\n\n"
         for kind, _offset, data in backlog:
             yield sse(kind, (last_a, last_k), data)
+        recheck = time.monotonic() + heartbeat
         while not sub.overflowed:
+            if time.monotonic() >= recheck:  # busy or idle, the token is asked about every heartbeat
+                if not await still_valid(request):
+                    return
+                recheck = time.monotonic() + heartbeat
             try:
                 kind, offset, data = await asyncio.wait_for(sub.queue.get(), timeout=heartbeat)
             except TimeoutError:
@@ -161,3 +189,16 @@ async def _events(alerts: AlertView, store_id: str, resume, heartbeat: float, re
             yield sse(kind, (last_a, last_k), data)
     finally:
         alerts.unsubscribe(sub)
+
+
+async def still_valid(request: Request) -> bool:
+    """Is the stream's token still good (not expired, not revoked)? Asked at each heartbeat: a stream
+    outlives the token it was opened with, and must not outlive its revocation."""
+    if not request.app.state.settings.auth_required:
+        return True
+    auth: Authenticator = request.app.state.auth
+    try:
+        await auth.authenticate(request, query_token=True)
+    except ApiError:
+        return False
+    return True

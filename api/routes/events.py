@@ -10,6 +10,13 @@
   skus (422 on ``lines[i].sku``); ``unit`` on a line is converted to the product's base unit.
 * 503 ``broker_unavailable`` with ``delivered``/``failed`` event ids and ``Retry-After: 1``. Re-sending
   the whole request is always safe: event ids dedupe downstream.
+* Access: a Bearer token (401 without one); every event needs its type's permission
+  (``domain.access.EVENT_PERMISSIONS``) at its store, a transfer at the sending store. One event
+  outside the token's rights refuses the whole request (403 naming the permission, the store and
+  the event's index) and nothing is produced. The server sets each event's ``actor`` from the token
+  (``Principal.actor``); what the client sent there is not trusted. The route-level check is the
+  sale right, which every role that may write any event holds: it refuses the others before the
+  body is read.
 """
 
 from __future__ import annotations
@@ -20,13 +27,18 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from api import catalog_check, ingest, metrics
-from api.openapi import GUARDED, VIEWS, WITH_BODY, errors, json_body
+from api.authz import NOBODY, forbidden, principal_of, requires
+from api.openapi import AUTHED, GUARDED, VIEWS, WITH_BODY, errors, json_body
+from domain.access import EVENT_PERMISSIONS, Permission, Principal, decide
 from schemas.answers import Accepted, IngestFailure
 from schemas.events import Event, EventBatch
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 ACK_GRACE_S = 1.0  # librdkafka's message.timeout.ms fires first; this only bounds the wait
+# The route's own check, before the body is read: every role that may write any event may write a
+# sale (tests/unit/test_route_access.py holds that), so this refuses exactly the roles that may write none.
+ROUTE_PERMISSION = Permission.EVENTS_SALE
 
 EXAMPLES = {
     "sale": {
@@ -70,8 +82,17 @@ EXAMPLES = {
     status_code=202,
     response_model=Accepted,
     responses=errors(
-        "invalid_json", "batch_too_large", "invalid_event", "broker_unavailable", *GUARDED, *WITH_BODY, *VIEWS, models={503: IngestFailure}
+        "invalid_json",
+        "batch_too_large",
+        "invalid_event",
+        "broker_unavailable",
+        *AUTHED,
+        *GUARDED,
+        *WITH_BODY,
+        *VIEWS,
+        models={503: IngestFailure},
     ),
+    dependencies=[requires(ROUTE_PERMISSION, store="body")],
     openapi_extra=json_body(
         Event | EventBatch, description='One event, or {"events": [...]} with up to max_batch (500)', examples=EXAMPLES
     ),
@@ -83,8 +104,13 @@ async def post_events(request: Request) -> Response:
     settings, producer = state.settings, state.producer
     with metrics.INGEST_SECONDS.time():
         events, batch = ingest.parse_batch(await request.body(), settings.max_batch)
+        who = principal_of(request)
+        authorize(who, events, batch)
+        actor = None if who is NOBODY else ingest.actor_of(who)  # auth off: the client's, as before
+        if actor is not None:
+            events = ingest.without_actor(events)
         events, digests, uncatalogued = await catalog_check.apply(state.services, events, batch)
-        items, owners = ingest.messages(events, digests, received_at=datetime.now(UTC))
+        items, owners = ingest.messages(events, digests, received_at=datetime.now(UTC), actor=actor)
         results = await producer.send_many(items, timeout=settings.produce_timeout_s + ACK_GRACE_S)
         if failure := ingest.delivery_failure(events, ingest.per_event(results, owners, len(events))):
             metrics.PRODUCE_FAILURES.inc(len(failure.extra["failed"]))
@@ -93,3 +119,21 @@ async def post_events(request: Request) -> Response:
         catalog_check.record(state.services, uncatalogued)
         # the answer's bytes made here (Accepted documents them): no model validation on this route
         return Response(orjson.dumps(ingest.accepted(events, results)), status_code=202, media_type="application/json")
+
+
+def authorize(who: Principal, events: list[Event], batch: bool) -> None:
+    """403 (the whole request) unless ``who`` may write every event at its store (a transfer: the
+    sending store); the refusal names the first such event's index in a batch."""
+    seen: set[tuple[str, str]] = set()
+    for i, e in enumerate(events):
+        wanted = (e.type, e.store_id)
+        if wanted in seen:  # a batch is mostly one store's sales
+            continue
+        seen.add(wanted)
+        d = decide(who, EVENT_PERMISSIONS[e.type], e.store_id)
+        if not d.allowed:
+            err = forbidden(d)
+            for item in err.detail:
+                item["index"] = i if batch else None
+                item["field"] = item["field"] or "type"
+            raise err

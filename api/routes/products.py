@@ -13,6 +13,10 @@
 
 Searching ranks products in a worker thread: a broad query over a large catalog must not hold the
 event loop (every other request waits on it).
+
+Access: ``catalog:read`` to read; the central catalog is written (``PUT``, import) with
+``catalog:write``, which only ``admin`` holds (a store's own prices and reorder points are its
+overrides: ``api.routes.store_products``).
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api import bodies, catalog_import
+from api.authz import requires
 from api.deps import CatalogDep, ServicesDep
 from api.errors import ApiError, issue
-from api.openapi import GUARDED, VIEWS, WITH_BODY, errors, json_body, text_body
+from api.openapi import AUTHED, GUARDED, VIEWS, WITH_BODY, errors, json_body, text_body
 from api.services import unavailable
 from domain import catalog_csv
+from domain.access import Permission
 from schemas.answers import ImportReport, ProductPage
 from schemas.catalog import Product
 from schemas.types import ID_PATTERN
@@ -38,7 +44,9 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 Sku = Annotated[str, Path(pattern=ID_PATTERN, description="Stock keeping unit")]
 
 
-WRITE = ("invalid_request", "invalid_json", "invalid_body", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED)
+WRITE = ("invalid_request", "invalid_json", "invalid_body", "broker_unavailable", *AUTHED, *WITH_BODY, *VIEWS, *GUARDED)
+READ_ACCESS = [requires(Permission.CATALOG_READ)]
+WRITE_ACCESS = [requires(Permission.CATALOG_WRITE)]
 
 
 @router.put(
@@ -48,6 +56,7 @@ WRITE = ("invalid_request", "invalid_json", "invalid_body", "broker_unavailable"
     response_description="Created",
     responses={200: {"model": Product, "description": "Replaced"}, **errors(*WRITE)},
     openapi_extra=json_body(Product, optional=["sku"], description="The product; `sku` may be left out (else it must match the path)"),
+    dependencies=WRITE_ACCESS,
 )
 async def put_product(sku: Sku, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep) -> Product:
     product = bodies.validate(Product, bodies.same_as_path(await bodies.json_object(request), "sku", sku))
@@ -59,7 +68,12 @@ async def put_product(sku: Sku, request: Request, response: Response, services: 
     return product
 
 
-@router.get("/products/{sku}", response_model=Product, responses=errors("invalid_request", "not_found", *VIEWS, *GUARDED))
+@router.get(
+    "/products/{sku}",
+    response_model=Product,
+    responses=errors("invalid_request", "not_found", *AUTHED, *VIEWS, *GUARDED),
+    dependencies=READ_ACCESS,
+)
 async def get_product(sku: Sku, catalog: CatalogDep) -> Response:
     raw = catalog.product_json(sku)
     if raw is None:
@@ -67,7 +81,12 @@ async def get_product(sku: Sku, catalog: CatalogDep) -> Response:
     return Response(raw, media_type="application/json")  # the stored JSON of a Product, as it is
 
 
-@router.get("/products", response_model=ProductPage, responses=errors("invalid_request", "invalid_cursor", *VIEWS, *GUARDED))
+@router.get(
+    "/products",
+    response_model=ProductPage,
+    responses=errors("invalid_request", "invalid_cursor", *AUTHED, *VIEWS, *GUARDED),
+    dependencies=READ_ACCESS,
+)
 async def search_products(
     catalog: CatalogDep,
     q: Annotated[str, Query(max_length=200, description="Name in any language, sku prefix or barcode prefix")] = "",
@@ -86,12 +105,13 @@ async def search_products(
     "/products:import",
     response_model=ImportReport,
     response_model_exclude_unset=True,
-    responses=errors("invalid_csv", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED),
+    responses=errors("invalid_csv", "broker_unavailable", *AUTHED, *WITH_BODY, *VIEWS, *GUARDED),
     openapi_extra=text_body(
         "text/csv",
         "A header row naming the columns (sku, name, ...: domain/catalog_csv.py), then a product a row",
         "sku,name,unit,price\nbasmati-rice-loose,Basmati rice,kg,380.00\n",
     ),
+    dependencies=WRITE_ACCESS,
 )
 async def import_products(request: Request, services: ServicesDep, catalog: CatalogDep) -> dict:
     if services.broker_down():

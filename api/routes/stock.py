@@ -4,6 +4,9 @@
 owning worker to apply it (504 ``not_caught_up`` if it could not). A worker's answer is passed
 through as it is (200 ``StockItem`` or ``StockPage``), its errors (404 ``not_found``, 504
 ``not_caught_up``) in the API's error shape.
+
+Access: ``stock:read`` at the path's store. The workers are asked with the API's own service token
+(``api.workers``), not the caller's.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Path, Query, Response
 
+from api.authz import requires
 from api.deps import WorkersDep
 from api.errors import issue
-from api.openapi import GUARDED, errors
+from api.openapi import AUTHED, GUARDED, errors
 from api.workers import WorkerAnswer, lookup_params
+from domain.access import Permission
 from schemas.answers import StockItem, StockPage
 from schemas.types import ID_PATTERN
 
@@ -30,7 +35,8 @@ SkuPrefix = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:\-]{1,64}$")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
 
-LOOKUP_ERRORS = ("invalid_request", "invalid_token", "not_caught_up", "worker_unavailable", *GUARDED)
+LOOKUP_ERRORS = ("invalid_request", "invalid_token", "not_caught_up", "worker_unavailable", *AUTHED, *GUARDED)
+READ = [requires(Permission.STOCK_READ, store="path:store_id")]
 
 
 def _answer(a: WorkerAnswer) -> Response:
@@ -53,12 +59,12 @@ def worker_error(status: int, body: bytes) -> bytes:
     return orjson.dumps({"error": data["error"], "detail": [issue(None, str(detail) if detail is not None else data["error"])]})
 
 
-@router.get("/{store_id}/stock/{sku}", response_model=StockItem, responses=errors("not_found", *LOOKUP_ERRORS))
+@router.get("/{store_id}/stock/{sku}", response_model=StockItem, responses=errors("not_found", *LOOKUP_ERRORS), dependencies=READ)
 async def stock_item(store_id: StoreId, sku: Sku, workers: WorkersDep, after: After = None, timeout_ms: TimeoutMs = 2000) -> Response:
     return _answer(await workers.get(f"/stock/{store_id}/{sku}", lookup_params(after), timeout_ms))
 
 
-@router.get("/{store_id}/stock", response_model=StockPage, responses=errors(*LOOKUP_ERRORS))
+@router.get("/{store_id}/stock", response_model=StockPage, responses=errors(*LOOKUP_ERRORS), dependencies=READ)
 async def stock_list(
     store_id: StoreId,
     workers: WorkersDep,

@@ -5,6 +5,9 @@
   catalog (404 otherwise). 201 when new, 200 when replaced, with the stored override.
 * ``GET /v1/stores/{store_id}/products/{sku}``: the product with the store's overrides applied, plus
   ``store_id`` and ``overridden`` (the fields that came from the store).
+
+Access: ``store-catalog:write`` at the path's store to write (an owner sets their own prices),
+``catalog:read`` there to read.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from api import bodies
+from api.authz import requires
 from api.catalog_view import override_key
 from api.deps import CatalogDep, ServicesDep
-from api.openapi import GUARDED, VIEWS, WITH_BODY, errors, json_body
+from api.openapi import AUTHED, GUARDED, VIEWS, WITH_BODY, errors, json_body
+from domain.access import Permission
 from domain.catalog import effective
 from schemas.answers import EffectiveProduct
 from schemas.catalog import StoreProduct
@@ -26,7 +31,7 @@ router = APIRouter(prefix="/v1/stores", tags=["catalog"])
 
 StoreId = Annotated[str, Path(pattern=ID_PATTERN, description="Store identifier")]
 Sku = Annotated[str, Path(pattern=ID_PATTERN, description="Stock keeping unit")]
-WRITE = ("invalid_request", "invalid_json", "invalid_body", "not_found", "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED)
+WRITE = ("invalid_request", "invalid_json", "invalid_body", "not_found", "broker_unavailable", *AUTHED, *WITH_BODY, *VIEWS, *GUARDED)
 
 
 def _known(catalog, store_id: str, sku: str):
@@ -49,6 +54,7 @@ def _known(catalog, store_id: str, sku: str):
         optional=["store_id", "sku"],
         description="The overrides; `store_id` and `sku` may be left out (else they must match the path)",
     ),
+    dependencies=[requires(Permission.STORE_CATALOG_WRITE, store="path:store_id")],
 )
 async def put_override(
     store_id: StoreId, sku: Sku, request: Request, response: Response, services: ServicesDep, catalog: CatalogDep
@@ -66,7 +72,10 @@ async def put_override(
 
 
 @router.get(
-    "/{store_id}/products/{sku}", response_model=EffectiveProduct, responses=errors("invalid_request", "not_found", *VIEWS, *GUARDED)
+    "/{store_id}/products/{sku}",
+    response_model=EffectiveProduct,
+    responses=errors("invalid_request", "not_found", *AUTHED, *VIEWS, *GUARDED),
+    dependencies=[requires(Permission.CATALOG_READ, store="path:store_id")],
 )
 async def get_effective(store_id: StoreId, sku: Sku, catalog: CatalogDep) -> dict:
     product = _known(catalog, store_id, sku)

@@ -16,6 +16,7 @@ SELECT
     countIf(s.cogs_paisa IS NULL) AS uncosted_lines
 FROM sale_lines AS s
 WHERE ({store_id:String} = '' OR s.store_id = {store_id:String})
+  AND (empty({scope:Array(String)}) OR has({scope:Array(String)}, s.store_id))
   AND s.local_date BETWEEN {from:Date} AND {to:Date}
 GROUP BY store_id, day
 ORDER BY day, store_id

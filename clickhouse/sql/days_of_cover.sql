@@ -25,4 +25,5 @@ LEFT JOIN
     GROUP BY store_id, sku
 ) AS w ON w.store_id = s.store_id AND w.sku = s.sku
 LEFT JOIN products_current AS p ON p.sku = s.sku
+WHERE (empty({scope:Array(String)}) OR has({scope:Array(String)}, s.store_id))
 ORDER BY days_of_cover IS NULL, days_of_cover, store_id, sku

@@ -11,4 +11,5 @@ LEFT JOIN products_current AS p ON p.sku = s.sku
 LEFT JOIN store_products_current AS o ON o.store_id = s.store_id AND o.sku = s.sku
 WHERE s.on_hand <= coalesce(o.reorder_point, p.reorder_point, {threshold:Decimal(18, 3)})
   AND coalesce(o.active, p.active, true)
+  AND (empty({scope:Array(String)}) OR has({scope:Array(String)}, s.store_id))
 ORDER BY on_hand, store_id, sku

@@ -12,5 +12,6 @@ SELECT
 FROM stock_at(store_id = {store_id:String}, at = {at:DateTime64(6, 'UTC')}) AS s
 LEFT JOIN products_current AS p ON p.sku = s.sku
 WHERE s.on_hand > 0
+  AND (empty({scope:Array(String)}) OR has({scope:Array(String)}, s.store_id))
   AND (s.last_sale_at IS NULL OR s.last_sale_at <= {at:DateTime64(6, 'UTC')} - toIntervalDay({days:UInt32}))
 ORDER BY s.last_sale_at IS NOT NULL, s.last_sale_at, store_id, sku

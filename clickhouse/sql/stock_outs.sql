@@ -34,6 +34,7 @@ FROM
                     lagInFrame(level_after <= 0, 1, false) OVER (PARTITION BY store_id, sku ORDER BY occurred_at, is_count, event_id
                                                                  ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS prev_out
                 FROM stock_timeline(store_id = {store_id:String}, sku = '')
+                WHERE (empty({scope:Array(String)}) OR has({scope:Array(String)}, store_id))
             )
         )
         GROUP BY store_id, sku, island

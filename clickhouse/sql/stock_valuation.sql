@@ -3,4 +3,5 @@
 -- Stock at or below zero is worth 0; value is NULL when stock is on hand and no cost is known.
 SELECT store_id, sku, name, on_hand, cost_source, unit_cost, value
 FROM stock_value_at(store_id = {store_id:String}, at = {at:DateTime64(6, 'UTC')})
+WHERE (empty({scope:Array(String)}) OR has({scope:Array(String)}, store_id))
 ORDER BY store_id, sku

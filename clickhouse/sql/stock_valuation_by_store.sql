@@ -7,5 +7,6 @@ SELECT
     sum(ifNull(v.value, toDecimal128(0, 2))) AS value,
     countIf(v.value IS NULL) AS unvalued_skus
 FROM stock_value_at(store_id = {store_id:String}, at = {at:DateTime64(6, 'UTC')}) AS v
+WHERE (empty({scope:Array(String)}) OR has({scope:Array(String)}, v.store_id))
 GROUP BY store_id
 ORDER BY store_id

@@ -11,6 +11,7 @@ SELECT
 FROM sale_lines AS s
 LEFT JOIN products_current AS p ON p.sku = s.sku
 WHERE ({store_id:String} = '' OR s.store_id = {store_id:String})
+  AND (empty({scope:Array(String)}) OR has({scope:Array(String)}, s.store_id))
   AND s.local_date BETWEEN {from:Date} AND {to:Date}
 GROUP BY s.sku
 ORDER BY revenue DESC, units DESC, sku

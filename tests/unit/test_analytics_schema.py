@@ -48,7 +48,8 @@ def test_every_report_declares_exactly_its_sql_parameters():
 def test_parameters_parse_default_and_refuse():
     rep = reports.get("daily_sales")
     values = reports.resolve(rep, {"to": "2026-11-22"})
-    assert values == {"store_id": "", "to": date(2026, 11, 22), "from": date(2026, 11, 16)}
+    assert values == {"store_id": "", "scope": [], "to": date(2026, 11, 22), "from": date(2026, 11, 16)}
+    assert reports.resolve(rep, {"scope": "s1, s2,"})["scope"] == ["s1", "s2"]
     at = reports.resolve(reports.get("stock_as_of"), {"store_id": "s1", "at": "2026-11-22T18:00:00+05:00"})["at"]
     assert at == datetime(2026, 11, 22, 13, tzinfo=UTC)
     assert reports.bind({"at": at}) == {"at": "2026-11-22 13:00:00.000000"}
@@ -59,6 +60,8 @@ def test_parameters_parse_default_and_refuse():
         reports.resolve(reports.get("slow_movers"), {"days": "0"})
     with pytest.raises(BadParameter, match="store_id"):
         reports.resolve(rep, {"store_id": "bad store'"})
+    with pytest.raises(BadParameter, match="scope"):
+        reports.resolve(rep, {"scope": "s1,bad store'"})
     with pytest.raises(UnknownReport):
         reports.get("nope")
 
@@ -125,7 +128,12 @@ def test_the_default_last_day_is_today_where_the_store_is():
         return date(2026, 11, 23)
 
     rep = reports.get("daily_sales")
-    assert reports.resolve(rep, {"store_id": "s1"}, today) == {"store_id": "s1", "to": date(2026, 11, 23), "from": date(2026, 11, 17)}
+    assert reports.resolve(rep, {"store_id": "s1"}, today) == {
+        "store_id": "s1",
+        "scope": [],
+        "to": date(2026, 11, 23),
+        "from": date(2026, 11, 17),
+    }
     assert reports.resolve(rep, {}, today)["to"] == date(2026, 11, 23) and asked == ["s1", ""]
     assert reports.resolve(rep, {"to": "2026-11-20"}, today)["to"] == date(2026, 11, 20) and len(asked) == 2  # given: not asked
 

@@ -154,3 +154,13 @@ def test_a_posted_digest_wins_over_the_produced_events():
     got, _ = ingest.messages(events, ["feedfacefeedface", None], received_at=NOW)
     assert dict(got[0][2])["bazaar-digest"] == b"feedfacefeedface"
     assert dict(got[-1][2])["bazaar-digest"] == digest(events[1]).encode()
+
+
+@pytest.mark.parametrize("actor", ["till 1 (c00000000001)", 'x","received_at":"1999 (k)', "کاؤنٹر \\ 2 (k)", "tab\there (k)"])
+def test_the_servers_actor_is_spliced_in_and_not_digested(actor):
+    events = ingest.parse_events(json.dumps({"events": bodies(40)}).encode(), MAX)
+    got, owners = ingest.messages(events, received_at=NOW, actor=actor)
+    for (_key, value, headers), i in zip(got, owners):
+        stamped = events[i].model_copy(update={"received_at": NOW, "actor": actor})
+        assert value == to_wire(stamped)
+        assert dict(headers)["bazaar-digest"] == digest(events[i]).encode()  # as posted, without the actor

@@ -41,7 +41,7 @@ def analytics_app(seen: list[tuple[str, dict]]):
 
 def client(get) -> TestClient:
     app = FastAPI()
-    app.state.settings = Settings(analytics_url="http://analytics.test")
+    app.state.settings = Settings(analytics_url="http://analytics.test", auth_required=False)  # access: test_route_scoping.py
     app.state.http_get = get
     errors.install(app)
     app.include_router(reports.router)
