@@ -4,6 +4,13 @@
 import { lineTotal, moneyString, mulQty, parseMoney, parseQty, qtyString, sum } from './decimal.js';
 
 export const MODES = ['sale', 'purchase', 'adjustment', 'count'];
+// What each role may record at the counter (its events:write:* in domain/access.py): offering
+// only those keeps a counter from queueing events its key can never send. Others: every mode.
+const ROLE_MODES = { terminal: ['sale'], cashier: ['sale', 'count'], analyst: [], ops: [] };
+
+export function modesFor(role) {
+  return ROLE_MODES[role] ?? MODES;
+}
 export const REASONS = ['damage', 'expiry', 'theft', 'own_use', 'correction'];
 const MEASURES = { kg: [['g', 1n]], g: [['kg', 1000000n]], litre: [['ml', 1n]], ml: [['litre', 1000000n]] };
 

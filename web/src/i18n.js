@@ -70,6 +70,9 @@ const en = {
   unpair_waiting: '{n} events still wait to be sent: they stay on this device until it is paired again.',
   unpair_waiting_one: '1 event still waits to be sent: it stays on this device until it is paired again.',
   forbidden: 'This device’s key may not see this.',
+  outbox_held: 'Not allowed with this device’s key',
+  outbox_held_hint: 'Kept on this device: sent again when it is paired with a key that may record them.',
+  modes_none: 'This device’s key may not record anything here.',
   skip: 'Skip to content',
 };
 
@@ -136,6 +139,9 @@ const ur = {
   unpair_waiting: '{n} اندراجات ابھی بھیجے جانے کے منتظر ہیں: دوبارہ جوڑنے تک یہ اس آلے پر رہیں گے۔',
   unpair_waiting_one: '1 اندراج ابھی بھیجے جانے کا منتظر ہے: دوبارہ جوڑنے تک یہ اس آلے پر رہے گا۔',
   forbidden: 'اس آلے کی کلید کو یہ دیکھنے کی اجازت نہیں۔',
+  outbox_held: 'اس آلے کی کلید سے اجازت نہیں',
+  outbox_held_hint: 'اس آلے پر محفوظ ہیں: ایسی کلید سے جوڑنے پر دوبارہ بھیجے جائیں گے جسے انہیں درج کرنے کی اجازت ہو۔',
+  modes_none: 'اس آلے کی کلید سے یہاں کچھ درج کرنے کی اجازت نہیں۔',
   skip: 'مواد پر جائیں',
 };
 

@@ -6,7 +6,12 @@
 //            split  a 4xx that names no event in a batch of several: send one by one to find it
 //            retry  no answer, 5xx, 408 or 429: keep everything, try again after a backoff
 //                   (events the broker did take, listed by a 503, are already synced)
-//            auth   401/403: credentials are missing or refused; keep everything, wait
+//            auth   401: the device has no key, or its key was refused: keep everything, wait
+//                   for a key (a new pairing sends them)
+//            hold   403 for one event: this key may not send it (a count from a terminal, a
+//                   store outside its scope). Kept, shown, sent again when the key changes; a
+//                   403 for a batch of several splits it to find which, so one such event
+//                   never holds back the rest. Never dropped.
 
 export const BATCH_SIZE = 50;
 
@@ -32,7 +37,12 @@ export function outcome(batch, answer) {
   if (status === 202 || status === 200) {
     return { kind: 'ok', synced: seqs, rejected: [], token: data?.token ?? null };
   }
-  if (status === 401 || status === 403) return { kind: 'auth', synced: [], rejected: [] };
+  if (status === 401) return { kind: 'auth', synced: [], rejected: [] };
+  if (status === 403 && data?.error !== 'cross_site') {
+    if (batch.length > 1) return { kind: 'split', synced: [], rejected: [] };
+    const why = [data?.permission, data?.store_id].filter(Boolean).join(' @ ');
+    return { kind: 'hold', synced: [], rejected: [], held: [{ seq: seqs[0], status, reason: why || String(data?.error || 'forbidden') }] };
+  }
   if (status >= 500 || status === 408 || status === 429) {
     const delivered = new Set(Array.isArray(data?.delivered) ? data.delivered : []);
     const synced = batch.filter((r) => delivered.has(r.event.event_id)).map((r) => r.seq);
@@ -67,7 +77,7 @@ export function backoff(attempt, random = Math.random) {
 
 /** Counts for the status line. */
 export function summary(records) {
-  const out = { waiting: 0, synced: 0, rejected: 0 };
+  const out = { waiting: 0, held: 0, synced: 0, rejected: 0 };
   for (const r of records) if (r.state in out) out[r.state] += 1;
   return out;
 }

@@ -86,6 +86,12 @@ async function syncLoop() {
       if (o.synced.length) {
         await idb.update(STORE, o.synced, (r) => ({ ...r, state: 'synced', synced_at: now, token: o.token ?? null }));
       }
+      if (o.held?.length) {
+        const why = new Map(o.held.map((x) => [x.seq, x]));
+        await idb.update(STORE, [...why.keys()], (r) => ({
+          ...r, state: 'held', held_at: now, status: why.get(r.seq).status, reason: why.get(r.seq).reason,
+        }));
+      }
       if (o.rejected.length) {
         const why = new Map(o.rejected.map((x) => [x.seq, x]));
         await idb.update(STORE, [...why.keys()], (r) => ({
@@ -116,13 +122,20 @@ async function syncLoop() {
   }
 }
 
+/** Events this device's previous key was not allowed to send go again with the new one. */
+async function release() {
+  const held = (await idb.all(STORE)).filter((r) => r.state === 'held').map((r) => r.seq);
+  if (held.length) await idb.update(STORE, held, (r) => ({ ...r, state: 'waiting' }));
+  await reload();
+}
+
 /** Start: load what is waiting from earlier sessions and send it; resend when back online. */
 export function start() {
   reload().then(kick);
   onChange((online) => { if (online) { attempt = 0; kick(); } });
   // Paired (again): what waited for a key goes now. Events never leave the outbox for want of
   // one: a 401 or 403 only makes them wait (outbox-core.js).
-  auth.subscribe((s) => { if (s.paired) { attempt = 0; kick(); } });
+  auth.subscribe((s) => { if (s.paired) { attempt = 0; release().then(kick); } });
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') kick();
   });

@@ -77,3 +77,12 @@ test('bad input is named, never sent', () => {
   const noPrice = { ...newLine(rice, 'sale'), qty: '1', price: '' };
   assert.equal(buildEvent({ ...base, mode: 'sale', lines: [noPrice] }).errors[0].key, 'err_price');
 });
+
+test('the counter offers what the key may record', async () => {
+  const { modesFor, MODES } = await import('../src/events.js');
+  assert.deepEqual(modesFor('terminal'), ['sale']);
+  assert.deepEqual(modesFor('cashier'), ['sale', 'count']);
+  assert.deepEqual(modesFor('analyst'), []);
+  assert.deepEqual(modesFor('owner'), MODES);
+  assert.deepEqual(modesFor(undefined), MODES);
+});

@@ -47,12 +47,21 @@ test('a 4xx naming no event splits a batch, and rejects a single event with the 
   assert.deepEqual(bare.rejected, [{ seq: 1, status: 404, reason: 'HTTP 404' }]);
 });
 
-test('401 and 403 keep everything waiting', () => {
+test('401 keeps everything waiting for a key', () => {
   assert.deepEqual(outcome([rec(1)], { status: 401, data: null }), { kind: 'auth', synced: [], rejected: [] });
-  // no key on the device (auth.js answers locally), and a key without the right: never rejected
+  // no key on the device: auth.js answers locally, the same way
   assert.deepEqual(outcome([rec(1), rec(2)], { status: 401, data: { error: 'not_paired' } }), { kind: 'auth', synced: [], rejected: [] });
-  const forbidden = { status: 403, data: { error: 'forbidden', detail: [{ index: 0, field: 'store_id', reason: 'not in scope' }] } };
-  assert.deepEqual(outcome([rec(1)], forbidden), { kind: 'auth', synced: [], rejected: [] });
+});
+
+test('403: a batch is split to find the event; that one is held, never rejected', () => {
+  const forbidden = { status: 403, data: { error: 'forbidden', permission: 'events:write:count', store_id: 's1', detail: [] } };
+  assert.equal(outcome([rec(1), rec(2)], forbidden).kind, 'split');
+  assert.deepEqual(outcome([rec(5)], forbidden), {
+    kind: 'hold', synced: [], rejected: [], held: [{ seq: 5, status: 403, reason: 'events:write:count @ s1' }],
+  });
+  assert.equal(outcome([rec(5)], { status: 403, data: null }).held[0].reason, 'forbidden');
+  // a cross-site refusal is about the request, not the key: the usual 4xx path
+  assert.equal(outcome([rec(5)], { status: 403, data: { error: 'cross_site', detail: [] } }).kind, 'reject');
 });
 
 test('backoff doubles from 1 s to a 60 s cap with jitter', () => {
@@ -64,7 +73,7 @@ test('backoff doubles from 1 s to a 60 s cap with jitter', () => {
 
 test('summary and pruning', () => {
   const records = [rec(1, 'synced'), rec(2, 'synced'), rec(3), rec(4, 'rejected'), rec(5, 'synced')];
-  assert.deepEqual(summary(records), { waiting: 1, synced: 3, rejected: 1 });
+  assert.deepEqual(summary(records), { waiting: 1, held: 0, synced: 3, rejected: 1 });
   assert.deepEqual(prunable(records, 2), [1]);
 });
 

@@ -25,25 +25,29 @@ export function Alerts({ storeId, onChange }) {
   const [error, setError] = useState(null);
   const refetch = useRef(null);
 
+  /** The active alerts; resolves with the answer's status (0: no answer). */
   async function load() {
     try {
       const res = await request(paths.alerts(storeId));
       if (res.ok) { setItems((res.data?.items ?? res.data ?? []).slice().sort(order)); setError(null); }
       else setError(res.status === 404 ? t('not_available') : res.status === 403 ? t('forbidden') : t('load_error', { reason: res.data?.error || res.status }));
+      return res.status;
     } catch {
       setError(t('offline_data'));
+      return 0;
     }
   }
 
   useEffect(() => {
-    load();
     const later = () => {
       clearTimeout(refetch.current);
       refetch.current = setTimeout(load, 400);
       onChange?.();
     };
     let opened = false;
-    const stream = liveStream(paths.alertStream(storeId), {
+    let stream = null;
+    let gone = false;
+    const open = () => liveStream(paths.alertStream(storeId), {
       open: () => {
         setLive(true);
         if (opened) later(); // opened again (a new token, the network back): catch up on what passed
@@ -67,7 +71,9 @@ export function Alerts({ storeId, onChange }) {
         later();
       },
     });
-    return () => { stream.close(); clearTimeout(refetch.current); };
+    // A key that may not list this store's alerts may not stream them either: no stream then.
+    load().then((status) => { if (!gone && status !== 403) stream = open(); });
+    return () => { gone = true; stream?.close(); clearTimeout(refetch.current); };
   }, [storeId]);
 
   async function ack(alert) {

@@ -20,7 +20,7 @@ export function Movements({ storeId, sku }) {
   if (!sku) body = <p class="muted">{t('pick_product')}</p>;
   else if (!report) body = <p class="muted">…</p>;
   else if (!report.available) body = <p class="muted" data-report="unavailable">{t('not_available')}</p>;
-  else if (!report.data) body = <p class="muted">{t('load_error', { reason: report.error })}</p>;
+  else if (!report.data) body = <p class="muted">{report.error === 'forbidden' ? t('forbidden') : t('load_error', { reason: report.error })}</p>;
   else {
     const rows = movementRows(report.data);
     body = rows.length ? (

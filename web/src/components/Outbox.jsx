@@ -20,7 +20,7 @@ export function SyncBadge() {
     <p class={`badge ${online ? 'on' : 'off'}`} role="status" data-online={online ? 'true' : 'false'}>
       <span class="dot" aria-hidden="true" />
       {t(online ? 'online' : 'offline')}
-      {n.waiting ? <span class="waiting"> · {t('waiting_n', { n: n.waiting })}</span> : null}
+      {n.waiting + n.held ? <span class="waiting"> · {t('waiting_n', { n: n.waiting + n.held })}</span> : null}
     </p>
   );
 }
@@ -51,6 +51,7 @@ export function OutboxPanel() {
   const { t, when } = useI18n();
   const waiting = records.filter((r) => r.state === 'waiting');
   const rejected = records.filter((r) => r.state === 'rejected');
+  const held = records.filter((r) => r.state === 'held');
   const synced = records.filter((r) => r.state === 'synced').slice(-5).reverse();
   return (
     <section class="card outbox" aria-labelledby="outbox-h">
@@ -63,6 +64,17 @@ export function OutboxPanel() {
           <button type="button" onClick={() => outbox.kick()}>{t('sync_now')}</button>
         </>
       ) : <p class="muted">{t('outbox_empty')}</p>}
+      {held.length ? (
+        <>
+          <h3>{t('outbox_held')} <span class="count" data-count="held">{held.length}</span></h3>
+          <p class="muted small">{t('outbox_held_hint')}</p>
+          <ol class="events">
+            {held.map((r) => (
+              <Item r={r}><span class="reason">{r.status ? `${r.status}: ` : ''}{r.reason}</span></Item>
+            ))}
+          </ol>
+        </>
+      ) : null}
       {rejected.length ? (
         <>
           <h3>{t('outbox_rejected')} <span class="count" data-count="rejected">{rejected.length}</span></h3>

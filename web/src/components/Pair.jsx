@@ -28,12 +28,12 @@ export function Pair({ allowKey }) {
   const { online } = useStore(app);
   const { reason } = useAuth();
   const { records } = useOutbox();
-  const waiting = records.filter((r) => r.state === 'waiting').length;
+  const waiting = records.filter((r) => r.state === 'waiting' || r.state === 'held').length;
   const [code, setCode] = useState('');
   const [name, setName] = useState('');
   const [key, setKey] = useState('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null); // {form: 'code'|'key', text, code}
+  const [error, setError] = useState(null); // {form: 'code'|'key', result}: worded at each render (language switch)
 
   async function submit(e, form) {
     e.preventDefault();
@@ -46,14 +46,14 @@ export function Pair({ allowKey }) {
         openStoreOf(result.credential);
         return;
       }
-      setError({ form, text: errorText(t, result), code: result.error });
+      setError({ form, result });
     } finally {
       setBusy(false);
     }
   }
 
   const shown = (form) => (error?.form === form ? (
-    <p class="errors" role="alert" id={`${form}-error`} data-error={error.code}>{error.text}</p>
+    <p class="errors" role="alert" id={`${form}-error`} data-error={error.result.error}>{errorText(t, error.result)}</p>
   ) : null);
 
   return (
@@ -120,7 +120,7 @@ export function DeviceSettings() {
   const { t } = useI18n();
   const { credential } = useAuth();
   const { records } = useOutbox();
-  const waiting = records.filter((r) => r.state === 'waiting').length;
+  const waiting = records.filter((r) => r.state === 'waiting' || r.state === 'held').length;
   const [asking, setAsking] = useState(false);
   const stores = credential?.stores;
   return (

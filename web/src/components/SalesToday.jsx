@@ -19,7 +19,7 @@ export function SalesToday({ storeId }) {
   let body;
   if (!report) body = <p class="muted">…</p>;
   else if (!report.available) body = <p class="muted" data-report="unavailable">{t('not_available')}</p>;
-  else if (!report.data) body = <p class="muted">{t('load_error', { reason: report.error })}</p>;
+  else if (!report.data) body = <p class="muted">{report.error === 'forbidden' ? t('forbidden') : t('load_error', { reason: report.error })}</p>;
   else {
     const { today, bars } = salesDays(report.data, report.days);
     body = (

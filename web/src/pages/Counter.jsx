@@ -1,10 +1,10 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useCatalog } from '../catalog.js';
 import { moneyString, parseQty, qtyString } from '../decimal.js';
-import { buildEvent, billTotal, lineAmount, MODES, newLine, priceFor, REASONS, terminalId, unitsOf, isLoose } from '../events.js';
+import { buildEvent, billTotal, lineAmount, modesFor, newLine, priceFor, REASONS, terminalId, unitsOf, isLoose } from '../events.js';
 import * as outbox from '../outbox.js';
 import { search, exact } from '../search.js';
-import { app, useI18n, useStore } from '../state.js';
+import { app, useAuth, useI18n, useStore } from '../state.js';
 import { OutboxPanel } from '../components/Outbox.jsx';
 
 const DRAFT_KEY = 'bazaar.draft';
@@ -103,8 +103,10 @@ export function Counter() {
   const state = useStore(app);
   const { t, money, lang } = useI18n();
   const catalog = useCatalog();
+  const { credential } = useAuth();
+  const modes = modesFor(credential?.role);
   const draft = loadDraft(state.storeId);
-  const [mode, setMode] = useState(draft?.mode ?? 'sale');
+  const [mode, setMode] = useState(() => (modes.includes(draft?.mode) ? draft.mode : modes[0] ?? 'sale'));
   const [query, setQuery] = useState('');
   const [lines, setLines] = useState(() => (draft?.lines ?? []));
   const [supplier, setSupplier] = useState(draft?.supplier ?? '');
@@ -189,13 +191,24 @@ export function Counter() {
     ? `${t('catalog_n', { n: catalog.products.length })}${catalog.fromCache && catalog.saved_at ? ` · ${t('catalog_saved', { at: new Date(catalog.saved_at).toLocaleString(lang) })}` : ''}`
     : t('catalog_none');
 
+  useEffect(() => { if (modes.length && !modes.includes(mode)) switchMode(modes[0]); }, [credential?.role]);
+
+  if (!modes.length) {
+    return (
+      <div class="page counter">
+        <section class="card"><h1 id="counter-h">{t('counter')}</h1><p class="warn" id="no-modes">{t('modes_none')}</p></section>
+        <OutboxPanel />
+      </div>
+    );
+  }
+
   return (
     <div class="page counter">
       <form class="card" onSubmit={record} aria-labelledby="counter-h">
         <h1 id="counter-h">{t('counter')}</h1>
         <fieldset class="modes">
           <legend>{t('mode')}</legend>
-          {MODES.map((m) => (
+          {modes.map((m) => (
             <label class={`mode ${mode === m ? 'on' : ''}`}>
               <input type="radio" name="mode" value={m} checked={mode === m} onChange={() => switchMode(m)} />
               {t(m)}
