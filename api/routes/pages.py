@@ -7,6 +7,10 @@
 
 Text files go gzip-compressed to clients that accept it. Without a build every page answers 503
 with a one-line hint. Only these exact paths are claimed, so no JSON route is shadowed.
+
+Access: public (``PUBLIC``). The app's files hold no data: a device without a key gets the app,
+whose first screen asks for a pairing code (web/src/auth.js); everything it then reads or writes
+goes through the API's routes with a token. The security headers are api/headers.py's.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse, Response
 
+from api.authz import PUBLIC
 from api.deps import SettingsDep
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[PUBLIC])
 
 MISSING = "web app not built: run ./bazaar.sh setup to build the web app\n"
 NO_CACHE = "no-cache"
