@@ -120,6 +120,7 @@ export function liveStream(path, on) {
   let closed = false;
   let failures = 0;
   let timer = null;
+  let latest = 0; // only the newest open() may start a stream (a re-pairing can overtake one)
 
   function again() {
     clearTimeout(timer);
@@ -132,14 +133,15 @@ export function liveStream(path, on) {
 
   async function open(forceRenew) {
     if (closed) return;
+    const mine = ++latest;
     let token;
     try {
       token = await auth.token({ force: forceRenew });
     } catch {
-      again(); // offline, or the server is busy: try later
+      if (mine === latest) again(); // offline, or the server is busy: try later
       return;
     }
-    if (closed || !token) return; // not paired: nothing may be streamed
+    if (closed || !token || mine !== latest) return; // not paired: nothing may be streamed
     const stream = new EventSource(withQuery(path, { access_token: token }), { withCredentials: true });
     es = stream;
     stream.onopen = () => { failures = 0; on.open?.(); };
