@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,9 @@ def ring_of(settings: Settings) -> KeyRing:
 
 @dataclass(frozen=True)
 class Page:
-    """One page's access: ``permission`` (None: public) at the store in path parameter ``store``."""
+    """One page's access: ``permission`` (None: public) at the store ``store`` locates:
+    ``"path:NAME"`` or ``"query:NAME"`` (absent or empty: not about one store), as the API's
+    ``requires`` does."""
 
     permission: Permission | None
     store: str | None = None
@@ -65,6 +68,39 @@ class Page:
     @property
     def label(self) -> str:
         return self.permission.value if self.permission is not None else "public"
+
+    def store_of(self, path_params: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+        if self.store is None:
+            return None
+        where, _, name = self.store.partition(":")
+        return (path_params if where == "path" else query).get(name) or None
+
+
+PRINCIPAL = "bazaar.principal"  # where a guarded page finds its caller on the request
+
+
+def guarded(app: Any, guard: PageGuard, table: Mapping[str, Page]) -> Callable[[str], Callable[[Callable[..., Any]], Any]]:
+    """``app.page`` for the pages of ``table``: ``@page("/stock/{store_id}")`` registers a Faust page
+    that first answers 401/403 from ``guard`` (the page's own code runs only for a caller allowed
+    there, found as ``request[PRINCIPAL]``). A path missing from ``table`` is an error at start."""
+
+    def page(path: str) -> Callable[[Callable[..., Any]], Any]:
+        access = table[path]
+
+        def register(handler: Callable[..., Any]) -> Any:
+            async def checked(web: Any, request: Any, **params: str) -> Any:
+                who = guard.check(access, request.headers.get("Authorization"), access.store_of(params, request.query))
+                if isinstance(who, Refusal):
+                    return web.json(who.body, status=who.status, headers=who.headers)
+                request[PRINCIPAL] = who
+                return await handler(web, request, **params)
+
+            checked.__name__, checked.__doc__ = handler.__name__, handler.__doc__
+            return app.page(path)(checked)
+
+        return register
+
+    return page
 
 
 @dataclass(frozen=True)
@@ -83,10 +119,14 @@ def _unauthorized(reason: str) -> Refusal:
     return Refusal(401, {"error": "unauthorized", "detail": [{"index": None, "field": "authorization", "reason": reason}]})
 
 
-def _forbidden(d: Decision) -> Refusal:
+def forbidden(d: Decision) -> Refusal:
     field = "store_id" if d.store_id is not None and "store" in d.reason else None
     detail = [{"index": None, "field": field, "reason": d.reason}]
     return Refusal(403, {"error": "forbidden", "detail": detail, "permission": d.permission.value, "store_id": d.store_id})
+
+
+# Who a page's caller is with BAZAAR_AUTH_REQUIRED=false (as the API's api.authz.NOBODY)
+NOBODY = Principal(sub="anonymous", name="auth off", role=Role.ADMIN, stores="*")
 
 
 class PageGuard:
@@ -102,19 +142,20 @@ class PageGuard:
         self._lock = threading.Lock()
         self._verified: dict[str, tuple[Principal, int]] = {}  # token -> (who, exp)
 
-    def check(self, page: Page, authorization: str | None, params: dict[str, str]) -> Principal | Refusal | None:
+    def check(self, page: Page, authorization: str | None, store_id: str | None) -> Principal | Refusal | None:
         """The caller (None on a public page), or the refusal to answer."""
         if page.permission is None:
             return None
-        if not self.required:
-            return Principal(sub="anonymous", name="auth off", role=Role.ADMIN, stores="*")
         who = self.principal(authorization)
         if isinstance(who, Refusal):
             return who
-        d = decide(who, page.permission, params.get(page.store) if page.store else None)
-        return who if d.allowed else _forbidden(d)
+        d = decide(who, page.permission, store_id)
+        return who if d.allowed else forbidden(d)
 
     def principal(self, authorization: str | None) -> Principal | Refusal:
+        """Who the ``Authorization`` header says (``NOBODY`` with auth off), or why not (401)."""
+        if not self.required:
+            return NOBODY
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:

@@ -8,6 +8,14 @@ with the sink backlog) and ``/status`` (feeds, offsets, dead letters, ledger row
 answer or inserts fail for a transient reason (the sinks wait and retry), or while the broker does
 not take dead letters; messages ClickHouse refused (or that could not be read) were dead-lettered
 and the feeds went on, so they are counted and named there but do not make the process degraded.
+
+Access (``PAGES``, ``bazaar_core.page_access``): every page but liveness wants a Bearer token (the
+API asks with its own service token; ``bazaar report`` and operators with theirs). ``/livez`` and
+Faust's index ``/`` say only that the process answers; ``/health`` is public for probes and says
+``status`` and ``clickhouse`` alone, its detail (problems, backlogs, dead letters) only to a token
+holding ``ops:read``. ``/metrics`` and ``/status`` need ``ops:read``, the reports ``reports:read``
+(at ``store_id`` when one is named); a store-scoped caller asking for every store gets its own
+stores only (``scope``: narrowed by what the caller asks, never widened).
 """
 
 from __future__ import annotations
@@ -19,33 +27,65 @@ from typing import Any
 import orjson
 from prometheus_client import generate_latest
 
+from bazaar_core.page_access import PRINCIPAL, Page, PageGuard, forbidden, guarded
 from clickhouse import formats, reports
 from clickhouse.app import AnalyticsPipeline
 from clickhouse.errors import BadParameter, UnknownReport
 from clickhouse.migrate import applied
+from domain.access import ALL_STORES, Permission, Principal, decide
 
 log = logging.getLogger("bazaar.streams.analytics_web")
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 JSON = "application/json"
+P = Permission
+# Every page of this port and what it needs (tests/unit/test_route_access.py: no page without one).
+PAGES: dict[str, Page] = {
+    "/": Page(None),  # Faust's own index: {"status": "OK"}
+    "/livez": Page(None),
+    "/health": Page(None),  # the detail for ops:read only (health_view)
+    "/metrics": Page(P.OPS_READ),
+    "/status": Page(P.OPS_READ),
+    "/reports": Page(P.REPORTS_READ),
+    "/reports/{name}": Page(P.REPORTS_READ, "query:store_id"),
+}
+
+
+def scope_of(who: Principal, asked_text: str) -> list[str] | None:
+    """The stores a report over every store may cover for ``who``: what it asked (``scope``) within
+    its own; [] for every store; None when it asked only for stores outside its own."""
+    asked = [s.strip() for s in asked_text.split(",") if s.strip()]
+    if who.stores == ALL_STORES:
+        return asked
+    visible = who.visible(asked) if asked else list(who.stores)
+    return visible or None
 
 
 def register_views(p: AnalyticsPipeline) -> None:
     app = p.app
+    guard = PageGuard(p.settings)
+    page = guarded(app, guard, PAGES)
 
     def error(web, status: int, code: str, field: str | None, reason: str) -> Any:
         body = {"error": code, "detail": [{"index": None, "field": field, "reason": reason}]}
         return web.bytes(orjson.dumps(body), content_type=JSON, status=status)
 
-    @app.page("/health")
-    async def health(web, request) -> Any:
-        return web.json(await asyncio.to_thread(health_body, p))
+    @page("/livez")
+    async def livez(web, request) -> Any:
+        return web.json({"status": "alive"})
 
-    @app.page("/metrics")
+    @page("/health")
+    async def health(web, request) -> Any:
+        body = await asyncio.to_thread(health_body, p)
+        who = guard.principal(request.headers.get("Authorization"))
+        detailed = isinstance(who, Principal) and who.can(P.OPS_READ)
+        return web.json(body if detailed else {k: body[k] for k in ("status", "clickhouse")})
+
+    @page("/metrics")
     async def metrics_page(web, request) -> Any:
         return web.bytes(generate_latest(), content_type=PROMETHEUS_TEXT)
 
-    @app.page("/status")
+    @page("/status")
     async def status(web, request) -> Any:
         stored = await asyncio.to_thread(_ledger_counts, p)
         migrations = await asyncio.to_thread(applied, p.report_db)
@@ -66,13 +106,19 @@ def register_views(p: AnalyticsPipeline) -> None:
         }
         return web.json(body)
 
-    @app.page("/reports")
+    @page("/reports")
     async def report_list(web, request) -> Any:
         return web.json({"reports": [r.describe() for r in reports.REPORTS.values()]})
 
-    @app.page("/reports/{name}")
+    @page("/reports/{name}")
     async def report(web, request, name: str) -> Any:
         query = dict(request.query)
+        who: Principal = request[PRINCIPAL]
+        scope = scope_of(who, query.get("scope", ""))
+        if scope is None:
+            refused = forbidden(decide(who, P.REPORTS_READ, query.get("scope", "").split(",")[0].strip() or ALL_STORES))
+            return web.json(refused.body, status=refused.status)
+        query["scope"] = ",".join(scope)
         fmt = query.pop("format", "json")
         if fmt not in ("json", "csv"):
             return error(web, 422, "invalid_parameter", "format", "json or csv")
