@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bench",),  # benchmarks drive whole processes
     ("api", "agents"),  # the HTTP API; the Faust agents of the worker and the analytics process
     ("streams", "clickhouse", "bazaar_core.notifier"),  # one room per process: stock worker, analytics, notifier
-    ("bazaar_core.kafka",),  # the Kafka adapters every process uses
+    ("bazaar_core.kafka", "bazaar_core.page_access"),  # the Kafka adapters every process uses; the internal ports' access
     ("bazaar_core.loadgen", "domain"),  # the load generator; the pure rules
     ("bazaar_core",),  # settings, logs, process supervision
     ("schemas",),  # the contract
