@@ -53,7 +53,7 @@ def _sink_agent(p: AnalyticsPipeline, feed: Feed) -> None:
 
     app = p.app
     limit = p.settings.analytics_batch_max
-    gaps = GapGuard.of_app(app, p.settings.kafka_bootstrap, metrics.GAPS.labels(sink.table).inc) if feed.contiguous else None
+    gaps = GapGuard.of_app(app, p.settings, metrics.GAPS.labels(sink.table).inc) if feed.contiguous else None
 
     @p.app.agent(feed.topic, name=f"sink-{sink.table}", concurrency=1)
     async def sink_agent(stream):

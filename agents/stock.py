@@ -35,7 +35,7 @@ def register(p: Pipeline) -> None:
     )
     # offsets Faust skipped in a rebalance are read from the broker and applied before the event
     # that revealed them (applying an event twice is harmless: every update is idempotent)
-    gaps = GapGuard.of_app(p.app, settings.kafka_bootstrap, metrics.GAPS.inc)
+    gaps = GapGuard.of_app(p.app, settings, metrics.GAPS.inc)
     checkpoint = Checkpoint(settings, states, applier, p.outbox, gaps, p.progress, p.stock, p.app.consumer)
     on_any_rebalance(p.app, states.forget)  # cached states: RocksDB, recovered from the changelog, is the truth
     app, batch_max = p.app, settings.stream_batch_max

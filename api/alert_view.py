@@ -46,7 +46,7 @@ class AlertView:
         self._subs: dict[str, set[Subscriber]] = {}
         specs, configs = topic_specs(settings), topic_configs(settings)
         topics = {settings.alerts_topic: specs[settings.alerts_topic], settings.alert_acks_topic: specs[settings.alert_acks_topic]}
-        self.follower = TopicFollower(settings.kafka_bootstrap, topics, self._on_record, configs=configs, name="alerts")
+        self.follower = TopicFollower(settings, topics, self._on_record, configs=configs, name="alerts")
 
     # ---- input ---------------------------------------------------------------------------------------
 

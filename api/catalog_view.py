@@ -55,7 +55,7 @@ class CatalogView:
             settings.store_products_topic: (self._overrides, StoreProduct.model_validate_json),
         }
         self.follower = TopicFollower(
-            settings.kafka_bootstrap,
+            settings,
             {n: specs[n] for n in names},
             self._on_record,
             configs=configs,

@@ -27,6 +27,7 @@ from functools import partial
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from bazaar_core.kafka.config import producer_config
 from bazaar_core.kafka.writer import Written
 from bazaar_core.settings import Settings
 
@@ -43,20 +44,6 @@ TIMED_OUT = "timed out waiting for the broker's ack"
 DeliveryResult = Written  # where a message landed (partition, offset) or why it did not (error)
 
 
-def producer_config(settings: Settings) -> dict:
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "enable.idempotence": True,
-        "acks": "all",
-        # Same partition as Kafka's Java client and aiokafka (domain.tokens.partition_for).
-        "partitioner": "murmur2_random",
-        "linger.ms": 5,
-        "compression.type": "lz4",
-        "message.timeout.ms": max(1, int(settings.produce_timeout_s * 1000)),
-        "logger": logging.getLogger("bazaar.api.librdkafka"),
-    }
-
-
 class EventProducer:
     def __init__(
         self,
@@ -67,7 +54,7 @@ class EventProducer:
         queue_full_wait_s: float = 1.0,
     ) -> None:
         self.topic = settings.events_topic
-        self._config = producer_config(settings)
+        self._config = producer_config(settings)  # the defaults: lz4, linger 5 ms, produce_timeout_s
         self._probe_ttl = probe_ttl_s
         self._probe_timeout = probe_timeout_s
         self._queue_full_wait = queue_full_wait_s

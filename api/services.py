@@ -39,7 +39,7 @@ class Services:
     def __post_init__(self) -> None:
         topic = self.settings.uncatalogued_topic
         self.uncatalogued_follower = TopicFollower(
-            self.settings.kafka_bootstrap,
+            self.settings,
             {topic: topic_specs(self.settings)[topic]},
             self._on_uncatalogued,
             configs=topic_configs(self.settings),
@@ -50,7 +50,7 @@ class Services:
     def create(cls, settings: Settings, broker_down=lambda: False) -> Services:
         return cls(
             settings,
-            RecordWriter(settings.kafka_bootstrap, settings.produce_timeout_s),
+            RecordWriter(settings),
             CatalogView(settings),
             AlertView(settings),
             WebhookView(settings),

@@ -23,9 +23,7 @@ class WebhookView:
         self._dead: dict[tuple[str, str], tuple[int, DeadLetter]] = {}
         specs, configs = topic_specs(settings), topic_configs(settings)
         names = (settings.webhooks_topic, settings.webhook_dead_letters_topic)
-        self.follower = TopicFollower(
-            settings.kafka_bootstrap, {n: specs[n] for n in names}, self._on_record, configs=configs, name="webhooks"
-        )
+        self.follower = TopicFollower(settings, {n: specs[n] for n in names}, self._on_record, configs=configs, name="webhooks")
 
     def _on_record(self, rec: Record) -> None:
         if rec.key is None:

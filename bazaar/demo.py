@@ -21,6 +21,7 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 
 from bazaar.up import running
+from bazaar_core.kafka.config import consumer_config
 from bazaar_core.loadgen import catalog as demo_catalog
 from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
 from bazaar_core.loadgen.generator import Product as GenProduct
@@ -43,7 +44,7 @@ class Lag:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.group_id}-demo-lag"})
+        self.consumer = Consumer(consumer_config(settings, f"{settings.group_id}-demo-lag", polled=False))  # watermarks only
         self.http = httpx.Client(timeout=2)
 
     def total(self) -> int | None:

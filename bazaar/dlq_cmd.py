@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from bazaar_core.kafka import deadletters
 
     settings = get_settings()
-    letters = deadletters.read_all(settings.kafka_bootstrap, settings.dead_letters_topic)
+    letters = deadletters.read_all(settings)
     if args.action == "list":
         chosen = _select(letters, args.source, args.store)
         if args.format == "json":
@@ -74,10 +74,10 @@ def run(args: argparse.Namespace) -> int:
             return 1
         chosen = [letters[i] for i in args.ids]
     if args.action == "replay":
-        n = deadletters.replay(settings.kafka_bootstrap, settings.dead_letters_topic, chosen)
+        n = deadletters.replay(settings, chosen)
         print(f"replayed {n} message(s) onto their topics")
     else:
-        n = deadletters.drop(settings.kafka_bootstrap, settings.dead_letters_topic, [d.id for d in chosen])
+        n = deadletters.drop(settings, [d.id for d in chosen])
         print(f"dropped {n} dead letter(s)")
     return 0
 

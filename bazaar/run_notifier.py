@@ -62,13 +62,13 @@ async def _main(settings) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bazaar_core.kafka.local import ensure_topics
+    from bazaar_core.kafka.admin import ensure_topics
     from bazaar_core.kafka.topics import topic_configs, topic_specs
 
     settings = get_settings()
     if args.port:
         settings = settings.model_copy(update={"notifier_port": args.port})
     logs.setup(settings.log_level, settings.log_json)
-    ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+    ensure_topics(settings, topic_specs(settings), topic_configs(settings))
     asyncio.run(_main(settings))
     return 0

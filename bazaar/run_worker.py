@@ -38,8 +38,8 @@ def build_worker(settings):
 
 
 def run(args: argparse.Namespace) -> int:
+    from bazaar_core.kafka.admin import ensure_topics
     from bazaar_core.kafka.faust_fence import seed_committed_offsets
-    from bazaar_core.kafka.local import ensure_topics
     from bazaar_core.kafka.topics import topic_configs, topic_specs
 
     settings = get_settings()
@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"worker_port": args.port})
     logs.setup(settings.log_level, settings.log_json)
     gcwatch.install()
-    ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
-    seed_committed_offsets(settings.kafka_bootstrap, settings.group_id, settings.events_topic, settings.partitions)
+    ensure_topics(settings, topic_specs(settings), topic_configs(settings))
+    seed_committed_offsets(settings, settings.group_id, settings.events_topic, settings.partitions)
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
     worker = build_worker(settings)
     gcwatch.tune(oldest=WORKER_GC_OLDEST)

@@ -14,7 +14,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bazaar_core.kafka.local import LocalKafka, ensure_topics
+from bazaar_core.kafka.admin import ensure_topics
+from bazaar_core.kafka.local import LocalKafka
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings, get_settings
 from bazaar_core.supervisor import Child
@@ -64,7 +65,7 @@ class Stack:
             self.kafka.start()
             self.kafka.wait_ready()
             self.own_broker = True
-        ensure_topics(self.settings.kafka_bootstrap, topic_specs(self.settings), topic_configs(self.settings))
+        ensure_topics(self.settings, topic_specs(self.settings), topic_configs(self.settings))
         for child in self.children:
             child.start()
         for child in self.children:

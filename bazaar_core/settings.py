@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,16 @@ class Settings(BaseSettings):
     kafka_jvm_opts: str = ""  # extra JVM options for the local broker, space-separated (e.g. "-XX:+UseSerialGC")
     topic_prefix: str = "bazaar"
     partitions: int = 8
+    # How every Kafka client of every process authenticates (bazaar_core/kafka/config.py; docs/deploy.md).
+    # The embedded broker (`bazaar kafka`) is plaintext on 127.0.0.1; a cluster asks SASL/SCRAM or mTLS.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""  # this process's principal (User:<name>)
+    kafka_sasl_password: str = Field("", repr=False)
+    kafka_sasl_password_file: Path | None = None  # read at start instead (a mounted Secret); wins over the password
+    kafka_ssl_ca_file: Path | None = None  # CA of the brokers' certificates (None: the system's CAs)
+    kafka_ssl_cert_file: Path | None = None  # client certificate and key for mutual TLS (SSL) ...
+    kafka_ssl_key_file: Path | None = None  # ... whose subject is the principal
 
     # Stream worker
     app_id: str = "bazaar-inventory"

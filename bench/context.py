@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bazaar_core.kafka.local import LocalKafka, ensure_topics
+from bazaar_core.kafka.admin import ensure_topics
+from bazaar_core.kafka.local import LocalKafka
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.loadgen.generator import GenConfig
 from bazaar_core.settings import Settings
@@ -54,7 +55,7 @@ class Context:
         return Settings(**values)
 
     def ensure_topics(self, settings: Settings) -> None:
-        ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+        ensure_topics(settings, topic_specs(settings), topic_configs(settings))
 
     def preload(self, data: Dataset, settings: Settings, stage: str, measured: bool = False, part: slice = slice(None)) -> dict:
         """Write the data set's messages (or the ``part`` of them, in order, after the parts before it) to

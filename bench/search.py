@@ -159,7 +159,8 @@ def summary(samples: list[tuple[str, float, int]], per_query: bool = False) -> d
 
 
 def run(args: argparse.Namespace) -> dict:
-    from bazaar_core.kafka.local import LocalKafka, ensure_topics
+    from bazaar_core.kafka.admin import ensure_topics
+    from bazaar_core.kafka.local import LocalKafka
     from bazaar_core.kafka.topics import topic_configs, topic_specs
     from bazaar_core.settings import Settings, get_settings
     from bazaar_core.supervisor import Child
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace) -> dict:
         f"[bench] search: {args.products:,} products in {args.parts} file(s), {out['csv_bytes'] / 1e6:.1f} MB; work dir {root}", flush=True
     )
     with LocalKafka(settings):
-        ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+        ensure_topics(settings, topic_specs(settings), topic_configs(settings))
         api = Child.bazaar("api", ["api"], settings_env(settings), root / "logs", f"{base}/health")
         api.start()
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import faust
 
 from bazaar_core.kafka import faust_fence
+from bazaar_core.kafka.config import faust_broker
 from bazaar_core.kafka.writer import RecordWriter
 from bazaar_core.settings import Settings
 from clickhouse import metrics
@@ -41,9 +42,9 @@ class DeadLetterTopic:
     """The sinks' way onto the dead-letter topic: this process's own producer (idempotent, acks=all);
     a call returns once the broker acknowledged every letter, and raises otherwise (the sink retries)."""
 
-    def __init__(self, bootstrap: str, topic: str, timeout_s: float = DEAD_LETTER_TIMEOUT_S) -> None:
-        self.topic = topic
-        self.writer = RecordWriter(bootstrap, timeout_s)
+    def __init__(self, settings: Settings, timeout_s: float = DEAD_LETTER_TIMEOUT_S) -> None:
+        self.topic = settings.dead_letters_topic
+        self.writer = RecordWriter(settings, timeout_s)
 
     def start(self) -> DeadLetterTopic:
         self.writer.start()
@@ -120,7 +121,7 @@ def data_dir(settings: Settings) -> Path:
 def make_app(settings: Settings) -> faust.App:
     return faust.App(
         app_id(settings),
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        **faust_broker(settings),
         store="memory://",  # no tables: ClickHouse is the state
         datadir=str(data_dir(settings)),
         topic_partitions=settings.partitions,
@@ -150,7 +151,7 @@ def build(settings: Settings, sink_db: Database, report_db: Database) -> Analyti
     def topic(name: str, partitions: int) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", partitions=partitions)
 
-    dead_letters = DeadLetterTopic(settings.kafka_bootstrap, settings.dead_letters_topic).start()
+    dead_letters = DeadLetterTopic(settings).start()
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's stub wants a `signal` keyword; **kwargs takes it
     async def close_dead_letters(app, **kwargs) -> None:

@@ -9,6 +9,7 @@ from faust.sensors.monitor import Monitor
 from faust.types import TableT
 
 from bazaar_core.kafka import faust_fence
+from bazaar_core.kafka.config import faust_broker
 from bazaar_core.kafka.outbox import Outbox
 from bazaar_core.settings import Settings
 from streams.catalog import CatalogCache
@@ -56,7 +57,7 @@ def make_app(settings: Settings) -> faust.App:
     url = f"http://{settings.worker_advertised_host or settings.worker_host}:{settings.worker_port}"
     return faust.App(
         settings.group_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        **faust_broker(settings),
         store="rocksdb://",
         datadir=str(settings.worker_dir),
         topic_partitions=settings.partitions,
@@ -126,7 +127,7 @@ def build(settings: Settings) -> Pipeline:
         partitions=settings.partitions,
     )
     catalog = CatalogCache(settings)
-    outbox = Outbox(settings.kafka_bootstrap, settings.stream_produce_timeout_s)
+    outbox = Outbox(settings)
     return Pipeline(settings, app, events, ledger, stock, Progress(committed), alerts, catalog, outbox)
 
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 from pydantic import BaseModel, ValidationError
 
-from bazaar_core.logs import librdkafka_logging
+from bazaar_core.kafka.config import consumer_config
 from bazaar_core.settings import Settings
 from domain.alerts import Thresholds
 from domain.quantities import to_milli
@@ -106,14 +106,7 @@ class CatalogCache:
     # ---- following the topics ----------------------------------------------------------------
 
     def _follow(self) -> None:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.settings.kafka_bootstrap,
-                "group.id": f"{self.settings.group_id}-catalog-cache",
-                "enable.auto.commit": False,
-                **librdkafka_logging(),
-            }
-        )
+        consumer = Consumer(consumer_config(self.settings, f"{self.settings.group_id}-catalog-cache"))
         consumer.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in self._models])
         try:
             while not self._stop.is_set():

@@ -112,10 +112,11 @@ def call_consumer(bootstrap: str, group: str) -> str:
 def call_seed(bootstrap: str, group: str) -> str:
     from bazaar_core import logs
     from bazaar_core.kafka.faust_fence import seed_committed_offsets
+    from bazaar_core.settings import Settings
 
     logs.setup("INFO")  # its retries, on stderr
-
-    return f"seeded: {seed_committed_offsets(bootstrap, group, TOPIC, PARTITIONS, timeout_s=30, retry_s=0.1)}"
+    settings = Settings(kafka_bootstrap=bootstrap)
+    return f"seeded: {seed_committed_offsets(settings, group, TOPIC, PARTITIONS, timeout_s=30, retry_s=0.1)}"
 
 
 CALLS = {"admin": call_admin, "consumer": call_consumer, "seed": call_seed}
@@ -162,7 +163,8 @@ def on_fresh_brokers(runs: int, call: str) -> int:
     """Each run: a new broker (no offsets topic yet) and, as soon as it answers, two children that
     read a new group's offsets (``admin``: with the admin client, retried as the worker and the
     analytics process did at start-up; ``seed``: the seeding they do now)."""
-    from bazaar_core.kafka.local import LocalKafka, ensure_topics
+    from bazaar_core.kafka.admin import ensure_topics
+    from bazaar_core.kafka.local import LocalKafka
     from bazaar_core.settings import Settings
     from tests.conftest import free_ports
 
@@ -172,7 +174,7 @@ def on_fresh_brokers(runs: int, call: str) -> int:
         with tempfile.TemporaryDirectory(prefix="segv-") as data:
             settings = Settings(data_dir=Path(data), kafka_bootstrap=f"127.0.0.1:{port}", kafka_controller_port=controller)
             with LocalKafka(settings):
-                ensure_topics(settings.kafka_bootstrap, {TOPIC: PARTITIONS})
+                ensure_topics(settings, {TOPIC: PARTITIONS})
                 started = time.monotonic()
                 children = [
                     subprocess.Popen(

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from prometheus_client import Counter
 
+from bazaar_core.kafka.config import consumer_config, producer_config
+from bazaar_core.settings import Settings
 from schemas.deadletters import DeadLetter, Source
 
 log = logging.getLogger("bazaar.streams.deadletters")
@@ -60,17 +62,10 @@ def letter(
     return dead
 
 
-def read_all(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[str, DeadLetter]:
+def read_all(settings: Settings, timeout_s: float = 30.0) -> dict[str, DeadLetter]:
     """Every dead letter still on the topic (the latest record per id; dropped ones are tombstones)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "bazaar-dlq-reader",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "log_level": 3,
-        }
-    )
+    topic = settings.dead_letters_topic
+    consumer = Consumer(consumer_config(settings, dlq_reader_group(settings), {"enable.partition.eof": True}))  # assigned, never commits
     out: dict[str, DeadLetter] = {}
     try:
         meta = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
@@ -114,8 +109,12 @@ def read_all(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[str, D
     return out
 
 
-def _producer(bootstrap: str) -> Producer:
-    return Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "log_level": 3})
+def dlq_reader_group(settings: Settings) -> str:
+    return f"{settings.topic_prefix}-dlq-reader"
+
+
+def _producer(settings: Settings) -> Producer:
+    return Producer(producer_config(settings, {"message.timeout.ms": 30_000}))  # _flush waits 30 s
 
 
 def _flush(producer: Producer, failures: list[str]) -> None:
@@ -126,11 +125,11 @@ def _flush(producer: Producer, failures: list[str]) -> None:
         raise RuntimeError("; ".join(failures))
 
 
-def replay(bootstrap: str, dlq_topic: str, letters: Iterable[DeadLetter]) -> int:
+def replay(settings: Settings, letters: Iterable[DeadLetter]) -> int:
     """Put each message back on its own topic and partition, with its key, value and headers (plus
     ``bazaar-replayed-from``), then drop its dead letter. Consumers are idempotent, so a message
     applied before it failed counts once; one that still fails is dead-lettered again, at its new offset."""
-    producer, failures, n = _producer(bootstrap), [], 0
+    producer, failures, n = _producer(settings), [], 0
 
     def report(err, msg) -> None:
         if err is not None:
@@ -144,13 +143,14 @@ def replay(bootstrap: str, dlq_topic: str, letters: Iterable[DeadLetter]) -> int
         )
         n += 1
     _flush(producer, failures)  # back on the topic before the dead letter goes
-    drop(bootstrap, dlq_topic, [d.id for d in letters])
+    drop(settings, [d.id for d in letters])
     return n
 
 
-def drop(bootstrap: str, dlq_topic: str, ids: Iterable[str]) -> int:
+def drop(settings: Settings, ids: Iterable[str]) -> int:
     """Forget dead letters (a tombstone each: compaction removes them)."""
-    producer, failures, n = _producer(bootstrap), [], 0
+    dlq_topic = settings.dead_letters_topic
+    producer, failures, n = _producer(settings), [], 0
 
     def report(err, msg) -> None:
         if err is not None:

@@ -74,6 +74,8 @@ from faust.types import TP
 from faust.utils.functional import consecutive_numbers
 from mode.services import WaitResults
 
+from bazaar_core.settings import Settings
+
 log = logging.getLogger("bazaar.kafka.faust_fence")
 _MEMBERS_ACTIVE = {
     KafkaError.UNKNOWN_MEMBER_ID,
@@ -244,7 +246,7 @@ def worker(app: Any, loglevel: str) -> Any:
 
 
 def seed_committed_offsets(
-    bootstrap: str, group_id: str, topic: str, partitions: int, timeout_s: float = 40.0, retry_s: float = 0.5
+    settings: Settings, group_id: str, topic: str, partitions: int, timeout_s: float = 40.0, retry_s: float = 0.5
 ) -> bool:
     """Commit each partition's low watermark for a group that has no commit there yet, so the
     group starts from a known floor (``_new_offset`` assumes 0 without one, which only holds while
@@ -257,11 +259,10 @@ def seed_committed_offsets(
     that call sends is answered NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE, as a broker still
     loading its offsets topic answers; it asks the admin client's consumer group, which an admin
     client does not have, to look for the coordinator again (docs/librdkafka-segfault.md)."""
-    from bazaar_core.logs import librdkafka_logging
+    from bazaar_core.kafka.config import admin_config, consumer_config
 
-    kafka_log = librdkafka_logging()
-    reader = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False, **kafka_log})
-    admin = AdminClient({"bootstrap.servers": bootstrap, **kafka_log})
+    reader = KafkaConsumer(consumer_config(settings, group_id))
+    admin = AdminClient(admin_config(settings, polled=True))  # (polled below: its log lines)
     deadline = time.monotonic() + timeout_s
     attempt = 0
     try:

@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from bazaar_core.logs import librdkafka_logging
+from bazaar_core.kafka.admin import ensure_topics
+from bazaar_core.kafka.config import consumer_config
+from bazaar_core.settings import Settings
 
 log = logging.getLogger("bazaar.streams.follow")
 
@@ -37,17 +38,21 @@ class Record:
     value: bytes | None  # None: a tombstone
 
 
+def follower_group_prefix(settings: Settings, name: str) -> str:
+    return f"{settings.topic_prefix}-follow-{name}-"
+
+
 class TopicFollower:
     def __init__(
         self,
-        bootstrap: str,
+        settings: Settings,
         topics: dict[str, int],
         on_record: Callable[[Record], None],
         *,
         configs: dict[str, dict[str, str]] | None = None,
         name: str = "follower",
     ) -> None:
-        self.bootstrap, self.topics, self.configs = bootstrap, topics, configs or {}
+        self.settings, self.topics, self.configs = settings, topics, configs or {}
         self.on_record, self.name = on_record, name
         self._positions: dict[tuple[str, int], int] = {}
         self._targets: dict[tuple[str, int], int] | None = None
@@ -76,6 +81,11 @@ class TopicFollower:
             if self._meta is not None:
                 self._meta.close()
                 self._meta = None
+
+    @property
+    def group_prefix(self) -> str:
+        """What the names of this follower's consumer groups start with (the ACLs grant that prefix)."""
+        return follower_group_prefix(self.settings, self.name)
 
     @property
     def ready(self) -> bool:
@@ -116,16 +126,9 @@ class TopicFollower:
     # ---- the thread ------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"view-{self.name}-{uuid.uuid4().hex}",  # never commits: no group is kept
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-                **librdkafka_logging(),
-            }
-        )
+        # a group of its own that never commits: its members read from the beginning every time
+        group = f"{self.group_prefix}{uuid.uuid4().hex}"
+        consumer = Consumer(consumer_config(self.settings, group, {"enable.partition.eof": True}))
         try:
             while not self._stop.is_set():
                 try:
@@ -149,7 +152,7 @@ class TopicFollower:
             consumer.close()
 
     def _assign(self, consumer: Consumer) -> None:
-        self._ensure_topics()
+        ensure_topics(self.settings, self.topics, self.configs, CALL_TIMEOUT_S * 5, list_timeout=CALL_TIMEOUT_S)
         targets = self._watermarks(consumer, CALL_TIMEOUT_S * 2)
         consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in targets])
         with self._cond:
@@ -185,32 +188,8 @@ class TopicFollower:
                 out[(topic, p)] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
         return out
 
-    def _ensure_topics(self) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 3})
-        existing = admin.list_topics(timeout=CALL_TIMEOUT_S).topics
-        missing = [
-            NewTopic(t, num_partitions=n, replication_factor=1, config=self.configs.get(t, {}))
-            for t, n in self.topics.items()
-            if t not in existing
-        ]
-        if not missing:
-            return
-        for future in admin.create_topics(missing, operation_timeout=CALL_TIMEOUT_S * 5).values():
-            try:
-                future.result()
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise
-
     def _meta_consumer(self) -> Consumer:
         with self._meta_lock:
             if self._meta is None:
-                self._meta = Consumer(
-                    {
-                        "bootstrap.servers": self.bootstrap,
-                        "group.id": f"meta-{uuid.uuid4().hex}",
-                        "enable.auto.commit": False,
-                        "log_level": 3,
-                    }
-                )
+                self._meta = Consumer(consumer_config(self.settings, f"{self.group_prefix}meta-{uuid.uuid4().hex}", polled=False))
             return self._meta

@@ -19,6 +19,8 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from bazaar_core.kafka import faust_fence
+from bazaar_core.kafka.config import consumer_config
+from bazaar_core.settings import Settings
 
 log = logging.getLogger("bazaar.streams.gapfill")
 Raw = tuple[int, int, "bytes | None", bytes, list]  # partition, offset, key, value, headers
@@ -29,17 +31,10 @@ class GapFillError(RuntimeError):
     pass
 
 
-def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int, timeout_s: float = 30.0) -> list[Raw]:
+def read_range(settings: Settings, topic: str, partition: int, start: int, end: int, timeout_s: float = 30.0) -> list[Raw]:
     """Messages with start <= offset < end, in offset order (offsets the log no longer has are absent)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bazaar-gapfill-{uuid.uuid4().hex[:8]}",  # never commits: only for the protocol
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "log_level": 3,
-        }
-    )
+    group = f"{gapfill_group_prefix(settings)}{uuid.uuid4().hex[:8]}"  # never commits: only for the protocol
+    consumer = Consumer(consumer_config(settings, group, {"enable.partition.eof": True}))
     out: list[Raw] = []
     try:
         consumer.assign([TopicPartition(topic, partition, start)])
@@ -63,6 +58,10 @@ def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int,
         consumer.close()
 
 
+def gapfill_group_prefix(settings: Settings) -> str:
+    return f"{settings.topic_prefix}-gapfill-"
+
+
 class GapGuard:
     """Notices offsets Faust skipped on the topics an agent reads, and reads them from the broker.
 
@@ -77,13 +76,13 @@ class GapGuard:
 
     def __init__(
         self,
-        bootstrap: str,
+        settings: Settings,
         committed: Callable[[Any], int | None],
         on_gap: Callable[[], None] = lambda: None,
         read: Callable[..., list[Raw]] = read_range,
         timeout_s: float = GAP_READ_TIMEOUT_S,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.settings = settings
         self.committed = committed  # tp -> the group's committed offset (the next to read), or None
         self.on_gap = on_gap
         self.read = read
@@ -91,9 +90,9 @@ class GapGuard:
         self.expected: dict[Any, int] = {}  # per tp: the next offset this process must handle
 
     @classmethod
-    def of_app(cls, app: Any, bootstrap: str, on_gap: Callable[[], None]) -> GapGuard:
+    def of_app(cls, app: Any, settings: Settings, on_gap: Callable[[], None]) -> GapGuard:
         """For an agent of Faust app ``app``: the floor is its consumer's committed offset."""
-        return cls(bootstrap, lambda tp: faust_fence.committed_offset(app.consumer, tp), on_gap)
+        return cls(settings, lambda tp: faust_fence.committed_offset(app.consumer, tp), on_gap)
 
     async def check(self, msg: Any) -> list[Raw]:
         tp, offset = msg.tp, msg.offset
@@ -111,7 +110,7 @@ class GapGuard:
         )
         # bounded: a read that hangs (seen once, cause unknown) raises, and the agent's process restarts and replays
         filled = await asyncio.wait_for(
-            asyncio.to_thread(self.read, self.bootstrap, msg.topic, msg.partition, floor, offset), self.timeout_s
+            asyncio.to_thread(self.read, self.settings, msg.topic, msg.partition, floor, offset), self.timeout_s
         )
         log.warning("skipped offsets read from the broker", extra={"topic": msg.topic, "partition": msg.partition, "messages": len(filled)})
         return filled

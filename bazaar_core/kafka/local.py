@@ -21,12 +21,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
+from bazaar_core.kafka.config import admin_config
 from bazaar_core.settings import Settings, get_settings
 
 JAVA_MISSING = "bazaar kafka: Java 17+ is required (java not found on PATH); install openjdk-17-jre-headless"
+# The embedded broker is for one machine: plaintext on 127.0.0.1 (a cluster secures its own, docs/deploy.md).
+PLAINTEXT_ONLY = (
+    "bazaar kafka: the embedded broker is plaintext on 127.0.0.1, yet BAZAAR_KAFKA_SECURITY_PROTOCOL={protocol}; "
+    "point BAZAAR_KAFKA_BOOTSTRAP at your secured cluster, or unset the security settings"
+)
 MVN_MISSING = "bazaar kafka: Maven is required to fetch Kafka (mvn not found on PATH); install maven"
 
 POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -161,6 +167,8 @@ class LocalKafka:
         """Start the broker in its own process group; output goes to ``broker.out``."""
         if self._proc is not None:
             raise RuntimeError("broker already started")
+        if self.settings.kafka_security_protocol != "PLAINTEXT":
+            raise KafkaSetupError(PLAINTEXT_ONLY.format(protocol=self.settings.kafka_security_protocol))
         self.stop_stale()
         with open(self.kafka_dir / "broker.out", "wb") as out:
             self._proc = subprocess.Popen(
@@ -184,7 +192,7 @@ class LocalKafka:
         if self._proc is None:
             raise RuntimeError("start() the broker first")
         deadline = time.monotonic() + timeout
-        while not _answers(self.bootstrap):
+        while not _answers(self.settings):
             code = self._proc.poll()
             if code is not None:
                 raise KafkaSetupError(f"bazaar kafka: broker exited with code {code} while starting\n{self.log_tail()}")
@@ -222,7 +230,7 @@ class LocalKafka:
 
     def is_running_elsewhere(self) -> bool:
         """True when something other than this object's broker answers at the bootstrap address."""
-        return self._proc is None and _answers(self.bootstrap)
+        return self._proc is None and _answers(self.settings)
 
     def log_tail(self, lines: int = 25) -> str:
         parts = [_tail(self.kafka_dir / name, lines) for name in ("broker.log", "broker.out")]
@@ -271,24 +279,6 @@ class LocalKafka:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def ensure_topics(bootstrap: str, specs: dict[str, int], config: dict[str, dict] | None = None, timeout: float = 30.0) -> None:
-    """Create each topic ``name -> partitions`` (replication factor 1) unless it exists already."""
-    if not specs:
-        return
-    config = config or {}
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    topics = [
-        NewTopic(name, num_partitions=partitions, replication_factor=1, config=config.get(name, {})) for name, partitions in specs.items()
-    ]
-    futures = admin.create_topics(topics, operation_timeout=timeout, request_timeout=timeout)
-    for future in futures.values():
-        try:
-            future.result()
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise
 
 
 # -- subcommand -----------------------------------------------------------
@@ -361,14 +351,15 @@ def _new_cluster_id() -> str:
             return cluster_id
 
 
-def _answers(bootstrap: str, timeout: float = 2.0) -> bool:
-    """True when a Kafka broker at ``bootstrap`` returns cluster metadata listing at least one broker."""
-    host, _, port = bootstrap.rpartition(":")
+def _answers(settings: Settings, timeout: float = 2.0) -> bool:
+    """True when a Kafka broker at the bootstrap address returns cluster metadata listing at least
+    one broker (to this process's credentials: ``bazaar up`` uses a secured cluster that answers)."""
+    host, _, port = settings.kafka_bootstrap.split(",")[0].rpartition(":")
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError:
         return False
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient(admin_config(settings, {"log_level": 0}))
     try:
         return bool(admin.list_topics(timeout=timeout).brokers)
     except KafkaException:

@@ -23,8 +23,9 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
+from bazaar_core.kafka.config import producer_config, timeout_ms
 from bazaar_core.kafka.writer import PolledProducer
-from bazaar_core.logs import librdkafka_logging
+from bazaar_core.settings import Settings
 
 log = logging.getLogger("bazaar.streams.outbox")
 
@@ -56,19 +57,13 @@ class Outbox(PolledProducer):
     _thread_name = "outbox-poll"
     _poll_s = 0.05
 
-    def __init__(self, bootstrap: str, timeout_s: float, linger_ms: float = 1.0) -> None:
-        super().__init__(
-            {
-                "bootstrap.servers": bootstrap,
-                "enable.idempotence": True,  # in order per partition, no duplicates from retries
-                "acks": "all",
-                "linger.ms": linger_ms,
-                "compression.type": "lz4",
-                "message.timeout.ms": max(1, int(timeout_s * 1000)),
-                "queue.buffering.max.messages": 1_000_000,
-                **librdkafka_logging(),
-            }
-        )
+    def __init__(self, settings: Settings, linger_ms: float = 1.0) -> None:
+        overrides = {
+            "linger.ms": linger_ms,  # a batch waits for every ack of its records: send them at once
+            "message.timeout.ms": timeout_ms(settings.stream_produce_timeout_s),  # then the worker crashes and replays
+            "queue.buffering.max.messages": 1_000_000,  # a whole batch's changelog, ledger and alerts, queued at once
+        }
+        super().__init__(producer_config(settings, overrides))
         self._batch: _Batch | None = None
 
     # ---- one batch -----------------------------------------------------------------------------

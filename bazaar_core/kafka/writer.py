@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 from confluent_kafka import Producer
 
-from bazaar_core.logs import librdkafka_logging
+from bazaar_core.kafka.config import producer_config, timeout_ms
+from bazaar_core.settings import Settings
 
 log = logging.getLogger("bazaar.streams.writer")
 
@@ -72,19 +73,10 @@ class PolledProducer:
 class RecordWriter(PolledProducer):
     _thread_name = "writer-poll"
 
-    def __init__(self, bootstrap: str, timeout_s: float) -> None:
-        self.timeout_s = timeout_s
-        super().__init__(
-            {
-                "bootstrap.servers": bootstrap,
-                "enable.idempotence": True,
-                "acks": "all",
-                "partitioner": "murmur2_random",  # same partition for a key as Kafka's Java client
-                "linger.ms": 2,
-                "message.timeout.ms": max(1, int(timeout_s * 1000)),
-                **librdkafka_logging(),
-            }
-        )
+    def __init__(self, settings: Settings, timeout_s: float | None = None) -> None:
+        self.timeout_s = settings.produce_timeout_s if timeout_s is None else timeout_s
+        # a catalog PUT, an ack or a delivery outcome waits for its one record: batch for 2 ms, not 5
+        super().__init__(producer_config(settings, {"linger.ms": 2, "message.timeout.ms": timeout_ms(self.timeout_s)}))
 
     async def write(self, topic: str, key: bytes, value: bytes | None) -> Written:
         [result] = await self.write_many([(topic, key, value)])

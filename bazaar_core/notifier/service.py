@@ -64,11 +64,12 @@ from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from bazaar_core.kafka import deadletters
+from bazaar_core.kafka.config import consumer_config
 from bazaar_core.kafka.follow import Record, TopicFollower
 from bazaar_core.kafka.offsets import OffsetTracker
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.kafka.writer import RecordWriter
-from bazaar_core.logs import librdkafka_logging, stopping
+from bazaar_core.logs import stopping
 from bazaar_core.settings import Settings
 from domain import webhooks as signing
 from domain.webhooks import CircuitBreaker
@@ -143,16 +144,14 @@ class Notifier:
         self.dead: dict[bytes, DeadLetter] = {}
         self.lanes: dict[str, Lane] = {}
         self.tracker = OffsetTracker()
-        self.writer = RecordWriter(settings.kafka_bootstrap, settings.produce_timeout_s)
+        self.writer = RecordWriter(settings)
         specs, configs = topic_specs(settings), topic_configs(settings)
         s = settings
         self.hook_follower = TopicFollower(
-            s.kafka_bootstrap, {s.webhooks_topic: specs[s.webhooks_topic]}, self._on_hook, configs=configs, name="notifier-webhooks"
+            s, {s.webhooks_topic: specs[s.webhooks_topic]}, self._on_hook, configs=configs, name="notifier-webhooks"
         )
         outcome_topics = {t: specs[t] for t in (s.webhook_deliveries_topic, s.webhook_dead_letters_topic)}
-        self.outcome_follower = TopicFollower(
-            s.kafka_bootstrap, outcome_topics, self._on_outcome, configs=configs, name="notifier-outcomes"
-        )
+        self.outcome_follower = TopicFollower(s, outcome_topics, self._on_outcome, configs=configs, name="notifier-outcomes")
         self._tasks: set[asyncio.Task] = set()
         self._recording = 0  # outcome records waiting for the broker
         self._stop = asyncio.Event()
@@ -316,17 +315,11 @@ class Notifier:
 
     async def _consume(self) -> None:
         s = self.settings
-        consumer = self._consumer = Consumer(
-            {
-                "bootstrap.servers": s.kafka_bootstrap,
-                "group.id": s.notifier_group,
-                "group.instance.id": f"notifier-{socket.gethostname()}-{s.notifier_port}",  # a restart gets its partitions back
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "session.timeout.ms": 10_000,
-                **librdkafka_logging(),
-            }
-        )
+        overrides = {
+            "group.instance.id": f"notifier-{socket.gethostname()}-{s.notifier_port}",  # a restart gets its partitions back
+            "session.timeout.ms": 10_000,
+        }
+        consumer = self._consumer = Consumer(consumer_config(s, s.notifier_group, overrides))
         consumer.subscribe([s.alerts_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.subscribed = True
         paused = False
@@ -639,15 +632,7 @@ class Notifier:
 
     def _park_reader(self) -> Consumer:
         s = self.settings
-        return Consumer(
-            {
-                "bootstrap.servers": s.kafka_bootstrap,
-                "group.id": f"{s.notifier_group}-parked-{uuid.uuid4().hex}",  # assigned, never commits
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                **librdkafka_logging(),
-            }
-        )
+        return Consumer(consumer_config(s, f"{s.notifier_group}-parked-{uuid.uuid4().hex}"))  # assigned, never commits
 
     async def _in_park_pool(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._park_pool, fn, *args)

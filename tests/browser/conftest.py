@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.kafka.admin import ensure_topics
 from bazaar_core.settings import Settings
 from tests.conftest import free_ports
 from tests.integration.harness import Running
@@ -100,7 +100,7 @@ def declare_changelog(settings: Settings) -> None:
     without it creates it itself but may not see it in its metadata yet, and then crashes on its
     first event (Faust's PartitionsMismatch: "changelog topic has 0 partitions")."""
     changelog = f"{settings.group_id}-stock-changelog"
-    ensure_topics(settings.kafka_bootstrap, {changelog: settings.partitions}, {changelog: {"cleanup.policy": "compact"}})
+    ensure_topics(settings, {changelog: settings.partitions}, {changelog: {"cleanup.policy": "compact"}})
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.kafka.admin import ensure_topics
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
@@ -27,7 +27,7 @@ from schemas.alerts import Alert, AlertCleared
 
 
 def all_topics(settings: Settings) -> None:
-    ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+    ensure_topics(settings, topic_specs(settings), topic_configs(settings))
 
 
 def make_alert(store: str = "s1", sku: str = "rice", kind: str = "low_stock", **over) -> Alert:

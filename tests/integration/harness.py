@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.kafka.admin import ensure_topics
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
@@ -22,7 +22,7 @@ class Running:
         self.settings = settings.model_copy(update={"worker_urls": [f"http://127.0.0.1:{p}" for p in worker_ports]})
         self.log_dir = Path(self.settings.data_dir) / "logs"
         self.env = {**os.environ, **self.settings.to_env()}
-        ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+        ensure_topics(settings, topic_specs(settings), topic_configs(settings))
         self.workers = {p: self._worker(p) for p in worker_ports}
         self.api = Child.bazaar("api", ["api"], self.env, self.log_dir, f"{self.api_url}/health")
         self.offsets: dict[int, int] = {}

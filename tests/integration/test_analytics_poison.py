@@ -147,7 +147,7 @@ def test_ledger_messages_refused_or_unreadable_are_dead_lettered_and_the_feed_go
         time.sleep(0.5)
     assert sorted(r["event_id"] for r in history) == sorted(e["event_id"] for e in good)
 
-    letters = read_all(settings.kafka_bootstrap, settings.dead_letters_topic)
+    letters = read_all(settings)
     for label, value in messages[:2]:
         dead = letters[ids[label]]
         assert (dead.source, dead.topic, dead.store_id, dead.raw_key(), dead.raw_value()) == (

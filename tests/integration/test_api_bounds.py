@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.kafka.admin import ensure_topics
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
@@ -60,7 +60,7 @@ def api(kafka_bootstrap, tmp_path_factory) -> Iterator[Api]:
         api_max_requests=MAX_REQUESTS,
         max_import_bytes=4 * MB,
     )
-    ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+    ensure_topics(settings, topic_specs(settings), topic_configs(settings))
     env = {**os.environ, **settings.to_env()}
     child = Child.bazaar("api", ["api"], env, base / "logs", f"http://127.0.0.1:{settings.api_port}/health")
     child.start()

@@ -13,7 +13,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from bazaar_core.kafka.local import LocalKafka, ensure_topics
+from bazaar_core.kafka.admin import ensure_topics
+from bazaar_core.kafka.local import LocalKafka
 from bazaar_core.settings import Settings
 from domain import tokens
 
@@ -81,7 +82,7 @@ def consume(settings: Settings, n: int, timeout: float = 20.0) -> list:
 @pytest.fixture
 def app(settings_factory) -> Iterator[tuple[TestClient, Settings]]:
     settings = settings_factory()
-    ensure_topics(settings.kafka_bootstrap, {settings.events_topic: settings.partitions})
+    ensure_topics(settings, {settings.events_topic: settings.partitions})
     topic_size(settings)  # every partition has its leader
     with TestClient(create_app(settings)) as client:
         yield client, settings
@@ -282,7 +283,7 @@ def test_broker_outage_and_recovery(settings_factory, tmp_path):
     settings = settings_factory(kafka_bootstrap=f"127.0.0.1:{_free_port()}", kafka_controller_port=_free_port(), data_dir=tmp_path / "own")
     broker = LocalKafka(settings)
     with broker:
-        ensure_topics(settings.kafka_bootstrap, {settings.events_topic: settings.partitions})
+        ensure_topics(settings, {settings.events_topic: settings.partitions})
         topic_size(settings)
         with TestClient(create_app(settings)) as client:
             assert client.post("/v1/events", json=sale()).status_code == 202

@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from bazaar_core.kafka.local import ensure_topics
+from bazaar_core.kafka.admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -25,8 +25,8 @@ def test_ensure_topics_is_idempotent(settings_factory):
     specs = {f"{prefix}.events": 3, f"{prefix}.stock": 2}
     configs = {f"{prefix}.stock": {"cleanup.policy": "compact"}}
 
-    ensure_topics(bootstrap, specs, configs)
-    ensure_topics(bootstrap, specs, configs)
+    ensure_topics(settings, specs, configs)
+    ensure_topics(settings, specs, configs)
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     topics = admin.list_topics(timeout=10).topics
@@ -39,7 +39,7 @@ def test_ensure_topics_is_idempotent(settings_factory):
 def test_produce_consume_round_trip(settings_factory):
     settings = settings_factory()
     topic = f"{settings.topic_prefix}.roundtrip"
-    ensure_topics(settings.kafka_bootstrap, {topic: 1})
+    ensure_topics(settings, {topic: 1})
 
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     producer.produce(topic, key=b"store-1", value=b"hello bazaar")

@@ -166,7 +166,7 @@ def test_a_message_that_is_not_an_alert_is_dead_lettered_and_later_alerts_delive
         ids = {DeadLetter.id_of(topic, p, o) for p, o in bad}
 
         def dead_letters():
-            found = deadletters.read_all(settings.kafka_bootstrap, settings.dead_letters_topic)
+            found = deadletters.read_all(settings)
             return found if ids <= set(found) else None
 
         letters = wait_until(dead_letters, what="the dead letters")

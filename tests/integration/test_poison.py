@@ -124,7 +124,6 @@ def test_no_message_stops_the_worker(stack, plan):
     pid = worker.proc.pid
     expected: dict[str, int] = {}
     poisoned: set[str] = set()
-    dlq = running.settings.dead_letters_topic
     for kind, item in plan:
         if kind == "valid":
             typ, sku, quantity, minutes = item
@@ -160,7 +159,7 @@ def test_no_message_stops_the_worker(stack, plan):
 
     got = {sku: item["on_hand"] for sku, item in running.store_stock(store).items()}
     assert got == {sku: milli_str(m) for sku, m in expected.items()}
-    letters = {k: v for k, v in read_all(running.settings.kafka_bootstrap, dlq).items() if v.store_id == store}
+    letters = {k: v for k, v in read_all(running.settings).items() if v.store_id == store}
     assert set(letters) == poisoned
     assert all(v.source == "worker" for v in letters.values())
     assert worker.proc.pid == pid and worker.alive, "the worker restarted"
@@ -174,9 +173,7 @@ def _dlq(running: Running, *args: str) -> subprocess.CompletedProcess:
 def _letters_of(running: Running, store: str, want: int, timeout: float = 30.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        letters = {
-            k: v for k, v in read_all(running.settings.kafka_bootstrap, running.settings.dead_letters_topic).items() if v.store_id == store
-        }
+        letters = {k: v for k, v in read_all(running.settings).items() if v.store_id == store}
         if len(letters) >= want or time.monotonic() > deadline:
             return letters
         time.sleep(0.3)

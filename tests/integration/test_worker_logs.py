@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bazaar_core.kafka.local import LocalKafka, ensure_topics
+from bazaar_core.kafka.admin import ensure_topics
+from bazaar_core.kafka.local import LocalKafka
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
@@ -55,7 +56,7 @@ def refused(records: list[dict]) -> list[str]:
 
 def test_a_worker_on_a_fresh_group_logs_plain_json_and_stops_quietly(settings_factory):
     settings = settings_factory()
-    ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+    ensure_topics(settings, topic_specs(settings), topic_configs(settings))
     worker = start_worker(settings)
     worker.stop()
     assert worker.proc.returncode == 0
@@ -80,7 +81,7 @@ def test_a_worker_on_a_fresh_broker_seeds_its_group_without_crashing(tmp_path):
         topic_prefix="fresh",
     )
     with LocalKafka(settings):
-        ensure_topics(settings.kafka_bootstrap, topic_specs(settings), topic_configs(settings))
+        ensure_topics(settings, topic_specs(settings), topic_configs(settings))
         worker = start_worker(settings)
         worker.stop()
     assert worker.proc.returncode == 0

@@ -8,6 +8,7 @@ import pytest
 
 from bazaar_core.kafka.faust_fence import ack_unfetched
 from bazaar_core.kafka.gapfill import GapGuard
+from bazaar_core.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +25,7 @@ class Broker:
     def __init__(self) -> None:
         self.reads: list[tuple] = []
 
-    def read(self, bootstrap, topic, partition, start, end):
+    def read(self, settings, topic, partition, start, end):
         self.reads.append((topic, partition, start, end))
         return [(partition, o, b"k", f"v{o}".encode(), []) for o in range(start, end)]
 
@@ -32,7 +33,7 @@ class Broker:
 def guard(committed: dict | None = None):
     broker, gaps = Broker(), []
     committed = committed or {}
-    g = GapGuard("127.0.0.1:1", lambda tp: committed.get(tp), lambda: gaps.append(1), read=broker.read)
+    g = GapGuard(Settings(kafka_bootstrap="127.0.0.1:1"), lambda tp: committed.get(tp), lambda: gaps.append(1), read=broker.read)
     return g, broker, gaps, committed
 
 
@@ -92,7 +93,7 @@ def test_a_read_that_hangs_raises_instead_of_waiting_for_ever():
         time.sleep(2)
         return []
 
-    g = GapGuard("127.0.0.1:1", lambda tp: None, read=hang, timeout_s=0.2)
+    g = GapGuard(Settings(kafka_bootstrap="127.0.0.1:1"), lambda tp: None, read=hang, timeout_s=0.2)
     check_all(g, msg(0, 0))
     with pytest.raises(asyncio.TimeoutError):
         check_all(g, msg(0, 3))
