@@ -134,6 +134,10 @@ def make_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 3),
         web_enabled=True,
+        # Faust's own /router and /table pages are off: no token guards them, and /table gives any
+        # key of any table (any store's stock) to whoever asks. Ours are clickhouse/web.py's PAGES.
+        web_router_enabled=False,
+        web_tables_enabled=False,
         web_host=settings.worker_host,
         web_port=settings.analytics_port,
         autodiscover=False,

@@ -75,6 +75,10 @@ def make_app(settings: Settings) -> faust.App:
         stream_buffer_maxsize=settings.stream_buffer_max,
         broker_max_poll_records=settings.stream_fetch_max,
         web_enabled=True,
+        # Faust's own /router and /table pages are off: no token guards them, and /table gives any
+        # key of any table (any store's stock) to whoever asks. Ours are streams/web.py's PAGES.
+        web_router_enabled=False,
+        web_tables_enabled=False,
         web_host=settings.worker_host,
         web_port=settings.worker_port,
         canonical_url=url,
