@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bazaar_core.kafka.catalog_topics import catalog_entry
 from bazaar_core.kafka.follow import Record, TopicFollower
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
@@ -65,20 +66,22 @@ class CatalogView:
     # ---- writes (follower thread, and PUTs after their ack) ----------------------------------------
 
     def _on_record(self, rec: Record) -> None:
+        entry = catalog_entry(rec)  # (the one rule of every catalog follower: a tombstone sets nothing)
+        if entry is None:
+            return
+        key, raw = entry
         table, decode = self._tables[rec.topic]
-        if rec.key is None or rec.value is None:
-            return  # the catalog never deletes; a tombstone would be a mistake upstream
-        if table is self._products and (held := table.get(rec.key.decode())) is not None and rec.offset <= held[0]:
+        if table is self._products and (held := table.get(key)) is not None and rec.offset <= held[0]:
             return  # this instance wrote it (a PUT, an import) and applied it already: not parsed and indexed again
         try:
-            value = decode(rec.value)
+            value = decode(raw)
         except ValidationError as exc:
             log.error("catalog record breaks the contract", extra={"topic": rec.topic, "offset": rec.offset, "error": str(exc)})
             return
         if table is self._products:
             self.put_product(rec.offset, value)
         else:
-            self._put(table, rec.key.decode(), rec.offset, value)
+            self._put(table, key, rec.offset, value)
 
     def _put(self, table: dict, key: str, offset: int, value) -> None:
         with self._lock:

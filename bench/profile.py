@@ -21,14 +21,14 @@ WAITING = "waiting in epoll / Kafka poll (not CPU; left out of the shares)"
 # A sample is waiting when its leaf frame is one of these: the event loop's epoll, the catalog
 # follower's and the outbox's poll calls (C code that blocks). A deeper stack under them is work on
 # that thread: the outbox's delivery reports (Python callbacks run inside ``poll``) count as outputs.
-WAIT_LEAVES = ("EpollSelector.select", "CatalogCache._follow", "PolledProducer._poll")
+WAIT_LEAVES = ("EpollSelector.select", "TopicFollower._run", "PolledProducer._poll")
 # Specific categories: a sample goes to the first one with a pattern in any frame of its stack (frames
 # are "function (path:line)"; for the agent's own lines the source text is matched too).
 SPECIFIC: list[tuple[str, tuple[str, ...]]] = [
     ("parse event (pydantic from_wire)", ("from_wire ", "validate_json")),
     ("state write: encode + RocksDB write batch + changelog records", ("BatchStates.flush",)),
     ("state read: RocksDB get + decode", ("BatchStates.get ",)),
-    ("catalog follower thread (applying catalog records)", ("CatalogCache._follow",)),
+    ("catalog follower thread (applying catalog records)", ("TopicFollower._run",)),
     ("alerts: rules, catalog lookups, alert messages", ("alert_step", "after_apply", "alert_message", "CatalogCache")),
     ("ledger entries", ("ledger_entry",)),
     ("outputs: records to librdkafka, waiting for acks", ("Outbox.",)),

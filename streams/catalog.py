@@ -1,21 +1,22 @@
 """The catalog as a worker sees it: a cache following the compacted catalog topics.
 
 Alert thresholds, pack sizes, store time zones and the active flag come from here. The cache is
-eventually consistent with the catalog API (it follows the same topics a few ms behind).
+eventually consistent with the catalog API: it follows the same topics a few ms behind, with the
+same follower and the same record rule (``bazaar_core.kafka.catalog_topics``) as the API's view.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 from pydantic import BaseModel, ValidationError
 
-from bazaar_core.kafka.config import consumer_config
+from bazaar_core.kafka.catalog_topics import catalog_entry, catalog_models
+from bazaar_core.kafka.follow import Record, TopicFollower
+from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from domain.alerts import Thresholds
 from domain.quantities import to_milli
@@ -31,24 +32,23 @@ class CatalogCache:
         self.products: dict[str, Product] = {}
         self.stores: dict[str, Store] = {}
         self.overrides: dict[str, StoreProduct] = {}
-        self._models: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
-            settings.products_topic: (Product, self.products),
-            settings.stores_topic: (Store, self.stores),
-            settings.store_products_topic: (StoreProduct, self.overrides),
-        }
+        tables: dict[type[BaseModel], dict[str, Any]] = {Product: self.products, Store: self.stores, StoreProduct: self.overrides}
+        models = catalog_models(settings)
+        self._models: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {t: (m, tables[m]) for t, m in models.items()}
         self._zones: dict[str, ZoneInfo] = {}
         self._limits: dict[tuple[str, str], Thresholds] = {}  # cached thresholds, emptied on any catalog change
         self._version = 0  # bumped by every applied catalog record
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._follow, name="catalog-cache", daemon=True)
+        specs = topic_specs(settings)
+        self.follower = TopicFollower(
+            settings, {t: specs[t] for t in models}, self._on_record, configs=topic_configs(settings), name="worker-catalog"
+        )
 
     def start(self) -> CatalogCache:
-        self._thread.start()
+        self.follower.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self.follower.stop()
 
     # ---- what the stock agent asks ---------------------------------------------------------
 
@@ -105,35 +105,18 @@ class CatalogCache:
 
     # ---- following the topics ----------------------------------------------------------------
 
-    def _follow(self) -> None:
-        consumer = Consumer(consumer_config(self.settings, f"{self.settings.group_id}-catalog-cache"))
-        consumer.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in self._models])
-        try:
-            while not self._stop.is_set():
-                msg = consumer.poll(0.5)
-                if msg is None:
-                    continue
-                if msg.error():
-                    if msg.error().code() != KafkaError._PARTITION_EOF:
-                        log.warning("catalog topic error", extra={"error": str(msg.error())})
-                    continue
-                self._apply(msg.topic(), msg.key(), msg.value())
-        finally:
-            consumer.close()
-
-    def _apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        model, target = self._models[topic]
-        if key is None:
+    def _on_record(self, rec: Record) -> None:  # (the follower's thread)
+        entry = catalog_entry(rec)
+        if entry is None:
             return
-        if value is None:
-            target.pop(key.decode(), None)
-            self._changed()
-            return
+        key, value = entry
+        model, target = self._models[rec.topic]
         try:
-            target[key.decode()] = model.model_validate_json(value)
-            self._changed()
+            target[key] = model.model_validate_json(value)
         except ValidationError as exc:
-            log.error("catalog record breaks its contract", extra={"topic": topic, "key": key.decode(errors="replace"), "error": str(exc)})
+            log.error("catalog record breaks its contract", extra={"topic": rec.topic, "key": key, "error": str(exc)})
+            return
+        self._changed()
 
 
 def _milli(value) -> int | None:
