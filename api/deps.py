@@ -12,6 +12,8 @@ from fastapi import Depends, Request
 
 from api.alert_view import AlertView
 from api.analytics import AnalyticsClient
+from api.auth_view import AuthView
+from api.authn import Authenticator
 from api.catalog_view import CatalogView
 from api.producer import EventProducer
 from api.services import Services
@@ -58,6 +60,16 @@ async def get_webhooks(request: Request) -> WebhookView:
     return services.webhooks
 
 
+async def get_authenticator(request: Request) -> Authenticator:
+    return request.app.state.auth
+
+
+async def get_auth_view(request: Request) -> AuthView:
+    services: Services = request.app.state.services
+    await services.require("auth")
+    return services.auth
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ProducerDep = Annotated[EventProducer, Depends(get_producer)]
 WorkersDep = Annotated[WorkerClient, Depends(get_workers)]
@@ -66,3 +78,5 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 CatalogDep = Annotated[CatalogView, Depends(get_catalog)]
 AlertsDep = Annotated[AlertView, Depends(get_alerts)]
 WebhooksDep = Annotated[WebhookView, Depends(get_webhooks)]
+AuthDep = Annotated[Authenticator, Depends(get_authenticator)]
+AuthViewDep = Annotated[AuthView, Depends(get_auth_view)]

@@ -11,14 +11,16 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from api import errors, metrics, openapi
 from api import http as api_http
+from api.authn import Authenticator
 from api.guard import Guard
 from api.headers import SecurityHeaders, docs_policies
 from api.producer import EventProducer
 from api.readiness import ViewsReady
-from api.routes import alerts, catalog, events, health, pages, products, reports, stock, store_products, stores, webhooks
+from api.routes import alerts, auth, catalog, events, health, pages, products, reports, stock, store_products, stores, webhooks
 from api.services import Services
 from api.workers import WorkerClient
 from bazaar_core import gcwatch, logs
+from bazaar_core.auth.keys import KeyRing, NoSigningKey
 from bazaar_core.page_access import ServiceToken
 from bazaar_core.settings import Settings, get_settings
 
@@ -29,6 +31,7 @@ GZIP_MIN_BYTES = 1024
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings: Settings = app.state.settings
+    ring = _signing_keys(settings)  # before anything starts: a missing key stops the API here
     producer = EventProducer(settings)
     producer.start()
     await producer.check()  # know at once whether the broker is there (no-broker POSTs fail fast)
@@ -38,7 +41,8 @@ async def lifespan(app: FastAPI):
     app.state.producer, app.state.http_get = producer, api_http.getter(http, service.headers)
     app.state.workers = WorkerClient(app.state.http_get, settings.worker_urls)
     services = app.state.services = Services.create(settings, broker_down=lambda: producer.is_down)
-    services.start()  # catalog, alert, webhook and uncatalogued views: read in the background, /health waits for them
+    services.start()  # catalog, alert, webhook, auth and uncatalogued views: read in the background, /health waits for them
+    app.state.auth = Authenticator(settings, services.auth, ring, ready=lambda: services.wait_ready("auth"))
     publisher = asyncio.create_task(_publish_uncatalogued(services))
     gcwatch.install()  # pauses as a metric
     gcwatch.tune()
@@ -74,6 +78,16 @@ async def _publish_once(services: Services) -> None:
         log.exception("publishing uncatalogued totals failed")
 
 
+def _signing_keys(settings: Settings) -> KeyRing:
+    """The ring that signs and verifies access tokens; with auth required, an empty one is a setup
+    error said at start (every replica must share the keys: one made here would be this replica's alone)."""
+    ring = KeyRing(settings.auth_path / "signing")
+    ring.load()
+    if settings.auth_required and not ring.kids:
+        raise NoSigningKey(f"no signing key in {ring.directory}: run `bazaar auth init` (or mount the auth Secret there)")
+    return ring
+
+
 class GzipReads:
     """Gzip for what is read (GET: lists, reports, the web app's files compress 5-10x for phones on
     slow links) when the client asks; answers under GZIP_MIN_BYTES and event streams go as they are.
@@ -97,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app, on_error=metrics.count_rejected)
     for module in (events, stock, health, reports):
         app.include_router(module.router)
-    for module in (products, stores, store_products, catalog, alerts, webhooks):
+    for module in (products, stores, store_products, catalog, alerts, webhooks, auth):
         app.include_router(module.router)
     app.include_router(pages.router)  # the web app's pages, last: JSON routes come first
     openapi.install(app)

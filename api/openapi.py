@@ -35,9 +35,12 @@ STATUS: dict[str, int] = {
     "invalid_event_id": 400,
     "invalid_csv": 400,
     "unauthorized": 401,
+    "invalid_code": 401,
     "cross_site": 403,
     "forbidden": 403,
     "not_found": 404,
+    "code_used": 410,
+    "code_expired": 410,
     "unknown_report": 404,
     "body_timeout": 408,
     "body_too_large": 413,
@@ -47,16 +50,19 @@ STATUS: dict[str, int] = {
     "invalid_request": 422,
     "invalid_body": 422,
     "invalid_parameter": 422,
+    "rate_limited": 429,
     "broker_unavailable": 503,
     "loading": 503,
     "overloaded": 503,
     "worker_unavailable": 503,
     "analytics_unavailable": 503,
+    "no_signing_key": 503,
     "not_caught_up": 504,
 }
 
-# What ``api.authz.requires`` answers: no or a bad token (401), a permission or store outside it (403).
-AUTHED = ("unauthorized", "forbidden")
+# What ``api.authz.requires`` answers: no or a bad token (401), a permission or store outside it (403),
+# over the credential's rate (429, api.authn).
+AUTHED = ("unauthorized", "forbidden", "rate_limited")
 # What ``api.guard`` may answer before any route runs: every counted request, and those with a body.
 GUARDED = ("overloaded",)
 WITH_BODY = ("cross_site", "unsupported_media_type", "body_too_large", "body_timeout")

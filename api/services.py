@@ -1,4 +1,4 @@
-"""What the catalog, alert and webhook routes use, started and stopped by the API's lifespan:
+"""What the catalog, alert, webhook and auth routes use, started and stopped by the API's lifespan:
 one record writer and the views built from compacted topics. Routes reach it through the aliases
 of ``api.deps`` (the views answer 503 ``loading`` until they have caught up)."""
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from api.alert_view import AlertView
+from api.auth_view import AuthView
 from api.catalog_view import CatalogView
 from api.errors import ApiError, issue
 from api.uncatalogued import UncataloguedLog
@@ -32,6 +33,7 @@ class Services:
     catalog: CatalogView
     alerts: AlertView
     webhooks: WebhookView
+    auth: AuthView
     uncatalogued: UncataloguedLog
     broker_down: Callable[[], bool] = lambda: False
     uncatalogued_follower: TopicFollower = field(init=False)
@@ -54,6 +56,7 @@ class Services:
             CatalogView(settings),
             AlertView(settings),
             WebhookView(settings),
+            AuthView(settings),
             UncataloguedLog(),
             broker_down,
         )
@@ -64,6 +67,7 @@ class Services:
             "catalog": self.catalog.follower,
             "alerts": self.alerts.follower,
             "webhooks": self.webhooks.follower,
+            "auth": self.auth.follower,
             "uncatalogued": self.uncatalogued_follower,
         }
 

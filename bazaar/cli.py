@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "analytics schema: `clickhouse migrate` applies the migrations, `clickhouse status` lists them",
     ),
     "dlq": ("bazaar.dlq_cmd", "dead letters: `dlq list|show ID|replay ID..|drop ID..` the messages a process could not handle"),
+    "auth": (
+        "bazaar.auth_cmd",
+        "access: `auth init` (signing and admin keys), `auth rotate`, `auth key create|list|revoke`, `auth token`",
+    ),
     "report": ("bazaar.report_cmd", "print a report (daily_sales, top_sellers, stock_as_of, ...) as a table, CSV or JSON"),
     "bench": ("bench.cli", "benchmarks on a local broker: raw limit, Quix peer, workers, API, recovery, scale"),
 }

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from bazaar import auth_cmd
 from bazaar_core.kafka.admin import ensure_topics
 from bazaar_core.kafka.local import LocalKafka
 from bazaar_core.kafka.topics import topic_configs, topic_specs
@@ -47,6 +48,7 @@ class Stack:
             "notifier", ["notifier"], env, self.log_dir, f"http://{settings.notifier_host}:{settings.notifier_port}/health"
         )
         self.analytics = Child.bazaar("analytics", ["analytics"], env, self.log_dir, f"{settings.analytics_base_url}/health")
+        self.access: auth_cmd.Initialized | None = None  # the signing and admin keys, once `auth init` ran
         self.own_broker = False
         self.broker_restarts = 0
         self._broker_next_start = 0.0
@@ -66,6 +68,12 @@ class Stack:
             self.kafka.wait_ready()
             self.own_broker = True
         ensure_topics(self.settings, topic_specs(self.settings), topic_configs(self.settings))
+        # the signing key and an admin key, each if missing: the API starts only with a signing key
+        self.access = auth_cmd.init(self.settings.model_copy(update={"data_dir": self.settings.data_dir.resolve()}))
+        say(
+            f"admin key {'made' if self.access.made_admin else 'kept'} in {self.access.admin_key_file} "
+            "(`bazaar auth token` prints an access token for it; docs/access.md)"
+        )
         for child in self.children:
             child.start()
         for child in self.children:
@@ -131,7 +139,9 @@ def ready_line(stack: Stack) -> str:
     return (
         f"ready: API on {where(stack.api)}, worker{'s' if len(stack.workers) > 1 else ''} on {workers}, "
         f"notifier on {where(stack.notifier)}, analytics on {where(stack.analytics)}, "
-        f"Kafka at {stack.settings.kafka_bootstrap}; logs in {stack.log_dir}; Ctrl-C to stop"
+        f"Kafka at {stack.settings.kafka_bootstrap}; logs in {stack.log_dir}; "
+        + (f"admin key in {stack.access.admin_key_file}; " if stack.access else "")
+        + "Ctrl-C to stop"
     )
 
 

@@ -1,11 +1,13 @@
 """The signing key ring: Ed25519 keys that sign access tokens, on disk in ``auth_path/signing``.
 
 Each key is two files, ``<kid>.pem`` (the private key, PKCS#8) and ``<kid>.json`` (``{"kid",
-"created_at", "retired_at"}``), mode 0600 in a 0700 directory. The kid is the key's RFC 7638 JWK
-thumbprint. New tokens are signed with the *current* key (the newest not retired); any key still in
-the ring verifies. ``rotate`` adds a new current key and retires the others; a retired key is
-deleted (by the next ``rotate`` or ``ensure``, i.e. ``bazaar auth rotate|init``) once every token it
-signed has expired: ``keep_after_retire``.
+"created_at", "active_from", "retired_at"}``), mode 0600 in a 0700 directory. The kid is the key's
+RFC 7638 JWK thumbprint. New tokens are signed with the *current* key (the newest active and not
+retired); any key still in the ring verifies. ``rotate`` adds a new key that becomes current at
+``active_from`` (now, or later: every replica then knows its public half before any signs with it)
+and retires the others at that moment; a retired key is deleted (by the next ``rotate`` or
+``ensure``, i.e. ``bazaar auth rotate|init``) once every token it signed has expired:
+``keep_after_retire``.
 
 An API replica holds a ``KeyRing`` read from the directory (a mounted Secret in Kubernetes). It
 reads it again every ``RELOAD_S`` and when a token names a kid it does not know (at most once a
@@ -24,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,15 @@ class SigningKey:
     private: Ed25519PrivateKey
     created_at: datetime
     retired_at: datetime | None = None
+    active_from: datetime | None = None  # None: since created_at
+
+    @property
+    def active_at(self) -> datetime:
+        return self.active_from or self.created_at
+
+    def live(self, now: datetime) -> bool:
+        """Signs new tokens at ``now`` if it is the newest such key: active, not retired."""
+        return self.active_at <= now and (self.retired_at is None or self.retired_at > now)
 
     @property
     def public(self) -> Ed25519PublicKey:
@@ -109,7 +120,7 @@ def _iso(when: datetime | None) -> str | None:
 
 
 def _write_meta(directory: Path, key: SigningKey) -> None:
-    meta = {"kid": key.kid, "created_at": _iso(key.created_at), "retired_at": _iso(key.retired_at)}
+    meta = {"kid": key.kid, "created_at": _iso(key.created_at), "active_from": _iso(key.active_at), "retired_at": _iso(key.retired_at)}
     write_private(directory / f"{key.kid}.json", json.dumps(meta, indent=2).encode() + b"\n")
 
 
@@ -133,21 +144,27 @@ def read(directory: Path) -> dict[str, SigningKey]:
                 raise ValueError("not an Ed25519 key")
             if thumbprint(private.public_key()) != kid:
                 raise ValueError("the kid is not the key's thumbprint")
-            retired = meta.get("retired_at")
+            retired, active = meta.get("retired_at"), meta.get("active_from")
             out[kid] = SigningKey(
-                kid, private, datetime.fromisoformat(meta["created_at"]), datetime.fromisoformat(retired) if retired else None
+                kid,
+                private,
+                datetime.fromisoformat(meta["created_at"]),
+                datetime.fromisoformat(retired) if retired else None,
+                datetime.fromisoformat(active) if active else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("signing key file skipped", extra={"file": str(meta_path), "error": str(exc)})
     return out
 
 
-def current_of(keys: dict[str, SigningKey]) -> SigningKey | None:
-    """The key new tokens are signed with: the newest not retired (the newest of all if every one is)."""
+def current_of(keys: dict[str, SigningKey], now: datetime | None = None) -> SigningKey | None:
+    """The key new tokens are signed with at ``now``: the newest live one (else the newest active,
+    else the newest: a ring is never left without a signer)."""
     if not keys:
         return None
-    live = [k for k in keys.values() if k.retired_at is None] or list(keys.values())
-    return max(live, key=lambda k: (k.created_at, k.kid))
+    now = _now(now)
+    live = [k for k in keys.values() if k.live(now)] or [k for k in keys.values() if k.active_at <= now] or list(keys.values())
+    return max(live, key=lambda k: (k.active_at, k.created_at, k.kid))
 
 
 def _new(now: datetime) -> SigningKey:
@@ -166,9 +183,9 @@ def ensure(directory: Path, keep_s: float, now: datetime | None = None) -> tuple
     private_dir(directory)
     prune(directory, keep_s, now)
     keys = read(directory)
-    live = [k for k in keys.values() if k.retired_at is None]
+    live = [k for k in keys.values() if k.retired_at is None or k.retired_at > now]
     if live:
-        current = current_of(keys)
+        current = current_of(keys, now)
         assert current is not None
         return current, False
     key = _new(now)
@@ -176,17 +193,19 @@ def ensure(directory: Path, keep_s: float, now: datetime | None = None) -> tuple
     return key, True
 
 
-def rotate(directory: Path, keep_s: float, now: datetime | None = None) -> SigningKey:
-    """A new current key; every other key is retired now (it still verifies the tokens it signed
-    until ``keep_s`` has passed, then a later ``rotate``/``ensure`` deletes it)."""
+def rotate(directory: Path, keep_s: float, now: datetime | None = None, activate_in_s: float = 0.0) -> SigningKey:
+    """A new key, current from ``activate_in_s`` on; every other key still signing is retired at that
+    moment (it verifies the tokens it signed until ``keep_s`` later, then a ``rotate``/``ensure``
+    deletes it). A delay lets every replica read the new key before any token carries its kid."""
     now = _now(now)
     private_dir(directory)
     prune(directory, keep_s, now)
     new = _new(now)
+    new = SigningKey(new.kid, new.private, now, None, now + timedelta(seconds=activate_in_s))
     _write_key(directory, new)
     for key in read(directory).values():
-        if key.kid != new.kid and key.retired_at is None:
-            _write_meta(directory, SigningKey(key.kid, key.private, key.created_at, now))
+        if key.kid != new.kid and (key.retired_at is None or key.retired_at > new.active_at):
+            _write_meta(directory, SigningKey(key.kid, key.private, key.created_at, new.active_at, key.active_from))
     return new
 
 
@@ -213,13 +232,12 @@ class KeyRing:
         self.clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, SigningKey] = {}
-        self._current: SigningKey | None = None
         self._loaded_at = -math.inf
 
     def load(self) -> None:
         keys = read(self.directory)
         with self._lock:
-            self._keys, self._current, self._loaded_at = keys, current_of(keys), self.clock()
+            self._keys, self._loaded_at = keys, self.clock()
 
     def _fresh(self) -> None:
         if self.clock() - self._loaded_at >= RELOAD_S:
@@ -232,9 +250,10 @@ class KeyRing:
 
     def current(self) -> SigningKey:
         self._fresh()
-        if self._current is None:
+        current = current_of(self._keys)
+        if current is None:
             raise NoSigningKey(f"no signing key in {self.directory}: run `bazaar auth init`")
-        return self._current
+        return current
 
     def find(self, kid: Any) -> SigningKey | None:
         """The key of ``kid``; an unknown kid reads the directory again (at most once a second)."""
@@ -250,5 +269,5 @@ class KeyRing:
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public keys as a JSON Web Key Set (current first)."""
         self._fresh()
-        keys = sorted(self._keys.values(), key=lambda k: (k.created_at, k.kid), reverse=True)
+        keys = sorted(self._keys.values(), key=lambda k: (k.active_at, k.created_at, k.kid), reverse=True)
         return {"keys": [k.jwk() for k in keys]}

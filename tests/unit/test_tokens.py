@@ -198,7 +198,7 @@ def test_an_empty_ring_says_run_init(tmp_path):
 
 def test_rotation_old_tokens_live_until_expiry_then_the_old_key_goes(tmp_path):
     directory = tmp_path / "signing"
-    t0 = datetime.now(UTC)
+    t0 = datetime.now(UTC) - timedelta(hours=2)  # the ring's history, all in the past of the tokens' clock
     old, _ = keys.ensure(directory, KEEP, now=t0)
     clock = Clock()
     api = KeyRing(directory, clock=clock)  # an API replica, its own clock
@@ -256,3 +256,19 @@ def test_unknown_kids_reload_the_ring_at_most_once_a_second(tmp_path):
     clock.t += keys.RELOAD_S
     ring.current()
     assert len(loads) == 2  # the periodic read
+
+
+def test_a_staged_rotation_publishes_the_new_key_before_it_signs(tmp_path):
+    directory = tmp_path / "signing"
+    old, _ = keys.ensure(directory, KEEP)
+    staged = keys.rotate(directory, KEEP, activate_in_s=120)
+    ring = KeyRing(directory)
+    assert ring.current().kid == old.kid  # still signing with the old key ...
+    assert {k["kid"] for k in ring.jwks()["keys"]} == {old.kid, staged.kid}  # ... while every replica learns the new one
+    assert verify(ring, issue(ring)).kid == old.kid
+    later = datetime.now(UTC) + timedelta(seconds=121)
+    assert keys.current_of(keys.read(directory), later).kid == staged.kid  # then the new one takes over
+    assert keys.read(directory)[old.kid].retired_at == staged.active_at
+    # the old key stays until the tokens it signed up to its retirement have expired
+    assert keys.prune(directory, KEEP, now=staged.active_at + timedelta(seconds=KEEP - 1)) == []
+    assert keys.prune(directory, KEEP, now=staged.active_at + timedelta(seconds=KEEP + 1)) == [old.kid]
