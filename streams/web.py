@@ -7,6 +7,7 @@ assignor knows it), so any worker answers for any store.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faust.exceptions import SameNode
@@ -41,95 +42,97 @@ MAX_LIMIT = 1000
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # aiohttp refuses a charset in content_type
 
 
+Handler = Callable[..., Awaitable[Any]]  # (web, request, **path params) -> a response
+
+
 def register_views(p: Pipeline) -> None:
+    """Every page of the worker's port, registered here and only here."""
+    watch_rebalances(p)
+    pages = WorkerPages(p)
+    for path, handler in pages.by_path().items():
+        p.app.page(path)(as_page(handler))
+
+
+def as_page(handler: Handler) -> Handler:
+    """A page function as Faust wants one: it calls a page as ``get(view, request, **path params)``,
+    and the view (``web``) makes the response."""
+
+    async def page(web, request, **params: str) -> Any:
+        return await handler(web, request, **params)
+
+    page.__name__ = page.__qualname__ = handler.__name__  # Faust names the view after it
+    return page
+
+
+def watch_rebalances(p: Pipeline) -> None:
+    """Log each assignment, and wake the lookups waiting for a partition that may have moved."""
     app, settings = p.app, p.settings
 
-    @app.on_rebalance_complete.connect
-    async def _log_assignment(*args, **kwargs) -> None:  # noqa: ARG001
+    async def log_assignment(*args, **kwargs) -> None:  # noqa: ARG001
         mine = sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic)
         log.info("partitions assigned", extra={"partitions": mine, "worker": app.conf.canonical_url})
 
-    on_any_rebalance(app, p.progress.wake_all)  # a waited-for partition may have moved
+    app.on_rebalance_complete.connect(log_assignment)
+    on_any_rebalance(app, p.progress.wake_all)
     metrics.LOOKUP_WAITS.set_function(p.progress.waiting)
 
-    def partition_of(store_id: str) -> int:
-        return tokens.partition_for(store_id.encode(), settings.partitions)
 
-    def db_for(partition: int):
-        return faust_fence.partition_db(p.stock, partition)
+class WorkerPages:
+    """The worker's pages: stock lookups (answered by the worker that owns the store's partition,
+    after it applied the caller's ``after`` token), health, status and metrics."""
 
-    async def ready_for(web, request, store_id: str) -> Any:
-        """None when the owning partition has caught up with the request's token, else a response."""
-        if app.rebalancing or getattr(app, "in_recovery", False):
-            return web.json({"error": "rebalancing", "detail": "tables are recovering; retry"}, status=503)
-        token = request.query.get("after")
-        if not token:
-            return None
-        try:
-            offsets = tokens.decode(token)
-        except tokens.BadToken as exc:
-            return web.json({"error": "bad_token", "detail": str(exc)}, status=400)
-        partition = partition_of(store_id)
-        if partition not in offsets:
-            return None
-        wait_ms = min(int(request.query.get("wait_ms", "2000")), MAX_WAIT_MS)
-        events_tp = TP(settings.events_topic, partition)
+    def __init__(self, p: Pipeline) -> None:
+        self.p, self.app, self.settings = p, p.app, p.settings
 
-        def owned() -> bool:  # a rebalance may move the partition while the request waits
-            return not app.rebalancing and events_tp in app.assignor.assigned_actives()
+    def by_path(self) -> dict[str, Handler]:
+        return {
+            "/stock/{store_id}/{sku}": self.stock_one,
+            "/stock/{store_id}": self.stock_list,
+            "/health": self.health,
+            "/status": self.status,
+            "/metrics": self.metrics,
+        }
 
-        caught_up = await p.progress.wait(partition, offsets[partition], wait_ms / 1000, owned)
-        if caught_up:
-            return None
-        if caught_up is None:
-            return web.json({"error": "rebalancing", "detail": f"partition {partition} moved to another worker; retry"}, status=503)
-        return web.json(
-            {"error": "not_caught_up", "detail": f"partition {partition} has not applied offset {offsets[partition]} within {wait_ms} ms"},
-            status=504,
-        )
+    # ---- stock lookups -----------------------------------------------------------------------
 
-    async def routed(web, request, store_id: str, handler) -> Any:
-        """Answer here if this worker owns the store's partition, else forward to the owner."""
-        try:
-            return await app.router.route_req(p.stock.name, store_id, web, request)
-        except SameNode:
-            return await handler()
-        except (ServiceUnavailable, KeyError, TypeError):  # assignment or metadata not known yet
-            return web.json({"error": "rebalancing", "detail": "partition owner not known yet; retry"}, status=503)
+    async def stock_one(self, web, request, store_id: str, sku: str) -> Any:
+        return await self.routed(web, request, store_id, lambda: self._stock_one(web, request, store_id, sku))
 
-    @app.page("/stock/{store_id}/{sku}")
-    async def stock_one(web, request, store_id: str, sku: str) -> Any:
-        return await routed(web, request, store_id, lambda: _stock_one(web, request, store_id, sku))
-
-    async def _stock_one(web, request, store_id: str, sku: str) -> Any:
-        not_ready = await ready_for(web, request, store_id)
+    async def _stock_one(self, web, request, store_id: str, sku: str) -> Any:
+        not_ready = await self.not_ready(web, request, store_id)
         if not_ready is not None:
             return not_ready
-        db = db_for(partition_of(store_id))
+        db = self.db_for(store_id)
         key = stock_key(store_id, sku).encode()
         raw = db.get(key)
         if raw is None:
             return web.json({"error": "not_found", "detail": f"no stock recorded for sku {sku!r} at store {store_id!r}"}, status=404)
         return web.json(stock_item(store_id, sku, decode(raw, db, key)))
 
-    @app.page("/stock/{store_id}")
-    async def stock_list(web, request, store_id: str) -> Any:
-        return await routed(web, request, store_id, lambda: _stock_list(web, request, store_id))
+    async def stock_list(self, web, request, store_id: str) -> Any:
+        return await self.routed(web, request, store_id, lambda: self._stock_list(web, request, store_id))
 
-    async def _stock_list(web, request, store_id: str) -> Any:
-        not_ready = await ready_for(web, request, store_id)
+    async def _stock_list(self, web, request, store_id: str) -> Any:
+        not_ready = await self.not_ready(web, request, store_id)
         if not_ready is not None:
             return not_ready
         q = request.query
         limit = max(1, min(int(q.get("limit", "100")), MAX_LIMIT))
         negative = q.get("negative")
         want_negative = None if negative is None else negative.lower() in ("1", "true", "yes")
+        items, next_cursor = self.list_items(store_id, q.get("sku_prefix", ""), q.get("cursor"), limit, want_negative)
+        return web.json({"items": items, "next_cursor": next_cursor})
+
+    def list_items(
+        self, store_id: str, sku_prefix: str, cursor: str | None, limit: int, want_negative: bool | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a store's stock in sku order, from its partition's database: the items after
+        ``cursor`` whose sku starts with ``sku_prefix`` (and are negative or not, if asked), and the
+        cursor of the next page (None: the last page)."""
         prefix = f"{store_id}{SEP}".encode()
-        start = prefix + q.get("sku_prefix", "").encode()
-        cursor = q.get("cursor")
+        start = prefix + sku_prefix.encode()
         items: list[dict[str, Any]] = []
-        next_cursor = None
-        db = db_for(partition_of(store_id))
+        db = self.db_for(store_id)
         it = db.iter()
         it.seek(prefix + cursor.encode() + b"\x00" if cursor else start)
         while it.valid():
@@ -140,31 +143,79 @@ def register_views(p: Pipeline) -> None:
             item = stock_item(store_id, sku, decode(it.value(), db, key))
             if want_negative is None or item["negative"] == want_negative:
                 if len(items) == limit:
-                    next_cursor = items[-1]["sku"]
-                    break
+                    return items, items[-1]["sku"]
                 items.append(item)
             it.next()
-        return web.json({"items": items, "next_cursor": next_cursor})
+        return items, None
 
-    @app.page("/health")
-    async def health(web, request) -> Any:
+    # ---- where a lookup is answered, and when ------------------------------------------------
+
+    async def routed(self, web, request, store_id: str, handler: Callable[[], Awaitable[Any]]) -> Any:
+        """Answer here if this worker owns the store's partition, else forward to the owner."""
+        try:
+            return await self.app.router.route_req(self.p.stock.name, store_id, web, request)
+        except SameNode:
+            return await handler()
+        except (ServiceUnavailable, KeyError, TypeError):  # assignment or metadata not known yet
+            return web.json({"error": "rebalancing", "detail": "partition owner not known yet; retry"}, status=503)
+
+    async def not_ready(self, web, request, store_id: str) -> Any:
+        """None when the owning partition has caught up with the request's token, else a response."""
+        app = self.app
+        if app.rebalancing or getattr(app, "in_recovery", False):
+            return web.json({"error": "rebalancing", "detail": "tables are recovering; retry"}, status=503)
+        token = request.query.get("after")
+        if not token:
+            return None
+        try:
+            offsets = tokens.decode(token)
+        except tokens.BadToken as exc:
+            return web.json({"error": "bad_token", "detail": str(exc)}, status=400)
+        partition = self.partition_of(store_id)
+        if partition not in offsets:
+            return None
+        wait_ms = min(int(request.query.get("wait_ms", "2000")), MAX_WAIT_MS)
+        events_tp = TP(self.settings.events_topic, partition)
+
+        def owned() -> bool:  # a rebalance may move the partition while the request waits
+            return not app.rebalancing and events_tp in app.assignor.assigned_actives()
+
+        caught_up = await self.p.progress.wait(partition, offsets[partition], wait_ms / 1000, owned)
+        if caught_up:
+            return None
+        if caught_up is None:
+            return web.json({"error": "rebalancing", "detail": f"partition {partition} moved to another worker; retry"}, status=503)
+        return web.json(
+            {"error": "not_caught_up", "detail": f"partition {partition} has not applied offset {offsets[partition]} within {wait_ms} ms"},
+            status=504,
+        )
+
+    def partition_of(self, store_id: str) -> int:
+        return tokens.partition_for(store_id.encode(), self.settings.partitions)
+
+    def db_for(self, store_id: str) -> Any:
+        return faust_fence.partition_db(self.p.stock, self.partition_of(store_id))
+
+    # ---- the process ---------------------------------------------------------------------------
+
+    async def health(self, web, request) -> Any:
+        app = self.app
         status = readiness(faust_fence.recovered_once(app), bool(app.rebalancing), bool(getattr(app, "in_recovery", False)))
-        body = {
-            "status": status,
-            "assigned": sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic),
-        }
+        body = {"status": status, "assigned": self.assigned()}
         return web.json(body, status=200 if status == "ok" else 503)
 
-    @app.page("/status")
-    async def status(web, request) -> Any:
+    def assigned(self) -> list[int]:
+        return sorted(tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.settings.events_topic)
+
+    async def status(self, web, request) -> Any:
+        p = self.p
         return web.json(
             {
                 "applied": {str(k): v for k, v in sorted(p.progress.applied.items())},
-                "rebalancing": bool(app.rebalancing),
+                "rebalancing": bool(self.app.rebalancing),
                 "catalog": {"products": len(p.catalog.products), "stores": len(p.catalog.stores), "overrides": len(p.catalog.overrides)},
             }
         )
 
-    @app.page("/metrics")
-    async def metrics_page(web, request) -> Any:
+    async def metrics(self, web, request) -> Any:
         return web.bytes(generate_latest(), content_type=PROMETHEUS_TEXT)
