@@ -50,7 +50,8 @@ def refusal(address: str, allow_private: bool) -> str | None:
             ip = ip.ipv4_mapped
         elif ip in _NAT64:
             ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+    # ::1 lies in ::/8, which Python also calls reserved: loopback is told apart first
+    if ip.is_unspecified or ip.is_multicast or (ip.is_reserved and not ip.is_loopback):
         return f"{ip} is not a unicast address"
     if allow_private:
         return None

@@ -221,6 +221,14 @@ class WebhookOut(_Answer):
     created_at: Timestamp
 
 
+class WebhookCreated(WebhookOut):
+    """The answer to a registration: the one answer that may carry a secret."""
+
+    secret: str | None = Field(
+        default=None, description="The signing secret the server made (when the body had none): shown here once, never again"
+    )
+
+
 class WebhookList(_Answer):
     items: list[WebhookOut]
 
@@ -251,6 +259,7 @@ ANSWERS: tuple[type[BaseModel], ...] = (
     ReportList,
     ReportTable,
     WebhookOut,
+    WebhookCreated,
     WebhookList,
     DeadLetter,
     WebhookDeadLetters,

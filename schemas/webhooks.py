@@ -1,7 +1,8 @@
 """The webhooks contract: registrations, delivery records and dead letters, each on a compacted topic.
 
-* webhooks topic, key ``webhook_id``: a ``Webhook`` (a tombstone deletes it). It holds the shared
-  secret, so the topic must be readable only by the API and the notifier.
+* webhooks topic, key ``webhook_id``: a ``WebhookRecord`` (a tombstone deletes it). Its signing
+  secret is sealed (``secret_sealed``, ``bazaar_core.auth.sealed``) with a key only the API and the
+  notifier hold, so a reader of the topic learns no secret; the notifier opens it into a ``Webhook``.
 * deliveries topic, key ``webhook_id|alert_id``: a ``Delivery`` once a receiver answered 2xx. The
   notifier reads it back after a restart and never posts that alert to that webhook again.
 * dead-letters topic, same key: a ``DeadLetter`` after the last failed attempt; the API writes the
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.alerts import AlertKind
 from schemas.types import StoreId, Timestamp
@@ -27,11 +28,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class WebhookIn(_Model):
-    """Body of ``POST /v1/webhooks``."""
+class WebhookSpec(_Model):
+    """Where and what a webhook is sent: the part of a registration anyone in scope may see."""
 
-    url: AnyHttpUrl
-    secret: str = Field(min_length=16, max_length=256, description="Shared secret of the HMAC-SHA256 signature")
+    url: AnyHttpUrl = Field(
+        description="https (http only with BAZAAR_WEBHOOK_ALLOW_HTTP=true); every address its host resolves to must be public "
+        "(loopback, private, link-local, CGNAT and metadata addresses only with BAZAAR_WEBHOOK_ALLOW_PRIVATE=true)"
+    )
     store_ids: list[StoreId] = Field(default_factory=list, max_length=10_000, description="Only these stores; empty = all")
     kinds: list[AlertKind] = Field(default_factory=list, description="Only these alert kinds; empty = all")
     types: list[MessageType] = Field(
@@ -48,13 +51,24 @@ class WebhookIn(_Model):
         return value
 
 
-class Webhook(WebhookIn):
+class WebhookIn(WebhookSpec):
+    """Body of ``POST /v1/webhooks``."""
+
+    secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=256,
+        description="Shared secret of the HMAC-SHA256 signature; left out, the server makes one and answers it, once",
+    )
+
+
+class _Registered(WebhookSpec):
     webhook_id: UUID
     created_at: Timestamp  # alerts raised before this are not sent to it
 
     def public(self) -> dict[str, Any]:
         """What the API shows: everything but the secret."""
-        return self.model_dump(mode="json", exclude={"secret"})
+        return self.model_dump(mode="json", include=set(_PUBLIC))
 
     def wants(self, store_id: str, kind: str, type_: str, raised_at: datetime) -> bool:
         return (
@@ -63,6 +77,32 @@ class Webhook(WebhookIn):
             and (not self.kinds or kind in self.kinds)
             and raised_at >= self.created_at
         )
+
+
+class Webhook(_Registered):
+    """A registration with its secret in clear: in the notifier's memory, never on a topic."""
+
+    secret: str
+
+
+class WebhookRecord(_Registered):
+    """A registration as the webhooks topic holds it: the secret sealed for its ``webhook_id``.
+
+    ``secret`` in clear is how records were written before secrets were sealed: such a record is
+    still read (the notifier uses it as it is) and the API writes it again sealed
+    (``api.webhook_view.reseal_legacy``)."""
+
+    secret_sealed: str | None = None
+    secret: str | None = None  # legacy: written before secrets were sealed
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> WebhookRecord:
+        if (self.secret_sealed is None) == (self.secret is None):
+            raise ValueError("a webhook record holds its secret either sealed or (written before sealing) in clear")
+        return self
+
+
+_PUBLIC = ("url", "store_ids", "kinds", "types", "webhook_id", "created_at")
 
 
 class Delivery(_Model):

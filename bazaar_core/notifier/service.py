@@ -26,6 +26,14 @@
   (``expired``), so the cursor keeps pace with the topic.
 * A delivery POSTs the alert JSON exactly as it is on the topic, signed (``domain.webhooks``), and
   retries any failure with exponential backoff; after the last attempt it becomes a dead letter.
+* **Only to where webhooks may go** (``egress``): before each delivery the receiver's URL and every
+  address its name resolves to are checked again (``domain.netrules``; a name can re-resolve), and
+  the POST connects to those checked addresses only, Host, SNI and certificate still the name's. A
+  delivery the rules refuse is not retried: it is dead-lettered at once with the reason (outcome
+  ``refused``). Redirects are not followed.
+* **Secrets**: registrations hold the signing secret sealed (``registrations``); the notifier opens
+  it with the secrets key (``auth_path/secrets.key``, made at start if ``bazaar auth init`` has not).
+  A secret this key cannot open (another key file than the API's) fails each attempt, loudly.
 * **Nothing lost**: a partition's offset is committed only up to the first message with a delivery
   still unfinished (``OffsetTracker``); a delivery is finished once its outcome is recorded with
   acks=all: ``Delivery`` on the deliveries topic, or ``DeadLetter`` on the webhook dead-letters
@@ -63,6 +71,7 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, T
 from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from bazaar_core.auth.sealed import SealKey, Unsealable
 from bazaar_core.kafka import deadletters
 from bazaar_core.kafka.config import consumer_config
 from bazaar_core.kafka.follow import Record, TopicFollower
@@ -70,18 +79,24 @@ from bazaar_core.kafka.offsets import OffsetTracker
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.kafka.writer import RecordWriter
 from bazaar_core.logs import stopping
+from bazaar_core.notifier.egress import Egress, Unresolved, system_resolver
+from bazaar_core.notifier.registrations import opened, sealing_key
 from bazaar_core.settings import Settings
 from domain import webhooks as signing
+from domain.netrules import RefusedUrl
 from domain.webhooks import CircuitBreaker
 from schemas.alerts import AlertMessageAdapter
-from schemas.webhooks import DeadLetter, Delivery, Webhook, pair_key
+from schemas.webhooks import DeadLetter, Delivery, Webhook, WebhookRecord, pair_key
 
 log = logging.getLogger("bazaar.notifier")
 
 ALERTS_SEEN = Counter("bazaar_notifier_alerts_total", "Messages read from the alerts topic", ["result"])
-DELIVERIES = Counter("bazaar_notifier_deliveries_total", "Finished deliveries", ["outcome"])
+DELIVERIES = Counter(
+    "bazaar_notifier_deliveries_total", "Finished deliveries (refused: dead-lettered at once, the address rules refused it)", ["outcome"]
+)
 ATTEMPTS = Counter("bazaar_notifier_attempts_total", "POSTs to receivers", ["result"])
 PENDING = Gauge("bazaar_notifier_pending_messages", "Alert messages with a delivery still unfinished")
+DNS_THREADS = 16  # receivers' names resolve here: a hung resolver holds these, not the loop's default pool
 MAX_RECORDING = 1000  # outcome records waiting for the broker's ack before the consumer pauses
 VIEW_EVERY_S = 0.25  # how often the per-webhook view behind /health and /metrics is refreshed
 BREAKER_STATES = {CircuitBreaker.CLOSED: 0, CircuitBreaker.HALF_OPEN: 1, CircuitBreaker.OPEN: 2}
@@ -126,7 +141,7 @@ class Lane:
         self.parked: dict[int, int] = {}  # partition -> the cursor: next offset to re-read for this webhook
         self.reader: asyncio.Task | None = None
         self.room = asyncio.Event()  # set when a delivery finishes while parked
-        self.counts = {"delivered": 0, "dead_letter": 0, "expired": 0}
+        self.counts = {"delivered": 0, "dead_letter": 0, "expired": 0, "refused": 0}
         self.attempts = {"ok": 0, "failed": 0, "refused": 0}
 
     def oldest_age(self, now: float) -> float:
@@ -136,10 +151,14 @@ class Lane:
 
 
 class Notifier:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None, egress: Egress | None = None) -> None:
         self.settings = settings
         self.http = http
+        self._dns_pool = ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="notifier-dns")  # threads start on first use
+        self.egress = egress or Egress(settings, system_resolver(settings.webhook_timeout_s, self._dns_pool))
+        self.key: SealKey | None = None  # the secrets key ring, loaded by run()
         self.hooks: dict[str, Webhook] = {}
+        self.unopened: dict[str, str] = {}  # webhook_id -> why its sealed secret does not open here
         self.delivered: set[bytes] = set()
         self.dead: dict[bytes, DeadLetter] = {}
         self.lanes: dict[str, Lane] = {}
@@ -246,13 +265,24 @@ class Notifier:
             return
         if rec.value is None:
             self.hooks.pop(rec.key.decode(), None)
+            self.unopened.pop(rec.key.decode(), None)
             return
         try:
-            hook = Webhook.model_validate_json(rec.value)
+            record = WebhookRecord.model_validate_json(rec.value)
         except ValueError as exc:
             log.error("webhook record breaks the contract", extra={"offset": rec.offset, "error": str(exc)})
             return
-        self.hooks[str(hook.webhook_id)] = hook
+        wid = str(record.webhook_id)
+        assert self.key is not None  # loaded by run() before the follower starts
+        try:
+            hook = opened(self.key, record)  # a record from before sealing: its secret in clear, used as it is
+            self.unopened.pop(wid, None)
+        except Unsealable as exc:
+            # kept, so its deliveries fail visibly (and go once the notifier holds the API's key)
+            log.error("a webhook's secret does not open with this secrets key", extra={"webhook_id": wid, "error": str(exc)})
+            hook = Webhook(**record.model_dump(exclude={"secret", "secret_sealed"}), secret="")
+            self.unopened[wid] = f"its secret does not open here: {exc}"
+        self.hooks[wid] = hook
 
     def _on_outcome(self, rec: Record) -> None:
         if rec.key is None or rec.value is None:
@@ -278,11 +308,12 @@ class Notifier:
         self._loop = asyncio.get_running_loop()
         self._kafka_pool = ThreadPoolExecutor(2, thread_name_prefix="notifier-kafka")
         self._park_pool = ThreadPoolExecutor(4, thread_name_prefix="notifier-parked")
+        self.key = await asyncio.to_thread(sealing_key, self.settings.auth_path)
         own_http = self.http is None
         if own_http:
             # No pool-wide cap: each webhook's own bound keeps connections in check, and a shared cap
             # would let one receiver's hung connections queue another's requests.
-            self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=None, max_keepalive_connections=100))
+            self.http = self.egress.client(httpx.Limits(max_connections=None, max_keepalive_connections=100))
         self.writer.start()
         self.hook_follower.start()
         self.outcome_follower.start()
@@ -306,6 +337,7 @@ class Notifier:
             await asyncio.to_thread(self.writer.close, self.settings.produce_timeout_s)
             self._kafka_pool.shutdown(wait=False)
             self._park_pool.shutdown(wait=False)
+            self._dns_pool.shutdown(wait=False)
             if own_http:
                 assert self.http is not None  # made above
                 await self.http.aclose()
@@ -511,11 +543,15 @@ class Notifier:
             hook = self.hooks.get(lane.webhook_id)
             if hook is None:
                 return  # deleted during the hand-over: the next pump finishes it
-            status, error = await self._post(hook, job.alert_id, job.body)
+            status, error, refused = await self._post(hook, job.alert_id, job.body)
             job.attempts += 1
             lane.in_flight -= 1
             released = True
-            if status is not None and not signing.retryable(status):
+            if refused is not None:  # not the receiver's fault nor its health: no retry, no breaker
+                job.last_error = refused
+                self._give_up(lane, job, outcome="refused")
+                self._pump(lane)
+            elif status is not None and not signing.retryable(status):
                 lane.attempts["ok"] += 1
                 ATTEMPTS.labels("ok").inc()
                 if lane.breaker.success(probe):
@@ -775,10 +811,10 @@ class Notifier:
         DELIVERIES.labels("redelivered").inc()
         self._finish_job(lane, job)
 
-    def _give_up(self, lane: Lane, job: Job) -> None:
-        self._spawn(self._dead_letter(lane, job))
+    def _give_up(self, lane: Lane, job: Job, outcome: str = "dead_letter") -> None:
+        self._spawn(self._dead_letter(lane, job, outcome))
 
-    async def _dead_letter(self, lane: Lane, job: Job) -> None:
+    async def _dead_letter(self, lane: Lane, job: Job, outcome: str = "dead_letter") -> None:
         if job.retry_of is None:
             dead = DeadLetter(
                 webhook_id=lane.webhook_id,
@@ -797,19 +833,39 @@ class Notifier:
             )
         await self._record(self.settings.webhook_dead_letters_topic, job.key, dead.model_dump_json().encode())
         self.dead[job.key] = dead
-        lane.counts["dead_letter"] += 1
-        DELIVERIES.labels("dead_letter").inc()
-        log.warning("delivery dead-lettered", extra={"webhook_id": lane.webhook_id, "alert_id": job.alert_id, "error": job.last_error})
+        lane.counts[outcome] += 1
+        DELIVERIES.labels(outcome).inc()
+        log.warning(
+            "delivery refused by the address rules, dead-lettered" if outcome == "refused" else "delivery dead-lettered",
+            extra={"webhook_id": lane.webhook_id, "alert_id": job.alert_id, "error": job.last_error},
+        )
         self._finish_job(lane, job)
 
-    async def _post(self, hook: Webhook, alert_id: str, body: bytes) -> tuple[int | None, str | None]:
+    async def _post(self, hook: Webhook, alert_id: str, body: bytes) -> tuple[int | None, str | None, str | None]:
+        """(status, error, refused): the receiver's status, or why there was none; ``refused`` when the
+        address rules refuse the receiver (then nothing was sent)."""
+        url = str(hook.url)
+        unopened = self.unopened.get(str(hook.webhook_id))
+        if unopened is not None:
+            return None, unopened, None
+        try:
+            target = await self.egress.target(url)  # checked again: the name may resolve elsewhere now
+        except RefusedUrl as exc:
+            return None, None, f"refused: {exc}"
+        except Unresolved as exc:
+            return None, f"Unresolved: {exc}", None
         headers = signing.headers(hook.secret, alert_id, int(time.time()), body)
         assert self.http is not None  # set by run()
         try:
-            r = await self.http.post(str(hook.url), content=body, headers=headers, timeout=self.settings.webhook_timeout_s)
+            with self.egress.pinned(target):
+                r = await self.http.post(
+                    url, content=body, headers=headers, timeout=self.settings.webhook_timeout_s, follow_redirects=False
+                )
+        except RefusedUrl as exc:  # the transport's own check (a connection no delivery check pinned)
+            return None, None, f"refused: {exc}"
         except Exception as exc:  # httpx.HTTPError, and the few it does not wrap (an URL it cannot use)
-            return None, f"{type(exc).__name__}: {exc}".rstrip(": ")
-        return r.status_code, None if 200 <= r.status_code < 300 else f"HTTP {r.status_code}"
+            return None, f"{type(exc).__name__}: {exc}".rstrip(": "), None
+        return r.status_code, None if 200 <= r.status_code < 300 else f"HTTP {r.status_code}", None
 
     async def _record(self, topic: str, key: bytes, value: bytes) -> None:
         """Write an outcome with acks=all, retrying until the broker takes it (the offset waits for it)."""

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from bazaar_core.kafka.local import LocalKafka
 from tests.conftest import free_ports
-from tests.integration.alerting import Receiver, all_topics, make_alert, notifier, produce_alerts, wait_until
+from tests.integration.alerting import LOCAL_RECEIVERS, Receiver, all_topics, make_alert, notifier, produce_alerts, wait_until
 from tests.integration.test_catalog_api import CSV, RICE, SOAP, event, sale_line
 
 pytestmark = pytest.mark.integration
@@ -44,6 +44,7 @@ def test_catalog_survives_a_full_restart(settings_factory, tmp_path):
         notifier_port=notifier_port,
         webhook_backoff_base_s=0.2,
         webhook_backoff_max_s=1.0,
+        **LOCAL_RECEIVERS,
     )
     receiver = Receiver(receiver_port, {"/hook": SECRET}).start()
     broker = LocalKafka(settings)

@@ -1,17 +1,26 @@
 """Webhooks end to end on the real broker: the API registers them (in-process), ``bazaar notifier``
 runs as a subprocess, alerts are written onto the alerts topic as the stream writes them, and a
-receiver started here checks every signature and counts every delivery."""
+receiver started here (on 127.0.0.1, so these settings allow http and private receivers) checks
+every signature and counts every delivery. Also: with the default settings a loopback receiver is
+refused at registration, the webhooks topic holds no secret in clear, and a receiver the notifier's
+rules refuse is dead-lettered without a request."""
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from schemas.webhooks import Webhook
 from tests.conftest import free_ports
-from tests.integration.alerting import Receiver, all_topics, make_alert, notifier, produce_alerts, wait_until
+from tests.integration.alerting import LOCAL_RECEIVERS, Receiver, all_topics, make_alert, notifier, produce_alerts, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +44,7 @@ def test_every_alert_once_through_receiver_outage_duplicates_and_sigkill(setting
         webhook_backoff_max_s=1.0,
         webhook_max_attempts=60,
         webhook_breaker_cool_off_s=1.0,
+        **LOCAL_RECEIVERS,
     )
     all_topics(settings)
     receiver = Receiver(receiver_port, {"/a": SECRET_A, "/b": SECRET_B}).start()
@@ -88,7 +98,9 @@ def test_every_alert_once_through_receiver_outage_duplicates_and_sigkill(setting
 
 def test_dead_letter_after_the_last_attempt_then_retry(settings_factory):
     notifier_port, receiver_port = free_ports(2)
-    settings = settings_factory(notifier_port=notifier_port, webhook_backoff_base_s=0.1, webhook_backoff_max_s=0.2, webhook_max_attempts=3)
+    settings = settings_factory(
+        notifier_port=notifier_port, webhook_backoff_base_s=0.1, webhook_backoff_max_s=0.2, webhook_max_attempts=3, **LOCAL_RECEIVERS
+    )
     all_topics(settings)
     receiver = Receiver(receiver_port, {"/down": SECRET_A}, statuses={"/down": 500}).start()
     child = notifier(settings)
@@ -135,8 +147,6 @@ def test_dead_letter_after_the_last_attempt_then_retry(settings_factory):
 
             m = client.get("/metrics")  # the API's metrics; the notifier has its own
             assert m.status_code == 200
-        import httpx
-
         metrics = httpx.get(f"http://127.0.0.1:{notifier_port}/metrics").text
         assert "bazaar_notifier_deliveries_total" in metrics
     finally:
@@ -145,7 +155,7 @@ def test_dead_letter_after_the_last_attempt_then_retry(settings_factory):
 
 
 def test_webhook_body_validation(settings_factory):
-    settings = settings_factory()
+    settings = settings_factory(**LOCAL_RECEIVERS)
     with TestClient(create_app(settings)) as client:
         r = client.post("/v1/webhooks", json={"url": "ftp://x", "secret": "short"})
         assert r.status_code == 422
@@ -153,3 +163,134 @@ def test_webhook_body_validation(settings_factory):
         r = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:1/x", "secret": "x" * 16, "kinds": ["nope"]})
         assert r.status_code == 422 and r.json()["detail"][0]["field"].startswith("kinds")
         assert client.get("/v1/webhooks/6f1c7c9e-1d5b-4a53-9a3c-2b1f0f6f4a10").status_code == 404
+
+
+def test_with_the_default_settings_a_loopback_receiver_is_refused_at_registration(settings_factory):
+    """Nothing is sent anywhere: the only names resolved are 127.0.0.1 and localhost (loopback)."""
+    settings = settings_factory()  # webhook_allow_http and webhook_allow_private: false
+    with TestClient(create_app(settings)) as client:
+        for url, why in [
+            ("http://127.0.0.1:9/hook", "must be https (http only with BAZAAR_WEBHOOK_ALLOW_HTTP=true)"),
+            ("https://127.0.0.1:9/hook", "resolves to 127.0.0.1 is a loopback address"),
+            ("https://localhost:9/hook", "is a loopback address"),
+            ("https://[::1]:9/hook", "resolves to ::1 is a loopback address"),
+        ]:
+            r = client.post("/v1/webhooks", json={"url": url, "secret": SECRET_A})
+            assert r.status_code == 422, (url, r.text)
+            [issue] = r.json()["detail"]
+            assert issue["field"] == "url" and why in issue["reason"], (url, issue)
+        assert client.get("/v1/webhooks").json()["items"] == []  # nothing registered
+
+
+def raw_values(settings) -> list[tuple[bytes, bytes | None]]:
+    """(key, value) of every record on the webhooks topic, as any consumer of it reads them."""
+    topic = settings.webhooks_topic
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "test-raw-reader", "enable.auto.commit": False})
+    try:
+        end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
+        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        out: list[tuple[bytes, bytes | None]] = []
+        deadline = time.monotonic() + 30
+        while len(out) < end:
+            assert time.monotonic() < deadline, "could not read the webhooks topic to its end"
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                out.append((msg.key(), msg.value()))
+        return out
+    finally:
+        consumer.close()
+
+
+def test_a_reader_of_the_webhooks_topic_sees_no_secret_in_clear(settings_factory):
+    notifier_port, receiver_port = free_ports(2)
+    settings = settings_factory(notifier_port=notifier_port, **LOCAL_RECEIVERS)
+    all_topics(settings)
+    receiver = Receiver(receiver_port, {}).start()
+    # a registration written before secrets were sealed: its secret in clear on the topic
+    legacy_secret = "legacy-secret-in-clear-0123"
+    legacy = make_legacy(settings, receiver.url("/legacy"), legacy_secret)
+    child = notifier(settings)
+    try:
+        with TestClient(create_app(settings)) as client:
+            given = client.post("/v1/webhooks", json={"url": receiver.url("/given"), "secret": SECRET_A})
+            made = client.post("/v1/webhooks", json={"url": receiver.url("/made")})
+            assert given.status_code == made.status_code == 201, (given.text, made.text)
+            assert "secret" not in given.json()
+            made_secret = made.json()["secret"]  # made by the server: in this answer only
+            assert len(made_secret) >= 32
+            for hook in (given.json(), made.json()):
+                assert "secret" not in client.get(f"/v1/webhooks/{hook['webhook_id']}").json()
+            listed = client.get("/v1/webhooks").json()["items"]
+            assert len(listed) == 3 and all("secret" not in h and "secret_sealed" not in h for h in listed)
+
+            # the API seals the old record again once it has read the topic
+            def resealed():
+                latest = dict(raw_values(settings))[str(legacy.webhook_id).encode()]
+                return latest if latest is not None and b'"secret_sealed":"v1.' in latest else None
+
+            wait_until(resealed, what="the legacy registration written again, sealed")
+            receiver.secrets.update({"/given": SECRET_A, "/made": made_secret, "/legacy": legacy_secret})
+
+        records = raw_values(settings)
+        ours = [v for k, v in records if k != str(legacy.webhook_id).encode()]
+        assert len(ours) == 2
+        for value in ours:
+            assert SECRET_A.encode() not in value and made_secret.encode() not in value
+            body = json.loads(value)
+            assert body["secret"] is None and body["secret_sealed"].startswith("v1.")
+        old = [v for k, v in records if k == str(legacy.webhook_id).encode()]
+        assert legacy_secret.encode() in old[0] and legacy_secret.encode() not in old[-1]  # until compaction drops the first
+
+        # the notifier opens each secret: every delivery carries a valid signature
+        child.start()
+        child.wait_healthy(timeout=60)
+        alert = make_alert()
+        produce_alerts(settings, alert)
+        for path in ("/given", "/made", "/legacy"):
+            wait_until(lambda path=path: receiver.delivered(path)[str(alert.alert_id)] == 1, what=f"the alert at {path}")
+        assert len(receiver.received) == 3 and all(r.valid for r in receiver.received)
+    finally:
+        child.stop()
+        receiver.stop()
+
+
+def make_legacy(settings, url: str, secret: str) -> Webhook:
+    """Write a registration as the API wrote them before secrets were sealed."""
+    hook = Webhook(url=url, secret=secret, webhook_id=uuid.uuid4(), created_at=datetime.now(UTC) - timedelta(minutes=1))
+    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
+    p.produce(settings.webhooks_topic, key=str(hook.webhook_id).encode(), value=hook.model_dump_json().encode())
+    assert p.flush(20) == 0
+    return hook
+
+
+def test_a_receiver_the_notifiers_rules_refuse_is_dead_lettered_without_a_request(settings_factory):
+    """Registered while private receivers were allowed; the notifier runs with the default rules now:
+    it refuses 127.0.0.1 before connecting, dead-letters at once with the reason and counts it."""
+    notifier_port, receiver_port = free_ports(2)
+    loose = settings_factory(notifier_port=notifier_port, **LOCAL_RECEIVERS)
+    strict = loose.model_copy(update={"webhook_allow_private": False})
+    all_topics(loose)
+    receiver = Receiver(receiver_port, {"/hook": SECRET_A}).start()
+    child = notifier(strict)
+    try:
+        with TestClient(create_app(loose)) as client:
+            hook = register(client, receiver.url("/hook"), SECRET_A)
+            child.start()
+            child.wait_healthy(timeout=60)
+            alert = make_alert()
+            produce_alerts(loose, alert)
+
+            def dead():
+                items = client.get(f"/v1/webhooks/{hook}/dead-letters").json()["items"]
+                return items or None
+
+            [item] = wait_until(dead, what="the refused delivery's dead letter")
+            assert item["alert_id"] == str(alert.alert_id) and item["attempts"] == 1
+            assert item["last_error"].startswith("refused: resolves to 127.0.0.1 is a loopback address"), item
+        assert receiver.received == []
+        metrics = httpx.get(f"http://127.0.0.1:{notifier_port}/metrics").text
+        assert 'bazaar_notifier_deliveries_total{outcome="refused"} 1.0' in metrics
+        assert child.log_path.read_text().count("delivery refused by the address rules") == 1
+    finally:
+        child.stop()
+        receiver.stop()

@@ -18,7 +18,17 @@ from api.main import create_app
 from bazaar_core.kafka import deadletters
 from schemas.deadletters import DeadLetter
 from tests.conftest import free_ports
-from tests.integration.alerting import Blackhole, Receiver, all_topics, make_alert, notifier, produce_alerts, produce_raw, wait_until
+from tests.integration.alerting import (
+    LOCAL_RECEIVERS,
+    Blackhole,
+    Receiver,
+    all_topics,
+    make_alert,
+    notifier,
+    produce_alerts,
+    produce_raw,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -65,6 +75,7 @@ def test_a_receiver_that_never_answers_delays_only_its_own_webhook(settings_fact
         webhook_max_pending=40,
         webhook_degraded_backlog=10,
         webhook_degraded_age_s=3.0,
+        **LOCAL_RECEIVERS,
     )
     all_topics(settings)
     receiver = Receiver(ok_port, {"/ok": SECRET}).start()
@@ -142,7 +153,7 @@ def committed(settings, partition: int) -> int:
 
 def test_a_message_that_is_not_an_alert_is_dead_lettered_and_later_alerts_delivered(settings_factory):
     notifier_port, receiver_port = free_ports(2)
-    settings = settings_factory(notifier_port=notifier_port)
+    settings = settings_factory(notifier_port=notifier_port, **LOCAL_RECEIVERS)
     all_topics(settings)
     receiver = Receiver(receiver_port, {"/ok": SECRET}).start()
     child = notifier(settings)

@@ -90,8 +90,15 @@ async def worker_get(url: str, params: dict[str, str], timeout_s: float) -> Http
 
 
 @pytest.fixture(scope="module")
-def client():
-    settings = Settings(kafka_bootstrap="127.0.0.1:1", worker_urls=["http://worker.test"], analytics_url="http://worker.test")
+def client(tmp_path_factory):
+    settings = Settings(
+        kafka_bootstrap="127.0.0.1:1",
+        worker_urls=["http://worker.test"],
+        analytics_url="http://worker.test",
+        data_dir=tmp_path_factory.mktemp("answers"),  # the secrets key of webhook registrations
+        webhook_allow_http=True,  # the webhook registered below is on 127.0.0.1 (never called)
+        webhook_allow_private=True,
+    )
     app = create_app(settings)
     services = Services.create(settings)
     services.writer = Writer()
@@ -177,9 +184,13 @@ def test_alert_answers(client):
 
 def test_webhook_answers(client):
     made = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "secret": "s" * 16})
-    hook = check(client, made, answers.WebhookOut)
-    assert made.status_code == 201 and "secret" not in hook
-    assert check(client, client.get("/v1/webhooks"), answers.WebhookList)["items"][0]["webhook_id"] == hook["webhook_id"]
+    hook = check(client, made, answers.WebhookCreated)
+    assert made.status_code == 201 and "secret" not in hook  # the client's own: not sent back
+    generated = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/other"})
+    assert len(check(client, generated, answers.WebhookCreated)["secret"]) >= 32  # made by the server: shown once
+    listed = check(client, client.get("/v1/webhooks"), answers.WebhookList)["items"]
+    assert [h["webhook_id"] for h in listed] == [hook["webhook_id"], generated.json()["webhook_id"]]
+    assert all("secret" not in h for h in listed)
     assert check(client, client.get(f"/v1/webhooks/{hook['webhook_id']}"), answers.WebhookOut) == hook
     services = client.app.state.services
     dead = DeadLetter(

@@ -1,7 +1,8 @@
 """Per-webhook lanes of the notifier without a broker: the circuit breaker (pure), the in-flight and
 pending bounds, isolation of a dead receiver from a healthy one, dead-lettering of a message that
-is not an alert, and the per-webhook health and metrics. Receivers are an ``httpx.MockTransport``;
-the broker's writer is a fake that acks what it is given (or holds the acks back)."""
+is not an alert, a receiver the address rules refuse, and the per-webhook health and metrics.
+Receivers are an ``httpx.MockTransport`` on 127.0.0.1 URLs (so the settings allow http and private
+receivers); the broker's writer is a fake that acks what it is given (or holds the acks back)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from prometheus_client import REGISTRY
 
+from bazaar_core.kafka.follow import Record
 from bazaar_core.kafka.writer import Written
+from bazaar_core.notifier.egress import Egress, Unresolved
+from bazaar_core.notifier.registrations import sealed_record, sealing_key
 from bazaar_core.notifier.service import Notifier
 from bazaar_core.settings import Settings
 from domain.webhooks import CircuitBreaker
@@ -193,13 +197,15 @@ def settings(**over) -> Settings:
         webhook_max_pending=1000,
         webhook_degraded_backlog=5,
         webhook_degraded_age_s=60,
+        webhook_allow_http=True,  # the mock receivers' URLs are http://127.0.0.1
+        webhook_allow_private=True,
     )
     values.update(over)
     return Settings(**values)
 
 
-def notifier(s: Settings, receivers: Receivers, *paths: str) -> tuple[Notifier, dict[str, str]]:
-    n = Notifier(s, http=httpx.AsyncClient(transport=httpx.MockTransport(receivers)))
+def notifier(s: Settings, receivers: Receivers, *paths: str, egress: Egress | None = None) -> tuple[Notifier, dict[str, str]]:
+    n = Notifier(s, http=httpx.AsyncClient(transport=httpx.MockTransport(receivers)), egress=egress)
     n.writer = FakeWriter()
     n._loop = asyncio.get_running_loop()
     n.topic = FakeTopic()
@@ -208,7 +214,8 @@ def notifier(s: Settings, receivers: Receivers, *paths: str) -> tuple[Notifier, 
     ids = {}
     created = datetime.now(UTC) - timedelta(minutes=1)
     for path in paths:
-        hook = Webhook(url=f"http://127.0.0.1:1{path}", secret=SECRET, webhook_id=uuid.uuid4(), created_at=created)
+        url = path if "://" in path else f"http://127.0.0.1:1{path}"
+        hook = Webhook(url=url, secret=SECRET, webhook_id=uuid.uuid4(), created_at=created)
         n.hooks[str(hook.webhook_id)] = hook
         ids[path] = str(hook.webhook_id)
     return n, ids
@@ -434,6 +441,94 @@ def test_dead_letter_after_the_last_attempt_frees_the_commit():
         await stop(n)
 
     asyncio.run(scenario())
+
+
+class Names:
+    """Host names resolved from a table (no lookup leaves the machine); answers can change, as DNS can."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        if host not in self.table:
+            raise Unresolved(f"{host} does not resolve")
+        return self.table[host]
+
+
+def test_a_receiver_the_address_rules_refuse_is_dead_lettered_at_once_without_a_post():
+    async def scenario():
+        s = settings(webhook_allow_private=False, webhook_breaker_failures=1)
+        names = Names({"hooks.example.com": ["93.184.215.14"]})
+        rx = Receivers(s.webhook_timeout_s)
+        n, ids = notifier(s, rx, "http://hooks.example.com/in", "http://gone.example.com/in", egress=Egress(s, names))
+        wid = ids["http://hooks.example.com/in"]
+        before = REGISTRY.get_sample_value("bazaar_notifier_deliveries_total", {"outcome": "refused"}) or 0
+        # the name was public at registration; now it resolves to the cloud metadata address
+        names.table["hooks.example.com"] = ["93.184.215.14", "169.254.169.254"]
+        alert = make_alert()
+        feed(n, alert)
+        await until(lambda: len(n.writer.on(s.webhook_dead_letters_topic)) == 1, what="the refused delivery's dead letter")
+        [(key, value)] = n.writer.on(s.webhook_dead_letters_topic)
+        dead = DeadLetter.model_validate_json(value)
+        assert key == pair_key(wid, alert.alert_id) and dead.attempts == 1
+        assert dead.last_error.startswith("refused: resolves to 169.254.169.254 is link-local"), dead.last_error
+        assert rx.count("/in") == 0, "nothing was sent"
+        lane = n.lanes[wid]
+        assert lane.counts["refused"] == 1 and lane.counts["dead_letter"] == 0
+        assert lane.breaker.state == "closed", "a refusal says nothing of the receiver's health"
+        assert REGISTRY.get_sample_value("bazaar_notifier_deliveries_total", {"outcome": "refused"}) == before + 1
+        n._refresh_view()
+        assert REGISTRY.get_sample_value("bazaar_notifier_webhook_deliveries_total", {"webhook_id": wid, "outcome": "refused"}) == 1
+        # a name that does not resolve is a failure like any other: tried again, not refused
+        gone = n.lanes[ids["http://gone.example.com/in"]]
+        await until(lambda: gone.attempts["failed"] >= 2, what="the unresolved receiver's retries")
+        assert gone.counts["refused"] == 0 and "does not resolve" in gone.breaker.last_error
+        assert n.tracker.to_commit() == {0: 0}  # held for the one still retrying
+        await stop(n)
+
+    asyncio.run(scenario())
+
+
+def test_a_secret_that_does_not_open_fails_each_attempt_and_is_never_sent_blank():
+    async def scenario():
+        s = settings(webhook_max_attempts=2, webhook_breaker_failures=100)
+        rx = Receivers(s.webhook_timeout_s)
+        n, ids = notifier(s, rx, "/k")
+        n.unopened[ids["/k"]] = "its secret does not open here: sealed with key 'abc', which this process does not hold"
+        feed(n, make_alert())
+        await until(lambda: n.writer.on(s.webhook_dead_letters_topic), what="the dead letter")
+        [(_, value)] = n.writer.on(s.webhook_dead_letters_topic)
+        dead = DeadLetter.model_validate_json(value)
+        assert dead.attempts == 2 and "does not open" in dead.last_error
+        assert rx.count("/k") == 0
+        await stop(n)
+
+    asyncio.run(scenario())
+
+
+def test_registrations_are_read_sealed_from_before_sealing_or_unopenable(tmp_path):
+    s = settings()
+    n = Notifier(s)
+    n.key = sealing_key(tmp_path / "ours")
+    theirs = sealing_key(tmp_path / "theirs")
+    created = datetime.now(UTC)
+    hooks = [
+        Webhook(url=f"https://h{i}.example.com/", secret=f"secret-number-{i}-xxxx", webhook_id=uuid.uuid4(), created_at=created)
+        for i in range(3)
+    ]
+    values = [
+        sealed_record(n.key, hooks[0]).model_dump_json(),  # sealed with our key
+        hooks[1].model_dump_json(),  # written before sealing: the secret in clear
+        sealed_record(theirs, hooks[2]).model_dump_json(),  # sealed with a key this notifier lacks
+    ]
+    for offset, (hook, value) in enumerate(zip(hooks, values)):
+        n._on_hook(Record(s.webhooks_topic, 0, offset, str(hook.webhook_id).encode(), value.encode()))
+    assert n.hooks[str(hooks[0].webhook_id)] == hooks[0]
+    assert n.hooks[str(hooks[1].webhook_id)] == hooks[1]
+    assert n.hooks[str(hooks[2].webhook_id)].secret == ""  # kept (its deliveries fail visibly), never used
+    assert "does not hold" in n.unopened[str(hooks[2].webhook_id)]
+    n._on_hook(Record(s.webhooks_topic, 0, 3, str(hooks[2].webhook_id).encode(), None))
+    assert str(hooks[2].webhook_id) not in n.hooks and not n.unopened
 
 
 def test_a_message_that_is_not_an_alert_is_dead_lettered_and_the_partition_goes_on():
