@@ -95,7 +95,8 @@ def guarded(app: Any, guard: PageGuard, table: Mapping[str, Page]) -> Callable[[
                 request[PRINCIPAL] = who
                 return await handler(web, request, **params)
 
-            checked.__name__, checked.__doc__ = handler.__name__, handler.__doc__
+            checked.__name__ = checked.__qualname__ = handler.__name__  # Faust names the view after it
+            checked.__doc__ = handler.__doc__
             return app.page(path)(checked)
 
         return register

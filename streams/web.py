@@ -1,7 +1,14 @@
 """The worker's HTTP pages: stock lookups routed to the owning worker, health, metrics, status.
 
 Faust's router forwards a request to the worker that owns the store's partition (the partition
-assignor knows it), so any worker answers for any store.
+assignor knows it), so any worker answers for any store; it forwards the request's headers, its
+``Authorization`` with them, and the owner checks the token again.
+
+Access (``PAGES``, ``bazaar_core.page_access``): a stock lookup wants a Bearer token holding
+``stock:read`` at its store (the API asks with its own service token); ``/status`` and ``/metrics``
+want ``ops:read``; ``/livez``, ``/health`` and Faust's index ``/`` are public (probes carry no token;
+they say up or down, and which partitions this worker holds). Faust's own ``/router`` and ``/table``
+pages are off (``streams.app``): the second would give any store's stock to anyone.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ from faust.web.exceptions import ServiceUnavailable
 from prometheus_client import generate_latest
 
 from bazaar_core.kafka import faust_fence
+from bazaar_core.page_access import Page, PageGuard, guarded
 from domain import tokens
+from domain.access import Permission
 from domain.events import SEP, stock_key
 from domain.lookup import stock_item
 from streams import metrics
@@ -42,26 +51,29 @@ MAX_LIMIT = 1000
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # aiohttp refuses a charset in content_type
 
 
+# Every page of a worker's port and what it needs (tests/unit/test_route_access.py: no page without one).
+PAGES: dict[str, Page] = {
+    "/": Page(None),  # Faust's own index: {"status": "OK"}
+    "/livez": Page(None),
+    "/health": Page(None),
+    "/status": Page(Permission.OPS_READ),
+    "/metrics": Page(Permission.OPS_READ),
+    "/stock/{store_id}/{sku}": Page(Permission.STOCK_READ, "path:store_id"),
+    "/stock/{store_id}": Page(Permission.STOCK_READ, "path:store_id"),
+}
+
 Handler = Callable[..., Awaitable[Any]]  # (web, request, **path params) -> a response
 
 
 def register_views(p: Pipeline) -> None:
-    """Every page of the worker's port, registered here and only here."""
+    """Every page of the worker's port, registered here and only here, each behind the guard of its
+    access in ``PAGES`` (Faust calls a page as ``get(view, request, **path params)``; the view,
+    ``web``, makes the response)."""
     watch_rebalances(p)
     pages = WorkerPages(p)
+    page = guarded(p.app, PageGuard(p.settings), PAGES)
     for path, handler in pages.by_path().items():
-        p.app.page(path)(as_page(handler))
-
-
-def as_page(handler: Handler) -> Handler:
-    """A page function as Faust wants one: it calls a page as ``get(view, request, **path params)``,
-    and the view (``web``) makes the response."""
-
-    async def page(web, request, **params: str) -> Any:
-        return await handler(web, request, **params)
-
-    page.__name__ = page.__qualname__ = handler.__name__  # Faust names the view after it
-    return page
+        page(path)(handler)
 
 
 def watch_rebalances(p: Pipeline) -> None:
@@ -88,6 +100,7 @@ class WorkerPages:
         return {
             "/stock/{store_id}/{sku}": self.stock_one,
             "/stock/{store_id}": self.stock_list,
+            "/livez": self.livez,
             "/health": self.health,
             "/status": self.status,
             "/metrics": self.metrics,
@@ -197,6 +210,9 @@ class WorkerPages:
         return faust_fence.partition_db(self.p.stock, self.partition_of(store_id))
 
     # ---- the process ---------------------------------------------------------------------------
+
+    async def livez(self, web, request) -> Any:
+        return web.json({"status": "alive"})
 
     async def health(self, web, request) -> Any:
         app = self.app

@@ -1,6 +1,7 @@
 """Every route declares its access: each route of the API (and so each operation of its OpenAPI
-document), each page of a stream worker and each page of the analytics process names the permission
-it needs (or says it is public), and the public ones are the few that must be."""
+document), each page a stream worker serves and each page the analytics process serves (Faust's
+built-in pages included) names the permission it needs (or says it is public), and the public ones
+are the few that must be."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from api.authz import route_access
 from api.main import create_app
 from api.routes import events
+from bazaar_core.page_access import Page
 from bazaar_core.settings import Settings
 from domain.access import EVENT_PERMISSIONS, ROLE_PERMISSIONS, Permission
 
@@ -20,6 +22,7 @@ pytestmark = pytest.mark.unit
 PUBLIC_API = {
     ("POST", "/v1/auth/token"),
     ("POST", "/v1/auth/pair"),
+    ("POST", "/v1/auth/logout"),  # checks its own token: any valid one may end itself, whatever its role
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/livez"),
     ("GET", "/health"),
@@ -71,3 +74,45 @@ def test_the_event_routes_own_check_refuses_only_roles_that_may_write_no_event()
     writers = [role for role, held in ROLE_PERMISSIONS.items() if held & set(EVENT_PERMISSIONS.values())]
     assert writers and all(events.ROUTE_PERMISSION in ROLE_PERMISSIONS[role] for role in writers)
     assert any(events.ROUTE_PERMISSION not in held for held in ROLE_PERMISSIONS.values())  # it refuses someone
+
+
+# ---- the internal ports -----------------------------------------------------------------------------
+
+PUBLIC_PAGES = {"/", "/livez", "/health"}  # Faust's index ({"status": "OK"}), liveness, readiness
+
+
+def served(app) -> set[str]:
+    """Every path a Faust app's web server answers (its own blueprints' pages too)."""
+    web = app.web
+    web.init_server()
+    return {route.resource.canonical for route in web.web_app.router.routes()}
+
+
+def check_pages(paths: set[str], table: dict[str, Page]) -> None:
+    assert paths, "no page found"
+    assert not paths - set(table), f"pages declaring no access: {sorted(paths - set(table))}"
+    assert not set(table) - paths, f"declared pages that are not served: {sorted(set(table) - paths)}"
+    assert {p for p, page in table.items() if page.permission is None} == PUBLIC_PAGES
+    for path, page in table.items():
+        if "{store_id}" in path:
+            assert page.store == "path:store_id", path
+
+
+def test_every_worker_page_declares_its_access(tmp_path):
+    from streams import web
+    from streams.app import build
+
+    pipeline = build(Settings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1"))
+    web.register_views(pipeline)
+    check_pages(served(pipeline.app), web.PAGES)
+    assert web.PAGES["/metrics"].permission is Permission.OPS_READ
+
+
+def test_every_analytics_page_declares_its_access(tmp_path):
+    from clickhouse import web
+    from clickhouse.app import build
+
+    pipeline = build(Settings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1"), None, None)  # type: ignore[arg-type]  # no query at build
+    web.register_views(pipeline)
+    check_pages(served(pipeline.app), web.PAGES)
+    assert web.PAGES["/reports/{name}"] == Page(Permission.REPORTS_READ, "query:store_id")
