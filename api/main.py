@@ -37,7 +37,7 @@ async def lifespan(app: FastAPI):
     await producer.check()  # know at once whether the broker is there (no-broker POSTs fail fast)
     metrics.watch_broker(lambda: not producer.is_down)
     http = api_http.session()  # asks the workers (lookups) and the analytics process (reports)
-    service = ServiceToken(settings)  # the workers' and the analytics pages want a token too: the API's own
+    service = ServiceToken(settings, ring)  # the workers' and the analytics pages want a token too: the API's own
     app.state.producer, app.state.http_get = producer, api_http.getter(http, service.headers)
     app.state.workers = WorkerClient(app.state.http_get, settings.worker_urls)
     services = app.state.services = Services.create(settings, broker_down=lambda: producer.is_down)
