@@ -207,7 +207,7 @@ async def pair(request: Request, auth: AuthDep, services: ServicesDep) -> dict:
     status_code=204,
     response_description="The presented access token is revoked on every replica",
     dependencies=[PUBLIC],
-    responses=errors("unauthorized", *LIMITED, "broker_unavailable", *VIEWS, *GUARDED),
+    responses=errors("unauthorized", *LIMITED, "broker_unavailable", *WITH_BODY, *VIEWS, *GUARDED),
 )
 async def logout(request: Request, auth: AuthDep, services: ServicesDep) -> Response:
     # public to the route table, yet it takes the token it revokes: authenticated here, whatever auth_required says
