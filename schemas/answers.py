@@ -19,6 +19,7 @@ from uuid import UUID
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from schemas.alerts import Alert, AlertAck, AlertKind
+from schemas.auth import ANSWERS as AUTH_ANSWERS
 from schemas.catalog import Product, Store, StoreProduct
 from schemas.types import Quantity, Sku, StoreId, Timestamp
 from schemas.webhooks import DeadLetter, MessageType
@@ -263,4 +264,5 @@ ANSWERS: tuple[type[BaseModel], ...] = (
     WebhookList,
     DeadLetter,
     WebhookDeadLetters,
+    *AUTH_ANSWERS,  # tokens, credentials, pairing codes, the key set (schemas/auth.py)
 )
