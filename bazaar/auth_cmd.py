@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,7 +83,13 @@ class Desk:
 
     def write(self, out: Out) -> int:
         """Write one record and wait for the broker's ack; its offset."""
-        written = asyncio.run(self.writer.write(*out))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # the usual case: a command, a test's plain function
+            written = asyncio.run(self.writer.write(*out))
+        else:  # called from a coroutine's thread (a test inside an event loop): its own loop elsewhere
+            with ThreadPoolExecutor(1) as pool:
+                written = pool.submit(asyncio.run, self.writer.write(*out)).result()
         if not written.ok or written.offset is None:
             raise AuthError(f"Kafka did not store the record: {written.error}")
         return written.offset
