@@ -12,8 +12,9 @@ only to checked addresses: its transport is httpx's own, with a network backend 
 and checks them itself when none were pinned. The URL is not rewritten: the Host header, TLS SNI
 and certificate verification stay on the receiver's host name, and kept-alive connections are
 pooled per host name, each one opened to an address that was checked. Proxies from the
-environment are not used (the receiver's address is what is checked), and redirects are not
-followed (a 3xx is a failed attempt like any other non-2xx).
+environment are not used (the receiver's address is what is checked; a CA bundle named by
+SSL_CERT_FILE still is), and redirects are not followed (a 3xx is a failed attempt like any other
+non-2xx).
 """
 
 from __future__ import annotations
@@ -142,11 +143,11 @@ class _Backend(httpcore.AsyncNetworkBackend):
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, egress: Egress, limits: httpx.Limits, verify) -> None:
-        super().__init__(verify=verify, limits=limits, trust_env=False)
+        super().__init__(verify=verify, limits=limits)
         # httpx builds its pool without a way to pass a network backend: the same pool is built
         # again with the same arguments and ours. tests/unit/test_webhook_egress.py holds it to that.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=httpx.create_ssl_context(verify=verify),  # SSL_CERT_FILE / SSL_CERT_DIR still count
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
