@@ -15,7 +15,10 @@ from collections.abc import Iterable
 
 # subcommand -> (module, help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "kafka": ("bazaar_core.kafka.local", "fetch Apache Kafka with Maven and run a local single-node broker"),
+    "kafka": (
+        "bazaar.kafka_cmd",
+        "fetch Apache Kafka with Maven and run a local single-node broker; `kafka acls`: a secured cluster's users and ACLs",
+    ),
     "worker": ("bazaar.run_worker", "run a stream worker (Faust) that keeps the stock tables"),
     "api": ("bazaar.run_api", "run the HTTP API (ingest, lookups, pages)"),
     "up": (

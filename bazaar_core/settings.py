@@ -215,6 +215,11 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}-notifier"
 
     @property
+    def analytics_group(self) -> str:
+        """The analytics process's Faust app id: its consumer group and the prefix of its own topics."""
+        return f"{self.topic_prefix}-analytics"
+
+    @property
     def group_id(self) -> str:
         """Faust app id: names the consumer group and the table changelog topics."""
         return f"{self.topic_prefix}-{self.app_id}"

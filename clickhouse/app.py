@@ -111,7 +111,7 @@ class AnalyticsPipeline:
 
 
 def app_id(settings: Settings) -> str:
-    return f"{settings.topic_prefix}-analytics"
+    return settings.analytics_group
 
 
 def data_dir(settings: Settings) -> Path:

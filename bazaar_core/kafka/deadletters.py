@@ -17,6 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 from prometheus_client import Counter
 
 from bazaar_core.kafka.config import consumer_config, producer_config
+from bazaar_core.kafka.groups import dlq_reader_group
 from bazaar_core.settings import Settings
 from schemas.deadletters import DeadLetter, Source
 
@@ -107,10 +108,6 @@ def read_all(settings: Settings, timeout_s: float = 30.0) -> dict[str, DeadLette
     finally:
         consumer.close()
     return out
-
-
-def dlq_reader_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}-dlq-reader"
 
 
 def _producer(settings: Settings) -> Producer:

@@ -22,6 +22,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from bazaar_core.kafka.admin import ensure_topics
 from bazaar_core.kafka.config import consumer_config
+from bazaar_core.kafka.groups import follower_group_prefix
 from bazaar_core.settings import Settings
 
 log = logging.getLogger("bazaar.streams.follow")
@@ -36,10 +37,6 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None  # None: a tombstone
-
-
-def follower_group_prefix(settings: Settings, name: str) -> str:
-    return f"{settings.topic_prefix}-follow-{name}-"
 
 
 class TopicFollower:

@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from bazaar_core.kafka import faust_fence
 from bazaar_core.kafka.config import consumer_config
+from bazaar_core.kafka.groups import gapfill_group_prefix
 from bazaar_core.settings import Settings
 
 log = logging.getLogger("bazaar.streams.gapfill")
@@ -56,10 +57,6 @@ def read_range(settings: Settings, topic: str, partition: int, start: int, end: 
                 return out
     finally:
         consumer.close()
-
-
-def gapfill_group_prefix(settings: Settings) -> str:
-    return f"{settings.topic_prefix}-gapfill-"
 
 
 class GapGuard:

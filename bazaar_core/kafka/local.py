@@ -284,11 +284,8 @@ class LocalKafka:
 # -- subcommand -----------------------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fetch-only", action="store_true", help="only fetch the Kafka jars, then exit")
-
-
 def run(args: argparse.Namespace) -> int:
+    """`bazaar kafka` (bazaar/kafka_cmd.py): fetch the jars, then run the broker until Ctrl-C."""
     kafka = LocalKafka(get_settings())
     try:
         kafka.ensure_jars()
