@@ -251,6 +251,9 @@ class KeyRing:
     def current(self) -> SigningKey:
         self._fresh()
         current = current_of(self._keys)
+        if current is None and self.clock() - self._loaded_at >= UNKNOWN_KID_RELOAD_S:  # made since? (at most once a second)
+            self.load()
+            current = current_of(self._keys)
         if current is None:
             raise NoSigningKey(f"no signing key in {self.directory}: run `bazaar auth init`")
         return current

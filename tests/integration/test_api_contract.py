@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from clickhouse.reports import REPORTS
 from schemas.webhooks import DeadLetter, pair_key
+from tests.authclient import admin_key
 from tests.conftest import free_ports
 from tests.integration.alerting import LOCAL_RECEIVERS
 from tests.integration.analytics_harness import Analytics
@@ -93,7 +94,44 @@ def seed(r: Running) -> dict[str, list[str]]:
     while http.get(f"/v1/webhooks/{hook}/dead-letters").json()["items"] == []:
         assert time.monotonic() < deadline, "the API never read the dead letter"
         time.sleep(0.2)
-    return {"store_id": [STORE], "sku": [SKU], "webhook_id": [hook], "alert_id": [alert["alert_id"]], "name": sorted(REPORTS)}
+    known = {"store_id": [STORE], "sku": [SKU], "webhook_id": [hook], "alert_id": [alert["alert_id"]], "name": sorted(REPORTS)}
+    return {**known, **seed_access(r)}
+
+
+def seed_access(r: Running) -> dict[str, list[str]]:
+    """A key to exchange and revoke, pairing codes to redeem, tokens to log out: values the auth
+    routes' cases are given (``with_access``), so they reach their 2xx too."""
+    admin_key(r.settings)  # the signing key (the API looks for one again when it has none)
+    made = r.http.post("/v1/credentials", json={"name": "contract", "role": "owner", "stores": [STORE]})
+    assert made.status_code == 201, made.text
+    codes = [r.http.post(f"/v1/stores/{STORE}/pairing-codes").json()["code"] for _ in range(3)]
+    tokens = []
+    for _ in range(3):
+        exchanged = r.http.post("/v1/auth/token", json={"api_key": made.json()["api_key"]})
+        assert exchanged.status_code == 200, exchanged.text
+        tokens.append(exchanged.json()["access_token"])
+    return {"credential_id": [made.json()["id"]], "api_key": [made.json()["api_key"]], "code": codes, "token": tokens}
+
+
+def with_access(operation, generated, known: dict[str, list[str]]):
+    """Cases of the auth routes holding a seeded key, code or token (as generated otherwise)."""
+    label = f"{operation.method.upper()} {operation.path}"
+
+    def body(case, **values):
+        case.body = {**(case.body if isinstance(case.body, dict) else {}), **values}
+        return case
+
+    def bearer(case, token: str):
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+        return case
+
+    if label == "POST /v1/auth/token":
+        return generated.map(lambda case: body(case, api_key=known["api_key"][0]))
+    if label == "POST /v1/auth/pair":
+        return st.tuples(generated, st.sampled_from(known["code"])).map(lambda cc: body(cc[0], code=cc[1]))
+    if label == "POST /v1/auth/logout":
+        return st.tuples(generated, st.sampled_from(known["token"])).map(lambda ct: bearer(ct[0], ct[1]))
+    return None
 
 
 def loopback_receiver(case):
@@ -121,6 +159,9 @@ def strategy(schema, operation, mode: GenerationMode, known: dict[str, list[str]
     if mode is GenerationMode.NEGATIVE:
         return generated
     more = list(schema.get_strategies_from_examples(operation))
+    seeded = with_access(operation, generated, known)
+    if seeded is not None:
+        more.append(seeded)
     names = sorted(p.name for p in operation.path_parameters)
     if names and set(names) <= set(known):
         values = st.tuples(*(st.sampled_from(known[n]) for n in names))
@@ -157,7 +198,11 @@ def exercise(schema, operation, mode: GenerationMode, known, found: dict[str, li
 @pytest.mark.timeout(300)
 def test_the_live_api_keeps_its_documented_contract(settings_factory):
     worker_port, analytics_port = free_ports(2)
-    r = Running(settings_factory(analytics_port=analytics_port, **LOCAL_RECEIVERS), [worker_port])  # the seeded webhook: 127.0.0.1
+    r = Running(
+        # the seeded webhook: 127.0.0.1; the token and pairing routes answer more than their per-address limit
+        settings_factory(analytics_port=analytics_port, auth_rate_per_address=(1000.0, 1000), **LOCAL_RECEIVERS),
+        [worker_port],
+    )
     analytics = Analytics(r)
     try:
         r.start()

@@ -190,10 +190,17 @@ def test_the_ring_is_private_on_disk(tmp_path):
     assert "d" not in jwk  # never the private part
 
 
-def test_an_empty_ring_says_run_init(tmp_path):
+def test_an_empty_ring_says_run_init_and_looks_again(tmp_path):
+    clock = Clock()
+    ring = KeyRing(tmp_path / "later", clock=clock)
     with pytest.raises(keys.NoSigningKey, match="bazaar auth init"):
-        KeyRing(tmp_path / "none").current()
-    assert KeyRing(tmp_path / "none").jwks() == {"keys": []}
+        ring.current()
+    assert ring.jwks() == {"keys": []}
+    made, _ = keys.ensure(tmp_path / "later", KEEP)  # `bazaar auth init` after the API started
+    with pytest.raises(keys.NoSigningKey):
+        ring.current()  # read this very second
+    clock.t += keys.UNKNOWN_KID_RELOAD_S
+    assert ring.current().kid == made.kid  # no 30 s wait
 
 
 def test_rotation_old_tokens_live_until_expiry_then_the_old_key_goes(tmp_path):
