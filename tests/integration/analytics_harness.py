@@ -16,7 +16,7 @@ class Analytics:
     def __init__(self, running: Running) -> None:
         self.running = running
         self.url = running.settings.analytics_base_url
-        self.http = httpx.Client(base_url=self.url, timeout=60)
+        self.http = httpx.Client(base_url=self.url, timeout=60, auth=running.auth)  # the stack's admin token
         self.child: Child | None = None
 
     def start(self) -> Analytics:

@@ -1,4 +1,9 @@
-"""Runs the real processes (stream workers, API) against the session's broker, for tests."""
+"""Runs the real processes (stream workers, API) against the session's broker, for tests.
+
+With ``auth_required`` (the default) the stack is set up as ``bazaar up`` does (``bazaar auth init``:
+signing key, admin key) and ``Running.http`` authenticates like any client, with the admin key
+(``KeyAuth``: one access token from the API serves the API, the workers' and the analytics ports).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,13 @@ from pathlib import Path
 
 import httpx
 
+from bazaar_core.client_auth import KeyAuth
 from bazaar_core.kafka.admin import ensure_topics
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
 from domain import tokens
+from tests.authclient import admin_key
 
 
 class Running:
@@ -23,10 +30,12 @@ class Running:
         self.log_dir = Path(self.settings.data_dir) / "logs"
         self.env = {**os.environ, **self.settings.to_env()}
         ensure_topics(settings, topic_specs(settings), topic_configs(settings))
+        self.admin_key = admin_key(self.settings) if self.settings.auth_required else None  # bazaar auth init, as `up` runs it
+        self.auth = KeyAuth(self.api_url, self.admin_key) if self.admin_key else None
         self.workers = {p: self._worker(p) for p in worker_ports}
         self.api = Child.bazaar("api", ["api"], self.env, self.log_dir, f"{self.api_url}/health")
         self.offsets: dict[int, int] = {}
-        self.http = httpx.Client(base_url=self.api_url, timeout=60)
+        self.http = httpx.Client(base_url=self.api_url, timeout=60, auth=self.auth)
 
     @property
     def api_url(self) -> str:
