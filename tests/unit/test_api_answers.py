@@ -98,6 +98,7 @@ def client(tmp_path_factory):
         data_dir=tmp_path_factory.mktemp("answers"),  # the secrets key of webhook registrations
         webhook_allow_http=True,  # the webhook registered below is on 127.0.0.1 (never called)
         webhook_allow_private=True,
+        auth_required=False,  # answers' shapes, by a caller who may do anything (no lifespan: no authenticator)
     )
     app = create_app(settings)
     services = Services.create(settings)
