@@ -255,7 +255,8 @@ async def list_credentials(request: Request, view: AuthViewDep) -> dict:
 async def create_credential(request: Request, services: ServicesDep, view: AuthViewDep) -> dict:
     who = principal_of(request)
     spec = bodies.validate(CredentialCreate, await bodies.json_object(request))
-    decision = may_grant(who, Role(spec.role), _scope(spec.stores))
+    stores = spec.stores if spec.stores == ALL_STORES else list(dict.fromkeys(spec.stores))  # a store named twice is one store
+    decision = may_grant(who, Role(spec.role), _scope(stores))
     if not decision.allowed:
         raise forbidden(decision)
     cid, key = apikeys.new_key()
@@ -263,7 +264,7 @@ async def create_credential(request: Request, services: ServicesDep, view: AuthV
         id=cid,
         name=spec.name,
         role=spec.role,
-        stores=spec.stores,
+        stores=stores,
         created_at=_now(),
         created_by=who.actor[:200],
         secret_hash=apikeys.hash_key(key),

@@ -172,8 +172,9 @@ def test_what_a_scoped_owner_and_a_manager_may_grant_and_see(two):
     manager = BazaarAuth(make_key(settings, "manager", ["s1"]))
     make_key(settings, "terminal", ["s9"], name="elsewhere")
 
-    r = b.post("/v1/credentials", json={"name": "till", "role": "terminal", "stores": ["s1"]}, auth=owner)
+    r = b.post("/v1/credentials", json={"name": "till", "role": "terminal", "stores": ["s1", "s1"]}, auth=owner)
     assert r.status_code == 201, r.text
+    assert r.json()["stores"] == ["s1"] and r.json()["role"] == "terminal" and r.json()["api_key"].startswith("bzk_")
     for body, why in [
         ({"name": "t", "role": "terminal", "stores": ["s3"]}, "store"),
         ({"name": "t", "role": "admin", "stores": "*"}, "admin"),
