@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -253,6 +254,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the follower retries a topic made a moment ago (a fresh broker) with a warning: only errors are news here
+    logging.basicConfig(level=logging.ERROR, format="bazaar auth: %(name)s: %(message)s")
     settings = get_settings()
     try:
         return _run(args, settings)
