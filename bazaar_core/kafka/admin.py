@@ -27,16 +27,17 @@ def ensure_topics(
     *,
     list_timeout: float | None = None,
 ) -> None:
-    """Create each topic ``name -> partitions`` (replication factor 1, its config from ``configs``)
-    that does not exist yet. Raises ``KafkaException`` on any failure but a topic created meanwhile
-    or one this principal is not allowed to create."""
+    """Create each topic ``name -> partitions`` (its config from ``configs``) that does not exist yet,
+    replicated as the cluster's ``default.replication.factor`` says (1 on the embedded broker).
+    Raises ``KafkaException`` on any failure but a topic created meanwhile or one this principal is
+    not allowed to create."""
     if not specs:
         return
     configs = configs or {}
     admin = AdminClient(admin_config(settings))
     existing = admin.list_topics(timeout=timeout if list_timeout is None else list_timeout).topics
     missing = [
-        NewTopic(name, num_partitions=partitions, replication_factor=1, config=configs.get(name, {}))
+        NewTopic(name, num_partitions=partitions, replication_factor=-1, config=configs.get(name, {}))
         for name, partitions in specs.items()
         if name not in existing
     ]

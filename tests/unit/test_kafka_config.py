@@ -232,3 +232,12 @@ def test_every_client_in_the_processes_is_built_from_the_one_configuration():
                 if made_by not in builders and (rel, ast.unparse(arg)) not in BUILT_EARLIER:
                     strays.append(f"{rel}:{call.lineno} {ast.unparse(call)}")
     assert not strays, strays
+
+
+def test_the_embedded_broker_stays_plaintext(tmp_path: Path):
+    from bazaar_core.kafka.local import KafkaSetupError, LocalKafka
+
+    kafka = LocalKafka(Settings(**SCRAM, data_dir=tmp_path))
+    with pytest.raises(KafkaSetupError, match="plaintext on 127.0.0.1"):
+        kafka.start()
+    assert kafka.pid is None
