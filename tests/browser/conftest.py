@@ -1,6 +1,12 @@
 """Browser tests: the built web app served by the real API, with a real worker, on the session's
 broker, driven in headless Debian chromium by Playwright. Each test gets a fresh browser context
-at phone size (360x740) and its own store; screenshots go to test-artifacts/browser/."""
+at phone size (360x740) and its own store; screenshots go to test-artifacts/browser/.
+
+Auth is on, as in production: the test process is admin (``stack.http``), and each page pairs with
+a code or signs in with an owner's key first. Access tokens live ``ACCESS_TTL_S`` (the shortest
+the settings allow), so a test that runs longer sees its page renew them for real. Every page
+records Content-Security-Policy violations (the ``securitypolicyviolation`` event and the
+console's CSP errors); a test that leaves one fails."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -26,8 +33,13 @@ PKT = timezone(timedelta(hours=5))
 PHONE = {"width": 360, "height": 740}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ACCESS_TTL_S = 30  # the shortest access token and pairing code lives the settings allow
+# Runs in every document before its own scripts (Playwright injects it outside the page's CSP).
+CSP_HOOK = """window.addEventListener('securitypolicyviolation', (e) => {
+  window.__bazaarCsp(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile || '?'}:${e.lineNumber}`);
+}, true);"""
 
-STORES = ("b-online", "b-offline", "b-goods", "b-alert", "b-urdu", "b-report")
+STORES = ("b-online", "b-offline", "b-goods", "b-alert", "b-urdu", "b-report", "b-pair", "b-revoke", "b-renew", "b-live", "b-csp")
 PRODUCTS = [
     {
         "sku": "rice-basmati-loose",
@@ -62,10 +74,18 @@ PRODUCTS = [
 ]
 
 
+def _sources_newer_than(built: Path) -> bool:
+    stamp = built.stat().st_mtime
+    sources = [WEB / "index.html", WEB / "vite.config.js", WEB / "package.json"]
+    for folder in ("src", "sw", "public"):
+        sources.extend(p for p in (WEB / folder).rglob("*") if p.is_file())
+    return any(p.stat().st_mtime > stamp for p in sources if p.exists())
+
+
 def build_web() -> Path:
-    """web/dist, built with npm when it is missing."""
+    """web/dist, built with npm when it is missing or older than its sources."""
     dist = WEB / "dist"
-    if not (dist / "index.html").is_file():
+    if not (dist / "index.html").is_file() or _sources_newer_than(dist / "index.html"):
         npm = shutil.which("npm")
         assert npm, "npm is needed to build web/ (./bazaar.sh setup installs and builds it)"
         if not (WEB / "node_modules").is_dir():
@@ -123,9 +143,15 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, web_di
         analytics_batch_seconds=0.2,
         web_dist=web_dist,
         sse_heartbeat_s=2.0,
+        auth_required=True,
+        access_token_ttl_s=ACCESS_TTL_S,
+        pairing_code_ttl_s=ACCESS_TTL_S,
+        # every page and the test process come from 127.0.0.1, and a client renewing a fixed time
+        # before the end (bazaar_core.client_auth: 60 s) exchanges at each request of 30 s tokens
+        auth_rate_per_address=(100.0, 200),
     )
     declare_changelog(settings)
-    r = Running(settings, [worker_port]).start()
+    r = Running(settings, [worker_port]).start()  # `bazaar auth init`; r.http is the admin
     try:
         seed_catalog(r)
         yield r
@@ -157,22 +183,102 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def context(browser, stack):
+def new_context(browser, stack):
+    """A phone-sized context that collects CSP violations in ``ctx.csp``."""
     ctx = browser.new_context(viewport=PHONE, base_url=stack.api_url, service_workers="allow")
     ctx.set_default_timeout(20_000)
+    ctx.csp = []
+    ctx.expose_function("__bazaarCsp", lambda violation: ctx.csp.append(violation))
+    ctx.add_init_script(CSP_HOOK)
+    return ctx
+
+
+def new_page(ctx):
+    pg = ctx.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+    pg.on("console", lambda m: ctx.csp.append(m.text) if m.type == "error" and "Content Security Policy" in m.text else None)
+    return pg
+
+
+@pytest.fixture
+def context(browser, stack):
+    ctx = new_context(browser, stack)
     try:
         yield ctx
+        assert ctx.csp == [], f"Content-Security-Policy violations: {ctx.csp}"
     finally:
         ctx.close()
 
 
 @pytest.fixture
 def page(context):
-    pg = context.new_page()
-    pg.errors = []
-    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-    yield pg
+    return new_page(context)
+
+
+# ---- access: codes, keys, pairing ------------------------------------------------------------------
+
+
+def pairing_code(r: Running, store: str, role: str = "terminal") -> str:
+    """A one-time code for ``store``, made by the admin through the API."""
+    resp = r.http.post(f"/v1/stores/{store}/pairing-codes", json={"role": role})
+    assert resp.status_code == 201, resp.text
+    return resp.json()["code"]
+
+
+def create_key(r: Running, role: str, stores: list[str] | str, name: str = "browser test") -> dict:
+    """A new credential ({"api_key", "id", ...}), made by the admin through the API."""
+    resp = r.http.post("/v1/credentials", json={"name": name, "role": role, "stores": stores})
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def pair_counter(page, r: Running, store: str, name: str | None = None) -> dict:
+    """Open the counter, pair it with a fresh code typed the way a person might (lower case, a
+    dash), and wait for the catalog: the pairing's answer (credential, access_token)."""
+    code = pairing_code(r, store)
+    page.goto(f"/counter?store={store}")
+    page.wait_for_selector("#pair-code")
+    page.fill("#pair-code", f"{code[:4].lower()}-{code[4:].lower()}")
+    if name:
+        page.fill("#device-name", name)
+    with page.expect_response(lambda resp: resp.url.endswith("/v1/auth/pair")) as got:
+        page.click("#pair")
+    assert got.value.status == 201, got.value.text()
+    page.wait_for_selector("#search")
+    page.wait_for_function("() => document.querySelector('#search-hint').textContent.includes('3')")  # catalog loaded
+    return got.value.json()
+
+
+def sign_in_owner(page, r: Running, stores: list[str], path: str) -> dict:
+    """Open ``path`` and paste a new owner key for ``stores`` on the pairing screen."""
+    key = create_key(r, "owner", stores, name="owner's phone")
+    page.goto(path)
+    page.locator("details.owner-key summary").click()
+    page.fill("#api-key", key["api_key"])
+    with page.expect_response(lambda resp: resp.url.endswith("/v1/auth/token")) as got:
+        page.click("#use-key")
+    assert got.value.status == 200, got.value.text()
+    page.wait_for_selector("#pair-code", state="detached")
+    return key
+
+
+def bearer_log(page) -> list[tuple[str, str, str | None, int]]:
+    """A list that fills with (method, path after /v1/, token, status) for each API request of the
+    page that got an answer (not those that failed offline); the token is the bearer header's, or
+    the ``access_token`` query parameter's (event streams)."""
+    log: list[tuple[str, str, str | None, int]] = []
+
+    def seen(response) -> None:
+        request = response.request
+        url = urlsplit(request.url)
+        if url.path.startswith("/v1/"):
+            auth = request.headers.get("authorization")
+            token = auth.removeprefix("Bearer ") if auth else parse_qs(url.query).get("access_token", [None])[0]
+            log.append((request.method, url.path.removeprefix("/v1/"), token, response.status))
+
+    page.on("response", seen)
+    return log
 
 
 def shot(page, name: str) -> Path:
@@ -207,7 +313,10 @@ def on_hand(r: Running, store: str, sku: str, token: str | None = None) -> str:
     return got.json()["on_hand"]
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2, message: str = "condition"):
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2, message: str = "condition", page=None):
+    """Poll ``predicate``. With ``page``, wait through Playwright: its sync API hands events
+    (requests, console) to their listeners only while the test is inside one of its calls, so a
+    predicate reading what a listener collects needs it."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -215,4 +324,7 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2, message: s
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(interval)
+        if page is not None:
+            page.wait_for_timeout(interval * 1000)
+        else:
+            time.sleep(interval)

@@ -1,4 +1,5 @@
-"""The owner's dashboard: live alerts with acknowledge, and the Urdu right-to-left layout."""
+"""The owner's dashboard (signed in with an owner's key): live alerts with acknowledge, store
+switching, reports, and the Urdu right-to-left layout."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import subprocess
 import uuid
 from datetime import datetime
 
+import httpx
 import pytest
 
-from tests.browser.conftest import PKT, WEB, post_count, shot, wait_for
+from tests.browser.conftest import PKT, WEB, post_count, shot, sign_in_owner, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +30,7 @@ def sale(store: str, sku: str, quantity: str) -> dict:
 def test_an_alert_arrives_live_and_is_acknowledged(page, stack):
     store = "b-alert"
     post_count(stack, store, {"tapal-danedar-190g": "8"})
-    page.goto(f"/?store={store}")
+    sign_in_owner(page, stack, [store], f"/?store={store}")
     page.wait_for_selector(".alerts .live.on")  # the event stream is open
     assert page.locator("li.alert").count() == 0
 
@@ -50,10 +52,31 @@ def test_an_alert_arrives_live_and_is_acknowledged(page, stack):
     assert page.errors == []
 
 
+def test_an_owner_of_two_stores_switches_between_them(page, stack):
+    post_count(stack, "b-online", {"milk-pack-1l": "7"})
+    post_count(stack, "b-goods", {"milk-pack-1l": "3"})
+    sign_in_owner(page, stack, ["b-online", "b-goods"], "/?store=b-online")
+    milk = page.locator("tr[data-sku='milk-pack-1l'] .on-hand")
+    milk.wait_for()
+    # the store list is the key's: two stores, however many the chain has
+    assert sorted(page.eval_on_selector_all("header select option", "os => os.map(o => o.value)")) == ["b-goods", "b-online"]
+    with page.expect_response(lambda r: "/v1/stores/b-goods/stock" in r.url):
+        page.select_option("header select", "b-goods")
+    assert "store=b-goods" in page.url
+    page.reload()  # the key is kept on the device: no pairing screen again
+    assert page.locator("header select").input_value() == "b-goods"
+    page.locator("tr[data-sku='milk-pack-1l'] .on-hand[data-on-hand='3']").wait_for()
+
+    page.locator("#settings summary").click()
+    assert page.locator("#settings [data-role='owner']").inner_text() == "Owner"
+    assert page.locator("#device-name-shown").inner_text() == "owner's phone"  # the key's name, from its token
+    assert page.errors == []
+
+
 def test_urdu_lays_the_pages_out_right_to_left(page, stack):
     store = "b-urdu"
     post_count(stack, store, {"rice-basmati-loose": "12.5", "milk-pack-1l": "2"})
-    page.goto(f"/?store={store}")
+    sign_in_owner(page, stack, [store], f"/?store={store}")
     page.wait_for_selector("tr[data-sku='rice-basmati-loose']")
     assert page.evaluate("() => [document.documentElement.lang, document.documentElement.dir]") == ["en", "ltr"]
 
@@ -103,6 +126,15 @@ def test_pages_are_served_without_shadowing_the_api(stack):
     assert http.get("/manifest.webmanifest").json()["start_url"] == "/counter"
     assert http.get("/health").json()["status"] == "ok"
     assert http.get("/v1/stores").headers["content-type"].startswith("application/json")
+    # the security headers, on pages and API answers alike (api/headers.py)
+    for path in ("/", "/counter", "/sw.js", "/manifest.webmanifest", "/v1/stores", "/health", "/v1/nowhere"):
+        h = http.get(path).headers
+        assert "script-src 'self'" in h["content-security-policy"] and "frame-ancestors 'none'" in h["content-security-policy"], path
+        assert (h["x-content-type-options"], h["x-frame-options"], h["referrer-policy"]) == ("nosniff", "DENY", "no-referrer"), path
+    # no token: 401 with the challenge, and the headers still
+    anonymous = httpx.get(f"{stack.api_url}/v1/stores/b-online/stock")
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert anonymous.headers["x-frame-options"] == "DENY"
 
 
 def test_todays_sales_and_the_movements_of_a_product(page, stack, analytics):
@@ -117,7 +149,7 @@ def test_todays_sales_and_the_movements_of_a_product(page, stack, analytics):
         return r.status_code == 200 and [row["revenue"] for row in r.json()["rows"]] == ["1090.00"]
 
     wait_for(reported, timeout=90, message="the sale in the daily_sales report")
-    page.goto(f"/?store={store}")
+    sign_in_owner(page, stack, [store], f"/?store={store}")
     total = page.locator("#sales-total")
     total.wait_for()
     assert total.inner_text().replace("\u00a0", " ") == "Rs 1,090.00"  # 2 x 450 + 0.5 x 380
