@@ -10,20 +10,25 @@ import itertools
 import json
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api import ingest
 from api.authz import unauthorized
+from api.errors import ApiError
 from api.http import HttpAnswer
 from api.main import create_app
 from api.producer import DeliveryResult
+from api.routes.events import authorize
 from api.services import Services
 from api.workers import WorkerClient
 from bazaar_core.kafka.writer import Written
 from bazaar_core.settings import Settings
-from domain.access import ALL_STORES, Principal, Role
+from domain.access import ALL_STORES, EVENT_PERMISSIONS, Principal, Role, decide
 from domain.events import digest
 from schemas.alerts import Alert
 from schemas.catalog import Product, Store
@@ -289,3 +294,24 @@ def test_the_central_catalog_is_admins(stack):
     assert client.get(f"/v1/stores/{KARACHI}/products/{SKU}", headers=as_("cashier")).status_code == 403
     assert client.get("/metrics", headers=as_("analyst")).status_code == 403
     assert client.get("/livez").status_code == 200
+
+
+@given(
+    st.sampled_from(list(Role)),
+    st.sampled_from([ALL_STORES, (LAHORE,), (LAHORE, KARACHI)]),
+    st.lists(st.tuples(st.sampled_from(list(EVENT_PERMISSIONS)), st.sampled_from([LAHORE, KARACHI, QUETTA])), min_size=1, max_size=12),
+)
+def test_a_batch_is_refused_at_the_first_event_decide_refuses(role, stores, wanted):
+    """``authorize`` asks each event type and store once; what it refuses is exactly what ``decide``
+    refuses event by event, named at the first such event."""
+    who = Principal("k", "k", role, stores)
+    events = [SimpleNamespace(type=t, store_id=s) for t, s in wanted]
+    refused = [i for i, (t, s) in enumerate(wanted) if not decide(who, EVENT_PERMISSIONS[t], s).allowed]
+    try:
+        authorize(who, events, batch=True)  # type: ignore[arg-type]  # only type and store_id are read
+    except ApiError as exc:
+        assert refused and exc.detail[0]["index"] == refused[0]
+        first = wanted[refused[0]]
+        assert exc.extra == {"permission": EVENT_PERMISSIONS[first[0]].value, "store_id": first[1]}
+    else:
+        assert not refused
