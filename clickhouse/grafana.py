@@ -23,6 +23,7 @@ PLUGIN = "grafana-clickhouse-datasource"
 DATASOURCE = {"type": PLUGIN, "uid": "${datasource}"}
 
 STORE = "'${store}'"  # a text box; empty means every store
+SCOPE = "[]"  # the reports' scope (a store-scoped caller's stores): the dashboard reads ClickHouse itself, every store
 DAY_FROM, DAY_TO = "toDate($__fromTime)", "toDate($__toTime)"
 TIME_FROM, TIME_TO = "toDateTime64($__fromTime, 6, 'UTC')", "toDateTime64($__toTime, 6, 'UTC')"
 
@@ -83,6 +84,8 @@ PANELS = [
 def render(sql: str, values: dict[str, str]) -> str:
     """The SQL with every {name:Type} replaced by ``values[name]``; all must be given, none unused."""
     used = {name for name, _ in PLACEHOLDER.findall(sql)}
+    if "scope" in used:
+        values = {"scope": SCOPE, **values}
     if used != set(values):
         raise ValueError(f"parameters {sorted(used)} but values for {sorted(values)}")
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], sql)
