@@ -3,7 +3,9 @@ print the report, one line per bad row. Exit 0 when every row was imported, 1 wh
 2 when the API refused the file or could not be reached.
 
 The file is sent as it is read (``Content-Type: text/csv``, which the route requires), not loaded
-whole; the API lists the first 1,000 bad rows and counts the rest."""
+whole; the API lists the first 1,000 bad rows and counts the rest. The import is the central
+catalog's (``catalog:write``): the command authenticates with ``BAZAAR_API_KEY`` or the admin key
+file (``bazaar_core.client_auth``)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from bazaar_core.client_auth import ExchangeFailed, KeyAuth, NoApiKey, api_key
 from bazaar_core.settings import get_settings
 
 
@@ -28,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     base = (args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
     try:
+        auth = KeyAuth(base, api_key(settings)) if settings.auth_required else None
+    except NoApiKey as exc:
+        print(f"bazaar catalog import: {exc}", file=sys.stderr)
+        return 2
+    try:
         body = open(args.file, "rb")
     except OSError as exc:
         print(f"bazaar catalog import: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
@@ -35,8 +43,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         with body:
             r = httpx.post(
-                f"{base}/v1/products:import", content=body, headers={"Content-Type": "text/csv; charset=utf-8"}, timeout=args.timeout
+                f"{base}/v1/products:import",
+                content=body,
+                headers={"Content-Type": "text/csv; charset=utf-8"},
+                timeout=args.timeout,
+                auth=auth,
             )
+    except ExchangeFailed as exc:
+        print(f"bazaar catalog import: the API key was refused: {exc}", file=sys.stderr)
+        return 2
     except httpx.HTTPError as exc:
         print(f"bazaar catalog import: {base} did not answer: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,10 @@ comes from the seeded load generator in bench/ (the same one the benchmarks use)
 is posted and applied, the demo checks every stock against the generator's own expected totals,
 stops the live panel and prints its summary, then keeps the stack up until Ctrl-C (or exits,
 with --exit-when-done).
+
+The demo is a client like any other: `up` ran ``bazaar auth init``, and the demo exchanges the admin
+key it wrote (or ``BAZAAR_API_KEY``) for access tokens (``bazaar_core.client_auth``) for the API and
+the workers' status pages.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 
 from bazaar.up import running
+from bazaar_core.client_auth import KeyAuth, api_url
 from bazaar_core.kafka.config import consumer_config
 from bazaar_core.loadgen import catalog as demo_catalog
 from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
@@ -42,10 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class Lag:
     """Events on the topic not yet applied by the workers (high watermarks minus applied offsets)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, auth: httpx.Auth | None) -> None:
         self.settings = settings
         self.consumer = Consumer(consumer_config(settings, f"{settings.group_id}-demo-lag", polled=False))  # watermarks only
-        self.http = httpx.Client(timeout=2)
+        self.http = httpx.Client(timeout=2, auth=auth)  # a worker's /status wants ops:read
 
     def total(self) -> int | None:
         applied: dict[int, int] = {}
@@ -104,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     bodies = [wire_body(b) for b in gen.events()]
     try:
         with running(settings) as stack:
-            api = httpx.Client(base_url=f"http://{settings.api_host}:{settings.api_port}", timeout=30)
+            api = httpx.Client(base_url=api_url(stack.settings), timeout=30, auth=KeyAuth.of(stack.settings))
             _seed_catalog(api, stack.settings, products, stores)
             return _drive(args, stack.settings, api, bodies, gen, stack, stores)
     except KeyboardInterrupt:
@@ -126,7 +131,7 @@ def _seed_catalog(api: httpx.Client, settings: Settings, products: list, stores:
     for url in settings.worker_urls:
         while True:
             try:
-                catalog = httpx.get(f"{url}/status", timeout=2).json()["catalog"]
+                catalog = api.get(f"{url}/status", timeout=2).json()["catalog"]
                 if catalog["products"] >= len(products) and catalog["stores"] >= len(stores):
                     break
             except (httpx.HTTPError, ValueError, KeyError):
@@ -150,7 +155,7 @@ def _put(api: httpx.Client, path: str, body: dict) -> None:
 
 def _drive(args, settings: Settings, api: httpx.Client, bodies: list[dict], gen: Generator, stack, stores: list) -> int:
     watched = gen.stores[:3]
-    display, lag = Display(watched), Lag(settings)
+    display, lag = Display(watched), Lag(settings, api.auth if settings.auth_required else None)
     offsets: dict[int, int] = {}
     started, sent = time.monotonic(), 0
     stock: dict[str, list[dict]] = {}
@@ -209,7 +214,7 @@ def summary(sent: int, gen: Generator, posted_s: float, mismatches: list[tuple],
         f"  dashboard          {base}/?store={store.store_id}   ({store.name})",
         f"  counter            {base}/counter?store={store.store_id}",
         f"  a report           ./bazaar.sh report daily_sales --store {store.store_id}",
-        f"  stock over HTTP    curl {base}/v1/stores/{store.store_id}/stock",
+        f'  stock over HTTP    curl -H "Authorization: Bearer $(./bazaar.sh auth token)" {base}/v1/stores/{store.store_id}/stock',
         rule,
     ]
     return "\n".join(lines)

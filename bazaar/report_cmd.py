@@ -7,6 +7,9 @@ Reports hold text clients sent (a terminal id, an actor, a note): whatever this 
 to read (the table, the list, errors) has its control characters removed, so a hostile
 ``terminal_id`` cannot send escape sequences to the operator's terminal. ``--format csv`` writes
 the report's CSV as it is (its cells already inert for spreadsheets), ``json`` escapes them.
+
+The analytics port wants an access token (``reports:read``; a store-scoped key gets its own stores):
+the command exchanges ``BAZAAR_API_KEY``, or the admin key file, at the API (``bazaar_core.client_auth``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import json
 import sys
 
+from bazaar_core.client_auth import ExchangeFailed, KeyAuth, NoApiKey
 from bazaar_core.settings import get_settings
 
 
@@ -64,9 +68,15 @@ def run(args: argparse.Namespace) -> int:
     from clickhouse.formats import terminal_safe as safe
     from clickhouse.formats import to_text
 
-    base = (args.url or get_settings().analytics_base_url).rstrip("/")
+    settings = get_settings()
+    base = (args.url or settings.analytics_base_url).rstrip("/")
     try:
-        with httpx.Client(timeout=120) as http:
+        auth = KeyAuth.of(settings)
+    except NoApiKey as exc:
+        print(safe(f"bazaar report: {exc}"), file=sys.stderr)
+        return 1
+    try:
+        with httpx.Client(timeout=120, auth=auth) as http:
             if args.list or not args.name:
                 resp = http.get(f"{base}/reports")
                 resp.raise_for_status()
@@ -76,9 +86,12 @@ def run(args: argparse.Namespace) -> int:
                 return 0 if args.list else 2
             wire = "csv" if args.format == "csv" else "json"
             resp = http.get(f"{base}/reports/{args.name}", params={**params_of(args), "format": wire})
+    except ExchangeFailed as exc:
+        print(safe(f"bazaar report: the API did not take the key: {exc}"), file=sys.stderr)
+        return 1
     except httpx.HTTPError as exc:
         print(
-            safe(f"bazaar report: cannot reach the analytics process at {base} ({exc}); is `bazaar analytics` (or `bazaar up`) running?"),
+            safe(f"bazaar report: cannot reach the analytics process at {base} or the API ({exc}); is `bazaar up` running?"),
             file=sys.stderr,
         )
         return 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
 import httpx
@@ -66,9 +66,9 @@ def taken(response: httpx.Response) -> tuple[str, float]:
 
 
 class KeyAuth(httpx.Auth):
-    """An ``httpx.Auth`` (sync and async clients): the token of ``key`` from the API at ``base_url``."""
-
-    requires_response_body = True  # the exchange's answer is read in the flow
+    """An ``httpx.Auth`` (sync and async clients): the token of ``key`` from the API at ``base_url``.
+    The exchange is a request of its own (not a step of the flow), so an answer that is a stream
+    (the alert stream) is handed over unread."""
 
     def __init__(self, base_url: str, key: str, clock=time.monotonic) -> None:
         self.base_url, self.key, self.clock = base_url, key, clock
@@ -86,24 +86,43 @@ class KeyAuth(httpx.Auth):
         self.token, self.renew_at = token, self.clock() + max(0.0, lives_s - RENEW_LEFT_S)
         return token
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self.token
-        if token is None or self.clock() >= self.renew_at:
-            token = self._take((yield token_request(self.base_url, self.key)))
+    def _fresh(self) -> bool:
+        return self.token is not None and self.clock() < self.renew_at
+
+    def _exchange(self) -> str:
+        with httpx.Client(timeout=30) as http:
+            return self._take(http.send(token_request(self.base_url, self.key)))
+
+    async def _aexchange(self) -> str:
+        async with httpx.AsyncClient(timeout=30) as http:
+            return self._take(await http.send(token_request(self.base_url, self.key)))
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        with self._lock:
+            token = self.token if self._fresh() else self._exchange()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:  # revoked, or the signing key rotated away: once more
-            request.headers["Authorization"] = f"Bearer {self._take((yield token_request(self.base_url, self.key)))}"
+            response.read()
+            with self._lock:
+                request.headers["Authorization"] = f"Bearer {self._exchange()}"
+            yield request
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = self.token if self._fresh() else await self._aexchange()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            await response.aread()
+            request.headers["Authorization"] = f"Bearer {await self._aexchange()}"
             yield request
 
     def headers(self) -> dict[str, str]:
         """``{"Authorization": "Bearer ..."}`` now, exchanging the key if needed (a blocking call: for
         clients that are not httpx, e.g. aiohttp, set per request)."""
         with self._lock:
-            if self.token is None or self.clock() >= self.renew_at:
-                with httpx.Client(timeout=30) as http:
-                    self._take(http.send(token_request(self.base_url, self.key)))
-            return {"Authorization": f"Bearer {self.token}"}
+            token = self.token if self._fresh() else self._exchange()
+        return {"Authorization": f"Bearer {token}"}
 
 
 def bearer_headers(settings: Settings) -> dict[str, Any]:

@@ -81,9 +81,18 @@ def test_bazaar_report_prints_no_escape_sequences(monkeypatch, capsys):
         "columns": [{"name": "terminal_id", "type": "String"}, {"name": "actor", "type": "String"}],
         "rows": [{"terminal_id": ESCAPES, "actor": "=cmd"}],
     }
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=orjson.dumps(body)))
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:  # the API's token route, and the analytics process
+        seen.append(request)
+        if request.url.path == "/v1/auth/token":
+            return httpx.Response(200, json={"access_token": "t0k", "token_type": "Bearer", "expires_in": 900})
+        return httpx.Response(200, content=orjson.dumps(body))
+
+    transport = httpx.MockTransport(answer)
     real = httpx.Client
     monkeypatch.setattr(httpx, "Client", lambda **kw: real(transport=transport, **kw))
+    monkeypatch.setenv("BAZAAR_API_KEY", "bzk_000000000000_" + "x" * 43)
     args = argparse.Namespace(
         name="movement_history",
         list=False,
@@ -103,6 +112,7 @@ def test_bazaar_report_prints_no_escape_sequences(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
     assert "pos-1" in out and "=cmd" in out
+    assert seen[-1].headers["authorization"] == "Bearer t0k"  # the report was asked with the exchanged token
 
 
 def test_money_is_rounded_to_paisa_in_csv_and_table_and_exact_in_json():
