@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from bazaar_core.loadgen.generator import _milli
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
+from bench import auth
 from bench.procs import StageError, settings_env
 from clickhouse.rows import ledger_rows
 
@@ -98,7 +99,7 @@ class Analytics:
         self.child = Child.bazaar(
             name, ["analytics", "--port", str(settings.analytics_port)], settings_env(settings), log_dir, f"{self.url}/health"
         )
-        self.http = httpx.Client(base_url=self.url, timeout=120)
+        self.http = httpx.Client(base_url=self.url, timeout=120, headers=auth.headers(settings))  # its pages want a token
 
     @property
     def pid(self) -> int:

@@ -110,10 +110,11 @@ def compare(expected: dict[str, int], got: dict[str, int], sample: list[str] | N
     }
 
 
-def worker_stock(base_url: str, stores: list[str], timeout: float = 60.0) -> dict[str, int]:
-    """Every (store, sku) the workers hold for these stores, via the worker's routed listing pages."""
+def worker_stock(base_url: str, stores: list[str], timeout: float = 60.0, headers: dict[str, str] | None = None) -> dict[str, int]:
+    """Every (store, sku) the workers hold for these stores, via the worker's routed listing pages
+    (``headers``: the access token they want)."""
     got: dict[str, int] = {}
-    with httpx.Client(base_url=base_url, timeout=timeout) as http:
+    with httpx.Client(base_url=base_url, timeout=timeout, headers=headers) as http:
         for store in stores:
             cursor = None
             while True:

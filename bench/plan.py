@@ -20,6 +20,11 @@ class Plan:
     ingest_single_events: int = 600
     ingest_batch_events: int = 15_000  # long enough for a steady rate at 10-20k events/s
     api_stores: int = 250
+    # what access costs the ingest route: (events per POST, client concurrency, events) cells posted to an
+    # API with auth and to one without, in alternating turns, this many rounds (bench/stages/auth_cost.py)
+    # (many short turns: on a shared machine the load of the moment varies more than the cost measured)
+    auth_cost_cells: tuple[tuple[int, int, int], ...] = ((1, 4, 1_500), (10, 4, 4_000), (100, 4, 10_000))
+    auth_cost_rounds: int = 6
     # end to end: (offered events/s, seconds) steps, events per POST, about this many POSTs a second
     # are followed by a read-your-writes lookup (the latency samples)
     e2e_steps: tuple[tuple[float, float], ...] = ((200.0, 15.0), (2_000.0, 15.0))
@@ -51,6 +56,8 @@ QUICK = Plan(
     ingest_single_events=40,
     ingest_batch_events=200,
     api_stores=10,
+    auth_cost_cells=((1, 2, 40), (50, 2, 200)),
+    auth_cost_rounds=1,
     e2e_steps=((50.0, 2.0), (200.0, 2.0)),
     e2e_batch=5,
     sink_load_s=3.0,

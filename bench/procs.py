@@ -28,6 +28,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child, tail
+from bench import auth
 
 
 class StageError(RuntimeError):
@@ -269,7 +270,8 @@ class Workers:
 
     def __post_init__(self) -> None:
         self.settings = self.settings.model_copy(update={"worker_urls": [f"http://127.0.0.1:{p}" for p in self.ports]})
-        self.http = httpx.Client(timeout=30)
+        self.headers = auth.headers(self.settings)  # /status and the stock pages want a token (bazaar auth init, token)
+        self.http = httpx.Client(timeout=30, headers=self.headers)
 
     @property
     def env(self) -> dict[str, str]:

@@ -140,6 +140,12 @@ def targets(stages: list[dict]) -> list[dict]:
             _fmt_num(e2e.get("p99_ms"), "ms") + (f", {e2e.get('timeouts')} lookups timed out" if e2e.get("timeouts") else ""),
             None if not e2e else (p99 is not None and p99 < 100 and e2e.get("offered_events_per_s", 0) >= 2000),
         )
+    cost = by.get("api-auth-cost", {})
+    row(
+        "API ingest with auth <= 1.05 x the CPU per event without (issue 28)",
+        _fmt_ratio(cost.get("ratio"), "x"),
+        None if not cost else cost.get("ratio", 1e9) <= cost.get("target", 1.05),
+    )
     rec = by.get("recovery", {})
     row(
         f"recovery < 10 s with 1 M keys (keys here: {rec.get('keys')})",
@@ -315,6 +321,36 @@ def markdown(run: dict) -> str:
                 ],
             )
         )
+    if "api-auth-cost" in by and by["api-auth-cost"].get("cells"):
+        cost = by["api-auth-cost"]
+        out.append("\n## What access costs the ingest route (API CPU µs per event)\n")
+        out.append(
+            _table(
+                ["events per POST", "client concurrency", "events each", "with auth", "without", "ratio"],
+                [
+                    [
+                        c["batch"],
+                        c["concurrency"],
+                        _c(c["events_each"]),
+                        _c(c["with_auth_cpu_us_per_event"], 1),
+                        _c(c["without_auth_cpu_us_per_event"], 1),
+                        _c(c["ratio"], 3),
+                    ]
+                    for c in cost["cells"]
+                ]
+                + [
+                    [
+                        "all",
+                        "",
+                        "",
+                        _c(cost["with_auth_cpu_us_per_event"], 1),
+                        _c(cost["without_auth_cpu_us_per_event"], 1),
+                        _c(cost["ratio"], 3),
+                    ]
+                ],
+            )
+        )
+        out.append(f"\n{cost['note']}; {cost['rounds']} round(s).\n")
     if "end-to-end" in by and by["end-to-end"].get("steps"):
         out.append("\n## End to end (POST start -> change visible in a lookup)\n")
 

@@ -122,9 +122,9 @@ def percentiles(samples: list[float]) -> dict:
 class Probe(threading.Thread):
     """Asks one thing again and again until stopped, recording (query, seconds, status) per answer."""
 
-    def __init__(self, base: str, kind: str, pause_s: float) -> None:
+    def __init__(self, base: str, kind: str, pause_s: float, auth: httpx.Auth | None = None) -> None:
         super().__init__(name=f"probe-{kind}", daemon=True)
-        self.base, self.kind, self.pause_s = base, kind, pause_s
+        self.base, self.kind, self.pause_s, self.auth = base, kind, pause_s, auth
         self.samples: list[tuple[str, float, int]] = []
         self.stop_flag = threading.Event()
 
@@ -133,7 +133,7 @@ class Probe(threading.Thread):
 
     def run(self) -> None:
         i = 0
-        with httpx.Client(base_url=self.base, timeout=120) as http:
+        with httpx.Client(base_url=self.base, timeout=120, auth=self.auth) as http:
             while not self.stop_flag.is_set():
                 if self.kind == "health":
                     q, url, params = "", "/health", None
@@ -159,12 +159,13 @@ def summary(samples: list[tuple[str, float, int]], per_query: bool = False) -> d
 
 
 def run(args: argparse.Namespace) -> dict:
+    from bazaar_core.client_auth import KeyAuth
     from bazaar_core.kafka.admin import ensure_topics
     from bazaar_core.kafka.local import LocalKafka
     from bazaar_core.kafka.topics import topic_configs, topic_specs
     from bazaar_core.settings import Settings, get_settings
     from bazaar_core.supervisor import Child
-    from bench import report
+    from bench import auth, report
     from bench.procs import free_ports, proc_status, settings_env
 
     root = Path(tempfile.mkdtemp(prefix="bazaar-bench-search-"))
@@ -201,19 +202,21 @@ def run(args: argparse.Namespace) -> dict:
     )
     with LocalKafka(settings):
         ensure_topics(settings, topic_specs(settings), topic_configs(settings))
+        key = auth.admin_key(settings)  # bazaar auth init, as `bazaar up` runs it: the client is the admin
+        client_auth = KeyAuth(base, key) if key else None
         api = Child.bazaar("api", ["api"], settings_env(settings), root / "logs", f"{base}/health")
         api.start()
         try:
             api.wait_healthy(timeout=120)
             pid = api.proc.pid
             out["api_rss_mb_before"] = round(proc_status(pid)["rss_kb"] / 1024, 1)
-            health, search = Probe(base, "health", 0.02), Probe(base, "search", 0.0)
+            health, search = Probe(base, "health", 0.02), Probe(base, "search", 0.0, client_auth)
             health.start()
             search.start()
             marks = (health.mark(), search.mark())
             started = time.monotonic()
             imported, errors = 0, 0
-            with httpx.Client(base_url=base, timeout=600) as http:
+            with httpx.Client(base_url=base, timeout=600, auth=client_auth) as http:
                 for path, _ in files:
                     with open(path, "rb") as body:
                         r = http.post("/v1/products:import", content=body, headers={"Content-Type": "text/csv"})

@@ -13,20 +13,28 @@ Phases (a JSON list), run in order over consecutive slices of the bodies file:
 
 Every POST must be accepted (202); a 503 is retried (re-sending is always safe), anything else
 fails the run.
+
+``BAZAAR_API_KEY`` (the environment, not the command line that any process may read): the client
+authenticates like any other: the key exchanged at ``POST
+/v1/auth/token`` once, the token sent with every request, exchanged again on a 401 (expired or
+revoked) and shortly before it expires. Without it nothing is sent (an API with auth off).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 
 import aiohttp
 import orjson
 
+from bazaar_core.client_auth import API_KEY_ENV
 from bench.procs import child_main, progress
 
 JSON = {"Content-Type": "application/json"}
+RENEW_LEFT_S = 60.0  # exchange the key again when the token has less than this left
 LOOKUP_TIMEOUT_MS = 30_000
 MAX_ATTEMPTS = 50
 
@@ -46,9 +54,37 @@ def _r(v: float | None) -> float | None:
     return None if v is None else round(v * 1000, 2)
 
 
+class Token:
+    """The access token of an API key, from the API's token route (none without a key)."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, key: str | None) -> None:
+        self.session, self.url, self.key = session, url, key
+        self.headers: dict[str, str] = dict(JSON)
+        self.renew_at = 0.0
+        self.exchanges = 0
+        self._lock = asyncio.Lock()  # one exchange at a time: concurrent clients share its token
+
+    async def fresh(self) -> dict[str, str]:
+        if self.key is not None and time.monotonic() >= self.renew_at:
+            async with self._lock:
+                if time.monotonic() >= self.renew_at:  # (another client may have just renewed it)
+                    await self.renew()
+        return self.headers
+
+    async def renew(self) -> None:
+        async with self.session.post(f"{self.url}/v1/auth/token", json={"api_key": self.key}) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"POST /v1/auth/token answered {resp.status}: {body[:300]!r}")
+        answer = orjson.loads(body)
+        self.headers = {**JSON, "Authorization": f"Bearer {answer['access_token']}"}
+        self.renew_at = time.monotonic() + max(0.0, answer["expires_in"] - RENEW_LEFT_S)
+        self.exchanges += 1
+
+
 class Poster:
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session, self.url = session, url
+    def __init__(self, session: aiohttp.ClientSession, url: str, token: Token) -> None:
+        self.session, self.url, self.token = session, url, token
         self.posted = 0
         self.retries = 0
         self.transport_errors = 0
@@ -56,11 +92,16 @@ class Poster:
 
     async def post(self, payload: bytes, events: int) -> dict:
         """POST until accepted: a 503 or a dropped connection (e.g. a keep-alive connection the server
-        closed just as it was reused) is retried, which is always safe (event ids dedupe)."""
+        closed just as it was reused) is retried, which is always safe (event ids dedupe); a 401 after
+        the token is exchanged again."""
         for _attempt in range(MAX_ATTEMPTS):
             try:
-                async with self.session.post(f"{self.url}/v1/events", data=payload, headers=JSON) as resp:
+                headers = await self.token.fresh()
+                async with self.session.post(f"{self.url}/v1/events", data=payload, headers=headers) as resp:
                     body = await resp.read()
+                    if resp.status == 401 and self.token.key is not None:
+                        self.token.renew_at = 0.0  # the next fresh() exchanges the key again
+                        continue
                     if resp.status == 202:
                         self.posted += events
                         if time.monotonic() - self._shown > 0.5:
@@ -137,7 +178,7 @@ async def e2e(
         params = {"after": answer["token"], "timeout_ms": str(LOOKUP_TIMEOUT_MS)}
         for _attempt in range(MAX_ATTEMPTS):
             try:
-                async with session.get(f"{url}/v1/stores/{store}/stock/{sku}", params=params) as resp:
+                async with session.get(f"{url}/v1/stores/{store}/stock/{sku}", params=params, headers=await poster.token.fresh()) as resp:
                     await resp.read()
                     if resp.status == 200:
                         visible.append(time.perf_counter() - started)
@@ -189,7 +230,7 @@ async def main(args: argparse.Namespace) -> dict:
     at = args.start
     connector = aiohttp.TCPConnector(limit=512)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
-        poster = Poster(session, args.url)
+        poster = Poster(session, args.url, Token(session, args.url, os.environ.get(API_KEY_ENV) or None))
         for phase in phases:
             n = phase.get("count") or round(phase["rate"] * phase["seconds"])
             chunk = bodies[at : at + n]

@@ -13,6 +13,7 @@ STAGES: dict[str, str] = {
     "peer": "bench.stages.peer",
     "stream": "bench.stages.stream",
     "api": "bench.stages.api",
+    "auth-cost": "bench.stages.auth_cost",
     "recovery": "bench.stages.recovery",
     "scale": "bench.stages.scale",
     "memory": "bench.stages.memory",

@@ -11,6 +11,10 @@
    joins (the group rebalances before the clock starts) and the highest load is offered again;
 4. the rest of the generated events is posted, the worker catches up, and every key's stock is
    checked against the generator: both results carry that check.
+
+Access is on, as deployed: the stack is set up with ``bazaar auth init``, the load client exchanges
+the admin key for access tokens, the API asks the workers with its service token. What that costs
+the ingest route, against an API without auth, is the ``auth-cost`` stage's.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import json
 import math
 import time
 
+from bazaar_core.client_auth import API_KEY_ENV
 from bazaar_core.loadgen.generator import GenConfig
 from bazaar_core.supervisor import Child
-from bench import profile
+from bench import auth, profile
 from bench.context import Context
 from bench.data import compare, generate, save_bodies, worker_stock
 from bench.procs import CpuSampler, Workers, cpu_s, free_ports, high_watermarks, proc_status, run_child
@@ -51,8 +56,10 @@ def run(ctx: Context) -> list[dict]:
     rest = data.events - needed
     bodies = save_bodies(data.bodies, ctx.root / "api-bodies.json")
 
-    settings = ctx.settings("bench-api")
+    # the benchmark's pace is not what a credential's (or an address's) limit is for
+    settings = ctx.settings("bench-api", rate_limits=auth.UNLIMITED, auth_rate_per_address=auth.PER_ADDRESS)
     ctx.ensure_topics(settings)
+    key = auth.admin_key(settings)  # bazaar auth init, as `bazaar up` runs it
     second = free_ports(1)[0]
     workers = Workers(settings, [settings.worker_port, second], ctx.log_dir)  # started after the ingest cells
     api = Child.bazaar("api", ["api"], workers.env, ctx.log_dir, f"http://127.0.0.1:{settings.api_port}/health")
@@ -67,6 +74,7 @@ def run(ctx: Context) -> list[dict]:
             total=total,
             log_dir=ctx.log_dir,
             timeout=plan.stage_timeout_s,
+            env={API_KEY_ENV: key} if key else None,
         )
 
     def measured_client(stage: str, phases: list[dict], start: int, total: int) -> tuple[dict, dict]:
@@ -125,7 +133,7 @@ def run(ctx: Context) -> list[dict]:
         scaled_drain_s = catch_up("end-to-end-2-workers-catch-up")
         memory = {"api": proc_status(api.proc.pid), "worker": proc_status(workers.pids()[0])}  # the one worker of every step
         started = time.monotonic()
-        check = compare(data.expected, worker_stock(workers.url(), data.stores))
+        check = compare(data.expected, worker_stock(workers.url(), data.stores, headers=workers.headers))
         verify_s = round(time.monotonic() - started, 2)
     finally:
         api.stop()

@@ -45,7 +45,7 @@ def run(ctx: Context) -> list[dict]:
         healthy_s, correct_s = _until_correct(workers, data.expected, sample, restarted, plan.stage_timeout_s)
         after = proc_status(workers.pids()[0])
         started = time.monotonic()
-        check = compare(data.expected, worker_stock(workers.url(), data.stores, timeout=plan.stage_timeout_s))
+        check = compare(data.expected, worker_stock(workers.url(), data.stores, timeout=plan.stage_timeout_s, headers=workers.headers))
         verify_s = round(time.monotonic() - started, 2)
     finally:
         workers.stop()
@@ -94,7 +94,7 @@ def _until_correct(
     pending = list(sample)
     healthy_s = None
     deadline = restarted + timeout
-    with httpx.Client(base_url=workers.url(), timeout=5) as http:
+    with httpx.Client(base_url=workers.url(), timeout=5, headers=workers.headers) as http:
         while pending:
             if time.monotonic() > deadline:
                 raise StageError(f"recovery: {len(pending)} of {len(sample)} sampled keys not correct after {timeout:.0f} s")

@@ -65,9 +65,9 @@ def run_workers(
         for _pid, spy in spies:
             profile.stop(spy)
         memory = [proc_status(pid) for pid in workers.pids()]
-        batches = batch_stats([workers.url(port) for port in workers.ports])
+        batches = batch_stats([workers.url(port) for port in workers.ports], workers.headers)
         started = time.monotonic()
-        check = compare(data.expected, worker_stock(workers.url(), data.stores))
+        check = compare(data.expected, worker_stock(workers.url(), data.stores, headers=workers.headers))
         verify_s = time.monotonic() - started
     finally:
         for _pid, spy in spies:
@@ -119,7 +119,7 @@ def run_workers(
     }
 
 
-def batch_stats(urls: list[str]) -> dict:
+def batch_stats(urls: list[str], headers: dict[str, str]) -> dict:
     """Mean events and keys per batch of the stock agent, and alert transitions and keys gone
     negative per event (what makes an event dearer), from the workers' /metrics."""
     import httpx
@@ -127,7 +127,7 @@ def batch_stats(urls: list[str]) -> dict:
     sums: dict[str, float] = {}
     for url in urls:
         try:
-            text = httpx.get(f"{url}/metrics", timeout=5).text
+            text = httpx.get(f"{url}/metrics", timeout=5, headers=headers).text
         except httpx.HTTPError:
             continue
         for line in text.splitlines():

@@ -55,6 +55,9 @@ def test_bench_quick_runs_every_stage_exactly(tmp_path):
     assert stages["end-to-end"]["samples"] > 0 and stages["end-to-end"]["p99_ms"] > 0
     assert stages["end-to-end-2-workers"]["samples"] > 0 and stages["end-to-end-2-workers"]["workers"] == 2
     assert stages["api-ingest"]["p99_ms"] > 0
+    cost = stages["api-auth-cost"]  # with auth and without, in the same run (the full run's figure is the one read)
+    assert cost["status"] == "ok" and cost["exact"] is True, cost
+    assert cost["with_auth_cpu_us_per_event"] > 0 and cost["without_auth_cpu_us_per_event"] > 0 and cost["ratio"] > 0
     assert stages["recovery"]["restart_to_correct_s"] > 0
     assert len(stages["scale"]["points"]) == 2
     for point in stages["scale"]["points"]:  # the same day per store: every sku counted, then the events
