@@ -24,10 +24,11 @@ def free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in sockets]
 
 
-def stack_settings(kafka_bootstrap: str, base: Path, name: str, *, auth: bool = False, **overrides) -> Settings:
+def stack_settings(kafka_bootstrap: str, base: Path, name: str, *, auth: bool = True, **overrides) -> Settings:
     """Settings for a stack of its own on the session broker (module-scoped fixtures): topics and app
-    id unique to ``name``, free ports for the worker, the API and the analytics process. ``auth``:
-    ``auth_required`` (off unless asked, until every test authenticates: tests/authclient.py)."""
+    id unique to ``name``, free ports for the worker, the API and the analytics process. Access is
+    required, as in production: tests authenticate like any client (tests/authclient.py; only a
+    benchmark's deliberate without-auth half passes ``auth=False``)."""
     prefix = f"t-{name}-{uuid.uuid4().hex[:8]}"
     worker_port, api_port, analytics_port = free_ports(3)
     values = {
@@ -60,12 +61,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def settings_factory(kafka_bootstrap: str, tmp_path, request: pytest.FixtureRequest) -> Callable[..., Settings]:
-    """Build Settings on the session broker with a topic prefix and app id unique to this test;
-    ``make(auth=True)`` for an API that requires tokens (tests/authclient.py), off otherwise."""
+    """Build Settings on the session broker with a topic prefix and app id unique to this test; the
+    API requires tokens, as in production (tests/authclient.py)."""
     name = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[:40].strip("-")
     prefix = f"t-{name}-{uuid.uuid4().hex[:8]}"
 
-    def make(*, auth: bool = False, **overrides) -> Settings:
+    def make(*, auth: bool = True, **overrides) -> Settings:
         worker_port, api_port = free_ports(2)
         values = {
             "data_dir": tmp_path / "data",

@@ -8,11 +8,11 @@ import time
 import uuid
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.main import create_app
 from api.routes.alerts import parse_event_id
+from tests.authclient import BazaarAuth, make_key
 from tests.integration.alerting import all_topics, make_alert, make_cleared, produce_alerts, wait_until
+from tests.integration.apps import api
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 def app(settings_factory):
     settings = settings_factory(sse_heartbeat_s=0.3)
     all_topics(settings)
-    with TestClient(create_app(settings)) as client:
+    with api(settings) as client:
         yield client, settings
 
 
@@ -50,12 +50,16 @@ def test_active_history_and_ack(app):
     )
     assert [a["state"] for a in active(client)] == ["active", "active"]
 
-    r = client.post(f"/v1/stores/s1/alerts/{low_dal.alert_id}/ack", json={"by": "asif", "note": "ordered 2 bags"})
+    # who acknowledged it is the key's, whatever the body says (the ack is an audit record)
+    asif = BazaarAuth(make_key(settings, "manager", ["s1"], name="asif"))
+    r = client.post(f"/v1/stores/s1/alerts/{low_dal.alert_id}/ack", json={"by": "someone else", "note": "ordered 2 bags"}, auth=asif)
     assert r.status_code == 200, r.text
-    assert r.json()["already"] is False and r.json()["acknowledged"]["by"] == "asif"
+    by = r.json()["acknowledged"]["by"]
+    assert r.json()["already"] is False and by.startswith("asif (") and r.json()["acknowledged"]["note"] == "ordered 2 bags"
     assert [a["sku"] for a in active(client)] == ["rice"]
-    again = client.post(f"/v1/stores/s1/alerts/{low_dal.alert_id}/ack")  # no body: idempotent
-    assert again.status_code == 200 and again.json()["already"] is True and again.json()["acknowledged"]["by"] == "asif"
+    again = client.post(f"/v1/stores/s1/alerts/{low_dal.alert_id}/ack")  # no body, another caller: the first ack stands
+    assert again.status_code == 200 and again.json()["already"] is True and again.json()["acknowledged"]["by"] == by
+    assert client.post(f"/v1/stores/s2/alerts/{other.alert_id}/ack", auth=asif).status_code == 403  # not asif's store
     assert client.post(f"/v1/stores/s1/alerts/{uuid.uuid4()}/ack").status_code == 404
     assert client.post(f"/v1/stores/s1/alerts/{other.alert_id}/ack").status_code == 404  # another store's alert
     assert client.post(f"/v1/stores/s1/alerts/{low_rice.alert_id}/ack", json={"colour": "red"}).status_code == 422
@@ -98,13 +102,20 @@ def real(events):
     return [e for e in events if e[0] != "heartbeat"]
 
 
+def as_a_browser(client) -> dict:
+    """An EventSource's way in: the token as ``?access_token=`` (it sends no header), and no auth flow
+    of the client's (its renew-on-401 would read the endless stream to its end first)."""
+    assert client.auth.token  # (a request of the test made one)
+    return {"params": {"access_token": client.auth.token}, "auth": None}
+
+
 def test_server_sent_events_live_and_resumed(app):
     client, settings = app
     first = make_alert(sku="rice")
     produce_alerts(settings, first)
     wait_until(lambda: active(client), what="the first alert")
 
-    with client.stream("GET", "/v1/stores/s1/alerts/stream") as r:
+    with client.stream("GET", "/v1/stores/s1/alerts/stream", **as_a_browser(client)) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         lines = r.iter_lines()
         [snapshot] = real(_read(lines, lambda ev: len(real(ev)) == 1))
@@ -113,7 +124,7 @@ def test_server_sent_events_live_and_resumed(app):
 
         second = make_alert(sku="dal", kind="out_of_stock")
         produce_alerts(settings, second, second)  # a replay is not sent twice
-        assert client.post(f"/v1/stores/s1/alerts/{first.alert_id}/ack", json={"by": "manager"}).status_code == 200
+        assert client.post(f"/v1/stores/s1/alerts/{first.alert_id}/ack").status_code == 200
         produce_alerts(settings, make_cleared(second))
         live = real(_read(lines, lambda ev: len(real(ev)) == 3))
         # the ack is on another topic than the alerts: it may come before or after them
@@ -121,7 +132,7 @@ def test_server_sent_events_live_and_resumed(app):
         [ack] = [e for e in live if e[0] == "ack"]
         assert [(e[0], e[2]["sku"]) for e in messages] == [("alert", "dal"), ("cleared", "dal")]
         assert messages[0][2]["alert_id"] == str(second.alert_id)
-        assert ack[2]["alert_id"] == str(first.alert_id) and ack[2]["by"] == "manager"
+        assert ack[2]["alert_id"] == str(first.alert_id) and ack[2]["by"].startswith("admin (")  # the stack's admin key
         ids = [e[1] for e in live]
         # ids only move forward, both offsets (the ack offset is -1 until the first ack: "1--1")
         pairs = [parse_event_id(i) for i in ids]
@@ -130,12 +141,32 @@ def test_server_sent_events_live_and_resumed(app):
         assert _read(lines, lambda ev: ev[-1][0] == "heartbeat")
 
     # reconnect after the snapshot: the missed alert, ack and clearing come again, in order
-    with client.stream("GET", "/v1/stores/s1/alerts/stream", headers={"Last-Event-ID": resume_from}) as r:
+    with client.stream("GET", "/v1/stores/s1/alerts/stream", headers={"Last-Event-ID": resume_from}, **as_a_browser(client)) as r:
         missed = real(_read(r.iter_lines(), lambda ev: len(real(ev)) == 3))
         assert [e[0] for e in missed] == ["alert", "cleared", "ack"]
         assert missed[0][2]["alert_id"] == str(second.alert_id)
     # reconnect at the last id: nothing missed, just heartbeats
-    with client.stream("GET", f"/v1/stores/s1/alerts/stream?last_event_id={ids[-1]}") as r:
+    resume = as_a_browser(client)
+    resume["params"]["last_event_id"] = ids[-1]
+    with client.stream("GET", "/v1/stores/s1/alerts/stream", **resume) as r:
         got = _read(r.iter_lines(), lambda ev: len(ev) >= 2)
         assert real(got) == []
     assert client.get("/v1/stores/s1/alerts/stream", headers={"Last-Event-ID": "garbage"}).status_code == 400
+
+
+def test_a_stream_ends_once_its_token_is_revoked(app):
+    """A stream outlives the request that opened it: its token is asked about again every heartbeat,
+    and a revoked (or expired) one ends it; the EventSource then reconnects with a fresh one."""
+    client, settings = app
+    key = make_key(settings, "manager", ["s1"], name="screen")
+    token = client.post("/v1/auth/token", json={"api_key": key}, auth=None).json()["access_token"]
+    with client.stream("GET", "/v1/stores/s1/alerts/stream", params={"access_token": token}, auth=None) as r:
+        assert r.status_code == 200
+        lines = r.iter_lines()
+        assert _read(lines, lambda ev: ev and ev[-1][0] == "heartbeat")  # open, and idle
+        assert client.post("/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}, auth=None).status_code == 204
+        started = time.monotonic()
+        rest = list(lines)  # to its end
+        assert time.monotonic() - started < 5 and not real(_read(iter(rest), lambda ev: False))
+    refused = client.get("/v1/stores/s1/alerts/stream", params={"access_token": token}, auth=None)
+    assert refused.status_code == 401  # and it cannot come back with that token

@@ -9,6 +9,7 @@ into it again and switch ClickHouse off for a while.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from bazaar_core.settings import Settings
 from domain.quantities import milli_str
 from tests.analytics_checks import catalog_for, check_reports, replay_ledger
 from tests.analytics_model import Catalog, Model, from_us
+from tests.authclient import make_key
 from tests.conftest import stack_settings
 from tests.integration.analytics_harness import Analytics
 from tests.integration.harness import Running
@@ -315,4 +317,17 @@ def test_bazaar_report_prints_tables_csv_and_json(stack):
     assert len(csv.splitlines()) > 2
     assert '"report": "top_sellers"' in report("top_sellers", "--format", "json", "--from", "2000-01-01", "--to", "2100-01-01")
     assert "movement_history" in report("--list")
-    assert httpx.get(f"{stack.analytics.url}/metrics").text.count("bazaar_analytics_backlog") > 0
+    assert stack.analytics.http.get("/metrics").text.count("bazaar_analytics_backlog") > 0
+    assert httpx.get(f"{stack.analytics.url}/metrics").status_code == 401  # not without a token (ops:read)
+    # a store-scoped key asking for every store gets its own: the CLI as an analyst of one store
+    analyst = {**env, "BAZAAR_API_KEY": make_key(stack.running.settings, "analyst", [store])}
+    done = subprocess.run(
+        [sys.executable, "-m", "bazaar.cli", "report", "daily_sales", "--from", "2000-01-01", "--to", "2100-01-01", "--format", "json"],
+        env=analyst,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["rows"]
+    assert rows and {r["store_id"] for r in rows} == {store}

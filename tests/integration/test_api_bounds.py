@@ -13,10 +13,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from bazaar_core.client_auth import KeyAuth
 from bazaar_core.kafka.admin import ensure_topics
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings
 from bazaar_core.supervisor import Child
+from tests.authclient import admin_key
 from tests.conftest import stack_settings
 
 pytestmark = pytest.mark.integration
@@ -38,10 +40,12 @@ def sale(store: str = "s1") -> dict:
 
 
 class Api:
-    def __init__(self, settings: Settings, child: Child) -> None:
+    def __init__(self, settings: Settings, child: Child, key: str) -> None:
         self.settings, self.child = settings, child
         self.port = settings.api_port
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+        auth = KeyAuth(f"http://127.0.0.1:{self.port}", key)
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30, auth=auth)
+        self.bearer = auth.headers()  # for the requests written by hand: the route would answer 401 before reading a body
 
     def connect(self) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)
@@ -61,12 +65,13 @@ def api(kafka_bootstrap, tmp_path_factory) -> Iterator[Api]:
         max_import_bytes=4 * MB,
     )
     ensure_topics(settings, topic_specs(settings), topic_configs(settings))
+    key = admin_key(settings)  # bazaar auth init, as `bazaar up` runs it
     env = {**os.environ, **settings.to_env()}
     child = Child.bazaar("api", ["api"], env, base / "logs", f"http://127.0.0.1:{settings.api_port}/health")
     child.start()
     try:
         child.wait_healthy(timeout=120)
-        yield Api(settings, child)
+        yield Api(settings, child, key)
     finally:
         child.stop()
 
@@ -102,7 +107,7 @@ def answer(sock: socket.socket, timeout: float) -> tuple[int | None, dict, float
 
 def test_a_3mb_body_with_content_length_is_413_before_a_byte_of_it_is_read(api):
     with api.connect() as sock:
-        sock.sendall(head("/v1/events", {"Content-Type": "application/json", "Content-Length": str(3 * MB)}))
+        sock.sendall(head("/v1/events", {**api.bearer, "Content-Type": "application/json", "Content-Length": str(3 * MB)}))
         status, body, waited = answer(sock, timeout=10)  # not one byte of the body sent
     assert (status, body["error"]) == (413, "body_too_large")
     assert "2,097,152 bytes" in body["detail"][0]["reason"]
@@ -113,7 +118,7 @@ def test_a_3mb_chunked_body_is_413_once_past_the_limit(api):
     chunk = b"x" * 65536
     sent = 0
     with api.connect() as sock:
-        sock.sendall(head("/v1/events", {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}))
+        sock.sendall(head("/v1/events", {**api.bearer, "Content-Type": "application/json", "Transfer-Encoding": "chunked"}))
         try:
             while sent < 3 * MB:
                 sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
@@ -132,7 +137,7 @@ def test_a_catalog_import_has_its_own_larger_limit(api):
     r = api.http.post("/v1/products:import", content=csv.encode(), headers={"Content-Type": "text/csv"})
     assert (r.status_code, r.json()) == (200, {"imported": 1000, "errors": []})
     with api.connect() as sock:
-        sock.sendall(head("/v1/products:import", {"Content-Type": "text/csv", "Content-Length": str(5 * MB)}))
+        sock.sendall(head("/v1/products:import", {**api.bearer, "Content-Type": "text/csv", "Content-Length": str(5 * MB)}))
         status, body, _ = answer(sock, timeout=10)
     assert (status, body["error"]) == (413, "body_too_large")
 
@@ -211,7 +216,7 @@ def test_an_idle_keep_alive_connection_is_closed(api):
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 def test_a_body_trickled_a_byte_a_second_is_408_and_disconnected(api, framing):
     body = json.dumps(sale()).encode()
-    headers = {"Content-Type": "application/json"}
+    headers = {**api.bearer, "Content-Type": "application/json"}
     headers.update({"Content-Length": str(len(body))} if framing == "content-length" else {"Transfer-Encoding": "chunked"})
     with api.connect() as sock:
         sock.sendall(head("/v1/events", headers))
@@ -234,7 +239,7 @@ def test_a_body_trickled_a_byte_a_second_is_408_and_disconnected(api, framing):
 def test_an_unread_body_does_not_keep_the_connection(api):
     """A 415 is answered from the headers; the client still sending its body is not waited for."""
     with api.connect() as sock:
-        sock.sendall(head("/v1/events", {"Content-Type": "text/plain", "Content-Length": "1000"}) + b"x")
+        sock.sendall(head("/v1/events", {**api.bearer, "Content-Type": "text/plain", "Content-Length": "1000"}) + b"x")
         status, _, waited = answer(sock, timeout=10)
     assert status == 415 and waited < 2
 
@@ -247,7 +252,7 @@ def test_past_the_requests_in_flight_the_api_answers_503_with_retry_after(api):
     try:
         for _ in range(MAX_REQUESTS):  # each waits for a body that has not come yet
             sock = api.connect()
-            sock.sendall(head("/v1/events", {"Content-Type": "application/json", "Content-Length": "100"}))
+            sock.sendall(head("/v1/events", {**api.bearer, "Content-Type": "application/json", "Content-Length": "100"}))
             held.append(sock)
         time.sleep(0.3)
         r = api.http.post("/v1/events", json=sale())

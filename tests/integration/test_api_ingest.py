@@ -12,11 +12,13 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from bazaar_core.auth import keys
+from bazaar_core.auth import tokens as access_tokens
 from bazaar_core.kafka.admin import ensure_topics
 from bazaar_core.kafka.local import LocalKafka
 from bazaar_core.settings import Settings
 from domain import tokens
+from tests.integration.apps import api
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +86,7 @@ def app(settings_factory) -> Iterator[tuple[TestClient, Settings]]:
     settings = settings_factory()
     ensure_topics(settings, {settings.events_topic: settings.partitions})
     topic_size(settings)  # every partition has its leader
-    with TestClient(create_app(settings)) as client:
+    with api(settings) as client:
         yield client, settings
 
 
@@ -248,8 +250,16 @@ def test_health_and_metrics(app):
 
 
 def test_broker_down_answers_503_fast(settings_factory):
+    """No broker from the start: the credentials cannot be read, so no caller can be known (a token
+    signed here, as no exchange can work): 503 at once, never a wait; /health says why."""
     settings = settings_factory(kafka_bootstrap="127.0.0.1:1")
-    with TestClient(create_app(settings)) as client:
+    ring = keys.KeyRing(settings.auth_path / "signing")
+    keys.ensure(ring.directory, keys.keep_after_retire(settings.access_token_ttl_s))
+    s = settings
+    token, _ = access_tokens.issue(
+        ring, sub="000000000001", name="test", role="admin", stores="*", issuer=s.auth_issuer, audience=s.auth_audience, ttl_s=600
+    )
+    with api(settings, token=token) as client:
         events = [sale("s1"), sale("s2")]
         t0 = time.monotonic()
         r = client.post("/v1/events", json={"events": events})
@@ -257,9 +267,7 @@ def test_broker_down_answers_503_fast(settings_factory):
         assert r.status_code == 503, r.text
         assert elapsed < 2.0, elapsed
         assert r.headers["retry-after"] == "1"
-        body = r.json()
-        assert body["error"] == "broker_unavailable"
-        assert body["delivered"] == [] and body["failed"] == [e["event_id"] for e in events]
+        assert r.json()["error"] == "loading"  # the credentials view: nothing is produced for an unknown caller
         # and again, once the down state is known
         t0 = time.monotonic()
         assert client.post("/v1/events", json=sale()).status_code == 503
@@ -269,7 +277,7 @@ def test_broker_down_answers_503_fast(settings_factory):
         h = client.get("/health")
         assert (h.status_code, h.json()) == (503, {"status": "unavailable", "broker": "down"})
         assert time.monotonic() - t0 < 2.0
-        assert "bazaar_api_broker_up 0.0" in client.get("/metrics").text
+        assert client.get("/metrics").status_code == 503  # ops:read cannot be checked either
 
 
 def _free_port() -> int:
@@ -285,13 +293,18 @@ def test_broker_outage_and_recovery(settings_factory, tmp_path):
     with broker:
         ensure_topics(settings, {settings.events_topic: settings.partitions})
         topic_size(settings)
-        with TestClient(create_app(settings)) as client:
+        with api(settings) as client:
             assert client.post("/v1/events", json=sale()).status_code == 202
             broker.stop()
             t0 = time.monotonic()
-            r = client.post("/v1/events", json=sale())
+            events = [sale("s1"), sale("s2")]
+            r = client.post("/v1/events", json={"events": events})
             assert r.status_code == 503 and time.monotonic() - t0 < 2.0, (r.text, time.monotonic() - t0)
+            body = r.json()  # the caller was known before the broker went: the producer's own answer
+            assert body["error"] == "broker_unavailable" and r.headers["retry-after"] == "1"
+            assert body["delivered"] == [] and body["failed"] == [e["event_id"] for e in events]
             assert client.get("/health").status_code == 503
+            assert "bazaar_api_broker_up 0.0" in client.get("/metrics").text
 
             broker.start()
             broker.wait_ready()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -19,7 +20,9 @@ from api.main import create_app
 from bazaar_core.settings import Settings
 from domain.events import digest
 from schemas.events import EventAdapter
+from tests.authclient import admin_key, make_key
 from tests.integration.alerting import all_topics, wait_until
+from tests.integration.apps import api
 from tests.integration.test_api_ingest import consume, topic_size
 
 pytestmark = pytest.mark.integration
@@ -46,7 +49,7 @@ def app(settings_factory) -> Iterator[tuple[TestClient, Settings]]:
     settings = settings_factory()
     all_topics(settings)
     topic_size(settings)
-    with TestClient(create_app(settings)) as client:
+    with api(settings) as client:
         yield client, settings
 
 
@@ -189,16 +192,20 @@ def test_catalog_import_command(settings_factory, tmp_path):
     bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
     bad.write_text(CSV)
     good.write_text("sku,name,unit\nflour,Atta,kg\n")
+    env = {**os.environ, "BAZAAR_API_KEY": admin_key(settings)}  # as a script holding a key runs it
     with Server(settings) as server:
         cmd = [sys.executable, "-m", "bazaar.cli", "catalog", "import"]
-        out = subprocess.run([*cmd, str(bad), "--api", server.url], capture_output=True, text=True, timeout=60)
+        out = subprocess.run([*cmd, str(bad), "--api", server.url], capture_output=True, text=True, timeout=60, env=env)
         assert out.returncode == 1, out.stderr
         assert "imported 2 product(s), 3 row(s) with errors" in out.stdout
         assert "line 3: sku oil-1l: unit: 'litres' is not one of piece, kg, g, litre, ml" in out.stdout
         assert "line 5: sku tea-190: duplicate sku 'tea-190' (first on line 2)" in out.stdout
-        out = subprocess.run([*cmd, str(good), "--api", server.url], capture_output=True, text=True, timeout=60)
+        out = subprocess.run([*cmd, str(good), "--api", server.url], capture_output=True, text=True, timeout=60, env=env)
         assert out.returncode == 0 and "imported 1 product(s), 0 row(s)" in out.stdout
-    out = subprocess.run([*cmd, str(good), "--api", "http://127.0.0.1:1"], capture_output=True, text=True, timeout=60)
+        analyst = {**env, "BAZAAR_API_KEY": make_key(settings, "analyst", ["s1"])}
+        out = subprocess.run([*cmd, str(good), "--api", server.url], capture_output=True, text=True, timeout=60, env=analyst)
+        assert out.returncode == 2 and "HTTP 403" in out.stderr and "catalog:write" in out.stderr  # the central catalog is admin's
+    out = subprocess.run([*cmd, str(good), "--api", "http://127.0.0.1:1"], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 2
 
 
@@ -253,7 +260,7 @@ def test_uncatalogued_listing_is_the_same_from_every_api_instance_and_survives_a
         assert r.status_code == 200, r.text
         return [(s["store_id"], s["events"], [(k["sku"], k["events"]) for k in s["unknown_skus"]]) for s in r.json()["stores"]]
 
-    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+    with api(settings) as a, api(settings) as b:
         assert a.post("/v1/events", json=event("corner-shop", [sale_line("ghee")])).status_code == 202
         assert listed(a) == [("corner-shop", 1, [("ghee", 1)])]  # its own at once (b has accepted nothing yet)
         for _ in range(2):
@@ -269,7 +276,7 @@ def test_uncatalogued_listing_is_the_same_from_every_api_instance_and_survives_a
         wait_until(lambda: listed(b) == want, timeout=15, what="replica b to list a's events")
         first = a.get("/v1/catalog/uncatalogued").json()["stores"][0]
         assert first["first_seen"] <= first["last_seen"]
-    with TestClient(create_app(settings)) as c:  # a new replica (or a restarted one) reads both back
+    with api(settings) as c:  # a new replica (or a restarted one) reads both back
         assert listed(c) == want
         assert c.post("/v1/events", json=event("corner-shop", [sale_line("ghee")])).status_code == 202
         assert listed(c)[0] == ("corner-shop", 4, [("dal", 2), ("ghee", 4)])
@@ -278,7 +285,7 @@ def test_uncatalogued_listing_is_the_same_from_every_api_instance_and_survives_a
 def test_strict_mode_refuses_unregistered_stores(settings_factory):
     settings = settings_factory(catalog_strict=True)
     all_topics(settings)
-    with TestClient(create_app(settings)) as client:
+    with api(settings) as client:
         r = client.post("/v1/events", json=event("corner-shop", [sale_line("soap")]))
         assert r.status_code == 422
         assert [(d["field"], d["reason"]) for d in r.json()["detail"]] == [
@@ -357,14 +364,14 @@ def test_units_are_converted_before_producing(app):
 def test_read_after_write_on_one_instance_and_convergence_on_another(settings_factory):
     settings = settings_factory()
     all_topics(settings)
-    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+    with api(settings) as a, api(settings) as b:
         assert a.get("/health").status_code == 200 and b.get("/health").status_code == 200
         for i in range(5):
             assert a.put("/v1/products/soap", json={**SOAP, "price": f"{90 + i}.00"}).status_code in (200, 201)
             assert a.get("/v1/products/soap").json()["price"] == str(90 + i)  # same instance: at once
         wait_until(lambda: b.get("/v1/products/soap").json().get("price") == "94", timeout=10, what="the other instance")
     # a new instance reads the catalog before saying it is ready
-    with TestClient(create_app(settings)) as c:
+    with api(settings) as c:
         t0 = time.monotonic()
         while c.get("/health").status_code != 200:
             assert time.monotonic() - t0 < 20

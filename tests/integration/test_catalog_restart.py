@@ -8,10 +8,10 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
 from bazaar_core.kafka.local import LocalKafka
 from tests.conftest import free_ports
 from tests.integration.alerting import LOCAL_RECEIVERS, Receiver, all_topics, make_alert, notifier, produce_alerts, wait_until
+from tests.integration.apps import api
 from tests.integration.test_catalog_api import CSV, RICE, SOAP, event, sale_line
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,7 @@ def test_catalog_survives_a_full_restart(settings_factory, tmp_path):
     try:
         with broker:
             all_topics(settings)
-            with TestClient(create_app(settings)) as client:
+            with api(settings) as client:
                 wait_healthy(client)
                 assert client.put("/v1/products/rice", json=RICE).status_code == 201
                 assert client.put("/v1/products/soap", json=SOAP).status_code == 201
@@ -75,7 +75,7 @@ def test_catalog_survives_a_full_restart(settings_factory, tmp_path):
 
             broker.start()
             broker.wait_ready()
-            with TestClient(create_app(settings)) as client:
+            with api(settings) as client:
                 wait_healthy(client)
                 assert snapshot(client) == saved
                 assert saved["effective"]["price"] == "90" and [p["sku"] for p in saved["search"]["items"]] == ["rice"]

@@ -17,10 +17,10 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from fastapi.testclient import TestClient
 
-from api.main import create_app
 from schemas.webhooks import Webhook
 from tests.conftest import free_ports
 from tests.integration.alerting import LOCAL_RECEIVERS, Receiver, all_topics, make_alert, notifier, produce_alerts, wait_until
+from tests.integration.apps import api
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ def test_every_alert_once_through_receiver_outage_duplicates_and_sigkill(setting
     receiver = Receiver(receiver_port, {"/a": SECRET_A, "/b": SECRET_B}).start()
     child = notifier(settings)
     try:
-        with TestClient(create_app(settings)) as client:
+        with api(settings) as client:
             register(client, receiver.url("/a"), SECRET_A)
             register(client, receiver.url("/b"), SECRET_B, store_ids=["other-store"], kinds=["out_of_stock"])
             assert len(client.get("/v1/webhooks").json()["items"]) == 2
@@ -105,7 +105,7 @@ def test_dead_letter_after_the_last_attempt_then_retry(settings_factory):
     receiver = Receiver(receiver_port, {"/down": SECRET_A}, statuses={"/down": 500}).start()
     child = notifier(settings)
     try:
-        with TestClient(create_app(settings)) as client:
+        with api(settings) as client:
             hook = register(client, receiver.url("/down"), SECRET_A)
             child.start()
             child.wait_healthy(timeout=60)
@@ -156,7 +156,7 @@ def test_dead_letter_after_the_last_attempt_then_retry(settings_factory):
 
 def test_webhook_body_validation(settings_factory):
     settings = settings_factory(**LOCAL_RECEIVERS)
-    with TestClient(create_app(settings)) as client:
+    with api(settings) as client:
         r = client.post("/v1/webhooks", json={"url": "ftp://x", "secret": "short"})
         assert r.status_code == 422
         assert {d["field"] for d in r.json()["detail"]} == {"url", "secret"}
@@ -168,7 +168,7 @@ def test_webhook_body_validation(settings_factory):
 def test_with_the_default_settings_a_loopback_receiver_is_refused_at_registration(settings_factory):
     """Nothing is sent anywhere: the only names resolved are 127.0.0.1 and localhost (loopback)."""
     settings = settings_factory()  # webhook_allow_http and webhook_allow_private: false
-    with TestClient(create_app(settings)) as client:
+    with api(settings) as client:
         for url, why in [
             ("http://127.0.0.1:9/hook", "must be https (http only with BAZAAR_WEBHOOK_ALLOW_HTTP=true)"),
             ("https://127.0.0.1:9/hook", "resolves to 127.0.0.1 is a loopback address"),
@@ -211,7 +211,7 @@ def test_a_reader_of_the_webhooks_topic_sees_no_secret_in_clear(settings_factory
     legacy = make_legacy(settings, receiver.url("/legacy"), legacy_secret)
     child = notifier(settings)
     try:
-        with TestClient(create_app(settings)) as client:
+        with api(settings) as client:
             given = client.post("/v1/webhooks", json={"url": receiver.url("/given"), "secret": SECRET_A})
             made = client.post("/v1/webhooks", json={"url": receiver.url("/made")})
             assert given.status_code == made.status_code == 201, (given.text, made.text)
@@ -273,7 +273,7 @@ def test_a_receiver_the_notifiers_rules_refuse_is_dead_lettered_without_a_reques
     receiver = Receiver(receiver_port, {"/hook": SECRET_A}).start()
     child = notifier(strict)
     try:
-        with TestClient(create_app(loose)) as client:
+        with api(loose) as client:
             hook = register(client, receiver.url("/hook"), SECRET_A)
             child.start()
             child.wait_healthy(timeout=60)

@@ -14,7 +14,6 @@ from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.main import create_app
 from bazaar_core.kafka import deadletters
 from schemas.deadletters import DeadLetter
 from tests.conftest import free_ports
@@ -29,6 +28,7 @@ from tests.integration.alerting import (
     produce_raw,
     wait_until,
 )
+from tests.integration.apps import api
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +82,7 @@ def test_a_receiver_that_never_answers_delays_only_its_own_webhook(settings_fact
     blackhole = Blackhole(dead_port)
     child = notifier(settings)
     try:
-        with TestClient(create_app(settings)) as client:
+        with api(settings) as client:
             ok = register(client, receiver.url("/ok"))
             child.start()
             child.wait_healthy(timeout=60)
@@ -158,7 +158,7 @@ def test_a_message_that_is_not_an_alert_is_dead_lettered_and_later_alerts_delive
     receiver = Receiver(receiver_port, {"/ok": SECRET}).start()
     child = notifier(settings)
     try:
-        with TestClient(create_app(settings)) as client:
+        with api(settings) as client:
             register(client, receiver.url("/ok"))
         child.start()
         child.wait_healthy(timeout=60)

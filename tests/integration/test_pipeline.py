@@ -7,7 +7,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
 
 from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
@@ -105,7 +104,7 @@ def test_posted_events_give_exact_stock_and_resends_count_once(one_worker):
     # a lookup waiting for an offset not applied yet shows on the worker's metrics, then answers 504
     ahead = tokens.encode({tokens.partition_for(b"s1", r.settings.partitions): 10**9})
     with ThreadPoolExecutor(1) as pool:
-        waiting = pool.submit(httpx.get, f"{r.api_url}/v1/stores/s1/stock/atta", params={"after": ahead, "timeout_ms": 4000}, timeout=30)
+        waiting = pool.submit(r.http.get, "/v1/stores/s1/stock/atta", params={"after": ahead, "timeout_ms": 4000}, timeout=30)
         deadline = time.monotonic() + 3
         while r.worker_metric(r.settings.worker_port, "bazaar_stream_lookup_waits") != 1:
             assert time.monotonic() < deadline and not waiting.done(), "the waiting lookup never showed on /metrics"

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
+from bazaar_core.client_auth import KeyAuth
 from bazaar_core.settings import Settings
 from tests.conftest import free_ports
 
@@ -57,6 +58,11 @@ def test_up_serves_and_stops_on_sigterm(tmp_path):
                 pass
             assert time.monotonic() < deadline, "bazaar up did not become healthy"
             time.sleep(0.5)
+        # `up` ran `bazaar auth init`: a client takes the admin key it wrote (0600, under the data dir)
+        key_file = settings.auth_path / "admin.key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        http = httpx.Client(auth=KeyAuth(f"http://127.0.0.1:{api}", key_file.read_text().strip()))
+        assert httpx.post(f"http://127.0.0.1:{api}/v1/events", json={}, timeout=30).status_code == 401  # and none works without
         at = (datetime.now(timezone(timedelta(hours=5))) - timedelta(minutes=1)).isoformat()
         body = {
             "event_id": str(uuid.uuid4()),
@@ -67,9 +73,9 @@ def test_up_serves_and_stops_on_sigterm(tmp_path):
             "occurred_at": at,
             "lines": [{"sku": "sugar", "quantity": "2.5", "unit_cost": "150.00"}],
         }
-        posted = httpx.post(f"http://127.0.0.1:{api}/v1/events", json=body, timeout=30)
+        posted = http.post(f"http://127.0.0.1:{api}/v1/events", json=body, timeout=30)
         assert posted.status_code == 202, posted.text
-        got = httpx.get(
+        got = http.get(
             f"http://127.0.0.1:{api}/v1/stores/s1/stock/sugar", params={"after": posted.json()["token"], "timeout_ms": 20000}, timeout=30
         )
         assert got.status_code == 200 and got.json()["on_hand"] == "2.5", got.text
@@ -82,7 +88,7 @@ def test_up_serves_and_stops_on_sigterm(tmp_path):
         while True:
             body = {**body, "event_id": str(uuid.uuid4())}
             try:
-                posted = httpx.post(f"http://127.0.0.1:{api}/v1/events", json=body, timeout=10)
+                posted = http.post(f"http://127.0.0.1:{api}/v1/events", json=body, timeout=10)
                 if posted.status_code == 202:
                     break
             except httpx.HTTPError:
@@ -91,7 +97,7 @@ def test_up_serves_and_stops_on_sigterm(tmp_path):
             time.sleep(1)
         new_pid = int((settings.data_dir / "kafka" / "broker.pid").read_text().split()[0])
         assert new_pid != broker_pid
-        got = httpx.get(
+        got = http.get(
             f"http://127.0.0.1:{api}/v1/stores/s1/stock/sugar", params={"after": posted.json()["token"], "timeout_ms": 30000}, timeout=60
         )
         assert got.status_code == 200 and got.json()["on_hand"] == "5", got.text
