@@ -25,7 +25,7 @@ from bazaar_core.settings import Settings
 API_KEY_ENV = "BAZAAR_API_KEY"
 ADMIN_KEY_FILE = "admin.key"  # under auth_path (bazaar auth init)
 TOKEN_PATH = "/v1/auth/token"
-RENEW_LEFT_S = 60.0  # exchange again when a token has less than this left
+RENEW_LEFT_S = 60.0  # exchange again when a token has less than this left (a fifth of a shorter life)
 
 
 class NoApiKey(RuntimeError):
@@ -83,7 +83,7 @@ class KeyAuth(httpx.Auth):
 
     def _take(self, response: httpx.Response) -> str:
         token, lives_s = taken(response)
-        self.token, self.renew_at = token, self.clock() + max(0.0, lives_s - RENEW_LEFT_S)
+        self.token, self.renew_at = token, self.clock() + max(0.0, lives_s - min(RENEW_LEFT_S, lives_s / 5))
         return token
 
     def _fresh(self) -> bool:

@@ -146,8 +146,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, web_di
         auth_required=True,
         access_token_ttl_s=ACCESS_TTL_S,
         pairing_code_ttl_s=ACCESS_TTL_S,
-        # every page and the test process come from 127.0.0.1, and a client renewing a fixed time
-        # before the end (bazaar_core.client_auth: 60 s) exchanges at each request of 30 s tokens
+        # every page, every pairing and the test process come from one address, 127.0.0.1
         auth_rate_per_address=(100.0, 200),
     )
     declare_changelog(settings)

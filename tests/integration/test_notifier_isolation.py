@@ -93,9 +93,8 @@ def test_a_receiver_that_never_answers_delays_only_its_own_webhook(settings_fact
 
             dead = register(client, blackhole.url("/dead"))
             # the registration reaches the notifier on its own topic: alerts it reads before then are not the dead one's
-            wait_until(
-                lambda: httpx.get(f"http://127.0.0.1:{notifier_port}/health").json()["webhooks"] == 2, what="the notifier to follow the registration"
-            )
+            health_url = f"http://127.0.0.1:{notifier_port}/health"
+            wait_until(lambda: httpx.get(health_url).json()["webhooks"] == 2, what="the notifier to follow the registration")
             # past both webhooks' bound of 40 at once: the healthy one parks too, and catches up
             burst = [make_alert(sku=f"burst-{i}") for i in range(60)]
             produce_alerts(settings, *burst)
