@@ -6,35 +6,60 @@ export const MONEY_PLACES = 2;
 
 // Digits of the scripts a shop's keyboard may type (Arabic-Indic, Urdu/Persian, Devanagari).
 const DIGIT_BASES = [0x0660, 0x06f0, 0x0966];
+// Spaces some locales group digits with (no-break and narrow no-break spaces).
+const GROUP_SPACES = /[\u00a0\u202f\u2009 ]/g;
 
-/** ASCII digits and "." for whatever digits and decimal separator a keyboard typed. */
+/** ASCII digits for whatever digits a keyboard typed; the Arabic decimal and thousands separators
+ * become "." and ",". Commas stay commas: whether one groups digits is `parseNumber`'s call. */
 export function asciiDigits(text) {
   let out = '';
   for (const ch of String(text)) {
     const code = ch.codePointAt(0);
     const base = DIGIT_BASES.find((b) => code >= b && code <= b + 9);
     if (base !== undefined) out += String(code - base);
-    else if (ch === '\u066b' || ch === ',') out += '.'; // Arabic decimal separator; a decimal comma
+    else if (ch === '\u066b') out += '.';
+    else if (ch === '\u066c' || ch === '\u060c') out += ','; // Arabic thousands separator, Arabic comma
     else out += ch;
   }
   return out;
 }
 
-/** "0.125" -> 125n with places=3; null when it is not a number or has too many decimals. */
-export function parse(text, places) {
-  if (typeof text === 'bigint') return text * 10n ** BigInt(places);
+// Where a comma groups digits: 1,000 and 12,345,678 (thousands) or 1,00,000 and 12,34,567 (lakhs,
+// as Pakistan and India write them). Any other comma may be a decimal comma ("1,5"): refused.
+const THOUSANDS = /^[1-9]\d{0,2}(?:,\d{3})+$/;
+const LAKHS = /^[1-9]\d?(?:,\d{2})*,\d{3}$/;
+
+/**
+ * Typed text -> {value} (BigInt scaled by `places`) or {error}: 'comma' (a comma that does not
+ * group digits, so it may be meant as a decimal comma), 'places' (more decimals than `places`),
+ * 'invalid'. Stores here write "." for decimals and "," between groups.
+ */
+export function parseNumber(text, places) {
+  if (typeof text === 'bigint') return { value: text * 10n ** BigInt(places) };
   if (typeof text === 'number') {
-    if (!Number.isInteger(text)) return null; // a float would not be exact: pass decimals as strings
+    if (!Number.isInteger(text)) return { error: 'invalid' }; // a float would not be exact: pass decimals as strings
     text = String(text);
   }
-  const s = asciiDigits(String(text ?? '').trim());
-  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(s);
-  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return null;
+  let s = asciiDigits(String(text ?? '').trim());
+  s = s.replace(/(\d)[\u00a0\u202f\u2009 ](?=\d)/g, '$1,').replace(GROUP_SPACES, '');
+  const m = /^([+-]?)([\d,]*)(?:\.(\d*))?$/.exec(s);
+  if (!m) return { error: s.includes(',') ? 'comma' : 'invalid' };
+  let int = m[2];
+  if (int.includes(',')) {
+    if (!THOUSANDS.test(int) && !LAKHS.test(int)) return { error: 'comma' };
+    int = int.replace(/,/g, '');
+  }
   const frac = m[3] ?? '';
-  if (frac.length > places && /[1-9]/.test(frac.slice(places))) return null;
-  const digits = (m[2] || '0') + frac.slice(0, places).padEnd(places, '0');
-  const value = BigInt(digits);
-  return m[1] === '-' ? -value : value;
+  if (int === '' && frac === '') return { error: 'invalid' };
+  if (frac.length > places && /[1-9]/.test(frac.slice(places))) return { error: 'places' };
+  const value = BigInt((int || '0') + frac.slice(0, places).padEnd(places, '0'));
+  return { value: m[1] === '-' ? -value : value };
+}
+
+/** "0.125" -> 125n with places=3; null when it is not a number or has too many decimals. */
+export function parse(text, places) {
+  const got = parseNumber(text, places);
+  return got.error ? null : got.value;
 }
 
 /** 125n, 3 -> "0.125"; trim drops trailing zeros ("2.500" -> "2.5", "2.000" -> "2"). */

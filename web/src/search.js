@@ -1,6 +1,7 @@
 // Product search on the device, so the counter finds products offline from the cached catalog.
-// The same folding and ranking as the API's (domain/catalog_search.py): name in any language,
-// sku or barcode; best rank first, then by sku.
+// The same folding as the API's (domain/catalog_search.py): name in any language (Roman Urdu and
+// Hinglish names too, as `ur-Latn` or `hi-Latn`), sku or barcode; best rank first, then by sku.
+// On top of the API's, matching by sound and with one typo, for the words shopkeepers type.
 
 const DROP_MARKS = /[\u0300-\u036f\u064b-\u065f\u0670]/g; // Latin accents, Arabic harakat
 const LETTERS = {
@@ -33,27 +34,68 @@ export function fold(text) {
   return out.split(/\s+/).filter(Boolean).join(' ');
 }
 
+/**
+ * One spelling of a word as shopkeepers type it in Roman Urdu or Hinglish: chawal, chaawal and
+ * chaval, cheeni and chini, doodh and dudh, zeera and jeera come out the same.
+ */
+export function sound(word) {
+  return word
+    .replace(/ph/g, 'f').replace(/w/g, 'v').replace(/q/g, 'k').replace(/c(?!h)/g, 'k').replace(/z/g, 'j')
+    .replace(/ee|ea|ie/g, 'i').replace(/oo|ou/g, 'u').replace(/y/g, 'i')
+    .replace(/(.)\1+/gu, '$1');
+}
+
+/** Whether a and b differ by at most one letter inserted, dropped, changed or swapped. */
+export function withinOne(a, b) {
+  if (a === b) return true;
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (a.length === b.length) {
+    if (a.slice(i + 1) === b.slice(i + 1)) return true; // changed
+    return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2); // swapped
+  }
+  const [long, short] = a.length > b.length ? [a, b] : [b, a];
+  return long.slice(i + 1) === short.slice(i);
+}
+
 /** A product with its search keys, built once per catalog load. */
 export function entry(product) {
   const names = [product.name, ...Object.values(product.names || {})].map(fold).filter(Boolean);
   const words = new Set(names.flatMap((n) => n.split(' ')));
+  const sounds = new Set([...words].map(sound));
   const barcodes = (product.barcodes || []).map((b) => String(b).trim().toLowerCase());
-  return { product, sku: String(product.sku).toLowerCase(), barcodes, names, words };
+  return { product, sku: String(product.sku).toLowerCase(), barcodes, names, words, sounds };
 }
 
-/** Rank of an entry for a query, lower is better; null when it does not match. */
+// How a word of the query may match a word of a name, loosest last.
+const bySound = (q, sounds) => sounds.some((w) => w === q || (q.length >= 3 && w.startsWith(q)));
+const byTypo = (q, sounds) => q.length >= 4
+  && sounds.some((w) => withinOne(q, w) || (q.length >= 5 && w.length > q.length && withinOne(q, w.slice(0, q.length))));
+
+/**
+ * Rank of an entry for a query, lower is better; null when it does not match. An exact sku or
+ * barcode comes first; then names (exactly, by prefix, word by word, inside, by sound, with one
+ * typo); sku and barcode prefixes last, so "chai" finds tea before a sku starting "chai...".
+ */
 export function rank(e, query) {
   const ident = String(query ?? '').trim().toLowerCase();
   if (!ident) return 0;
   if (e.sku === ident || e.barcodes.includes(ident)) return 0;
-  if (e.sku.startsWith(ident) || e.barcodes.some((b) => b.startsWith(ident))) return 1;
   const text = fold(query);
-  if (!text) return null;
-  if (e.names.includes(text)) return 2;
-  if (e.names.some((n) => n.startsWith(text))) return 3;
-  const words = [...e.words];
-  if (text.split(' ').every((t) => words.some((w) => w.startsWith(t)))) return 4;
-  if (e.names.some((n) => n.includes(text))) return 5;
+  if (text) {
+    if (e.names.includes(text)) return 1;
+    if (e.names.some((n) => n.startsWith(text))) return 2;
+    const words = [...e.words];
+    const parts = text.split(' ');
+    if (parts.every((t) => words.some((w) => w.startsWith(t)))) return 3;
+    if (e.names.some((n) => n.includes(text))) return 4;
+    const sounds = [...e.sounds];
+    const heard = parts.map(sound);
+    if (heard.every((q) => bySound(q, sounds))) return 5;
+    if (heard.every((q) => bySound(q, sounds) || byTypo(q, sounds))) return 6;
+  }
+  if (e.sku.startsWith(ident) || e.barcodes.some((b) => b.startsWith(ident))) return 7;
   return null;
 }
 

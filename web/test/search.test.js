@@ -44,3 +44,40 @@ test('a scanned barcode picks exactly one product', () => {
   assert.equal(exact(products, '896101400001'), null);
   assert.equal(exact(products, 'nestle-milk-1l').sku, 'nestle-milk-1l');
 });
+
+const shop = [
+  { sku: 'rice-basmati-loose', name: 'Basmati rice (loose)', names: { ur: 'باسمتی چاول', 'ur-Latn': 'basmati chawal' }, unit: 'kg' },
+  { sku: 'sugar-loose', name: 'Sugar (loose)', names: { ur: 'چینی', 'ur-Latn': 'cheeni' }, unit: 'kg' },
+  { sku: 'milk-uht-1l', name: 'UHT milk 1 litre', names: { 'ur-Latn': 'doodh' } },
+  { sku: 'tapal-danedar-190g', name: 'Tapal Danedar tea 190 g', names: { 'ur-Latn': 'chai patti danedar' } },
+  { sku: 'soap-lux-98g', name: 'Beauty soap 98 g', names: { 'hi-Latn': 'sabun lux' } },
+  { sku: 'chai-cups-50', name: 'Paper cups', names: {} },
+].map(entry);
+
+test('Roman Urdu and Hinglish find products, spelling variants and one typo too', () => {
+  for (const q of ['chawal', 'chaawal', 'chaval', 'chawl', 'Chawal', 'basmati chaval']) {
+    assert.equal(skus(search(shop, q))[0], 'rice-basmati-loose', q);
+  }
+  for (const q of ['cheeni', 'chini', 'cheni', 'chinee']) assert.equal(skus(search(shop, q))[0], 'sugar-loose', q);
+  for (const q of ['doodh', 'dudh', 'dood']) assert.equal(skus(search(shop, q))[0], 'milk-uht-1l', q);
+  for (const q of ['saabun', 'saboon', 'sabun']) assert.equal(skus(search(shop, q))[0], 'soap-lux-98g', q);
+  assert.deepEqual(skus(search(shop, 'patti')), ['tapal-danedar-190g']);
+  assert.deepEqual(skus(search(shop, 'xyzzy')), []);
+});
+
+test('a name match ranks above a sku prefix; an exact sku still comes first', () => {
+  assert.deepEqual(skus(search(shop, 'chai')), ['tapal-danedar-190g', 'chai-cups-50']);
+  assert.deepEqual(skus(search(shop, 'chai-cups-50')), ['chai-cups-50']);
+  assert.ok(rank(shop[0], 'chawal') < rank(shop[0], 'chaval'));
+  assert.ok(rank(shop[0], 'chaval') < rank(shop[0], 'chawl'));
+});
+
+test('one typo at most', async () => {
+  const { withinOne, sound } = await import('../src/search.js');
+  assert.ok(withinOne('chaval', 'chavl'));
+  assert.ok(withinOne('chaval', 'hcaval'));
+  assert.ok(withinOne('chaval', 'chavel'));
+  assert.ok(!withinOne('chaval', 'chvel'));
+  assert.equal(sound('chaawal'), sound('chaval'));
+  assert.equal(sound('zeera'), sound('jira'));
+});
