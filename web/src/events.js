@@ -1,12 +1,15 @@
 // Counter actions -> events of the core contract (schemas/events.py), with an id made here.
 // Quantities and prices stay exact: typed text -> BigInt milli-units / paisa -> decimal strings.
 
-import { lineTotal, moneyString, mulQty, parseMoney, parseQty, qtyString, sum } from './decimal.js';
+import { lineTotal, moneyString, mulQty, parseMoney, parseNumber, parseQty, qtyString, sum } from './decimal.js';
 
-export const MODES = ['sale', 'purchase', 'adjustment', 'count'];
+export const MODES = ['sale', 'return', 'purchase', 'adjustment', 'count'];
 // What each role may record at the counter (its events:write:* in domain/access.py): offering
 // only those keeps a counter from queueing events its key can never send. Others: every mode.
-const ROLE_MODES = { terminal: ['sale'], cashier: ['sale', 'count'], analyst: [], ops: [] };
+const ROLE_MODES = { terminal: ['sale', 'return'], cashier: ['sale', 'return', 'count'], analyst: [], ops: [] };
+// The contract's bounds on a line (a real shop never comes near them): base units, money per unit.
+export const MAX_LINE_QTY = 1_000_000_000n; // milli-units: 1,000,000 base units
+export const MAX_UNIT_MONEY = 1_000_000_000n; // paisa: 10,000,000 a unit
 
 export function modesFor(role) {
   return ROLE_MODES[role] ?? MODES;
@@ -67,8 +70,42 @@ export function newLine(product, mode) {
     product,
     unit,
     qty: isLoose(product) || mode === 'count' || mode === 'adjustment' ? '' : '1',
-    price: mode === 'sale' || mode === 'purchase' ? priceFor(product, unit, field) : '',
+    price: pricedMode(mode) ? priceFor(product, unit, field) : '',
   };
+}
+
+/** Modes whose lines carry a price: a sale, goods received (their cost), a return (the refund). */
+export function pricedMode(mode) {
+  return mode === 'sale' || mode === 'purchase' || mode === 'return';
+}
+
+/** Milli-base-units of a line (its quantity times its unit's size), or null. */
+export function baseQty(line) {
+  const q = parseQty(line.qty);
+  if (q === null) return null;
+  const u = unitsOf(line.product ?? {}).find((x) => x.unit === line.unit) ?? { factor: 1000n };
+  return mulQty(q, u.factor);
+}
+
+// Above these a line asks first, unless the product's packs or its usual sale say otherwise.
+const USUAL_MAX = { kg: 25_000n, litre: 25_000n, g: 5_000_000n, ml: 5_000_000n, piece: 50_000n };
+
+/**
+ * Why a line looks like a fat finger, or null: far above what is on hand, its largest pack and
+ * its usual quantity. ctx: {onHand, usual} in milli-base-units (either may be unknown: null).
+ */
+export function implausible(line, mode, { onHand = null, usual = null } = {}) {
+  const base = baseQty(line);
+  if (base === null || base <= 0n || mode === 'count') return null;
+  const product = line.product ?? {};
+  const packs = unitsOf(product).filter((u) => u.unit !== (product.unit || 'piece') && !['g', 'ml', 'kg', 'litre'].includes(u.unit));
+  let limit = USUAL_MAX[product.unit || 'piece'] ?? 50_000n;
+  for (const p of packs) if (2n * p.factor > limit) limit = 2n * p.factor;
+  if (usual !== null && 10n * usual > limit) limit = 10n * usual;
+  if (mode === 'purchase') limit *= 20n;
+  if (base <= limit) return null;
+  if (onHand !== null && mode !== 'purchase' && base <= onHand) return null; // the shop has it
+  return { key: 'confirm_qty', vars: { name: nameOf(line), qty: line.qty, unit: line.unit } };
 }
 
 /** Paisa total of a line, or null while its quantity or price is not a valid number. */
@@ -97,21 +134,25 @@ export function buildEvent(form, { id = uuid(), now = new Date() } = {}) {
   const out = [];
   for (const line of lines) {
     const name = nameOf(line);
-    let q = parseQty(line.qty);
-    if (q === null) { errors.push({ key: 'err_qty', vars: { name } }); continue; }
+    const got = parseNumber(line.qty, 3);
+    if (got.error) { errors.push({ key: got.error === 'comma' ? 'err_comma' : 'err_qty', vars: { name } }); continue; }
+    let q = got.value;
     const reason = form.reason || 'damage';
-    if ((mode === 'sale' || mode === 'purchase') && q <= 0n) { errors.push({ key: 'err_qty_positive', vars: { name } }); continue; }
+    if ((pricedMode(mode)) && q <= 0n) { errors.push({ key: 'err_qty_positive', vars: { name } }); continue; }
     if (mode === 'count' && q < 0n) { errors.push({ key: 'err_qty_nonneg', vars: { name } }); continue; }
     if (mode === 'adjustment') {
       if (q === 0n) { errors.push({ key: 'err_qty_nonzero', vars: { name } }); continue; }
       if (reason !== 'correction' && q > 0n) q = -q; // "3 damaged" removes 3
     }
+    const base = baseQty({ ...line, qty: qtyString(q < 0n ? -q : q) });
+    if (base !== null && base > MAX_LINE_QTY) { errors.push({ key: 'err_qty_max', vars: { name } }); continue; }
     const item = { sku: line.sku, quantity: qtyString(q) };
     if (line.unit && line.unit !== (line.product?.unit || line.unit)) item.unit = line.unit;
-    if (mode === 'sale' || mode === 'purchase') {
-      const p = parseMoney(line.price);
-      if (p === null || p < 0n) { errors.push({ key: 'err_price', vars: { name } }); continue; }
-      item[mode === 'sale' ? 'unit_price' : 'unit_cost'] = moneyString(p);
+    if (pricedMode(mode) && !(mode === 'return' && String(line.price ?? '').trim() === '')) {
+      const p = parseNumber(line.price, 2);
+      if (p.error || p.value < 0n) { errors.push({ key: p.error === 'comma' ? 'err_comma' : 'err_price', vars: { name } }); continue; }
+      if (p.value > MAX_UNIT_MONEY) { errors.push({ key: 'err_price_max', vars: { name } }); continue; }
+      item[mode === 'purchase' ? 'unit_cost' : 'unit_price'] = moneyString(p.value);
     }
     out.push(item);
   }
@@ -126,9 +167,29 @@ export function buildEvent(form, { id = uuid(), now = new Date() } = {}) {
   };
   if (mode === 'purchase') event.supplier = String(form.supplier).trim();
   if (mode === 'adjustment') event.reason = form.reason || 'damage';
+  if (mode === 'return' && form.original) event.original_event_id = form.original;
   if (form.actor) event.actor = form.actor;
   if (form.note && String(form.note).trim()) event.note = String(form.note).trim();
   return { event };
+}
+
+/**
+ * The void of a sale recorded by mistake: a return naming it, with its lines unchanged, so the
+ * server restores its stock and takes it out of the day's sales. `why` goes in the note.
+ */
+export function voidOf(sale, { terminalId: terminal, why = '', id = uuid(), now = new Date() } = {}) {
+  const event = {
+    event_id: id,
+    type: 'return',
+    store_id: sale.store_id,
+    terminal_id: terminal || sale.terminal_id,
+    occurred_at: rfc3339(now),
+    original_event_id: sale.event_id,
+    reason: 'void',
+    lines: sale.lines.map((l) => ({ ...l })),
+  };
+  if (String(why).trim()) event.note = String(why).trim().slice(0, 500);
+  return event;
 }
 
 /** This device's terminal id, made once and kept ("web-" and 8 hex digits). */

@@ -16,6 +16,8 @@ let status = { syncing: false, lastSyncAt: null, lastError: null, auth: false };
 let running = null;
 let timer = null;
 let attempt = 0;
+const inFlight = new Set(); // seqs of the batch being sent: too late to cancel them
+const cancelling = new Set(); // seqs a person cancelled: never picked for a batch
 
 function emit() {
   for (const fn of listeners) fn({ records, status });
@@ -47,6 +49,36 @@ export async function dismiss(seq) {
   await reload();
 }
 
+/**
+ * Cancel an event that still waits (the person confirmed). False when it is no longer waiting or is
+ * being sent right now: then it may already count, and only a Return or Void undoes it.
+ */
+export async function cancel(seq) {
+  if (inFlight.has(seq)) return false;
+  cancelling.add(seq); // from here on (same tick) the sync loop leaves it out
+  let done = false;
+  await idb.update(STORE, [seq], (r) => {
+    if (r.state !== 'waiting' || inFlight.has(seq)) return r;
+    done = true;
+    return { ...r, state: 'cancelled', cancelled_at: new Date().toISOString() };
+  });
+  if (!done) cancelling.delete(seq);
+  await reload();
+  return done;
+}
+
+/**
+ * A refused event, corrected: the new one (its own id: the refused one was never accepted, so
+ * only the new one can count) is queued and the refused one is marked fixed, pointing to it.
+ */
+export async function fix(seq, event) {
+  const newSeq = await idb.add(STORE, { event, state: 'waiting', queued_at: new Date().toISOString(), attempts: 0, fixes: seq });
+  await idb.update(STORE, [seq], (r) => ({ ...r, state: 'fixed', fixed_at: new Date().toISOString(), fixed_by: event.event_id }));
+  await reload();
+  kick();
+  return newSeq;
+}
+
 /** Send now (after a new event, the connection coming back, or a retry timer). */
 export function kick() {
   clearTimeout(timer);
@@ -73,13 +105,16 @@ async function syncLoop() {
   emit();
   try {
     for (;;) {
-      const batch = nextBatch(records, size);
+      const batch = nextBatch(records, size).filter((r) => !cancelling.has(r.seq));
       if (!batch.length) { attempt = 0; return; }
       let answer = null;
+      for (const r of batch) inFlight.add(r.seq);
       try {
         answer = await postEvents(batch.map((r) => r.event));
       } catch (err) {
         if (!(err instanceof NetworkError)) throw err;
+      } finally {
+        inFlight.clear();
       }
       const o = outcome(batch, answer);
       const now = new Date().toISOString();

@@ -80,8 +80,8 @@ test('bad input is named, never sent', () => {
 
 test('the counter offers what the key may record', async () => {
   const { modesFor, MODES } = await import('../src/events.js');
-  assert.deepEqual(modesFor('terminal'), ['sale']);
-  assert.deepEqual(modesFor('cashier'), ['sale', 'count']);
+  assert.deepEqual(modesFor('terminal'), ['sale', 'return']);
+  assert.deepEqual(modesFor('cashier'), ['sale', 'return', 'count']);
   assert.deepEqual(modesFor('analyst'), []);
   assert.deepEqual(modesFor('owner'), MODES);
   assert.deepEqual(modesFor(undefined), MODES);
