@@ -16,7 +16,21 @@ from api.guard import Guard
 from api.headers import SecurityHeaders, docs_policies
 from api.producer import EventProducer
 from api.readiness import ViewsReady
-from api.routes import alerts, auth, catalog, events, health, pages, products, reports, stock, store_products, stores, webhooks
+from api.routes import (
+    alerts,
+    auth,
+    catalog,
+    events,
+    health,
+    pages,
+    products,
+    reports,
+    stock,
+    store_lists,
+    store_products,
+    stores,
+    webhooks,
+)
 from api.services import Services
 from api.workers import WorkerClient
 from bazaar_core import gcwatch, logs
@@ -109,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="bazaar-inventory", version="1", lifespan=lifespan)
     app.state.settings = settings or get_settings()
     errors.install(app, on_error=metrics.count_rejected)
-    for module in (events, stock, health, reports):
+    for module in (events, stock, health, reports, store_lists):
         app.include_router(module.router)
     for module in (products, stores, store_products, catalog, alerts, webhooks, auth):
         app.include_router(module.router)

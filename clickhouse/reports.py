@@ -270,6 +270,7 @@ REPORTS: dict[str, Report] = {
             ),
         ),
         Report("stock_as_of", "The stock of a store as of any past instant", (STORE_ONE, AT)),
+        Report("last_suppliers", "The supplier of each product's last purchase at a store", (STORE_ONE,)),
         Report(
             "movement_history",
             "The movement history of one product in one store, with the stock after each",

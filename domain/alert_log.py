@@ -111,14 +111,17 @@ class AlertLog:
         return "active"
 
     def view(self, entry: Entry) -> dict[str, Any]:
-        """The alert as the API shows it: the message plus its state, ack and clearing."""
+        """The alert as the API shows it: the message plus its state, ack (and who made it) and clearing."""
         cleared = entry.cleared
+        ack = self.acks.get(str(entry.message["alert_id"]))
         return {
             **entry.message,
             "state": self.state(entry),
-            "acknowledged": self.acks.get(str(entry.message["alert_id"])),
+            "acknowledged": ack,
             "cleared_at": cleared["raised_at"] if cleared else None,
             "cleared_by": str(cleared["alert_id"]) if cleared else None,
+            "acked_by": ack.get("by") if ack else None,  # an ack written before names were kept has none
+            "acked_at": ack.get("acked_at") if ack else None,
         }
 
     def active(self, store_id: str) -> list[dict[str, Any]]:
@@ -159,6 +162,8 @@ class AlertLog:
     # ---- internals ---------------------------------------------------------------------------------
 
     def _outranked(self, entry: Entry) -> bool:
+        if entry.message["kind"] not in LEVEL:  # not a stock level (void_unmatched): nothing outranks it
+            return False
         log = self.stores[entry.message["store_id"]]
         sku, level = entry.message["sku"], LEVEL.get(entry.message["kind"], 0)
         for (other_sku, kind), aid in log.open.items():

@@ -104,6 +104,10 @@ class AlertWithState(Alert):
     acknowledged: AlertAck | None = Field(description="The first acknowledgement, if any")
     cleared_at: Timestamp | None = Field(description="When stock rose back past the threshold")
     cleared_by: UUID | None = Field(description="alert_id of the AlertCleared message that ended it")
+    acked_by: str | None = Field(
+        default=None, description="Who acknowledged it (the token's name and id); null: not acknowledged, or by nobody named"
+    )
+    acked_at: Timestamp | None = Field(default=None, description="When it was acknowledged")
 
 
 class AlertPage(_Answer):
@@ -115,6 +119,53 @@ class AckAnswer(_Answer):
     alert_id: UUID
     acknowledged: AlertAck = Field(description="The ack that stands (the first one)")
     already: bool = Field(description="true when the alert had been acknowledged before this request")
+
+
+# ---- a store's lists: quick keys, reorder ---------------------------------------------------------------
+
+
+class QuickKey(_Answer):
+    sku: Sku
+    name: str
+    names: dict[str, str] = Field(description="The catalog's names in other languages, by code")
+    unit: str = Field(description="The product's base unit")
+    sold: int = Field(description="Sales (bills) that held it over the last 30 local days")
+
+
+class QuickKeys(_Answer):
+    """``GET /v1/stores/{store_id}/quick-keys``: the store's most sold products, most bills first;
+    empty while the analytics process has no sales of the store (or does not answer)."""
+
+    store_id: StoreId
+    items: list[QuickKey]
+
+
+class ReorderLine(_Answer):
+    sku: Sku
+    name: str
+    names: dict[str, str]
+    unit: str = Field(description="Base unit of on_hand, reorder_point and suggested")
+    on_hand: Quantity
+    reorder_point: Quantity = Field(description="The store's override, else the product's")
+    suggested: Quantity = Field(description="Base units to order: whole packs of pack_unit (whole base units without a pack)")
+    pack_unit: str | None = Field(description="The pack the suggestion is counted in (the product's largest); null: none")
+    pack_size: Quantity | None = Field(description="Base units in one pack_unit")
+    packs: int | None = Field(description="suggested / pack_size: how many packs to order")
+
+
+class ReorderGroup(_Answer):
+    supplier: str | None = Field(description="null: neither the catalog nor a purchase names one")
+    source: Literal["catalog", "last_purchase"] | None = Field(description="Where the supplier came from")
+    lines: list[ReorderLine]
+
+
+class ReorderList(_Answer):
+    """``GET /v1/stores/{store_id}/reorder``: products at or under their reorder point, by supplier
+    (suppliers by name, the unnamed last; lines by sku). ``format=csv`` exports one row a line."""
+
+    store_id: StoreId
+    groups: list[ReorderGroup]
+    suppliers_from_purchases: bool = Field(description="false: analytics did not answer, suppliers are the catalog's only")
 
 
 # ---- catalog -------------------------------------------------------------------------------------------
@@ -249,6 +300,8 @@ ANSWERS: tuple[type[BaseModel], ...] = (
     AlertWithState,
     AlertPage,
     AckAnswer,
+    QuickKeys,
+    ReorderList,
     Product,
     ProductPage,
     EffectiveProduct,

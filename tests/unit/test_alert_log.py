@@ -94,3 +94,17 @@ def test_since_gives_what_a_stream_missed():
     assert [(k, o) for k, o, _ in log.since("s1", 7, -1)] == [("alert", 9), ("ack", 3)]
     assert log.cursor("s1") == (9, 3)
     assert log.since("other", -1, -1) == []
+
+
+def test_an_ack_shows_who_and_when_and_an_old_nameless_ack_still_reads():
+    log = AlertLog()
+    named, old, open_ = alert(sku="rice"), alert(sku="dal"), alert(sku="ghee")
+    for i, a in enumerate((named, old, open_)):
+        log.add_message(a, i)
+    log.add_ack({"alert_id": named["alert_id"], "store_id": "s1", "by": "Asif (b1)", "acked_at": "2026-11-22T10:05:00+00:00"}, 0)
+    log.add_ack({"alert_id": old["alert_id"], "store_id": "s1", "acked_at": "2026-11-21T09:00:00+00:00"}, 1)  # before names were kept
+    views = {v["sku"]: v for v in log.history("s1", 10)[0]}
+    assert (views["rice"]["acked_by"], views["rice"]["acked_at"]) == ("Asif (b1)", "2026-11-22T10:05:00+00:00")
+    assert (views["dal"]["acked_by"], views["dal"]["acked_at"]) == (None, "2026-11-21T09:00:00+00:00")
+    assert views["dal"]["state"] == "acknowledged"
+    assert (views["ghee"]["acked_by"], views["ghee"]["acked_at"]) == (None, None)

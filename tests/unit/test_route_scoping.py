@@ -271,6 +271,8 @@ def test_alerts_and_acks_of_another_store_are_refused(stack):
     assert json.loads(services.writer.written[-1][2])["by"] == "Asif (b00000000001)"
     listed = client.get(f"/v1/stores/{LAHORE}/alerts", params={"state": "all"}, headers=as_("owner")).json()
     assert listed["items"][0]["acknowledged"]["note"] == "ordered", listed
+    shown = listed["items"][0]
+    assert shown["acked_by"] == "Asif (b00000000001)" and shown["acked_at"] == r.json()["acknowledged"]["acked_at"]
 
 
 def test_the_alert_stream_takes_a_query_token_in_scope_only(stack):
