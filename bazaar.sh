@@ -3,7 +3,7 @@
 #
 #   ./bazaar.sh setup          chromium and fonts (apt), .venv from requirements/lock.txt, web/ build, Kafka jars (idempotent)
 #   ./bazaar.sh demo|up|bench  setup, then that bazaar subcommand
-#   ./bazaar.sh test [ARGS]    setup, ruff and mypy (BAZAAR_CHECKS=0 skips them), then pytest (default: -q)
+#   ./bazaar.sh test [ARGS]    setup, ruff and mypy (BAZAAR_CHECKS=0 skips them), then pytest (default: -q -m 'not slow')
 #   ./bazaar.sh lock [ARGS]    re-resolve requirements/*.txt from pyproject.toml (ARGS to uv, e.g. --upgrade)
 #   ./bazaar.sh WORD [ARGS]    any other bazaar subcommand, e.g. ./bazaar.sh kafka
 #   ./bazaar.sh WORD --help    that word's help at once, without setting up
@@ -154,7 +154,7 @@ word_usage() {
       "  re-resolves requirements/lock.txt (base + test + bench) and requirements/lock-runtime.txt (base, for" \
       "  the Docker image) from pyproject.toml, with hashes; pins pyproject still admits stay as they are." \
       "  --upgrade moves every package to its newest admitted version, --upgrade-package NAME[==V] one" ;;
-    test) printf '%s\n' "usage: ./bazaar.sh test [PYTEST ARGS]   (default: -q)" \
+    test) printf '%s\n' "usage: ./bazaar.sh test [PYTEST ARGS]   (default: -q -m 'not slow'; -m slow: the slow ones)" \
       "  sets up what is missing, runs ruff and mypy (BAZAAR_CHECKS=0 skips them), then pytest:" \
       "  -m unit for the fast tests alone, -m integration" ;;
     up) printf '%s\n' "usage: ./bazaar.sh up [--workers N]" \
@@ -208,7 +208,8 @@ main() {
     test)
       setup
       checks
-      [ $# -gt 0 ] || set -- -q
+      # CI's bounded set: the slow tests (a cluster or a broker of their own, fault runs) on demand
+      [ $# -gt 0 ] || set -- -q -m "not slow"
       exec .venv/bin/python -m pytest "$@"
       ;;
     *)
