@@ -140,8 +140,21 @@ def route_access(app: FastAPI) -> dict[tuple[str, str], Access | None]:
     return out
 
 
+BEARER = "bearer"  # the OpenAPI security schemes: the header every client sends,
+QUERY_TOKEN = "accessTokenQuery"  # and the query parameter only the alert stream also takes
+
+
 def document(app: FastAPI, schema: dict) -> None:
-    """Put each operation's access in the OpenAPI (``x-permission``, ``x-store``)."""
+    """Put each operation's access in the OpenAPI: its security (a bearer JWT, or none for a public
+    route) and ``x-permission``, ``x-store``; with auth off the document says the same (the
+    contract does not change with a setting)."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[BEARER] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An access token from POST /v1/auth/token (an API key) or POST /v1/auth/pair (a pairing code)",
+    }
     for (method, path), access in route_access(app).items():
         op = schema.get("paths", {}).get(path, {}).get(method.lower())
         if op is None or access is None:
@@ -149,3 +162,15 @@ def document(app: FastAPI, schema: dict) -> None:
         op["x-permission"] = access.permission.value if access.permission else "public"
         if access.store:
             op["x-store"] = access.store
+        if access.permission is None:
+            op["security"] = []
+            continue
+        op["security"] = [{BEARER: []}]
+        if access.query_token:
+            schemes[QUERY_TOKEN] = {
+                "type": "apiKey",
+                "in": "query",
+                "name": "access_token",
+                "description": "The access token, for a browser's EventSource (it sends no header)",
+            }
+            op["security"].append({QUERY_TOKEN: []})

@@ -55,6 +55,19 @@ def test_every_operation_of_the_document_carries_its_access(app):
             assert "x-permission" in operation, f"{method.upper()} {path}"
             permission = operation["x-permission"]
             assert permission == "public" or permission in {p.value for p in Permission}, (path, permission)
+            # what a generated client reads: a bearer JWT on every route but the public ones
+            if permission == "public":
+                assert operation["security"] == [], (method, path)
+            else:
+                assert {"bearer": []} in operation["security"], (method, path)
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": document["components"]["securitySchemes"]["bearer"]["description"],
+    }
+    stream = document["paths"]["/v1/stores/{store_id}/alerts/stream"]["get"]
+    assert stream["security"] == [{"bearer": []}, {"accessTokenQuery": []}]
     stock = document["paths"]["/v1/stores/{store_id}/stock/{sku}"]["get"]
     assert stock["x-permission"] == "stock:read" and stock["x-store"] == "path:store_id"
     assert document["paths"]["/metrics"]["get"]["x-permission"] == "ops:read"
