@@ -39,8 +39,15 @@ function initialStore() {
   return fromUrl || saved('bazaar.store', '');
 }
 
+/** The language a locale tag ("ur-PK", "hi-IN") asks for, when the app has it. */
+export function languageOf(locale) {
+  const base = String(locale || '').split(/[-_]/)[0].toLowerCase();
+  return ['en', 'ur'].includes(base) ? base : null;
+}
+
 export const app = createStore({
-  lang: saved('bazaar.lang', 'en'),
+  // the person's choice; at first start, the phone's language (the store's, once known: App.jsx)
+  lang: saved('bazaar.lang', null) ?? (typeof navigator !== 'undefined' && languageOf(navigator.language)) ?? 'en',
   storeId: initialStore(),
   stores: [],
   storesFromCache: false,
@@ -54,6 +61,16 @@ export function setLanguage(lang) {
   localStorage.setItem('bazaar.lang', lang);
   applyLanguage(lang);
   app.set({ lang });
+}
+
+/** At first start (no language chosen on this phone yet): the store's locale picks it. */
+export function autoLanguage(locale) {
+  if (saved('bazaar.lang', null) !== null) return;
+  const lang = languageOf(locale);
+  if (lang && lang !== app.get().lang) {
+    applyLanguage(lang);
+    app.set({ lang });
+  }
 }
 
 export function setStore(storeId) {

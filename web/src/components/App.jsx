@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'preact/hooks';
-import { app, navigate, setLanguage, setStore, useAuth, useI18n, useStore } from '../state.js';
+import { app, autoLanguage, currentStore, navigate, setLanguage, setStore, useAuth, useI18n, useStore } from '../state.js';
 import { loadCatalog, loadStores } from '../catalog.js';
 import { LANGUAGES } from '../i18n.js';
 import { SyncBadge } from './Outbox.jsx';
@@ -56,6 +56,9 @@ export function App() {
     if (state.online && !wasOnline.current) refreshCatalog();
     wasOnline.current = state.online;
   }, [state.online]);
+  useEffect(() => { // the store's locale picks the language until someone picks one
+    if (state.stores.length && state.storeId) autoLanguage(currentStore(state).locale);
+  }, [state.stores, state.storeId]);
   useEffect(() => { document.title = `${t(onCounter ? 'counter' : 'dashboard')} · ${t('app')}`; }, [onCounter, state.lang]);
 
   return (
