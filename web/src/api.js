@@ -47,7 +47,7 @@ async function send(path, { method = 'GET', body, timeoutMs = DEFAULT_TIMEOUT_MS
   if (text) {
     try { data = JSON.parse(text); } catch { data = { error: 'not_json', detail: [{ reason: text.slice(0, 200) }] }; }
   }
-  return { status: res.status, ok: res.ok, data, headers: res.headers };
+  return { status: res.status, ok: res.ok, data, text, headers: res.headers }; // text: a CSV export's body
 }
 
 const memoryStorage = () => {
@@ -191,6 +191,9 @@ export const paths = {
   alertStream: (store) => `/v1/stores/${enc(store)}/alerts/stream`,
   dailySales: (store) => `/v1/stores/${enc(store)}/reports/daily_sales`,
   movements: (store) => `/v1/stores/${enc(store)}/reports/movement_history`,
+  topSellers: (store) => `/v1/stores/${enc(store)}/reports/top_sellers`,
+  voids: (store) => `/v1/stores/${enc(store)}/reports/voids`,
+  reorder: (store) => `/v1/stores/${enc(store)}/reorder`,
   health: () => '/health',
 };
 

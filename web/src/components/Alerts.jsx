@@ -3,6 +3,7 @@ import { liveStream, paths, request } from '../api.js';
 import { useCatalog } from '../catalog.js';
 import { useI18n } from '../state.js';
 import { parseQty, qtyString } from '../decimal.js';
+import { actorName } from './Voids.jsx';
 
 const LEVEL = { negative_stock: 4, out_of_stock: 3, low_stock: 2, running_out: 1 };
 const order = (a, b) => (LEVEL[b.kind] ?? 0) - (LEVEL[a.kind] ?? 0) || (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0);
@@ -16,11 +17,19 @@ function inPacks(a, p, qty) {
   return ` (${qty(qtyString((want * 1000n) / size), a.reorder_unit)})`;
 }
 
-/** Active alerts: listed, then kept live by server-sent events; each can be acknowledged. */
+/** The acknowledged list with `alert` added (once), carrying who acknowledged it and when. */
+function withAck(done, alert, ack) {
+  const entry = { ...alert, state: 'acknowledged', acked_by: ack.by ?? null, acked_at: ack.acked_at ?? null };
+  return [entry, ...done.filter((x) => x.alert_id !== alert.alert_id)];
+}
+
+/** Active alerts: listed, then kept live by server-sent events; each can be acknowledged, and the
+ * acknowledged ones still open are listed with who acknowledged them and when. */
 export function Alerts({ storeId, onChange }) {
   const { t, qty, num, when, lang } = useI18n();
   const catalog = useCatalog();
   const [items, setItems] = useState([]);
+  const [acked, setAcked] = useState([]);
   const [live, setLive] = useState(false);
   const [error, setError] = useState(null);
   const refetch = useRef(null);
@@ -29,7 +38,12 @@ export function Alerts({ storeId, onChange }) {
   async function load() {
     try {
       const res = await request(paths.alerts(storeId));
-      if (res.ok) { setItems((res.data?.items ?? res.data ?? []).slice().sort(order)); setError(null); }
+      if (res.ok) {
+        setItems((res.data?.items ?? res.data ?? []).slice().sort(order));
+        setError(null);
+        const all = await request(paths.alerts(storeId), { query: { state: 'all', limit: 50 } });
+        if (all.ok) setAcked((all.data?.items ?? []).filter((a) => a.state === 'acknowledged'));
+      }
       else setError(res.status === 404 ? t('not_available') : res.status === 403 ? t('forbidden') : t('load_error', { reason: res.data?.error || res.status }));
       return res.status;
     } catch {
@@ -67,7 +81,11 @@ export function Alerts({ storeId, onChange }) {
       },
       ack: (m) => {
         const k = JSON.parse(m.data);
-        setItems((list) => list.filter((x) => x.alert_id !== k.alert_id));
+        setItems((list) => {
+          const a = list.find((x) => x.alert_id === k.alert_id);
+          if (a) setAcked((done) => withAck(done, a, k));
+          return list.filter((x) => x.alert_id !== k.alert_id);
+        });
         later();
       },
     });
@@ -79,7 +97,10 @@ export function Alerts({ storeId, onChange }) {
   async function ack(alert) {
     try {
       const res = await request(paths.alertAck(storeId, alert.alert_id), { method: 'POST', body: {} });
-      if (res.ok) setItems((list) => list.filter((x) => x.alert_id !== alert.alert_id));
+      if (res.ok) {
+        setItems((list) => list.filter((x) => x.alert_id !== alert.alert_id));
+        setAcked((done) => withAck(done, alert, res.data?.acknowledged ?? {}));
+      }
       else setError(res.status === 403 ? t('forbidden') : t('load_error', { reason: res.data?.error || res.status }));
     } catch {
       setError(t('offline_data'));
@@ -117,6 +138,26 @@ export function Alerts({ storeId, onChange }) {
         })}
       </ul>
       {!items.length && !error ? <p class="muted">{t('no_alerts')}</p> : null}
+      {acked.length ? (
+        <>
+          <h3>{t('acked_h')}</h3>
+          <ul class="acked-list">
+            {acked.map((a) => {
+              const p = catalog.bySku.get(a.sku);
+              const name = (p?.names && p.names[lang]) || p?.name || a.sku;
+              const by = actorName(a.acked_by);
+              return (
+                <li data-alert-id={a.alert_id}>
+                  <span>{t(`kind_${a.kind}`)}: {name}</span>
+                  <span class="small acked-by" title={a.acked_by ?? undefined}>
+                    {by ? t('acked_by', { name: by, at: when(a.acked_at) }) : t('acked_anon', { at: when(a.acked_at) })}
+                  </span>
+                </li>
+              );
+            })}
+          </ul>
+        </>
+      ) : null}
     </section>
   );
 }

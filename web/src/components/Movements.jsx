@@ -3,8 +3,9 @@ import { useCatalog } from '../catalog.js';
 import { useI18n } from '../state.js';
 import { movementRows, movements } from '../reports.js';
 
-/** Movement history of one product (movement_history report): newest first, with the stock after each. */
-export function Movements({ storeId, sku }) {
+/** Movement history of one product (movement_history report): newest first, with the stock after
+ * each. The stock list opens it in the row right under the product clicked, with a Close button. */
+export function Movements({ storeId, sku, onClose }) {
   const { t, qty, when, lang } = useI18n();
   const catalog = useCatalog();
   const [report, setReport] = useState(null);
@@ -40,8 +41,11 @@ export function Movements({ storeId, sku }) {
     ) : <p class="muted">{t('no_movements')}</p>;
   }
   return (
-    <section class="card moves-card" aria-labelledby="moves-h">
-      <h2 id="moves-h">{sku ? t('movements_of', { name }) : t('movements')}</h2>
+    <section class="moves-card" aria-labelledby="moves-h" id="moves">
+      <div class="moves-head">
+        <h3 id="moves-h">{t('movements_of', { name })}</h3>
+        {onClose ? <button type="button" class="close" onClick={onClose}>{t('close_moves')}</button> : null}
+      </div>
       {body}
     </section>
   );

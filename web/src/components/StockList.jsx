@@ -6,6 +6,8 @@ import * as idb from '../idb.js';
 import { readToken } from '../outbox.js';
 import { entry, rank } from '../search.js';
 import { useI18n } from '../state.js';
+import { ago } from '../reports.js';
+import { Movements } from './Movements.jsx';
 
 const PAGE = 200;
 
@@ -29,7 +31,7 @@ function isLow(item, product) {
 
 /** A store's stock: search, filter low or negative, exact quantities with units. */
 export function StockList({ storeId, version, selected, onSelect }) {
-  const { t, qty, when, lang } = useI18n();
+  const { t, qty, when, lang, locale } = useI18n();
   const catalog = useCatalog();
   const [filter, setFilter] = useState('all');
   const [q, setQ] = useState('');
@@ -58,7 +60,7 @@ export function StockList({ storeId, version, selected, onSelect }) {
       if (!(err instanceof NetworkError)) throw err;
       const saved = await idb.get('kv', cacheKey).catch(() => null);
       if (saved && !cursor) { setItems(saved.items); setNext(null); }
-      setNote(t('offline_data'));
+      setNote(saved?.saved_at ? t('saved_ago', { ago: ago(saved.saved_at, locale) }) : t('offline_data'));
     } finally {
       setLoading(false);
     }
@@ -97,7 +99,7 @@ export function StockList({ storeId, version, selected, onSelect }) {
         </fieldset>
         <button type="button" onClick={() => load()} disabled={loading}>{t('refresh')}</button>
       </div>
-      {note ? <p class="muted" role="status">{note}</p> : null}
+      {note ? <p class="muted saved-age" role="status">{note}</p> : null}
       {shown.length ? (
         <table class="stock-table">
           <thead>
@@ -108,10 +110,12 @@ export function StockList({ storeId, version, selected, onSelect }) {
               const p = catalog.bySku.get(i.sku);
               const name = (p?.names && p.names[lang]) || p?.name || i.sku;
               const low = !i.negative && isLow(i, p);
+              const open = selected === i.sku;
               return (
-                <tr data-sku={i.sku} class={`${i.negative ? 'neg' : ''} ${low ? 'low' : ''} ${selected === i.sku ? 'sel' : ''}`}>
+                <>
+                <tr data-sku={i.sku} class={`${i.negative ? 'neg' : ''} ${low ? 'low' : ''} ${open ? 'sel' : ''}`}>
                   <td>
-                    <button type="button" class="link" aria-pressed={selected === i.sku} onClick={() => onSelect(i.sku)}>{name}</button>
+                    <button type="button" class="link" aria-expanded={open} onClick={() => onSelect(open ? null : i.sku)}>{name}</button>
                     <span class="sku">{i.sku}</span>
                   </td>
                   <td class="num">
@@ -120,6 +124,12 @@ export function StockList({ storeId, version, selected, onSelect }) {
                   </td>
                   <td class="small">{when(i.updated_at)}</td>
                 </tr>
+                {open ? (
+                  <tr class="moves-row" data-moves-for={i.sku}>
+                    <td colSpan={3}><Movements storeId={storeId} sku={i.sku} onClose={() => onSelect(null)} /></td>
+                  </tr>
+                ) : null}
+                </>
               );
             })}
           </tbody>
