@@ -22,10 +22,11 @@ from pydantic import ValidationError
 
 from domain.alerts import Thresholds, after_apply
 from domain.alerts import message as alert_message
-from domain.events import DIGEST_HEADER, LEG_HEADER, LEG_OUT, Applied, KeyOp, apply_event
+from domain.events import DIGEST_HEADER, LEG_HEADER, LEG_OUT, Applied, KeyOp
 from domain.ledger import ledger_entry
 from domain.stock import Outcome, Result, StockState
-from schemas.events import Event, Sale, from_wire
+from domain.voids import UNMATCHED, MemoryBook, SaleBook, apply_recorded, unmatched_alert
+from schemas.events import Event, Return, Sale, from_wire
 
 log = logging.getLogger("bazaar.domain.batch")
 
@@ -63,6 +64,8 @@ class Applier:
     velocity_days: int
     ledger_topic: str
     alerts_topic: str
+    sales: SaleBook = field(default_factory=MemoryBook)  # the stores' recent sales, for voids (domain/voids.py)
+    void_window_days: int = 35
 
     def apply(self, out: BatchOutput, partition: int, offset: int, key: bytes | None, value: bytes, headers: dict[str, str]) -> None:
         leg = headers.get(LEG_HEADER, LEG_OUT)
@@ -100,16 +103,21 @@ class Applier:
                 out.alerts[(t.type, t.kind)] += 1
                 raised.append(alert_message(t, op.store_id, op.sku, eid, *stamps))
 
-        applied = apply_event(
+        applied, verdict = apply_recorded(
             self.states,
+            self.sales,
             ev,
             leg=leg,
             fingerprint=headers.get(DIGEST_HEADER),
             window_days=self.window_days,
+            void_window_days=self.void_window_days,
             on_applied=alert_step,
             event_id=eid,
         )
-        entry = ledger_entry(ev, leg, applied, inactive=_inactive(catalog, ev, sale), event_id=eid)
+        if verdict is not None and verdict.status in UNMATCHED and applied and isinstance(ev, Return):
+            out.alerts[("alert", "void_unmatched")] += 1
+            raised.append(unmatched_alert(ev, verdict, applied[0], eid))
+        entry = ledger_entry(ev, leg, applied, inactive=_inactive(catalog, ev, sale), event_id=eid, verdict=verdict)
         if entry is not None:  # sent again on a replay, with the same figures
             out.records.append((self.ledger_topic, partition, key, orjson.dumps(entry)))
         for alert in raised:  # a replay re-sends the same alert ids; consumers dedupe on them
@@ -124,7 +132,7 @@ def _inactive(catalog: Catalog, ev: Event, sale: bool) -> set[str]:
     return {line.sku for line in ev.lines if catalog.active(ev.store_id, line.sku) is False}
 
 
-_FLAGGED = frozenset({Outcome.CONFLICT, Outcome.BEYOND_WINDOW, Outcome.STALE_COUNT})
+_FLAGGED = frozenset({Outcome.CONFLICT, Outcome.BEYOND_WINDOW, Outcome.STALE_COUNT, Outcome.NOT_APPLIED})
 
 
 def _count(out: BatchOutput, ev: Event, leg: str, applied: list[Applied]) -> None:

@@ -8,7 +8,9 @@
 * A line with a ``unit`` other than the product's base unit is converted: ``quantity`` becomes the
   exact base quantity, ``unit`` the base unit, and ``entered_quantity``/``entered_unit`` keep what
   the terminal sent. Money fields stay per *entered* unit. An unknown unit, a unit on a line whose
-  product is not in the catalog, or a base quantity needing more than 3 decimals is refused.
+  product is not in the catalog, or a base quantity needing more than 3 decimals is refused, as is
+  a base quantity past the contract's bound (``schemas.events.MAX_LINE_QUANTITY``), naming
+  ``lines[i].quantity``.
 
 Pure: the catalog is anything with ``product(sku)`` and ``has_store(store_id)``.
 """
@@ -24,7 +26,7 @@ from pydantic import ValidationError
 
 from domain.catalog import ConversionError, normalize_unit, to_base
 from schemas.catalog import Product
-from schemas.events import Event, Line, Transfer
+from schemas.events import Event, Line, Transfer, quantity_issue
 
 SERVER_LINE_FIELDS = ("entered_quantity", "entered_unit")
 _server_fields = attrgetter(*SERVER_LINE_FIELDS)
@@ -135,6 +137,12 @@ def check_event(
         except ConversionError as exc:
             issues.append(Issue(index, f"lines[{i}].{exc.field}", exc.reason))
             continue
+        if line.unit is not None:  # in base units only now (the contract bounded a line without a unit already)
+            why = quantity_issue(out.quantity, product.unit)
+            if why is not None:
+                entered = f"{line.quantity} {line.unit} is " if out is not line else ""
+                issues.append(Issue(index, f"lines[{i}].quantity", f"{entered}{why}"))
+                continue
         changed = changed or out is not line
         lines.append(out)
     # a refused line leaves the event unchanged (the request is refused anyway); otherwise a new

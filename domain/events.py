@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, MutableMapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from domain.quantities import to_milli
@@ -33,6 +33,11 @@ def to_us(ts: datetime) -> int:
     """Aware datetime to integer microseconds since the epoch (exact, no float)."""
     delta = ts - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    """Integer microseconds since the epoch to an aware UTC datetime (exact)."""
+    return _EPOCH + timedelta(microseconds=us)
 
 
 def stock_key(store_id: str, sku: str) -> str:
@@ -123,19 +128,22 @@ def apply_event(
     received_at_us: int | None = None,
     on_applied: Callable[[KeyOp, Result, StockState], None] | None = None,
     event_id: str | None = None,
+    ops: list[KeyOp] | None = None,
+    at_us: int | None = None,
 ) -> list[Applied]:
     """Apply one event to a mapping of key -> StockState. Every key is written back, even when
     nothing changed, so a replay re-publishes state that may not have reached a changelog.
     ``on_applied`` may update the key's state further (alerts) before it is written.
-    ``event_id``: ``str(event.event_id)``, if the caller has it already."""
+    ``event_id``: ``str(event.event_id)``, if the caller has it already. ``ops``, ``at_us``: other
+    operations than the event's lines imply, at another instant (a void: its sale's, ``domain.voids``)."""
     fp = fingerprint or digest(event)
-    at = to_us(event.occurred_at)
+    at = to_us(event.occurred_at) if at_us is None else at_us
     received = received_at_us if received_at_us is not None else to_us(event.received_at or event.occurred_at)
     window = window_days * US_PER_DAY
     eid = event_id or str(event.event_id)
     out: list[Applied] = []
     get = states.get
-    for op in key_ops(event, leg):
+    for op in key_ops(event, leg) if ops is None else ops:
         key = stock_key(op.store_id, op.sku)  # once per op
         state = get(key) or StockState()
         if op.is_count:

@@ -7,9 +7,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from domain.events import LEG_IN, Applied
+from domain.events import LEG_IN, Applied, from_us
 from domain.quantities import MILLI
 from domain.stock import Outcome
+from domain.voids import AT, Verdict
 from schemas.events import Adjustment, Event, Purchase, Return, Sale, Transfer
 from schemas.types import decimal_text
 
@@ -18,13 +19,22 @@ _OUTCOME = {o: (Outcome.APPLIED if o is Outcome.DUPLICATE else o).value for o in
 
 
 def ledger_entry(
-    event: Event, leg: str, applied: list[Applied], inactive: AbstractSet[str] = frozenset(), event_id: str | None = None
+    event: Event,
+    leg: str,
+    applied: list[Applied],
+    inactive: AbstractSet[str] = frozenset(),
+    event_id: str | None = None,
+    verdict: Verdict | None = None,
 ) -> dict[str, Any] | None:
     """JSON-ready LedgerEntry, or None when nothing is left to record (only conflicting re-sends).
     ``inactive``: skus the catalog marks inactive at the store (a sale of one is kept and flagged).
-    ``event_id``: ``str(event.event_id)``, if the caller has it already."""
+    ``event_id``: ``str(event.event_id)``, if the caller has it already. ``verdict``: a void's
+    (``domain.voids``): an applied void's entry is placed at its sale's occurred_at, where the stock
+    rules applied it (its own goes in ``void_occurred_at``); a flagged one's rows move nothing."""
     money = _amounts(event)
     reasons = _reasons(event)
+    # a return's reason on every row (a void's skus are its sale's, not its lines')
+    returned = (event.reason or "customer_return") if isinstance(event, Return) else None
     rows = []
     for a in applied:
         op, result = a.op, a.result
@@ -37,7 +47,7 @@ def ledger_entry(
                 "sku": sku,
                 "quantity": _dec(op.quantity),
                 "amount": money.get(sku),
-                "reason": reasons.get(sku),
+                "reason": reasons.get(sku, returned),
                 "on_hand_before": _dec(result.before),
                 "on_hand_after": _dec(result.after),
                 "changed": result.changed,
@@ -49,7 +59,7 @@ def ledger_entry(
         return None
     transfer = isinstance(event, Transfer)
     to_store_id = event.to_store_id if isinstance(event, Transfer) else None
-    return {
+    entry = {
         "v": 1,
         "event_id": event_id or str(event.event_id),
         "type": event.type,
@@ -63,6 +73,14 @@ def ledger_entry(
         "received_at": event.received_at.isoformat() if event.received_at else None,
         "rows": rows,
     }
+    if isinstance(event, Return):  # (only a return's entry has these: every other's JSON stays as it was)
+        entry["original_event_id"] = str(event.original_event_id) if event.original_event_id else None
+        if verdict is not None:
+            entry["void"] = verdict.status
+            entry["void_occurred_at"] = entry["occurred_at"]
+            if verdict.applied and verdict.sale is not None:
+                entry["occurred_at"] = from_us(verdict.sale[AT]).isoformat()
+    return entry
 
 
 @lru_cache(maxsize=65_536)  # quantities and on-hand figures repeat: each is formatted once

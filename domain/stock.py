@@ -30,6 +30,7 @@ class Outcome(str, Enum):
     BEFORE_COUNT = "before_count"  # recorded, but a later count already covers it
     STALE_COUNT = "stale_count"  # a count older than the latest count: recorded, no change
     BEYOND_WINDOW = "beyond_window"  # occurred before movements already folded: applied on top, flagged
+    NOT_APPLIED = "not_applied"  # recorded, nothing applied: a void that may not undo the sale it names (domain/voids.py)
 
 
 # A movement kept in a key's state is a list [at, delta, digest, before, received] (what the codec

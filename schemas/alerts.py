@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.types import Sku, StoreId, Timestamp
 
-AlertKind = Literal["low_stock", "out_of_stock", "negative_stock", "running_out"]
+AlertKind = Literal["low_stock", "out_of_stock", "negative_stock", "running_out", "void_unmatched"]
 
 
 class Alert(BaseModel):
@@ -34,6 +34,11 @@ class Alert(BaseModel):
     event_id: UUID  # the event that crossed the threshold
     occurred_at: Timestamp  # when that event happened
     raised_at: Timestamp  # when the stream raised it (the event's received_at)
+    # void_unmatched (a void that undid nothing: domain/voids.py): the sale it named, why (unknown_sale,
+    # not_a_sale, too_old) and in words; sku is the void's first line's, and it is never cleared
+    original_event_id: UUID | None = None
+    reason: str | None = None
+    detail: str | None = None
 
 
 class AlertCleared(BaseModel):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from schemas.types import (
     MAX_LINES,
@@ -28,10 +28,54 @@ from schemas.types import (
 
 ADJUSTMENT_REASONS = ("damage", "expiry", "theft", "own_use", "correction")
 AdjustmentReason = Literal["damage", "expiry", "theft", "own_use", "correction"]
+RETURN_REASONS = ("customer_return", "void")
+ReturnReason = Literal["customer_return", "void"]
+
+# Bounds a real shop never reaches, so a fat finger or a scanner's digits in a quantity box are
+# refused: a line's quantity in the product's base unit, and money per unit.
+MAX_LINE_QUANTITY = Decimal(1_000_000)
+MAX_UNIT_MONEY = Decimal(10_000_000)
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _unit_money(value: Decimal) -> Decimal:
+    if value > MAX_UNIT_MONEY:
+        raise ValueError(f"must be at most {MAX_UNIT_MONEY} a unit")
+    return value
+
+
+UnitMoney = Annotated[
+    Money,
+    AfterValidator(_unit_money),
+    Field(
+        description=f"Exact decimal, at most 2 decimal places (string or number); money per unit, at most {MAX_UNIT_MONEY}",
+        json_schema_extra={"maximum": int(MAX_UNIT_MONEY)},
+    ),
+]
+
+
+def quantity_issue(quantity: Decimal, unit: str | None) -> str | None:
+    """Why a line's base quantity is out of bounds (None: it is not)."""
+    if quantity.copy_abs() > MAX_LINE_QUANTITY:
+        return f"{quantity}{' ' + unit if unit else ''} is more than {MAX_LINE_QUANTITY} (base units a line)"
+    return None
+
+
+class _Line(_Model):
+    """A line whose quantity, when it is in the product's base unit (no ``unit``, or converted by the
+    server), is at most MAX_LINE_QUANTITY; the API checks a line it converts after converting it."""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> _Line:
+        unit = getattr(self, "unit", None)
+        if unit is None or getattr(self, "entered_unit", None) is not None:
+            why = quantity_issue(getattr(self, "quantity"), unit)  # noqa: B009  (every line has one)
+            if why is not None:
+                raise ValueError(f"quantity: {why}")
+        return self
 
 
 # ---- lines -------------------------------------------------------------------------------------
@@ -57,34 +101,34 @@ EnteredUnit = Annotated[
 ]
 
 
-class SaleLine(_Model):
+class SaleLine(_Line):
     sku: Sku
     quantity: PositiveQuantity = Field(description="Units (or kg, litres) sold; leaves stock")
-    unit_price: Money
+    unit_price: UnitMoney
     unit: LineUnit = None
     entered_quantity: EnteredQuantity = None
     entered_unit: EnteredUnit = None
 
 
-class PurchaseLine(_Model):
+class PurchaseLine(_Line):
     sku: Sku
     quantity: PositiveQuantity = Field(description="Units received; arrives in stock")
-    unit_cost: Money
+    unit_cost: UnitMoney
     unit: LineUnit = None
     entered_quantity: EnteredQuantity = None
     entered_unit: EnteredUnit = None
 
 
-class ReturnLine(_Model):
+class ReturnLine(_Line):
     sku: Sku
     quantity: PositiveQuantity = Field(description="Units a customer brought back; arrive back in stock")
-    unit_price: Money | None = Field(default=None, description="Refund per unit, if any")
+    unit_price: UnitMoney | None = Field(default=None, description="Refund per unit, if any")
     unit: LineUnit = None
     entered_quantity: EnteredQuantity = None
     entered_unit: EnteredUnit = None
 
 
-class AdjustmentLine(_Model):
+class AdjustmentLine(_Line):
     sku: Sku
     quantity: NonZeroQuantity = Field(description="Signed change to on-hand; negative for every reason but correction")
     reason: AdjustmentReason | None = Field(default=None, description="Overrides the event's reason for this line")
@@ -93,7 +137,7 @@ class AdjustmentLine(_Model):
     entered_unit: EnteredUnit = None
 
 
-class CountLine(_Model):
+class CountLine(_Line):
     sku: Sku
     quantity: NonNegativeQuantity = Field(description="On-hand found by the physical count, as of occurred_at")
     unit: LineUnit = None
@@ -101,7 +145,7 @@ class CountLine(_Model):
     entered_unit: EnteredUnit = None
 
 
-class TransferLine(_Model):
+class TransferLine(_Line):
     sku: Sku
     quantity: PositiveQuantity = Field(description="Units leaving store_id and arriving at to_store_id")
     unit: LineUnit = None
@@ -141,8 +185,27 @@ class Purchase(_EventBase):
 
 
 class Return(_EventBase):
+    """Goods coming back: a customer's return (its lines go back into stock), or the void of a sale
+    recorded by mistake (reason void, naming the sale in original_event_id): the sale's stock is
+    restored as the sale took it, once, and the sale leaves the day's sales."""
+
     type: Literal["return"]
+    original_event_id: UUID | None = Field(default=None, description="The sale this returns or voids (required for a void)")
+    reason: ReturnReason | None = Field(
+        default=None,
+        description="customer_return (absent: the default) or void: the sale was recorded by mistake and is undone whole",
+    )
     lines: _Lines[ReturnLine]
+
+    @model_validator(mode="after")
+    def _void_names_its_sale(self) -> Return:
+        if self.reason == "void" and self.original_event_id is None:
+            raise ValueError("original_event_id: required for a void (the event id of the sale it voids)")
+        return self
+
+    @property
+    def is_void(self) -> bool:
+        return self.reason == "void"
 
 
 class Adjustment(_EventBase):

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas.types import Sku, StoreId, Timestamp
 
-Outcome = Literal["applied", "before_count", "stale_count", "beyond_window"]
+Outcome = Literal["applied", "before_count", "stale_count", "beyond_window", "not_applied"]
+# What a void did (domain/voids.py): applied, or why it was recorded and flagged without moving stock
+VoidVerdict = Literal["applied", "already_voided", "too_old", "not_a_sale", "unknown_sale"]
 
 
 class LedgerRow(BaseModel):
@@ -25,7 +27,7 @@ class LedgerRow(BaseModel):
     sku: Sku
     quantity: Decimal  # signed change the event asks for (count: the counted quantity)
     amount: Decimal | None = None  # exact Σ quantity × unit_price (sale, return) or × unit_cost (purchase)
-    reason: str | None = None  # adjustment reason
+    reason: str | None = None  # adjustment reason; a return's: customer_return or void
     on_hand_before: Decimal
     on_hand_after: Decimal
     changed: bool  # did it change on-hand
@@ -45,6 +47,9 @@ class LedgerEntry(BaseModel):
     terminal_id: str
     actor: str | None = None
     supplier: str | None = None
-    occurred_at: Timestamp
+    occurred_at: Timestamp  # an applied void's: its sale's, where the stream applied it (void_occurred_at: its own)
     received_at: Timestamp | None = None
     rows: list[LedgerRow]
+    original_event_id: UUID | None = None  # a return's: the sale it returns or voids
+    void: VoidVerdict | None = None  # a void's verdict; a flagged void's rows move nothing (quantity 0, not_applied)
+    void_occurred_at: Timestamp | None = None  # a void's own occurred_at
