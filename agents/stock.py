@@ -21,6 +21,7 @@ from domain.batch import Applier
 from streams import metrics
 from streams.app import Pipeline, on_any_rebalance
 from streams.checkpoint import Checkpoint
+from streams.sales import BatchSales
 from streams.state import BatchStates
 
 log = logging.getLogger("bazaar.agents.stock")
@@ -30,13 +31,21 @@ MAX_INFLIGHT = 4  # batches whose outputs the broker has not acked yet
 def register(p: Pipeline) -> None:
     settings = p.settings
     states = BatchStates(p.stock, settings.stream_cache_keys)
+    sales = BatchSales(p.stock, lambda: states.partition)  # the sale book, beside the stock (domain/voids.py)
     applier = Applier(
-        states, p.catalog, settings.late_window_days, settings.velocity_window_days, settings.ledger_topic, settings.alerts_topic
+        states,
+        p.catalog,
+        settings.late_window_days,
+        settings.velocity_window_days,
+        settings.ledger_topic,
+        settings.alerts_topic,
+        sales=sales,
+        void_window_days=settings.void_window_days,
     )
     # offsets Faust skipped in a rebalance are read from the broker and applied before the event
     # that revealed them (applying an event twice is harmless: every update is idempotent)
     gaps = GapGuard.of_app(p.app, settings, metrics.GAPS.inc)
-    checkpoint = Checkpoint(settings, states, applier, p.outbox, gaps, p.progress, p.stock, p.app.consumer)
+    checkpoint = Checkpoint(settings, states, applier, p.outbox, gaps, p.progress, p.stock, p.app.consumer, sales)
     on_any_rebalance(p.app, states.forget)  # cached states: RocksDB, recovered from the changelog, is the truth
     app, batch_max = p.app, settings.stream_batch_max
 

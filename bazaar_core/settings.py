@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     worker_advertised_host: str | None = None  # how other workers reach this one (default worker_host)
     late_window_days: int = 30  # an event id is recognised this long after the server received it (domain/stock.py)
     velocity_window_days: int = 14  # days of sales behind the running-out (days of cover) alert
+    void_window_days: int = 35  # a sale can be voided this long after the server received it (domain/voids.py)
     standby_replicas: int = 0
     session_timeout_s: float = 10.0  # how soon a dead worker's partitions are reassigned
     stream_batch_max: int = 500  # most events the stock agent applies in one batch (one state write per key)

@@ -7,7 +7,8 @@
 2. the pure rules (``domain.batch.Applier``) over the states in memory; a message that cannot be
    applied is set aside for the dead-letter topic;
 3. RocksDB: every touched key written once, one write batch per partition (``BatchStates.flush``),
-   and its changelog record handed to the outbox;
+   and its changelog record handed to the outbox; the sale book's buckets the same way
+   (``BatchSales.flush``: in any order with the stock, as a replay makes either one right);
 4. the outputs: ledger entries, alert transitions, dead letters (the outbox, one producer);
    the next batch is applied while the broker acks these;
 5. ``commit``: the broker has acked every record of the batch (else the process exits and the
@@ -36,6 +37,7 @@ from bazaar_core.settings import Settings
 from domain.batch import Applier, BatchOutput, InvalidEvent
 from streams import metrics
 from streams.progress import Progress
+from streams.sales import BatchSales
 from streams.state import BatchStates
 
 log = logging.getLogger("bazaar.streams.checkpoint")
@@ -70,9 +72,10 @@ class Checkpoint:
         progress: Progress,
         table: Any,
         consumer: Any,
+        sales: BatchSales | None = None,
     ) -> None:
         self.settings, self.states, self.applier, self.outbox, self.gaps = settings, states, applier, outbox, gaps
-        self.progress, self.table, self.consumer = progress, table, consumer
+        self.progress, self.table, self.consumer, self.sales = progress, table, consumer, sales
         self.changelog_topic = table.changelog_topic_name
 
     async def apply(self, events: list[Any]) -> Applied:
@@ -81,6 +84,8 @@ class Checkpoint:
         out, dead = await self._through_rules(messages)  # 2
         self.outbox.begin()
         keys = self.states.flush(self._send_changelog)  # 3
+        if self.sales is not None:  # the sale book's buckets, the same way (streams/sales.py)
+            self.sales.flush(self._send_changelog)
         for topic, partition, key, value in out.records:  # 4
             self.outbox.send(topic, partition, key, value)
         for m, error, attempts in dead:
@@ -153,6 +158,8 @@ class Checkpoint:
                     extra={"partition": at[0], "offset": at[1], "attempt": failures[at], "error": repr(failed.error)},
                 )
                 states.discard()
+                if self.sales is not None:
+                    self.sales.discard()
 
     def _send_changelog(self, partition: int, key: bytes, value: bytes | None) -> None:
         self.outbox.send(self.changelog_topic, partition, key, value, changelog=True)
