@@ -140,7 +140,7 @@ def route_access(app: FastAPI) -> dict[tuple[str, str], Access | None]:
     return out
 
 
-BEARER = "bearer"  # the OpenAPI security schemes: the header every client sends,
+BEARER_SCHEME = "bearer"  # the OpenAPI security schemes: the header every client sends,
 QUERY_TOKEN = "accessTokenQuery"  # and the query parameter only the alert stream also takes
 
 
@@ -149,7 +149,7 @@ def document(app: FastAPI, schema: dict) -> None:
     route) and ``x-permission``, ``x-store``; with auth off the document says the same (the
     contract does not change with a setting)."""
     schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
-    schemes[BEARER] = {
+    schemes[BEARER_SCHEME] = {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
@@ -165,7 +165,7 @@ def document(app: FastAPI, schema: dict) -> None:
         if access.permission is None:
             op["security"] = []
             continue
-        op["security"] = [{BEARER: []}]
+        op["security"] = [{BEARER_SCHEME: []}]
         if access.query_token:
             schemes[QUERY_TOKEN] = {
                 "type": "apiKey",
