@@ -39,12 +39,28 @@ CSP_HOOK = """window.addEventListener('securitypolicyviolation', (e) => {
   window.__bazaarCsp(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile || '?'}:${e.lineNumber}`);
 }, true);"""
 
-STORES = ("b-online", "b-offline", "b-goods", "b-alert", "b-urdu", "b-report", "b-pair", "b-revoke", "b-renew", "b-live", "b-csp")
+# b-day*, b-fix: the counter's day (test_counter_day.py); a store whose id ends in "-ur" writes Urdu (ur-PK)
+STORES = (
+    "b-online",
+    "b-offline",
+    "b-goods",
+    "b-alert",
+    "b-urdu",
+    "b-report",
+    "b-pair",
+    "b-revoke",
+    "b-renew",
+    "b-live",
+    "b-csp",
+    "b-day",
+    "b-day-ur",
+    "b-fix",
+)
 PRODUCTS = [
     {
         "sku": "rice-basmati-loose",
         "name": "Basmati rice (loose)",
-        "names": {"ur": "باسمتی چاول", "hi": "बासमती चावल"},
+        "names": {"ur": "باسمتی چاول", "hi": "बासमती चावल", "ur-Latn": "basmati chawal"},
         "unit": "kg",
         "price": "380.00",
         "cost": "340.00",
@@ -98,7 +114,8 @@ def seed_catalog(r: Running) -> None:
     """Stores and products through the catalog API, or onto the compacted topics without it."""
     s = r.settings
     for store_id in STORES:
-        body = {"store_id": store_id, "name": f"Store {store_id}", "timezone": "Asia/Karachi", "currency": "PKR", "locale": "en-PK"}
+        locale = "ur-PK" if store_id.endswith("-ur") else "en-PK"
+        body = {"store_id": store_id, "name": f"Store {store_id}", "timezone": "Asia/Karachi", "currency": "PKR", "locale": locale}
         if r.http.put(f"/v1/stores/{store_id}", json=body).status_code not in (200, 201):
             produce_json(s.kafka_bootstrap, s.stores_topic, store_id, body)
     for product in PRODUCTS:
@@ -278,6 +295,21 @@ def bearer_log(page) -> list[tuple[str, str, str | None, int]]:
 
     page.on("response", seen)
     return log
+
+
+AXE = WEB / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's violations on the page as it is (WCAG A and AA rules), each {id, targets}.
+    axe is evaluated through the devtools protocol, which the page's CSP does not govern: the
+    policy stays as strict as in production."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;void 0")
+    return page.evaluate("""async () => {
+        const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+        return r.violations.map((v) => ({ id: v.id, targets: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
+    }""")
 
 
 def shot(page, name: str) -> Path:

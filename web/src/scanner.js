@@ -2,7 +2,8 @@
 // Wherever the focus is, such a burst goes to product search: what it typed into a quantity or a
 // price is taken back, and its Enter neither records nor moves on. A person typing is far slower.
 
-export const GAP_MS = 40; // most between two keys of one burst
+export const GAP_MS = 100; // most between two keys of one burst
+export const MEAN_MS = 40; // most on average: a scanner is steady and fast, a person is not
 export const MIN_DIGITS = 6; // the shortest barcode a shop scans (EAN-8 is 8; some codes are shorter)
 
 function valueOf(el) {
@@ -27,13 +28,14 @@ export function scannerListener(onScan, { passThrough = () => false, now = () =>
     const t = now();
     if (/^[0-9]$/.test(e.key) && !e.ctrlKey && !e.metaKey && !e.altKey) {
       if (!burst || t - burst.last > GAP_MS || burst.el !== e.target) {
-        burst = { el: e.target, before: valueOf(e.target), digits: '', last: t };
+        burst = { el: e.target, before: valueOf(e.target), digits: '', first: t, last: t };
       }
       burst.digits += e.key;
       burst.last = t;
       return;
     }
-    const scanned = e.key === 'Enter' && burst && burst.el === e.target && burst.digits.length >= MIN_DIGITS && t - burst.last <= GAP_MS;
+    const scanned = e.key === 'Enter' && burst && burst.el === e.target && burst.digits.length >= MIN_DIGITS
+      && t - burst.last <= GAP_MS && (t - burst.first) / burst.digits.length <= MEAN_MS;
     const b = burst;
     burst = null;
     if (!scanned || passThrough(e.target)) return;

@@ -91,7 +91,7 @@ export function OutboxPanel({ onEdit }) {
       {rejected.length ? (
         <>
           <h3>{t('outbox_rejected')} <span class="count" data-count="rejected">{rejected.length}</span></h3>
-          <ol class="events" role="alert">
+          <div role="alert"><ol class="events">
             {rejected.map((r) => (
               <Item r={r}>
                 <span class="reason" data-status={r.status}>
@@ -101,7 +101,7 @@ export function OutboxPanel({ onEdit }) {
                 <Confirmed id="delete" label={t('delete')} question={t('delete_confirm')} yes={t('delete_yes')} onYes={() => outbox.dismiss(r.seq)} />
               </Item>
             ))}
-          </ol>
+          </ol></div>
         </>
       ) : null}
       <h3>{t('outbox_waiting')} <span class="count" data-count="waiting">{waiting.length}</span></h3>

@@ -191,7 +191,8 @@ export function Counter() {
 
   // A scanner's burst goes to product search wherever the focus is (scanner.js).
   useEffect(() => {
-    const listener = scannerListener((code) => addRef.current?.(code, true), { passThrough: (el) => el?.id === 'search' });
+    // after the render that takes the burst back out of the field it fell into
+    const listener = scannerListener((code) => setTimeout(() => addRef.current?.(code, true), 0), { passThrough: (el) => el?.id === 'search' });
     window.addEventListener('keydown', listener, true);
     return () => window.removeEventListener('keydown', listener, true);
   }, []);
@@ -251,12 +252,14 @@ export function Counter() {
     const el = e.target;
     if (el.tagName !== 'INPUT' || el.id === 'search') return;
     e.preventDefault();
+    const line = el.closest('li.line');
+    if (line) { // quantity -> price -> back to search for the next product
+      const inputs = [...line.querySelectorAll('input')];
+      (inputs[inputs.indexOf(el) + 1] ?? searchRef.current)?.focus();
+      return;
+    }
     const fields = [...e.currentTarget.querySelectorAll('input:not([type=radio]), select')];
-    const next = fields[fields.indexOf(el) + 1];
-    if (el.classList.contains('qty') || el.classList.contains('price')) {
-      const sameLine = next && next.closest('li.line') === el.closest('li.line') ? next : null;
-      (sameLine && sameLine.tagName === 'INPUT' ? sameLine : searchRef.current)?.focus();
-    } else next?.focus();
+    fields[fields.indexOf(el) + 1]?.focus();
   }
 
   function switchMode(m) {
@@ -400,7 +403,7 @@ export function Counter() {
               enterKeyHint="search"
               value={query}
               aria-describedby="search-hint"
-              aria-controls="search-results"
+              aria-controls={results.length ? "search-results" : undefined}
               onInput={(e) => setQuery(e.currentTarget.value)}
               onKeyDown={onSearchKey}
             />
