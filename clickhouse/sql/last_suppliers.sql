@@ -2,9 +2,12 @@
 -- among purchases naming one): who to reorder from when the catalog names nobody.
 SELECT
     sku,
-    argMax(supplier, (occurred_at, event_id)) AS supplier,
+    argMax(named, (occurred_at, event_id)) AS supplier,
     max(occurred_at) AS purchased_at
-FROM ledger_first
-WHERE store_id = {store_id:String} AND type = 'purchase' AND supplier IS NOT NULL AND supplier != ''
+FROM (
+    SELECT sku, supplier AS named, occurred_at, event_id
+    FROM ledger_first
+    WHERE store_id = {store_id:String} AND type = 'purchase' AND supplier IS NOT NULL AND supplier != ''
+)
 GROUP BY sku
 ORDER BY sku

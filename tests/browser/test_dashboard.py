@@ -153,7 +153,7 @@ def test_todays_sales_and_the_movements_of_a_product(page, stack, analytics):
     total = page.locator("#sales-total")
     total.wait_for()
     assert total.inner_text().replace("\u00a0", " ") == "Rs 1,090.00"  # 2 x 450 + 0.5 x 380
-    assert page.locator(".sales dd").nth(1).inner_text() == "1"  # one bill
+    assert page.locator("#sales-bills").inner_text() == "1"  # one bill
     assert page.locator("svg.chart rect").count() == 7  # the last seven days
 
     page.locator("tr[data-sku='tapal-danedar-190g'] button").click()

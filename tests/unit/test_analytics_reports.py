@@ -152,3 +152,29 @@ def test_a_scope_answers_its_stores_only(loaded):
             continue
         assert every and {r["store_id"] for r in every} > set(two), rep.name  # the check below can fail
         assert scoped["rows"] == [r for r in every if r["store_id"] in two], rep.name
+
+
+def test_last_suppliers_is_each_products_latest_purchase_naming_one():
+    """The reorder list's supplier when the catalog names none: plain Python over the bodies (the
+    first copy of each event, latest by occurred_at then event id) agrees."""
+    from datetime import datetime
+
+    db = fresh_database()
+    migrate(db)
+    gen = Generator(GenConfig(stores=2, terminals_per_store=1, skus=12, days=4, events_per_store_day=30, seed=11, resend_share=0.1))
+    _model, bodies = load(db, gen)
+    latest: dict[tuple[str, str], tuple] = {}
+    seen = set()
+    for b in bodies:
+        if b["event_id"] in seen or b["type"] != "purchase" or not b.get("supplier"):
+            seen.add(b["event_id"])
+            continue
+        seen.add(b["event_id"])
+        at = datetime.fromisoformat(b["occurred_at"])
+        for line in b["lines"]:
+            key = (b["store_id"], line["sku"])
+            latest[key] = max(latest.get(key, (at, "", "")), (at, b["event_id"], b["supplier"]))
+    ask = ask_in_process(db)
+    store = gen.stores[0]
+    got = {r["sku"]: r["supplier"] for r in ask("last_suppliers", store_id=store)["rows"]}
+    assert got and got == {sku: v[2] for (s, sku), v in latest.items() if s == store}

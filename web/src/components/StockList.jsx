@@ -60,7 +60,7 @@ export function StockList({ storeId, version, selected, onSelect }) {
       if (!(err instanceof NetworkError)) throw err;
       const saved = await idb.get('kv', cacheKey).catch(() => null);
       if (saved && !cursor) { setItems(saved.items); setNext(null); }
-      setNote(saved?.saved_at ? t('saved_ago', { ago: ago(saved.saved_at, locale) }) : t('offline_data'));
+      setNote(saved?.saved_at ? { saved: saved.saved_at } : t('offline_data')); // its age, in the language shown
     } finally {
       setLoading(false);
     }
@@ -99,7 +99,7 @@ export function StockList({ storeId, version, selected, onSelect }) {
         </fieldset>
         <button type="button" onClick={() => load()} disabled={loading}>{t('refresh')}</button>
       </div>
-      {note ? <p class="muted saved-age" role="status">{note}</p> : null}
+      {note ? <p class="muted saved-age" role="status">{note.saved ? t('saved_ago', { ago: ago(note.saved, locale) }) : note}</p> : null}
       {shown.length ? (
         <table class="stock-table">
           <thead>
