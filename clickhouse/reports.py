@@ -209,12 +209,13 @@ REPORTS: dict[str, Report] = {
     for r in (
         Report(
             "daily_sales",
-            "Daily sales per store: bills, units, revenue, cost of goods and gross margin at moving-average cost, by the store's local day",
+            "Daily sales per store: bills, units, revenue (voided sales left out), cost of goods and gross margin at"
+            " moving-average cost, voids, customer returns, refunds and net revenue, by the store's local day",
             (STORE_ALL, SCOPE, DAY_TO, DAY_FROM),
         ),
         Report(
             "top_sellers",
-            "Top sellers by revenue over local days",
+            "Top sellers by net revenue over local days (voided sales left out, customer returns netted)",
             (
                 STORE_ALL,
                 SCOPE,
@@ -270,6 +271,11 @@ REPORTS: dict[str, Report] = {
             ),
         ),
         Report("stock_as_of", "The stock of a store as of any past instant", (STORE_ONE, AT)),
+        Report(
+            "voids",
+            "The voids of a local day: the sale each undid, when, who, the amount, applied or flagged",
+            (STORE_ONE, Param("date", "date", "the local day (default: today where the store is)", default=_local_today)),
+        ),
         Report("last_suppliers", "The supplier of each product's last purchase at a store", (STORE_ONE,)),
         Report(
             "movement_history",

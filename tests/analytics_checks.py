@@ -51,18 +51,21 @@ def replay_ledger(bodies: list[dict], partitions: int = 8) -> tuple[list[tuple[i
     import orjson
 
     from domain import tokens
-    from domain.events import LEG_IN, LEG_OUT, apply_event, needs_in_leg
+    from domain.events import LEG_IN, LEG_OUT, needs_in_leg
     from domain.ledger import ledger_entry
+    from domain.voids import MemoryBook, apply_recorded
     from schemas.events import EventAdapter
 
     states: dict = {}
+    book = MemoryBook()  # one worker's sale book: a void is judged by it
     offsets: dict[int, int] = defaultdict(int)
     out, first = [], {}
     for body in bodies:
         ev = EventAdapter.validate_python(body)
         legs = [LEG_OUT] + ([LEG_IN] if needs_in_leg(ev, LEG_OUT) else [])
         for leg in legs:
-            entry = ledger_entry(ev, leg, apply_event(states, ev, leg=leg))
+            applied, verdict = apply_recorded(states, book, ev, leg=leg)
+            entry = ledger_entry(ev, leg, applied, verdict=verdict)
             if entry is None:
                 continue
             partition = tokens.partition_for(entry["store_id"].encode(), partitions)
@@ -71,6 +74,43 @@ def replay_ledger(bodies: list[dict], partitions: int = 8) -> tuple[list[tuple[i
             for row in entry["rows"]:
                 first.setdefault((entry["event_id"], entry["store_id"], row["sku"]), row)
     return out, first
+
+
+def with_voids(bodies: list[dict]) -> list[dict]:
+    """The bodies and, at the end, what a shopkeeper undoes: voids of a few sales (one voided twice),
+    a void of a sale never sent, one naming a purchase, and priced customer returns of a sale."""
+    import uuid
+    from datetime import datetime, timedelta
+
+    sales = [b for b in bodies if b["type"] == "sale"][:: max(1, len([b for b in bodies if b["type"] == "sale"]) // 5)][:5]
+    bought = next(b for b in bodies if b["type"] == "purchase")
+    out = list(bodies)
+
+    def later(body: dict, minutes: int) -> str:
+        return (datetime.fromisoformat(body["occurred_at"]) + timedelta(minutes=minutes)).isoformat()
+
+    def undo(body: dict, original: str, reason: str, minutes: int, lines: list[dict] | None = None) -> dict:
+        lines = lines if lines is not None else body["lines"]
+        return {
+            "event_id": str(uuid.uuid4()),
+            "type": "return",
+            "store_id": body["store_id"],
+            "terminal_id": body["terminal_id"],
+            "occurred_at": later(body, minutes),
+            "actor": f"cashier-{minutes}",
+            "reason": reason,
+            "original_event_id": original,
+            "lines": [{k: v for k, v in line.items() if k in ("sku", "quantity", "unit_price")} for line in lines],
+        }
+
+    for i, sale in enumerate(sales):
+        out.append(undo(sale, sale["event_id"], "void", 3 + i))
+    if sales:
+        out.append(undo(sales[0], sales[0]["event_id"], "void", 9))  # twice: counts once
+        out.append(undo(sales[0], str(uuid.uuid4()), "void", 11))  # a sale never sent
+        out.append(undo(sales[-1], sales[-1]["event_id"], "customer_return", 13, sales[-1]["lines"][:1]))
+    out.append(undo(bought, bought["event_id"], "void", 15, [{**line, "unit_price": "1"} for line in bought["lines"]]))
+    return out
 
 
 # ---- comparing ------------------------------------------------------------------------------
@@ -142,6 +182,8 @@ def check_reports(ask: Ask, model: Model, stores: list[str], instants: int = 3) 
     for store in stores:
         for day in days[:2]:
             check("daily_sales", model.daily_sales(store, day, day), store_id=store, **{"from": day.isoformat(), "to": day.isoformat()})
+        for day in days:
+            check("voids", model.voids(store, day), store_id=store, date=day.isoformat())
         for at in ats:
             check("stock_as_of", model.stock_as_of(store, at), store_id=store, at=iso(at))
         for _, sku in model.keys(store)[:4]:

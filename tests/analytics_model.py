@@ -70,8 +70,13 @@ class Row:
     type: str
     qty: int  # milli: signed movement, or the counted quantity
     amount: int | None  # 1e-5 rupees, exact
-    at: int  # occurred_at, microseconds UTC
+    at: int  # occurred_at, microseconds UTC (an applied void's: its sale's)
     other: str | None = None
+    reason: str | None = None  # a return's: customer_return or void
+    original: str | None = None  # the sale a return names
+    verdict: str | None = None  # a void's: applied or its flag
+    own_at: int | None = None  # a void's own occurred_at
+    actor: str | None = None
 
     @property
     def is_count(self) -> bool:
@@ -97,8 +102,13 @@ class Catalog:
 
 
 def ledger_rows(bodies: list[dict]) -> list[Row]:
-    """One row per (event, store, sku) of the first copy of every event."""
+    """One row per (event, store, sku) of the first copy of every event. A void of a sale of its
+    store seen before it and not voided yet gives back the sale's quantities at the sale's time;
+    any other void is recorded with quantity 0 (already_voided, not_a_sale or unknown_sale)."""
     seen, rows = set(), []
+    sales: dict[str, tuple[dict, dict[str, int]]] = {}  # sale id -> (body, sku -> milli taken)
+    voided: set[str] = set()
+    kinds: dict[str, tuple[str, str]] = {}  # event id -> (store, type)
     for body in bodies:
         eid = body["event_id"]
         if eid in seen:
@@ -113,21 +123,50 @@ def ledger_rows(bodies: list[dict]) -> list[Row]:
             price = line.get("unit_price") if kind in ("sale", "return") else line.get("unit_cost") if kind == "purchase" else None
             if price is not None:
                 amount[line["sku"]] = amount.get(line["sku"], 0) + n * paisa(price)
+        kinds[eid] = (store, kind)
+        actor = body.get("actor")
+        if kind == "return":
+            reason, original = body.get("reason") or "customer_return", body.get("original_event_id")
+            if reason == "void":
+                sale = sales.get(original) if original is not None else None
+                if sale is not None and sale[0]["store_id"] == store and original not in voided:
+                    voided.add(original)
+                    sale_at = us(sale[0]["occurred_at"])
+                    for sku, n in sale[1].items():
+                        rows.append(Row(store, sku, eid, kind, n, amount.get(sku), sale_at, None, reason, original, "applied", at, actor))
+                else:
+                    verdict = (
+                        "already_voided"
+                        if original in voided and sale is not None and sale[0]["store_id"] == store
+                        else "not_a_sale"
+                        if kinds.get(original, ("", ""))[0] == store
+                        else "unknown_sale"
+                    )
+                    for sku in qty:
+                        rows.append(Row(store, sku, eid, kind, 0, amount.get(sku), at, None, reason, original, verdict, at, actor))
+                continue
+            for sku, n in qty.items():
+                rows.append(Row(store, sku, eid, kind, n, amount.get(sku), at, None, reason, original, actor=actor))
+            continue
+        if kind == "sale":
+            sales[eid] = (body, {sku: -n for sku, n in qty.items()})
         for sku, n in qty.items():
-            rows.append(Row(store, sku, eid, kind, n, amount.get(sku), at, body.get("to_store_id")))
+            rows.append(Row(store, sku, eid, kind, n, amount.get(sku), at, body.get("to_store_id"), actor=actor))
             if kind == "transfer":
-                rows.append(Row(body["to_store_id"], sku, eid, kind, -n, None, at, store))
+                rows.append(Row(body["to_store_id"], sku, eid, kind, -n, None, at, store, actor=actor))
     return rows
 
 
 class Model:
     def __init__(self, bodies: list[dict], catalog: Catalog) -> None:
+        self.bodies = bodies
         self.rows = ledger_rows(bodies)
         self.catalog = catalog
         self.by_arrival: dict[tuple[str, str], list[Row]] = defaultdict(list)  # in the order the bodies came
         for r in self.rows:
             self.by_arrival[(r.store, r.sku)].append(r)
         self.by_key = {k: sorted(rows, key=Row.order) for k, rows in self.by_arrival.items()}  # by occurred_at
+        self.voided = {(r.store, r.original) for r in self.rows if r.verdict == "applied"}
 
     def keys(self, store: str = "") -> list[tuple[str, str]]:
         return sorted(k for k in self.by_key if not store or k[0] == store)
@@ -180,23 +219,37 @@ class Model:
         cost = self.catalog.costs.get(sale.sku)
         return None if cost is None else half_up(units * cost, 1000)
 
-    def sales(self, store: str, first: date, last: date) -> list[Row]:
+    def _in(self, r: Row, store: str, first: date, last: date) -> bool:
+        return (not store or r.store == store) and first <= self.catalog.local_day(r.store, r.at) <= last
+
+    def sales(self, store: str, first: date, last: date, voided: bool = False) -> list[Row]:
+        """Sale rows of the days (those a void undid instead, with ``voided``)."""
         return [
             r
             for r in self.rows
-            if r.type == "sale" and (not store or r.store == store) and first <= self.catalog.local_day(r.store, r.at) <= last
+            if r.type == "sale" and ((r.store, r.event_id) in self.voided) == voided and self._in(r, store, first, last)
         ]
+
+    def customer_returns(self, store: str, first: date, last: date) -> list[Row]:
+        return [r for r in self.rows if r.type == "return" and r.reason == "customer_return" and self._in(r, store, first, last)]
 
     # ---- reports -------------------------------------------------------------------------------
 
     def daily_sales(self, store: str, first: date, last: date) -> list[dict]:
-        groups: dict[tuple, list[Row]] = defaultdict(list)
-        for r in self.sales(store, first, last):
-            groups[(self.catalog.local_day(r.store, r.at), r.store)].append(r)
+        groups: dict[tuple, dict[str, list[Row]]] = defaultdict(lambda: {"sale": [], "void": [], "return": []})
+        for kind, rows in (
+            ("sale", self.sales(store, first, last)),
+            ("void", self.sales(store, first, last, voided=True)),
+            ("return", self.customer_returns(store, first, last)),
+        ):
+            for r in rows:
+                groups[(self.catalog.local_day(r.store, r.at), r.store)][kind].append(r)
         out = []
-        for (day, s), rows in sorted(groups.items()):
+        for (day, s), by_kind in sorted(groups.items()):
+            rows, returns = by_kind["sale"], by_kind["return"]
             costs = [self.cogs(r) for r in rows]
             revenue = sum(r.amount for r in rows)
+            refunds = sum(r.amount or 0 for r in returns)
             cogs = None if None in costs else sum(costs)
             out.append(
                 {
@@ -209,18 +262,27 @@ class Model:
                     "cogs": None if cogs is None else money_p(cogs),
                     "gross_margin": None if cogs is None else money_x(revenue) - money_p(cogs),
                     "uncosted_lines": costs.count(None),
+                    "voids": len({r.event_id for r in by_kind["void"]}),
+                    "returns": len({r.event_id for r in returns}),
+                    "refunds": money_x(refunds),
+                    "net_revenue": money_x(revenue - refunds),
                 }
             )
         return out
 
     def top_sellers(self, store: str, first: date, last: date, limit: int) -> list[dict]:
         groups: dict[str, list[Row]] = defaultdict(list)
+        back: dict[str, list[Row]] = defaultdict(list)
         for r in self.sales(store, first, last):
             groups[r.sku].append(r)
+        for r in self.customer_returns(store, first, last):
+            back[r.sku].append(r)
         out = []
-        for sku, rows in groups.items():
+        for sku in set(groups) | set(back):
+            rows = groups[sku]
             costs = [self.cogs(r) for r in rows]
             revenue = sum(r.amount for r in rows)
+            refunds = sum(r.amount or 0 for r in back[sku])
             out.append(
                 {
                     "sku": sku,
@@ -230,10 +292,43 @@ class Model:
                     "bills": len({r.event_id for r in rows}),
                     "stores": len({r.store for r in rows}),
                     "gross_margin": None if None in costs else money_x(revenue) - money_p(sum(costs)),
+                    "returned_units": q(sum(r.qty for r in back[sku])),
+                    "refunds": money_x(refunds),
+                    "net_revenue": money_x(revenue - refunds),
                 }
             )
-        out.sort(key=lambda d: (-d["revenue"], -d["units"], d["sku"]))
+        out.sort(key=lambda d: (-d["net_revenue"], -d["units"], d["sku"]))
         return out[:limit]
+
+    def voids(self, store: str, day: date) -> list[dict]:
+        """The store's voids of a local day (by their own occurred_at), in that order."""
+        by_void: dict[str, list[Row]] = defaultdict(list)
+        for r in self.rows:
+            if r.type == "return" and r.reason == "void" and r.store == store and self.catalog.local_day(store, r.own_at) == day:
+                by_void[r.event_id].append(r)
+        sale_rows: dict[str, list[Row]] = defaultdict(list)
+        for r in self.rows:
+            if r.type == "sale" and r.store == store:
+                sale_rows[r.event_id].append(r)
+        out = []
+        for eid, rows in by_void.items():
+            first = rows[0]
+            applied = first.verdict == "applied"
+            source = sale_rows[first.original] if applied else rows
+            out.append(
+                {
+                    "void_event_id": eid,
+                    "original_event_id": first.original,
+                    "voided_at": first.own_at,
+                    "actor": first.actor,
+                    "applied": applied,
+                    "verdict": first.verdict,
+                    "amount": money_x(sum(r.amount or 0 for r in source)),
+                    "items": len(source),
+                }
+            )
+        out.sort(key=lambda d: (d["voided_at"], d["void_event_id"]))
+        return out
 
     def stock_as_of(self, store: str, at: int) -> list[dict]:
         return [

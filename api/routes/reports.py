@@ -43,6 +43,7 @@ PARAMS = {
     "from": "First local day, or instant (RFC 3339), by report",
     "to": "Last local day, or instant (RFC 3339), by report",
     "at": "As of this instant (RFC 3339; default now)",
+    "date": "A local day (YYYY-MM-DD)",
     "days": "A number of days",
     "limit": "How many rows",
     "threshold": "A quantity (decimal)",
