@@ -313,7 +313,8 @@ def test_bazaar_report_prints_tables_csv_and_json(stack):
     table = report("stock_as_of", "--store", store)
     assert table.splitlines()[0].startswith("stock_as_of") and re.search(r"\(\d+ rows\)", table)
     csv = report("daily_sales", "--store", store, "--from", "2000-01-01", "--to", "2100-01-01", "--format", "csv")
-    assert csv.splitlines()[0] == "store_id,day,timezone,bills,units,revenue,cogs,gross_margin,uncosted_lines"
+    header = "store_id,day,timezone,bills,units,revenue,cogs,gross_margin,uncosted_lines,voids,returns,refunds,net_revenue"
+    assert csv.splitlines()[0] == header
     assert len(csv.splitlines()) > 2
     assert '"report": "top_sellers"' in report("top_sellers", "--format", "json", "--from", "2000-01-01", "--to", "2100-01-01")
     assert "movement_history" in report("--list")
@@ -331,3 +332,88 @@ def test_bazaar_report_prints_tables_csv_and_json(stack):
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["rows"]
     assert rows and {r["store_id"] for r in rows} == {store}
+
+
+def test_a_wrong_sale_voided_is_undone_to_the_paisa_once_and_flagged_when_unmatched(stack):
+    """A cashier records a sale by mistake and voids it: the stock is back, the day's sales are back
+    to the paisa with voids=1; a second void of it changes nothing; a void of an unknown sale raises
+    the void_unmatched alert; the voids report names who did each. Bounds refuse fat fingers."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from bazaar_core.client_auth import KeyAuth
+    from domain import tokens
+
+    store, sku, price = "void-shop", stack.gen.products[0].sku, "45.50"
+    cashier = httpx.Client(
+        base_url=stack.running.api_url, timeout=60, auth=KeyAuth(stack.running.api_url, make_key(stack.settings, "cashier", [store]))
+    )
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    day = start.date().isoformat()
+
+    def event(kind: str, minutes: int, quantity: str, **extra) -> dict:
+        line = {"sku": sku, "quantity": quantity, **({"unit_cost": "40"} if kind == "purchase" else {"unit_price": price})}
+        body = {"event_id": str(uuid.uuid4()), "type": kind, "store_id": store, "terminal_id": "t1"}
+        return {**body, "occurred_at": (start + timedelta(minutes=minutes)).isoformat(), "lines": [line], **extra}
+
+    def post(client: httpx.Client, *bodies: dict) -> None:
+        resp = client.post("/v1/events", json={"events": list(bodies)})
+        assert resp.status_code == 202, resp.text
+        for p, o in tokens.decode(resp.json()["token"]).items():
+            tokens.merge(stack.running.offsets, p, o)
+        stack.bodies.extend(bodies)
+
+    def sales_today() -> dict:
+        stack.settle()
+        stack.analytics.wait_rows(len(stack.model().rows), timeout=60)
+        [row] = stack.running.http.get(f"/v1/stores/{store}/reports/daily_sales", params={"from": day, "to": day}).json()["rows"]
+        return row
+
+    good, wrong = event("sale", 1, "2"), event("sale", 2, "999")
+    post(stack.running.http, event("purchase", 0, "10", supplier="metro"))  # (a manager's; a cashier may not)
+    post(cashier, good)
+    before = sales_today()
+    assert (before["bills"], Decimal(before["revenue"]), before["voids"]) == (1, Decimal("91"), 0)
+    post(cashier, wrong)
+    assert stack.running.store_stock(store)[sku]["on_hand"] == "-991"
+    first = event("return", 3, "999", reason="void", original_event_id=wrong["event_id"])
+    post(cashier, first)
+    assert stack.running.store_stock(store)[sku]["on_hand"] == "8"
+    after = sales_today()
+    figures = [after[c] for c in ("bills", "units", "revenue", "net_revenue", "voids", "returns", "refunds")]
+    assert [Decimal(str(f)) for f in figures] == [1, 2, Decimal("91"), Decimal("91"), 1, 0, 0], after
+
+    # voiding it again changes nothing; a void of a sale nobody sent is flagged with an alert
+    post(cashier, event("return", 4, "999", reason="void", original_event_id=wrong["event_id"]))
+    stranger = event("return", 5, "1", reason="void", original_event_id=str(uuid.uuid4()))
+    post(cashier, stranger)
+    assert stack.running.store_stock(store)[sku]["on_hand"] == "8"
+    assert sales_today() == after
+    deadline = time.monotonic() + 20
+    while True:
+        alerts = stack.running.http.get(f"/v1/stores/{store}/alerts").json()["items"]
+        unmatched = [a for a in alerts if a["kind"] == "void_unmatched"]
+        if unmatched or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert [(a["event_id"], a["reason"], a["original_event_id"]) for a in unmatched] == [
+        (stranger["event_id"], "unknown_sale", stranger["original_event_id"])
+    ]
+
+    voids = stack.running.http.get(f"/v1/stores/{store}/reports/voids", params={"date": day}).json()["rows"]
+    assert [(v["original_event_id"], v["applied"], v["verdict"], Decimal(v["amount"]), v["items"]) for v in voids] == [
+        (wrong["event_id"], True, "applied", Decimal("45454.5"), 1),
+        (wrong["event_id"], False, "already_voided", Decimal("45454.5"), 1),
+        (stranger["original_event_id"], False, "unknown_sale", Decimal("45.5"), 1),
+    ]
+    assert all(v["actor"].startswith("test cashier (") for v in voids), voids
+
+    # fat fingers: 422 naming the field, nothing recorded
+    for body, field in [
+        (event("sale", 6, "1000001"), "lines[0].quantity"),
+        ({**event("sale", 6, "1"), "lines": [{"sku": sku, "quantity": "1", "unit_price": "10000000.01"}]}, "lines[0].unit_price"),
+        (event("return", 6, "1", reason="void"), "original_event_id"),
+    ]:
+        resp = cashier.post("/v1/events", json=body)
+        assert resp.status_code == 422 and [d["field"] for d in resp.json()["detail"]] == [field], resp.text
+    cashier.close()
