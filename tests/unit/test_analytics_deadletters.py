@@ -224,6 +224,10 @@ def test_chdb_101_months_in_one_batch_on_the_old_monthly_ledger_are_split_and_al
     """The refusal of the issue, from real chDB, on a ledger still partitioned by month."""
     db = fresh_database()
     migrate(db, [m for m in load() if m.version < 5])
+    [voids] = [m for m in load() if m.version == 6]
+    for statement in voids.statements():  # the columns the sink writes today (006), on the monthly ledger
+        if "ALTER TABLE ledger ADD COLUMN" in statement:
+            db.command(statement)
     log: list[str] = []
     letters = Letters(log)
     sink = Sink(db, LEDGER, max_batch=200, max_wait_s=60, backoff=FAST, topic=TOPIC, dead_letters=letters)
