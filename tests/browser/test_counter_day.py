@@ -6,9 +6,11 @@ cancelled, camera scanning loaded on demand; axe-core finds nothing to fix."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from tests.browser.conftest import axe_violations, on_hand, pair_counter, post_count, shot, wait_for
+from tests.browser.conftest import axe_violations, on_hand, pair_counter, post_count, shot, sign_in_owner, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +49,7 @@ def in_view(page, selector: str) -> bool:
 
 
 @pytest.mark.parametrize("store,lang", [("b-day", "en"), ("b-day-ur", "ur")])
-def test_a_day_at_the_counter(page, stack, store, lang):
+def test_a_day_at_the_counter(page, stack, analytics, store, lang):
     post_count(stack, store, {TEA: "20", RICE: "10", MILK: "6"})
     page.add_init_script(SHARE_HOOK)
     chunks: list[str] = []
@@ -145,7 +147,28 @@ def test_a_day_at_the_counter(page, stack, store, lang):
     wait_for(lambda: count(page, "synced") == 3, message="the void to be sent", page=page)
     assert on_hand(stack, store, TEA, rw_token(page)) == "19"
     assert page.locator(".recent-sales li.recent").first.locator("button.void").count() == 0, "voided once"
+
+    # the day's sales to the paisa: the voided bill is out of them, counted as a void
+    day = wait_for(lambda: voided_day(stack, store), message="the void in the day's sales", page=page, timeout=60)
+    figures = [Decimal(str(day[c])) for c in ("bills", "revenue", "net_revenue", "voids", "refunds")]
+    assert figures == [1, Decimal("1020"), Decimal("1020"), 1, 0], day  # 1 x 450 + 1.5 kg x 380
+    [void] = stack.http.get(f"/v1/stores/{store}/reports/voids", params={"date": day["day"]}).json()["rows"]
+    assert (void["applied"], Decimal(void["amount"]), void["actor"].split(" (")[0]) == (True, Decimal("450"), f"terminal at {store}")  # the pairing's default name
     assert page.errors == []
+
+    # the owner's dashboard lists it with who did it (the owner's own phone: a new browser profile)
+    page.evaluate("() => localStorage.clear()")
+    sign_in_owner(page, stack, [store], f"/?store={store}")
+    listed = page.locator(f".voids-card li[data-event-id='{void['void_event_id']}']")
+    listed.wait_for()
+    assert listed.locator(".who").inner_text() == f"terminal at {store}"
+    no_axe_violations(page, f"the dashboard with a void ({lang})")
+    shot(page, f"dashboard-voids-{lang}")
+
+
+def voided_day(stack, store: str) -> dict | None:
+    rows = stack.http.get(f"/v1/stores/{store}/reports/daily_sales", params={"from": "2000-01-01", "to": "2100-01-01"}).json()["rows"]
+    return rows[0] if len(rows) == 1 and rows[0]["voids"] == 1 else None
 
 
 def test_refused_fixed_and_counted_once_waiting_cancelled_camera(page, context, stack):
