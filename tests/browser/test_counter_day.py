@@ -153,7 +153,8 @@ def test_a_day_at_the_counter(page, stack, analytics, store, lang):
     figures = [Decimal(str(day[c])) for c in ("bills", "revenue", "net_revenue", "voids", "refunds")]
     assert figures == [1, Decimal("1020"), Decimal("1020"), 1, 0], day  # 1 x 450 + 1.5 kg x 380
     [void] = stack.http.get(f"/v1/stores/{store}/reports/voids", params={"date": day["day"]}).json()["rows"]
-    assert (void["applied"], Decimal(void["amount"]), void["actor"].split(" (")[0]) == (True, Decimal("450"), f"terminal at {store}")  # the pairing's default name
+    who = void["actor"].split(" (")[0]  # the pairing's default name
+    assert (void["applied"], Decimal(void["amount"]), who) == (True, Decimal("450"), f"terminal at {store}")
     assert page.errors == []
 
     # the owner's dashboard lists it with who did it (the owner's own phone: a new browser profile)
