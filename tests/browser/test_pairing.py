@@ -13,6 +13,7 @@ import pytest
 
 from tests.browser.conftest import (
     ACCESS_TTL_S,
+    axe_violations,
     bearer_log,
     new_context,
     new_page,
@@ -79,7 +80,8 @@ def test_pair_sell_offline_let_the_token_expire_and_sync_once(page, context, bro
     kept = page.evaluate("() => JSON.parse(localStorage.getItem('bazaar.key'))")
     assert kept["api_key"] == answer["api_key"] and kept["api_key"].startswith("bzk_")
     assert first not in page.evaluate("() => JSON.stringify(Object.entries(localStorage))")
-    assert page.locator("input[name='mode']").count() == 1  # a terminal records sales only
+    # a terminal records sales and returns (voids too), nothing else: its role's events
+    assert page.eval_on_selector_all("input[name='mode']", "els => els.map(e => e.value)") == ["sale", "return"]
     service_worker_controls(page)
 
     context.set_offline(True)
@@ -232,8 +234,10 @@ def test_pairing_errors_are_clear_in_english_and_urdu(page, context, stack):
     page.fill("#pair-code", "zzzz-2222")
     page.click("#pair")
     assert code_error(page, "invalid_code") == "This code is not valid: check it, or ask for a new one."
+    assert axe_violations(page) == []  # and in English
     page.get_by_role("button", name="اردو").click()
     assert code_error(page, "invalid_code") == "یہ کوڈ درست نہیں: اسے دوبارہ دیکھیں یا نیا کوڈ لیں۔"
+    assert axe_violations(page) == []  # the pairing screen, with its error, in Urdu
     shot(page, "pair-invalid-urdu")
     page.get_by_role("button", name="English").click()
 
