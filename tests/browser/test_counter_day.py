@@ -1,23 +1,40 @@
 """A shopkeeper's day at the counter, at 360x740 in English and in Urdu (the store's locale picks
 the language): Roman Urdu search, a scanner's burst with the focus in a quantity, "1,000" as a
-thousand, a fat finger caught, cash and change, a receipt (print layout, share text), quick keys,
-a void that gives the stock back, a refused event fixed and counted once, a waiting one
-cancelled, camera scanning loaded on demand; axe-core finds nothing to fix."""
+thousand, a fat finger caught, cash and change, a receipt (print layout, shared as text and a
+PNG), quick keys from the store's route, a void that gives the stock back, a refused event fixed
+and counted once, a waiting one cancelled, camera scanning loaded on demand; axe-core finds
+nothing to fix."""
 
 from __future__ import annotations
 
+import base64
+import uuid
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from tests.browser.conftest import axe_violations, on_hand, pair_counter, post_count, shot, sign_in_owner, wait_for
+from tests.browser.conftest import ARTIFACTS, PKT, axe_violations, on_hand, pair_counter, post_count, shot, sign_in_owner, wait_for
 
 pytestmark = pytest.mark.browser
 
 TEA, RICE, MILK = "tapal-danedar-190g", "rice-basmati-loose", "milk-pack-1l"
 TEA_BARCODE = "8961014000019"
-# what the page's share button hands to the Web Share API, kept for the test
-SHARE_HOOK = "navigator.share = async (data) => { window.__shared = data; };"
+# what the page's share button hands to the Web Share API, kept for the test: the text, and each
+# file decoded as the phone would (its type, its first bytes, its size in pixels, as a data URL)
+SHARE_HOOK = """
+navigator.canShare = (data) => (data.files || []).every((f) => f instanceof File && f.type === 'image/png');
+navigator.share = async (data) => {
+  const files = [];
+  for (const f of data.files || []) {
+    const bitmap = await createImageBitmap(f);
+    const url = await new Promise((done) => { const r = new FileReader(); r.onload = () => done(r.result); r.readAsDataURL(f); });
+    files.push({ name: f.name, type: f.type, head: [...new Uint8Array(await f.slice(0, 8).arrayBuffer())],
+      width: bitmap.width, height: bitmap.height, url });
+  }
+  window.__shared = { title: data.title, text: data.text, files };
+};
+"""
 
 
 def count(page, state: str) -> int:
@@ -51,6 +68,8 @@ def in_view(page, selector: str) -> bool:
 @pytest.mark.parametrize("store,lang", [("b-day", "en"), ("b-day-ur", "ur")])
 def test_a_day_at_the_counter(page, stack, analytics, store, lang):
     post_count(stack, store, {TEA: "20", RICE: "10", MILK: "6"})
+    for _ in range(2):  # the store's milk sales of two days ago, never rung up on this phone
+        assert stack.post(earlier_sale(store, MILK)).status_code == 202
     page.add_init_script(SHARE_HOOK)
     chunks: list[str] = []
     page.on("request", lambda r: chunks.append(r.url) if "/assets/" in r.url else None)
@@ -107,6 +126,11 @@ def test_a_day_at_the_counter(page, stack, analytics, store, lang):
     shared = page.wait_for_function("() => window.__shared").json_value()
     assert "1,020.00" in shared["text"] and "980.00" in shared["text"]
     assert ("شکریہ" if lang == "ur" else "Thank you") in shared["text"]
+    [image] = shared["files"]  # and the receipt as a picture as wide as an 80 mm roll prints
+    bill_no = page.locator("#receipt .r-meta span").nth(1).inner_text().split()[-1]
+    assert (image["name"], image["type"], bytes(image["head"])) == (f"receipt-{bill_no}.png", "image/png", b"\x89PNG\r\n\x1a\n")
+    assert image["width"] == 576 and image["height"] > 400, (image["width"], image["height"])
+    (ARTIFACTS / f"counter-receipt-image-{lang}.png").write_bytes(base64.b64decode(image["url"].split(",", 1)[1]))
     no_axe_violations(page, f"the receipt ({lang})")
     shot(page, f"counter-receipt-{lang}")
     page.emulate_media(media="print")
@@ -124,10 +148,17 @@ def test_a_day_at_the_counter(page, stack, analytics, store, lang):
     assert on_hand(stack, store, TEA, token) == "19"
     assert on_hand(stack, store, RICE, token) == "8.5"
 
-    # quick keys: the most sold, one tap adds one
-    page.click("#new-bill")
+    # quick keys: the store's most sold, from its quick-keys route (milk first: this phone sold
+    # none), in the route's order; one tap adds one
+    wait_for(lambda: MILK in quick_keys(stack, store), message="the milk sales in the analytics", page=page, timeout=60)
+    with page.expect_response(lambda r: r.url.endswith(f"/v1/stores/{store}/quick-keys")) as answer:
+        page.click("#new-bill")
+    assert answer.value.status == 200
+    served = [i["sku"] for i in answer.value.json()["items"]]
+    assert served[0] == MILK, served
+    page.wait_for_function(f"() => document.querySelector('button.quick-key')?.dataset.sku === '{MILK}'")
+    assert [k.get_attribute("data-sku") for k in page.locator("button.quick-key").all()] == served[:8]
     key = page.locator(f"button.quick-key[data-sku='{TEA}']")
-    key.wait_for()
     shot(page, f"counter-quick-keys-{lang}")
     key.click()
     assert page.locator(f"li.line[data-sku='{TEA}'] input.qty").input_value() == "1"
@@ -169,7 +200,24 @@ def test_a_day_at_the_counter(page, stack, analytics, store, lang):
 
 def voided_day(stack, store: str) -> dict | None:
     rows = stack.http.get(f"/v1/stores/{store}/reports/daily_sales", params={"from": "2000-01-01", "to": "2100-01-01"}).json()["rows"]
-    return rows[0] if len(rows) == 1 and rows[0]["voids"] == 1 else None
+    voided = [r for r in rows if r["voids"]]  # not the day of the milk sales
+    return voided[0] if len(rows) == 2 and len(voided) == 1 and voided[0]["voids"] == 1 else None
+
+
+def earlier_sale(store: str, sku: str) -> dict:
+    """A sale of one ``sku`` two days ago, from another terminal."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "sale",
+        "store_id": store,
+        "terminal_id": "pos-2",
+        "occurred_at": (datetime.now(PKT) - timedelta(days=2)).isoformat(timespec="seconds"),
+        "lines": [{"sku": sku, "quantity": "1", "unit_price": "300.00"}],
+    }
+
+
+def quick_keys(stack, store: str) -> list[str]:
+    return [i["sku"] for i in stack.http.get(f"/v1/stores/{store}/quick-keys").json()["items"]]
 
 
 def test_refused_fixed_and_counted_once_waiting_cancelled_camera(page, context, stack):

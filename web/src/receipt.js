@@ -1,5 +1,6 @@
 // The receipt of the last bill, as lines of text in the shop's language: shown on the screen,
-// printed on an 80 mm thermal printer (print CSS) and shared as text (Web Share API).
+// printed on an 80 mm thermal printer (print CSS) and shared as text and a picture (Web Share API;
+// the picture: receipt-image.js).
 
 import { lineTotal, moneyString, parseMoney, parseQty, sum } from './decimal.js';
 

@@ -37,3 +37,34 @@ test('quick keys from this phone’s history: most sold first, cancelled sales l
   const records = [rec('synced', ['tea', 'rice']), rec('waiting', ['tea']), rec('cancelled', ['milk', 'milk']), rec('synced', ['milk'], 'count')];
   assert.deepEqual(fromHistory(records), [{ sku: 'tea', sold: 2 }, { sku: 'rice', sold: 1 }]);
 });
+
+test('the receipt picture: 576 dots wide, Urdu mirrored, long names wrapped, every figure drawn', async () => {
+  const { layout, WIDTH } = await import('../src/receipt-image.js');
+  const measure = (text, font) => String(text).length * Number(/(\d+)px/.exec(font)[1]) * 0.55;
+  const long = 'Extra Long Premium Basmati Rice Selected Grains Family Pack Special';
+  const names = { rice: long, tea: 'Tea' };
+  const at = {};
+  for (const lang of ['en', 'ur']) {
+    const f = fmt(lang);
+    const r = receipt({ event, store: { name: 'Store One' }, cash: 200000n }, f, (s) => names[s]);
+    const { ops, width, height } = layout(r, f.t, lang, measure);
+    const texts = ops.filter((o) => !o.rule);
+    assert.equal(width, WIDTH);
+    for (const o of texts) {
+      const w = measure(o.text, o.font);
+      const left = o.align === 'left' ? o.x : o.align === 'right' ? o.x - w : o.x - w / 2;
+      assert.ok(left >= 0 && left + w <= width + 0.5, `${o.text} fits the roll`);
+      assert.ok(o.y > 0 && o.y < height);
+    }
+    const drawn = texts.map((o) => o.text).join('\n');
+    for (const s of [r.total, r.cash, r.change, f.t('thanks'), 'Store One']) assert.ok(drawn.includes(s), s);
+    assert.equal(texts.filter((o) => o.text === r.lines[0].amount).length, 1);
+    assert.ok(texts.filter((o) => long.includes(o.text) && o.text).length >= 2, 'the long name wraps');
+    const total = texts.find((o) => o.text === r.total);
+    assert.equal(total.dir, 'ltr', 'amounts read left to right in both languages');
+    at[lang] = { total: total.x, label: texts.find((o) => o.text === f.t('bill_total')), height };
+  }
+  assert.ok(at.en.total > WIDTH / 2 && at.ur.total < WIDTH / 2, 'the amount on the end side: right in English, left in Urdu');
+  assert.ok(at.en.label.x < WIDTH / 2 && at.ur.label.x > WIDTH / 2 && at.ur.label.dir === 'rtl');
+  assert.ok(at.ur.height > at.en.height, 'Nastaliq lines stand taller');
+});

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { receipt, receiptText } from '../receipt.js';
 import { useI18n } from '../state.js';
 
-/** The last bill's receipt: on screen, printable on an 80 mm roll, shareable as text. */
+/** The last bill's receipt: on screen, printable on an 80 mm roll, shareable as text and a picture. */
 export function Receipt({ bill, nameOf, onDone }) {
   const f = useI18n();
   const { t, lang } = f;
@@ -12,8 +12,14 @@ export function Receipt({ bill, nameOf, onDone }) {
 
   async function share() {
     if (!navigator.share) { setNote(t('share_none')); return; }
+    const data = { title: `${r.store} · ${t('bill_no', { no: r.no })}`, text };
+    try { // the receipt as a picture too, where the phone can share files
+      const { receiptPng } = await import('../receipt-image.js');
+      const files = [new File([await receiptPng(r, t, lang)], `receipt-${r.no}.png`, { type: 'image/png' })];
+      if (navigator.canShare?.({ files })) data.files = files;
+    } catch { /* no canvas here: the text alone */ }
     try {
-      await navigator.share({ title: `${r.store} · ${t('bill_no', { no: r.no })}`, text });
+      await navigator.share(data);
       setNote(t('shared'));
     } catch { /* the person closed the share sheet */ }
   }

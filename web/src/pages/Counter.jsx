@@ -181,6 +181,13 @@ export function Counter() {
     if (bill) localStorage.setItem(BILL_KEY, JSON.stringify(bill)); else localStorage.removeItem(BILL_KEY);
   }, [bill]);
   useEffect(() => { loadQuickKeys(state.storeId).then((items) => setServed(items)); }, [state.storeId, state.online]);
+  // A new bill asks for the quick keys again: they follow the store's sales through the day.
+  function newBill() {
+    setBill(null);
+    setMessage('');
+    searchRef.current?.focus();
+    loadQuickKeys(state.storeId).then((items) => setServed(items));
+  }
 
   useEffect(() => {
     if (!focusSku.current) return;
@@ -376,7 +383,7 @@ export function Counter() {
 
   return (
     <div class="page counter">
-      {billFor && !lines.length ? <Receipt bill={billFor} nameOf={nameOf} onDone={() => { setBill(null); setMessage(''); searchRef.current?.focus(); }} /> : null}
+      {billFor && !lines.length ? <Receipt bill={billFor} nameOf={nameOf} onDone={newBill} /> : null}
       <form class="card" onSubmit={(e) => e.preventDefault()} onKeyDown={onFormKey} aria-labelledby="counter-h" novalidate>
         <h1 id="counter-h">{t('counter')}</h1>
         <fieldset class="modes">
