@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one entry script for bazaar-inventory, used by the README and CI.
 #
-#   ./bazaar.sh setup          chromium and fonts (apt), .venv from requirements/lock.txt, web/ build, Kafka jars (idempotent)
+#   ./bazaar.sh setup          chromium and fonts (apt), .venv from requirements/lock.txt, web/ build, Kafka jars, kustomize (idempotent)
 #   ./bazaar.sh demo|up|bench  setup, then that bazaar subcommand
 #   ./bazaar.sh test [ARGS]    setup, ruff and mypy (BAZAAR_CHECKS=0 skips them), then pytest (default: -q -m 'not slow')
 #   ./bazaar.sh lock [ARGS]    re-resolve requirements/*.txt from pyproject.toml (ARGS to uv, e.g. --upgrade)
@@ -109,6 +109,20 @@ lock() {
   say "requirements/lock.txt: $(grep -c '^[A-Za-z0-9].*==' requirements/lock.txt) packages, confluent-kafka $(sed -n 's/^confluent-kafka==\([^ ;]*\).*/\1/p' requirements/lock.txt | head -1)"
 }
 
+KUSTOMIZE_VERSION=v5.8.2  # renders deploy/k8s for tests/unit/test_deploy_k8s.py, which reads this line
+
+# kustomize, built once from the Go module proxy with the machine's own Go (no toolchain download),
+# kept out of the work tree like uv. Without Go, setup goes on: only the manifest test needs it, and
+# it says what is missing.
+ensure_kustomize() {
+  local bin=${XDG_CACHE_HOME:-$HOME/.cache}/bazaar/kustomize-$KUSTOMIZE_VERSION/kustomize go=go
+  [ -x "$bin" ] && return
+  command -v go >/dev/null || go=/usr/local/go/bin/go
+  command -v "$go" >/dev/null || { say "go not found: kustomize not built (tests/unit/test_deploy_k8s.py needs it)"; return 0; }
+  say "building kustomize $KUSTOMIZE_VERSION with go install (once)"
+  GOBIN=$(dirname "$bin") GOTOOLCHAIN=local GOFLAGS=-buildvcs=false "$go" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+}
+
 ensure_web() {
   [ -f web/package.json ] || return 0
   local stamp=web/node_modules/.bazaar-package.sha256 want manifests=(web/package.json)
@@ -129,6 +143,7 @@ setup() {
   ensure_venv
   ensure_python_packages
   ensure_web
+  ensure_kustomize
   .venv/bin/bazaar kafka --fetch-only
 }
 
@@ -149,7 +164,8 @@ word_usage() {
   case $1 in
     setup) printf '%s\n' "usage: ./bazaar.sh setup" \
       "  installs what is missing, idempotently: chromium and fonts (apt), .venv from requirements/lock.txt" \
-      "  plus the project (pip install --no-deps -e .), the web/ build, Apache Kafka's jars (Maven)" ;;
+      "  plus the project (pip install --no-deps -e .), the web/ build, Apache Kafka's jars (Maven)," \
+      "  kustomize (go install, for the manifest test)" ;;
     lock) printf '%s\n' "usage: ./bazaar.sh lock [uv pip compile ARGS]" \
       "  re-resolves requirements/lock.txt (base + test + bench) and requirements/lock-runtime.txt (base, for" \
       "  the Docker image) from pyproject.toml, with hashes; pins pyproject still admits stay as they are." \
