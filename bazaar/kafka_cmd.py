@@ -1,5 +1,6 @@
-"""`bazaar kafka`: run the embedded single-node broker (plaintext on 127.0.0.1), or, with `acls`, print
-what a secured cluster needs for this app: each process's SCRAM user and exactly its ACLs."""
+"""`bazaar kafka`: run the embedded single-node broker (plaintext on 127.0.0.1), or with `--nodes 3` a
+three-node KRaft cluster on this machine; or, with `acls`, print what a secured cluster needs for
+this app: each process's SCRAM user and exactly its ACLs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fetch-only", action="store_true", help="only fetch the Kafka jars, then exit")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        choices=range(1, 10),
+        metavar="N",
+        help="run a cluster of N nodes (each a KRaft controller and a broker) instead of one broker: node i on "
+        "the bootstrap and controller ports + 2i, its data in $BAZAAR_DATA_DIR/kafka/node-<i> (default BAZAAR_KAFKA_NODES=1)",
+    )
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     acls = sub.add_parser(
         "acls",

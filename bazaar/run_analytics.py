@@ -62,7 +62,7 @@ def build_worker(settings: Settings):
 
 
 def run(args: argparse.Namespace) -> int:
-    from bazaar_core.kafka.admin import ensure_topics
+    from bazaar_core.kafka.admin import TopicSetupError, ensure_topics
     from bazaar_core.kafka.faust_fence import seed_committed_offsets
     from bazaar_core.kafka.topics import topic_configs, topic_specs
     from clickhouse.app import app_id
@@ -72,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
     if args.port:
         settings = settings.model_copy(update={"analytics_port": args.port})
     logs.setup(settings.log_level, settings.log_json)
-    ensure_topics(settings, topic_specs(settings), topic_configs(settings))
+    try:
+        ensure_topics(settings, topic_specs(settings), topic_configs(settings))
+    except TopicSetupError as exc:
+        log.error(str(exc))
+        return 2
     # a new group's commits start from the ledger's first offset (commits never pass an unacked one)
     seed_committed_offsets(settings, app_id(settings), settings.ledger_topic, settings.partitions)
     try:

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import signal
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -62,13 +63,17 @@ async def _main(settings) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bazaar_core.kafka.admin import ensure_topics
+    from bazaar_core.kafka.admin import TopicSetupError, ensure_topics
     from bazaar_core.kafka.topics import topic_configs, topic_specs
 
     settings = get_settings()
     if args.port:
         settings = settings.model_copy(update={"notifier_port": args.port})
     logs.setup(settings.log_level, settings.log_json)
-    ensure_topics(settings, topic_specs(settings), topic_configs(settings))
+    try:
+        ensure_topics(settings, topic_specs(settings), topic_configs(settings))
+    except TopicSetupError as exc:
+        print(f"bazaar notifier: {exc}", file=sys.stderr)
+        return 2
     asyncio.run(_main(settings))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 
 from bazaar_core import gcwatch, logs
 from bazaar_core.settings import get_settings
@@ -11,6 +12,8 @@ from bazaar_core.settings import get_settings
 # Full collections walk every decoded key state the worker caches (a long pause); spaced
 # out a hundred times more than by default (only reference cycles need them; the stock path makes none).
 WORKER_GC_OLDEST = 1000
+
+log = logging.getLogger("bazaar.worker")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +41,7 @@ def build_worker(settings):
 
 
 def run(args: argparse.Namespace) -> int:
-    from bazaar_core.kafka.admin import ensure_topics
+    from bazaar_core.kafka.admin import TopicSetupError, ensure_topics, require_co_partitioning
     from bazaar_core.kafka.faust_fence import seed_committed_offsets
     from bazaar_core.kafka.topics import topic_configs, topic_specs
 
@@ -47,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"worker_port": args.port})
     logs.setup(settings.log_level, settings.log_json)
     gcwatch.install()
-    ensure_topics(settings, topic_specs(settings), topic_configs(settings))
+    try:
+        ensure_topics(settings, topic_specs(settings), topic_configs(settings))
+        require_co_partitioning(settings)
+    except TopicSetupError as exc:
+        log.error("bazaar worker refuses to start: %s", exc)
+        return 2
     seed_committed_offsets(settings, settings.group_id, settings.events_topic, settings.partitions)
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
     worker = build_worker(settings)

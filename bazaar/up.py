@@ -1,5 +1,5 @@
-"""`bazaar up`: the broker, stream workers, the API, the notifier and the analytics process
-together, in the foreground.
+"""`bazaar up`: the broker (or a local cluster of them), stream workers, API replicas, the notifier
+and the analytics process together, in the foreground.
 
 Ctrl-C or SIGTERM stops every child cleanly (analytics, notifier, API, workers, then the broker).
 A child that crashes is restarted with backoff, the broker too when `up` started it.
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from bazaar import auth_cmd
 from bazaar_core.kafka.admin import ensure_topics
-from bazaar_core.kafka.local import LocalKafka
+from bazaar_core.kafka.local import cluster_settings, local_kafka
 from bazaar_core.kafka.topics import topic_configs, topic_specs
 from bazaar_core.settings import Settings, get_settings
 from bazaar_core.supervisor import Child
@@ -24,12 +24,28 @@ from bazaar_core.supervisor import Child
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="number of stream worker processes (default 1)")
+    parser.add_argument(
+        "--api-replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="number of API processes, on BAZAAR_API_PORT, +1, ... (default 1); each answers every route",
+    )
+    parser.add_argument(
+        "--kafka-nodes",
+        type=int,
+        choices=range(1, 10),
+        metavar="N",
+        help="run a local Kafka cluster of N nodes (as `bazaar kafka --nodes N`; default BAZAAR_KAFKA_NODES=1); "
+        "with 3, every topic has 3 replicas, 2 in sync",
+    )
 
 
 class Stack:
-    def __init__(self, settings: Settings, workers: int = 1) -> None:
+    def __init__(self, settings: Settings, workers: int = 1, api_replicas: int = 1) -> None:
+        settings = cluster_settings(settings, settings.kafka_nodes)
         self.settings = settings
-        self.kafka = LocalKafka(settings)
+        self.kafka = local_kafka(settings)
         self.log_dir = settings.data_dir.resolve() / "logs"
         ports = [settings.worker_port + i for i in range(workers)]
         settings = settings.model_copy(
@@ -43,7 +59,17 @@ class Stack:
             Child.bazaar(f"worker-{p}", ["worker", "--port", str(p)], env, self.log_dir, f"http://{settings.worker_host}:{p}/health")
             for p in ports
         ]
-        self.api = Child.bazaar("api", ["api"], env, self.log_dir, f"http://{settings.api_host}:{settings.api_port}/health")
+        api_ports = [settings.api_port + i for i in range(api_replicas)]
+        self.apis = [
+            Child.bazaar(
+                "api" if p == settings.api_port else f"api-{p}",
+                ["api", "--port", str(p)],
+                env,
+                self.log_dir,
+                f"http://{settings.api_host}:{p}/health",
+            )
+            for p in api_ports
+        ]
         self.notifier = Child.bazaar(
             "notifier", ["notifier"], env, self.log_dir, f"http://{settings.notifier_host}:{settings.notifier_port}/health"
         )
@@ -54,14 +80,20 @@ class Stack:
         self._broker_next_start = 0.0
 
     @property
+    def api(self) -> Child:
+        """The first API replica (on ``api_port``)."""
+        return self.apis[0]
+
+    @property
     def children(self) -> list[Child]:
-        return [*self.workers, self.api, self.notifier, self.analytics]
+        return [*self.workers, *self.apis, self.notifier, self.analytics]
 
     def start(self) -> None:
         if self.kafka.is_running_elsewhere():
             say(f"using the Kafka broker already at {self.settings.kafka_bootstrap}")
         else:
-            say(f"starting Kafka at {self.settings.kafka_bootstrap} (data in {self.kafka.kafka_dir})")
+            nodes = f"{self.settings.kafka_nodes} nodes, " if self.settings.kafka_nodes > 1 else ""
+            say(f"starting Kafka at {self.settings.kafka_bootstrap} ({nodes}data in {self.kafka.kafka_dir})")
             self.kafka.ensure_jars()
             self.kafka.format()
             self.kafka.start()
@@ -95,18 +127,18 @@ class Stack:
         self.broker_restarts += 1
         self._broker_next_start = time.monotonic() + min(30.0, 2.0 ** min(self.broker_restarts, 5))
         self.kafka.restart()
-        say(f"Kafka broker exited with code {code}; restarted (see {self.kafka.kafka_dir / 'broker.out'})")
+        say(f"Kafka broker exited with code {code}; restarted (see broker.out under {self.kafka.kafka_dir})")
 
     def stop(self) -> None:
-        for child in [self.analytics, self.notifier, self.api, *self.workers]:
+        for child in [self.analytics, self.notifier, *self.apis, *self.workers]:
             child.stop()
         self.kafka.stop()
         say("stopped")
 
 
 @contextmanager
-def running(settings: Settings, workers: int = 1) -> Iterator[Stack]:
-    stack = Stack(settings, workers)
+def running(settings: Settings, workers: int = 1, api_replicas: int = 1) -> Iterator[Stack]:
+    stack = Stack(settings, workers, api_replicas)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         stack.start()
@@ -119,8 +151,10 @@ def running(settings: Settings, workers: int = 1) -> Iterator[Stack]:
 
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
+    if args.kafka_nodes:
+        settings = settings.model_copy(update={"kafka_nodes": args.kafka_nodes})
     try:
-        with running(settings, args.workers) as stack:
+        with running(settings, args.workers, args.api_replicas) as stack:
             say(ready_line(stack))
             while True:
                 stack.watch()
@@ -136,12 +170,15 @@ def ready_line(stack: Stack) -> str:
         return (child.health_url or "").removesuffix("/health")
 
     workers = ", ".join(where(w) for w in stack.workers)
+    apis = ", ".join(where(a) for a in stack.apis)
+    s = stack.settings
+    kafka = f"Kafka at {s.kafka_bootstrap}"
+    if s.kafka_nodes > 1:
+        kafka += f" ({s.kafka_nodes} nodes, topics with {s.replication_factor} replicas, {s.min_insync_replicas} in sync)"
     return (
-        f"ready: API on {where(stack.api)}, worker{'s' if len(stack.workers) > 1 else ''} on {workers}, "
+        f"ready: API on {apis}, worker{'s' if len(stack.workers) > 1 else ''} on {workers}, "
         f"notifier on {where(stack.notifier)}, analytics on {where(stack.analytics)}, "
-        f"Kafka at {stack.settings.kafka_bootstrap}; logs in {stack.log_dir}; "
-        + (f"admin key in {stack.access.admin_key_file}; " if stack.access else "")
-        + "Ctrl-C to stop"
+        f"{kafka}; logs in {stack.log_dir}; " + (f"admin key in {stack.access.admin_key_file}; " if stack.access else "") + "Ctrl-C to stop"
     )
 
 

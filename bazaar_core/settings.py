@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,8 +24,18 @@ class Settings(BaseSettings):
     kafka_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "bazaar" / "kafka")
     kafka_heap: str = "512m"
     kafka_jvm_opts: str = ""  # extra JVM options for the local broker, space-separated (e.g. "-XX:+UseSerialGC")
+    # Nodes of the local cluster `bazaar kafka` and `bazaar up` run (bazaar_core/kafka/local.py): 1 is
+    # the embedded single broker; 3 a three-voter KRaft cluster, node i on the bootstrap and controller
+    # ports + 2i.
+    kafka_nodes: int = Field(1, ge=1, le=9)
     topic_prefix: str = "bazaar"
     partitions: int = 8
+    # Replicas of every topic the project creates (bazaar_core/kafka/topics.py, Faust's own topics too),
+    # and how many of them must have a record before a producer (acks=all) is told it is written: 1 and
+    # 1 on the embedded single broker; 3 and 2 on a cluster, so one lost broker loses nothing and
+    # stops no write.
+    replication_factor: int = Field(1, ge=1)
+    min_insync_replicas: int = Field(1, ge=1)
     # How every Kafka client of every process authenticates (bazaar_core/kafka/config.py; docs/deploy.md).
     # The embedded broker (`bazaar kafka`) is plaintext on 127.0.0.1; a cluster asks SASL/SCRAM or mTLS.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -102,6 +112,7 @@ class Settings(BaseSettings):
     api_max_connections: int = Field(1000, ge=1)  # uvicorn's limit_concurrency: open connections (plain 503 beyond)
 
     # Analytics (`bazaar analytics`, the one process that owns the analytics database)
+    analytics_host: str | None = None  # the interface its web port listens on; None = worker_host
     analytics_port: int = 6068
     clickhouse_dsn: str = ""  # "" = embedded chDB in data_dir/clickhouse; or http(s)://user:password@host:8123/database
     analytics_batch_max: int = 500  # most ledger entries in one insert
@@ -137,6 +148,15 @@ class Settings(BaseSettings):
     trace_events: bool = False  # log every event a worker applies (partition, offset): for debugging
     log_level: str = "INFO"
     log_json: bool = True
+
+    @model_validator(mode="after")
+    def _replicas_agree(self) -> Settings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"BAZAAR_MIN_INSYNC_REPLICAS={self.min_insync_replicas} exceeds BAZAAR_REPLICATION_FACTOR="
+                f"{self.replication_factor}: no write could ever be acknowledged"
+            )
+        return self
 
     def to_env(self) -> dict[str, str]:
         """These settings as BAZAAR_* environment variables, for child processes."""
@@ -227,7 +247,12 @@ class Settings(BaseSettings):
 
     @property
     def analytics_base_url(self) -> str:
-        return (self.analytics_url or f"http://{self.worker_host}:{self.analytics_port}").rstrip("/")
+        return (self.analytics_url or f"http://{_reachable(self.analytics_bind)}:{self.analytics_port}").rstrip("/")
+
+    @property
+    def analytics_bind(self) -> str:
+        """The interface the analytics web port listens on."""
+        return self.analytics_host or self.worker_host
 
     @property
     def kafka_dir(self) -> Path:
@@ -236,6 +261,11 @@ class Settings(BaseSettings):
     @property
     def worker_dir(self) -> Path:
         return self.data_dir / f"worker-{self.worker_port}"
+
+
+def _reachable(host: str) -> str:
+    """An address to reach a port listening on ``host`` from this machine (all interfaces: loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 @lru_cache

@@ -125,8 +125,9 @@ def make_app(settings: Settings) -> faust.App:
         store="memory://",  # no tables: ClickHouse is the state
         datadir=str(data_dir(settings)),
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         processing_guarantee="at_least_once",
+        producer_acks=-1,  # (Faust's default, said here as for the workers: every in-sync replica)
         consumer_auto_offset_reset="earliest",  # a new database is rebuilt from the whole ledger
         # On stop or rebalance, do not wait for unacked messages: while ClickHouse is down they never
         # ack, and only acked (inserted) offsets are committed anyway; the rest is read again.
@@ -138,7 +139,8 @@ def make_app(settings: Settings) -> faust.App:
         # key of any table (any store's stock) to whoever asks. Ours are clickhouse/web.py's PAGES.
         web_router_enabled=False,
         web_tables_enabled=False,
-        web_host=settings.worker_host,
+        web_host=settings.analytics_bind,
+        web_bind=settings.analytics_bind,  # Faust binds all interfaces unless told
         web_port=settings.analytics_port,
         autodiscover=False,
     )

@@ -61,7 +61,7 @@ def make_app(settings: Settings) -> faust.App:
         store="rocksdb://",
         datadir=str(settings.worker_dir),
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         table_standby_replicas=settings.standby_replicas,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
@@ -80,6 +80,7 @@ def make_app(settings: Settings) -> faust.App:
         web_router_enabled=False,
         web_tables_enabled=False,
         web_host=settings.worker_host,
+        web_bind=settings.worker_host,  # Faust binds all interfaces unless told
         web_port=settings.worker_port,
         canonical_url=url,
         autodiscover=False,

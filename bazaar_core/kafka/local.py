@@ -1,7 +1,10 @@
-"""A local single-node Apache Kafka broker (KRaft), fetched with Maven and run as a subprocess.
+"""A local Apache Kafka broker (KRaft), or a cluster of them, fetched with Maven and run as subprocesses.
 
 ``bazaar kafka`` fetches the jars once into ``kafka_cache_dir/<version>/libs``, formats storage
 under ``data_dir/kafka`` and runs the broker in the foreground until Ctrl-C or SIGTERM.
+``bazaar kafka --nodes 3`` runs a ``LocalCluster`` instead: three nodes, each a controller (three
+voters) and a broker, on ports and data directories of their own (``cluster_nodes``), from the same
+jars; ``cluster_settings`` says how every process reaches it and replicates its topics there.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import KafkaException
@@ -63,14 +68,62 @@ class KafkaSetupError(RuntimeError):
     """The local broker cannot be fetched, formatted or started."""
 
 
-class LocalKafka:
-    """One broker+controller node bound to 127.0.0.1, with its files under ``settings.kafka_dir``."""
+@dataclass(frozen=True)
+class Node:
+    """One node of a local cluster: its KRaft id, broker and controller ports, and its directory."""
 
-    def __init__(self, settings: Settings) -> None:
+    node_id: int
+    port: int
+    controller_port: int
+    kafka_dir: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def cluster_nodes(settings: Settings, nodes: int | None = None) -> list[Node]:
+    """The nodes of the local cluster of ``nodes`` (default ``settings.kafka_nodes``). One node is the
+    embedded broker: the bootstrap and controller ports, files in ``kafka_dir``. Node i of several
+    (0-based) listens on the bootstrap port + 2i (or the i-th address when the bootstrap lists one
+    per node) and its controller on the controller port + 2i, with its files in ``kafka_dir/node-<i+1>``."""
+    count = nodes or settings.kafka_nodes
+    addresses = settings.kafka_bootstrap.split(",")
+    first = int(addresses[0].rpartition(":")[2])
+    cport = settings.kafka_controller_port
+    if count == 1:
+        return [Node(1, first, cport, settings.kafka_dir.resolve())]
+    ports = [int(a.rpartition(":")[2]) for a in addresses] if len(addresses) == count else [first + 2 * i for i in range(count)]
+    return [Node(i + 1, ports[i], cport + 2 * i, settings.kafka_dir.resolve() / f"node-{i + 1}") for i in range(count)]
+
+
+def cluster_settings(settings: Settings, nodes: int) -> Settings:
+    """The settings every process takes on a local cluster of ``nodes``: its bootstrap lists each
+    node, and topics left at one replica get ``min(nodes, 3)`` with one fewer in sync (3 and 2)."""
+    if nodes == 1:
+        return settings.model_copy(update={"kafka_nodes": 1})
+    specs = cluster_nodes(settings, nodes)
+    update: dict[str, object] = {"kafka_nodes": nodes, "kafka_bootstrap": ",".join(n.address for n in specs)}
+    if settings.replication_factor == 1:
+        replicas = min(nodes, 3)
+        update |= {"replication_factor": replicas, "min_insync_replicas": max(1, replicas - 1)}
+    return settings.model_copy(update=update)
+
+
+class LocalKafka:
+    """One broker+controller node bound to 127.0.0.1, with its files under ``settings.kafka_dir``
+    (or, as a node of a ``LocalCluster``, under the node's own directory)."""
+
+    def __init__(self, settings: Settings, node: Node | None = None, voters: list[Node] | None = None) -> None:
+        self.node = node or cluster_nodes(settings, 1)[0]
+        self.voters = voters or [self.node]
+        if voters:  # a node of a cluster: answers on its own address, its cluster id shared
+            settings = settings.model_copy(update={"kafka_bootstrap": self.node.address})
         self.settings = settings
         self.bootstrap = settings.kafka_bootstrap
-        self.port = int(self.bootstrap.rpartition(":")[2])
-        self.kafka_dir = settings.kafka_dir.resolve()
+        self.port = self.node.port
+        self.kafka_dir = self.node.kafka_dir
+        self.cluster_id_file = (settings.kafka_dir.resolve() if voters else self.kafka_dir) / "cluster.id"
         self.version_dir = settings.kafka_cache_dir.expanduser().resolve() / settings.kafka_version
         self.libs_dir = self.version_dir / "libs"
         self.server_properties = self.kafka_dir / "server.properties"
@@ -124,21 +177,31 @@ class LocalKafka:
     # -- storage ----------------------------------------------------------
 
     def render_server_properties(self) -> str:
-        cport = self.settings.kafka_controller_port
+        cport = self.node.controller_port
+        # the broker's own topics (group offsets, transactions), and any topic not made by
+        # ensure_topics, replicated as the cluster allows: 3 (2 in sync) on three nodes, 1 on one
+        replicas = min(len(self.voters), 3)
+        in_sync = max(1, replicas - 1)
         props = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{cport}",
+            "node.id": str(self.node.node_id),
+            "controller.quorum.voters": ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.voters),
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{cport}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.kafka_dir / "data"),
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
+            "offsets.topic.replication.factor": str(replicas),
+            "transaction.state.log.replication.factor": str(replicas),
+            "transaction.state.log.min.isr": str(in_sync),
+            "default.replication.factor": str(replicas),
+            "min.insync.replicas": str(in_sync),
+            "unclean.leader.election.enable": "false",
             "group.initial.rebalance.delay.ms": "0",
         }
+        if len(self.voters) > 1:
+            # a killed node is fenced, and its partitions led elsewhere, after 6 s without a heartbeat
+            props |= {"broker.session.timeout.ms": "6000", "broker.heartbeat.interval.ms": "1000"}
         return "".join(f"{key}={value}\n" for key, value in props.items())
 
     def format(self) -> None:
@@ -156,9 +219,11 @@ class LocalKafka:
             raise KafkaSetupError(f"bazaar kafka: formatting storage failed:\n{result.stdout}{result.stderr}")
 
     def _cluster_id(self) -> str:
-        path = self.kafka_dir / "cluster.id"
-        if not path.exists():
-            path.write_text(_new_cluster_id() + "\n")
+        path = self.cluster_id_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _file_lock(path.parent / ".cluster-id.lock"):
+            if not path.exists():
+                path.write_text(_new_cluster_id() + "\n")
         return path.read_text().strip()
 
     # -- process ----------------------------------------------------------
@@ -281,17 +346,108 @@ class LocalKafka:
         self.stop()
 
 
+class LocalCluster:
+    """Several ``LocalKafka`` nodes forming one KRaft cluster on 127.0.0.1 (``cluster_nodes``), run
+    and watched as one broker is by ``bazaar up``: a node that dies is started again on its storage."""
+
+    def __init__(self, settings: Settings, nodes: int | None = None) -> None:
+        self.settings = cluster_settings(settings, nodes or settings.kafka_nodes)
+        specs = cluster_nodes(self.settings)
+        self.nodes = [LocalKafka(self.settings, spec, specs) for spec in specs]
+        self.bootstrap = self.settings.kafka_bootstrap
+        self.kafka_dir = self.settings.kafka_dir.resolve()
+
+    def ensure_jars(self) -> Path:
+        return self.nodes[0].ensure_jars()
+
+    def format(self) -> None:
+        for node in self.nodes:
+            node.format()
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [node.pid for node in self.nodes]
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Block until every node is a broker of the cluster (each alone cannot be: it needs a quorum)."""
+        deadline = time.monotonic() + timeout
+        while _broker_count(self.settings) < len(self.nodes):
+            for node in self.nodes:
+                code = node.exited
+                if code is not None:
+                    name = f"node {node.node.node_id}"
+                    raise KafkaSetupError(f"bazaar kafka: {name} exited with code {code} while starting\n{node.log_tail()}")
+            if time.monotonic() > deadline:
+                raise KafkaSetupError(f"bazaar kafka: the cluster was not ready after {timeout:.0f} s\n{self.log_tail()}")
+            time.sleep(0.3)
+
+    @property
+    def exited(self) -> int | None:
+        """The exit code of a node that died (None while all run)."""
+        return next((code for code in (node.exited for node in self.nodes) if code is not None), None)
+
+    def restart(self) -> None:
+        """Start each node that died again, on its own storage (the others keep the quorum meanwhile)."""
+        for node in self.nodes:
+            if node.exited is not None:
+                node.restart()
+
+    def wait(self) -> int:
+        """Block until a node exits; return its exit code."""
+        while True:
+            code = self.exited
+            if code is not None:
+                return code
+            time.sleep(0.5)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop every node at once: one by one, the last would wait for a quorum that has gone."""
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: node.stop(timeout), self.nodes))
+
+    def is_running_elsewhere(self) -> bool:
+        return all(node.pid is None for node in self.nodes) and _answers(self.settings)
+
+    def log_tail(self, lines: int = 10) -> str:
+        return "\n".join(f"-- node {node.node.node_id} --\n{node.log_tail(lines)}" for node in self.nodes)
+
+    def __enter__(self) -> LocalCluster:
+        self.ensure_jars()
+        self.format()
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def local_kafka(settings: Settings, nodes: int | None = None) -> LocalKafka | LocalCluster:
+    """The embedded broker, or a local cluster of ``nodes`` (default ``settings.kafka_nodes``)."""
+    count = nodes or settings.kafka_nodes
+    return LocalKafka(settings) if count == 1 else LocalCluster(settings, count)
+
+
 # -- subcommand -----------------------------------------------------------
 
 
 def run(args: argparse.Namespace) -> int:
-    """`bazaar kafka` (bazaar/kafka_cmd.py): fetch the jars, then run the broker until Ctrl-C."""
-    kafka = LocalKafka(get_settings())
+    """`bazaar kafka` (bazaar/kafka_cmd.py): fetch the jars, then run the broker (or ``--nodes``) until Ctrl-C."""
+    kafka = local_kafka(get_settings(), getattr(args, "nodes", None))
     try:
         kafka.ensure_jars()
         if args.fetch_only:
             return 0
-        kafka.stop_stale()
+        for node in kafka.nodes if isinstance(kafka, LocalCluster) else [kafka]:
+            node.stop_stale()
         if kafka.is_running_elsewhere():
             print(f"kafka already answers at {kafka.bootstrap}; not starting another")
             return 0
@@ -301,13 +457,20 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def _serve(kafka: LocalKafka) -> int:
+def _serve(kafka: LocalKafka | LocalCluster) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # background jobs keep ignoring Ctrl-C
         signal.signal(signal.SIGINT, _interrupt)
     try:
         with kafka:
             print(f"kafka ready at {kafka.bootstrap} (data in {kafka.kafka_dir})", flush=True)
+            if isinstance(kafka, LocalCluster):
+                s = kafka.settings
+                print(
+                    f"{len(kafka.nodes)} nodes; for every process: BAZAAR_KAFKA_BOOTSTRAP={s.kafka_bootstrap} "
+                    f"BAZAAR_REPLICATION_FACTOR={s.replication_factor} BAZAAR_MIN_INSYNC_REPLICAS={s.min_insync_replicas}",
+                    flush=True,
+                )
             code = kafka.wait()
     except KeyboardInterrupt:
         print("kafka stopped", flush=True)
@@ -361,6 +524,15 @@ def _answers(settings: Settings, timeout: float = 2.0) -> bool:
         return bool(admin.list_topics(timeout=timeout).brokers)
     except KafkaException:
         return False
+
+
+def _broker_count(settings: Settings, timeout: float = 2.0) -> int:
+    """How many brokers the cluster at the bootstrap addresses lists (0 when none answers)."""
+    try:
+        admin = AdminClient(admin_config(settings, {"log_level": 0}))
+        return len(admin.list_topics(timeout=timeout).brokers)
+    except KafkaException:
+        return 0
 
 
 def _terminate_group(pgid: int, alive: Callable[[], bool], timeout: float) -> None:
