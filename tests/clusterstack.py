@@ -1,0 +1,229 @@
+"""A three-node Kafka cluster of its own, and `bazaar up --kafka-nodes 3` on it, for the cluster and
+fault tests: the test holds the nodes (to kill, pause and restart them), `up` the processes.
+
+Exactness is checked as in tests/integration/test_pipeline.py: every (store, sku) stock the API
+answers, read after a token covering everything acknowledged, against the generator's own plain
+Python totals.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from confluent_kafka.admin import AdminClient
+
+from bazaar_core.client_auth import KeyAuth
+from bazaar_core.kafka.local import LocalCluster, LocalKafka, cluster_settings
+from bazaar_core.kafka.topics import topic_specs
+from bazaar_core.loadgen.generator import Generator
+from bazaar_core.settings import Settings
+from domain.quantities import milli_str
+from tests.conftest import free_ports
+
+
+def free_block(count: int, stride: int = 1, avoid: set[int] = frozenset()) -> int:
+    """A port ``p`` such that ``p + stride * i`` is free on 127.0.0.1 for each i < count."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 60_000)
+        ports = [base + stride * i for i in range(count)]
+        if avoid & set(ports):
+            continue
+        try:
+            for port in ports:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no block of free ports")
+
+
+class ClusterStack:
+    """The cluster (started by ``start``) and `bazaar up` on it with ``workers`` and ``api_replicas``."""
+
+    def __init__(self, base: Path, *, workers: int = 2, api_replicas: int = 2, prefix: str = "c") -> None:
+        kafka = free_block(3, 2)
+        controller = free_block(3, 2, avoid={kafka, kafka + 2, kafka + 4})
+        api = free_block(api_replicas)
+        worker = free_block(workers)
+        analytics, notifier = free_ports(2)
+        settings = Settings(
+            data_dir=base / "data",
+            kafka_bootstrap=f"127.0.0.1:{kafka}",
+            kafka_controller_port=controller,
+            topic_prefix=prefix,
+            api_port=api,
+            worker_port=worker,
+            analytics_port=analytics,
+            notifier_port=notifier,
+            analytics_url=f"http://127.0.0.1:{analytics}",
+        )
+        self.settings = cluster_settings(settings, 3)
+        self.workers, self.api_replicas = workers, api_replicas
+        self.cluster = LocalCluster(self.settings)
+        self.up: subprocess.Popen[bytes] | None = None
+        self.out = base / "up.out"
+        self.auth: KeyAuth | None = None
+        self.http: httpx.Client | None = None
+        self.timings: dict[str, float] = {}
+
+    @property
+    def api_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{self.settings.api_port + i}" for i in range(self.api_replicas)]
+
+    @property
+    def worker_ports(self) -> list[int]:
+        return [self.settings.worker_port + i for i in range(self.workers)]
+
+    def start(self) -> ClusterStack:
+        started = time.monotonic()
+        self.cluster.__enter__()
+        self.timings["cluster_ready_s"] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
+        command = ["up", "--kafka-nodes", "3", "--workers", str(self.workers), "--api-replicas", str(self.api_replicas)]
+        env = {**os.environ, **self.settings.to_env()}
+        with open(self.out, "wb") as out:
+            self.up = subprocess.Popen(
+                [sys.executable, "-m", "bazaar.cli", *command], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 150
+        while "bazaar up: ready:" not in self.output():
+            if self.up.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"bazaar up did not get ready:\n{self.output()[-4000:]}")
+            time.sleep(0.3)
+        self.timings["stack_ready_s"] = round(time.monotonic() - started, 1)
+        key = (self.settings.auth_path / "admin.key").read_text().strip()
+        self.auth = KeyAuth(self.api_urls[0], key)
+        self.http = httpx.Client(timeout=60, auth=self.auth)
+        return self
+
+    def output(self) -> str:
+        return self.out.read_text(errors="replace") if self.out.exists() else ""
+
+    # ---- the brokers -------------------------------------------------------------------------------
+
+    def node(self, node_id: int) -> LocalKafka:
+        return self.cluster.nodes[node_id - 1]
+
+    def _admin(self) -> AdminClient:
+        return AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap, "log_level": 0})
+
+    def leaders(self, topic: str) -> dict[int, int]:
+        """Partition -> the node id leading it (-1: none)."""
+        partitions = self._admin().list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: meta.leader for p, meta in partitions.items()}
+
+    def busiest_node(self, topic: str) -> LocalKafka:
+        """The node leading the most partitions of ``topic``."""
+        counts: dict[int, int] = {}
+        for leader in self.leaders(topic).values():
+            counts[leader] = counts.get(leader, 0) + 1
+        return self.node(max(counts, key=lambda n: (counts[n], -n)))
+
+    def wait_led_elsewhere(self, node_id: int, topic: str, timeout: float = 60.0) -> float:
+        """Seconds until no partition of ``topic`` is led by ``node_id`` (or leaderless)."""
+        started = time.monotonic()
+        while True:
+            try:
+                leaders = self.leaders(topic)
+                if all(leader not in (node_id, -1) for leader in leaders.values()):
+                    return time.monotonic() - started
+            except Exception:  # noqa: BLE001 (metadata from a cluster in the middle of a change)
+                pass
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"partitions of {topic} still led by node {node_id}: {leaders}")
+            time.sleep(0.2)
+
+    def wait_in_sync(self, timeout: float = 90.0) -> float:
+        """Seconds until every partition of every topic has all its replicas in sync."""
+        started = time.monotonic()
+        names = list(topic_specs(self.settings))
+        while True:
+            try:
+                topics = self._admin().list_topics(timeout=10).topics
+                lagging = [
+                    f"{n}[{p}]" for n in names for p, meta in topics[n].partitions.items() if sorted(meta.isrs) != sorted(meta.replicas)
+                ]
+            except Exception as exc:  # noqa: BLE001
+                lagging = [repr(exc)]
+            if not lagging:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"replicas not back in sync after {timeout:.0f} s: {lagging[:5]}")
+            time.sleep(0.3)
+
+    def jvm_rss_mib(self) -> dict[str, float]:
+        """Resident size of each node's JVM."""
+        out = {}
+        for node in self.cluster.nodes:
+            status = Path(f"/proc/{node.pid}/status").read_text()
+            kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            out[f"node-{node.node.node_id}"] = round(kib / 1024, 1)
+        return out
+
+    # ---- exactness ---------------------------------------------------------------------------------
+
+    def store_stock(self, store: str, token: str, timeout_ms: int = 30_000) -> dict[str, str]:
+        """sku -> on_hand of a store, every page, after ``token`` (from any API replica that answers)."""
+        assert self.http is not None
+        items: dict[str, str] = {}
+        cursor = None
+        for attempt in range(60):
+            url = self.api_urls[attempt % len(self.api_urls)]
+            params: dict[str, str | int] = {"after": token, "timeout_ms": timeout_ms, "limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            try:
+                resp = self.http.get(f"{url}/v1/stores/{store}/stock", params=params, timeout=timeout_ms / 1000 + 30)
+            except httpx.HTTPError:
+                time.sleep(1)
+                continue
+            assert resp.status_code < 400 or resp.status_code >= 500, resp.text
+            if resp.status_code != 200:  # a worker moving partitions, an outage healing
+                time.sleep(1)
+                continue
+            page = resp.json()
+            items.update({item["sku"]: item["on_hand"] for item in page["items"]})
+            cursor = page["next_cursor"]
+            if not cursor:
+                return items
+        raise AssertionError(f"store {store}'s stock not answered: {resp.status_code if 'resp' in locals() else '?'}")
+
+    def wrong_stock(self, gen: Generator, token: str) -> tuple[int, dict[str, tuple[str | None, str | None]]]:
+        """(keys checked, "store|sku" -> (expected, got) for each that differs) for a generator's stores."""
+        by_store: dict[str, dict[str, str]] = {}
+        for key, milli in gen.expected().items():
+            store, sku = key.split("|")
+            by_store.setdefault(store, {})[sku] = milli_str(milli)
+        wrong: dict[str, tuple[str | None, str | None]] = {}
+        for store, want in by_store.items():
+            got = self.store_stock(store, token)
+            for sku in set(want) | set(got):
+                if want.get(sku) != got.get(sku):
+                    wrong[f"{store}|{sku}"] = (want.get(sku), got.get(sku))
+        return sum(len(w) for w in by_store.values()), wrong
+
+    def bazaar(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **self.settings.to_env()}
+        return subprocess.run([sys.executable, "-m", "bazaar.cli", *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+    def close(self) -> None:
+        if self.http is not None:
+            self.http.close()
+        if self.up is not None and self.up.poll() is None:
+            self.up.send_signal(signal.SIGTERM)
+            try:
+                self.up.wait(90)
+            except subprocess.TimeoutExpired:
+                self.up.kill()
+                self.up.wait()
+        self.cluster.__exit__(None, None, None)
