@@ -1,13 +1,21 @@
-"""Product search: by name in any language (Latin, Urdu, Hindi, ...), sku prefix or barcode prefix.
+"""Product search: by name in any language (Latin, Urdu, Hindi, Roman Urdu ``ur-Latn``, Hinglish
+``hi-Latn``, ...), by sound and with one typo, by sku or barcode. The counter's rules
+(``web/src/search.js``): what a POS asking the API finds is what the counter finds offline.
 
 Text is folded before it is compared: Unicode NFKC, case folded, Latin accents and Arabic short
 vowels dropped, the Arabic letters Urdu keyboards mix up (ي/ی, ك/ک, ه/ہ) and Hindi's chandrabindu /
 anusvara made one, digits of every script made ASCII, zero-width joiners and tatweel removed, and
-punctuation turned into spaces. Results are ranked, best first, then by sku:
+punctuation turned into spaces. Words are also heard (``sound``): the spellings of Roman Urdu and
+Hinglish (chawal, chaawal, chaval) come out the same. Results are ranked, best first, then by sku:
 
-0. the sku or a barcode is the query;          3. a name starts with the query;
-1. the sku or a barcode starts with the query; 4. every query word starts a word of the names;
-2. a name is the query;                        5. a name contains the query.
+0. the sku or a barcode is the query;            4. a name contains the query;
+1. a name is the query;                          5. every query word sounds like (the start of)
+2. a name starts with the query;                    a word of the names;
+3. every query word starts a word of the names;  6. the same, or one letter off (``within_one``);
+7. the sku or a barcode starts with the query.
+
+So a name outranks a sku prefix ("chai" finds tea before a sku starting "chai..."), unless the
+query is a whole sku or barcode.
 
 Pages are cut after ``limit`` results; the cursor names the last (rank, sku), so a page never
 repeats or skips a product that was already ranked, even when the catalog changes in between.
@@ -17,22 +25,27 @@ answers without ranking every product. It finds the products each rule matches, 
 stops once a page is full: sku and barcode prefixes by bisection in sorted lists; names by
 ``str.find`` over one string holding every folded name, each behind a newline (a name that is the
 query is ``"\\n" + query + "\\n"`` in it, one that starts with it ``"\\n" + query``, a word that
-starts with it ``"\\n"`` or ``" "`` + query). A product's rank is the first rule that found it. An
-empty query lists the catalog straight from the sorted skus. Products stored since the index was
-built are ranked one by one until there are enough of them to build it again.
+starts with it ``"\\n"`` or ``" "`` + query); sounds by bisection in the sorted distinct heard
+words, and one typo by comparing the query word with those of about its length (and with the
+starts of longer ones). A product's rank is the first rule that found it. An empty query lists the
+catalog straight from the sorted skus. Products stored since the index was built are ranked one by
+one until there are enough of them to build it again.
 """
 
 from __future__ import annotations
 
 import base64
 import heapq
+import re
+import sys
 import threading
 import time
 import unicodedata
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate, islice
 from operator import attrgetter
 from typing import NamedTuple
@@ -75,6 +88,54 @@ def fold(text: str) -> str:
     return " ".join("".join(chars).split())
 
 
+_HEARD = (
+    (re.compile("ph"), "f"),
+    (re.compile("w"), "v"),
+    (re.compile("q"), "k"),
+    (re.compile("c(?!h)"), "k"),
+    (re.compile("z"), "j"),
+    (re.compile("ee|ea|ie"), "i"),
+    (re.compile("oo|ou"), "u"),
+    (re.compile("y"), "i"),
+    (re.compile(r"(.)\1+"), r"\1"),  # a letter written twice is heard once
+)
+
+
+@lru_cache(maxsize=1 << 16)  # a catalog's words recur: an import hears each one once
+def sound(word: str) -> str:
+    """One spelling of a folded word as shopkeepers type it in Roman Urdu or Hinglish: chawal,
+    chaawal and chaval, cheeni and chini, doodh and dudh, zeera and jeera come out the same."""
+    for pattern, heard in _HEARD:
+        word = pattern.sub(heard, word)
+    return word
+
+
+def within_one(a: str, b: str) -> bool:
+    """Whether a and b differ by at most one letter inserted, dropped, changed or swapped."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    i = 0
+    while i < la and i < lb and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        return a[i + 1 :] == b[i + 1 :] or (
+            a[i : i + 1] == b[i + 1 : i + 2] and a[i + 1 : i + 2] == b[i : i + 1] and a[i + 2 :] == b[i + 2 :]
+        )
+    return a[i + 1 :] == b[i:] if la > lb else b[i + 1 :] == a[i:]
+
+
+def _by_sound(heard: str, sounds: Iterable[str]) -> bool:
+    return any(w == heard or (len(heard) >= 3 and w.startswith(heard)) for w in sounds)
+
+
+def _by_typo(heard: str, sounds: Iterable[str]) -> bool:
+    n = len(heard)
+    return n >= 4 and any(within_one(heard, w) or (n >= 5 and len(w) > n and within_one(heard, w[:n])) for w in sounds)
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A product's search keys, built once when the product is stored (the product itself is not held)."""
@@ -83,25 +144,29 @@ class Entry:
     key: str  # the sku case folded
     barcodes: tuple[str, ...]
     names: tuple[str, ...]  # folded
+    sounds: tuple[str, ...]  # each word of the names, heard (interned: most recur across the catalog)
 
     @classmethod
     def of(cls, product: Product) -> Entry:
         names = tuple(n for n in (fold(product.name), *(fold(v) for v in product.names.values())) if n)
         barcodes = tuple(b.strip().casefold() for b in product.barcodes)
         key = product.sku.casefold()
-        return cls(product.sku, product.sku if key == product.sku else key, barcodes, names)
+        sounds = tuple(sorted({sys.intern(sound(w)) for n in names for w in n.split()}))
+        return cls(product.sku, product.sku if key == product.sku else key, barcodes, names, sounds)
 
 
 class Query(NamedTuple):
     ident: str  # the query as typed, case folded: compared with skus and barcodes
     text: str  # folded: compared with names
     tokens: tuple[str, ...]
+    heard: tuple[str, ...]  # each token, heard
 
     @classmethod
     def of(cls, query: str) -> Query:
         ident = query.strip().casefold()
         text = fold(query) if ident else ""
-        return cls(ident, text, tuple(text.split()))
+        tokens = tuple(text.split())
+        return cls(ident, text, tokens, tuple(sound(t) for t in tokens))
 
 
 def rank(entry: Entry, query: str | Query) -> int | None:
@@ -112,21 +177,25 @@ def rank(entry: Entry, query: str | Query) -> int | None:
         return 0
     if entry.key == ident or ident in entry.barcodes:
         return 0
-    if entry.key.startswith(ident) or any(b.startswith(ident) for b in entry.barcodes):
-        return 1
     text = q.text
-    if not text:
-        return None
-    names = entry.names
-    if text in names:
-        return 2
-    if any(n.startswith(text) for n in names):
-        return 3
-    words = [w for n in names for w in n.split()]
-    if all(any(w.startswith(t) for w in words) for t in q.tokens):
-        return 4
-    if any(text in n for n in names):
-        return 5
+    if text:
+        names = entry.names
+        if text in names:
+            return 1
+        if any(n.startswith(text) for n in names):
+            return 2
+        words = [w for n in names for w in n.split()]
+        if all(any(w.startswith(t) for w in words) for t in q.tokens):
+            return 3
+        if any(text in n for n in names):
+            return 4
+        sounds = entry.sounds
+        if all(_by_sound(h, sounds) for h in q.heard):
+            return 5
+        if all(_by_sound(h, sounds) or _by_typo(h, sounds) for h in q.heard):
+            return 6
+    if entry.key.startswith(ident) or any(b.startswith(ident) for b in entry.barcodes):
+        return 7
     return None
 
 
@@ -180,6 +249,15 @@ class _Segment:
         sections = ["\n" + "\n".join(e.names) + "\n" if e.names else "\n" for e in self.entries]
         self.starts = array("q", accumulate(map(len, sections), initial=0))
         self.names = "".join(sections)
+        heard: dict[str, list[int]] = {}
+        for i, e in enumerate(self.entries):
+            for w in e.sounds:
+                heard.setdefault(w, []).append(i)
+        self.sounds = sorted(heard)  # every heard word once, with the entries that have it
+        self.sound_at = [array("q", heard[w]) for w in self.sounds]
+        self.sounds_by_len: dict[int, list[int]] = {}  # positions in ``sounds`` by word length
+        for j, w in enumerate(self.sounds):
+            self.sounds_by_len.setdefault(len(w), []).append(j)
 
     @staticmethod
     def _sorted(keys: list[str], at: Sequence[int]) -> tuple[list[str], array[int]]:
@@ -212,22 +290,56 @@ class _Segment:
     def _words_starting(self, token: str) -> set[int]:
         return self._holding("\n" + token) | self._holding(" " + token)
 
-    def rules(self, q: Query) -> Iterator[tuple[int, set[int]]]:
-        """For each rank in order, the entries its rule matches (a lower rank's may be among them)."""
-        yield 0, self._prefixed(self.keys, self.key_at, q.ident, exact=True) | self._prefixed(self.codes, self.code_at, q.ident, exact=True)
-        yield 1, self._prefixed(self.keys, self.key_at, q.ident) | self._prefixed(self.codes, self.code_at, q.ident)
-        if not q.text:
-            return
-        yield 2, self._holding("\n" + q.text + "\n")
-        yield 3, self._holding("\n" + q.text)
+    def _sounding(self, heard: str) -> set[int]:
+        """Entries with a heard word that is ``heard``, or starts with it (three letters or more)."""
+        sounds = self.sounds
+        out: set[int] = set()
+        j = bisect_left(sounds, heard)
+        while j < len(sounds) and (sounds[j] == heard if len(heard) < 3 else sounds[j].startswith(heard)):
+            out.update(self.sound_at[j])
+            j += 1
+        return out
+
+    def _one_off(self, heard: str) -> set[int]:
+        """Entries with a heard word one letter off ``heard``, or starting one letter off it (the
+        rule's lengths: four letters or more, starts from five)."""
+        n, sounds = len(heard), self.sounds
+        out: set[int] = set()
+        if n < 4:
+            return out
+        for length, at in self.sounds_by_len.items():
+            whole, start = abs(length - n) <= 1, n >= 5 and length > n
+            if not (whole or start):
+                continue
+            for j in at:
+                w = sounds[j]
+                if (whole and within_one(heard, w)) or (start and within_one(heard, w[:n])):
+                    out.update(self.sound_at[j])
+        return out
+
+    @staticmethod
+    def _every(tokens: Iterable[str], find: Callable[[str], set[int]]) -> set[int]:
+        """Entries ``find`` finds for every token (the longest first: the fewest entries)."""
         every: set[int] | None = None
-        for token in sorted(q.tokens, key=len, reverse=True):  # the longest first: the fewest entries
-            found = self._words_starting(token)
+        for token in sorted(tokens, key=len, reverse=True):
+            found = find(token)
             every = found if every is None else every & found
             if not every:
                 break
-        yield 4, every or set()
-        yield 5, self._holding(q.text)
+        return every or set()
+
+    def rules(self, q: Query) -> Iterator[tuple[int, set[int]]]:
+        """For each rank in order, the entries its rule matches (a lower rank's may be among them)."""
+        yield 0, self._prefixed(self.keys, self.key_at, q.ident, exact=True) | self._prefixed(self.codes, self.code_at, q.ident, exact=True)
+        if q.text:
+            yield 1, self._holding("\n" + q.text + "\n")
+            yield 2, self._holding("\n" + q.text)
+            yield 3, self._every(q.tokens, self._words_starting)
+            yield 4, self._holding(q.text)
+            sounding: dict[str, set[int]] = {}
+            yield 5, self._every(q.heard, lambda h: sounding.setdefault(h, self._sounding(h)))
+            yield 6, self._every(q.heard, lambda h: (sounding[h] if h in sounding else self._sounding(h)) | self._one_off(h))
+        yield 7, self._prefixed(self.keys, self.key_at, q.ident) | self._prefixed(self.codes, self.code_at, q.ident)
 
     def listed_after(self, sku: str | None) -> Iterator[Entry]:
         """Every entry in sku order, from the first after ``sku``."""

@@ -4,7 +4,8 @@
   path); 201 when new, 200 when replaced, with the stored product. Written to the products topic
   (acks=all) before the answer, so a following GET on this instance sees it.
 * ``GET /v1/products/{sku}``: 404 ``not_found`` when unknown.
-* ``GET /v1/products?q=&limit=&cursor=``: search by name in any language, sku or barcode prefix
+* ``GET /v1/products?q=&limit=&cursor=``: search by exact sku or barcode, name in any language
+  (Roman Urdu too, by sound and with one typo), then sku or barcode prefix: the counter's rules
   (see ``domain.catalog_search``), best first; ``next_cursor`` for the next page.
 * ``POST /v1/products:import``: a ``text/csv`` body (``domain.catalog_csv``), read as it arrives
   (``api.catalog_import``); loads the good rows and answers ``{"imported": n, "errors": [{"line",

@@ -1,7 +1,7 @@
 // Product search on the device, so the counter finds products offline from the cached catalog.
-// The same folding as the API's (domain/catalog_search.py): name in any language (Roman Urdu and
-// Hinglish names too, as `ur-Latn` or `hi-Latn`), sku or barcode; best rank first, then by sku.
-// On top of the API's, matching by sound and with one typo, for the words shopkeepers type.
+// The same rules as the API's (domain/catalog_search.py; a unit test there compares the ranks):
+// name in any language (Roman Urdu and Hinglish names too, as `ur-Latn` or `hi-Latn`), by sound
+// and with one typo, sku or barcode; best rank first, then by sku.
 
 const DROP_MARKS = /[\u0300-\u036f\u064b-\u065f\u0670]/g; // Latin accents, Arabic harakat
 const LETTERS = {
