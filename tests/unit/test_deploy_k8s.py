@@ -219,6 +219,10 @@ def test_keda_scales_the_workers_on_their_lag_never_past_the_partitions():
     used = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})}
     used |= {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
     assert {s["name"] for s in auth["spec"]["secretTargetRef"]} <= used  # the worker's own principal and CA
+    # the alert that says the workers can grow no more watches the autoscaler KEDA makes
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "rules.yml").read_text())
+    [cap] = [r for g in rules["groups"] for r in g["rules"] if r["alert"] == "BazaarWorkersAtPartitionCap"]
+    assert set(re.findall(r'horizontalpodautoscaler="([^"]+)"', cap["expr"])) == {f"keda-hpa-{scaled['metadata']['name']}"}
 
 
 @pytest.mark.parametrize("directory", [BASE, KEDA], ids=["k8s", "k8s-keda"])
