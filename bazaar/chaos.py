@@ -1,15 +1,20 @@
-"""A three-node Kafka cluster of its own, and `bazaar up --kafka-nodes 3` on it, for the cluster and
-fault tests: the test holds the nodes (to kill, pause and restart them), `up` the processes.
+"""`bazaar chaos`: faults on a three-node Kafka cluster of its own under a seeded load, each followed
+by an exactness check, with the figures written to a JSON results file. Run by hand with a longer
+load, and by tests/faults/ (the cluster test, tests/integration/test_cluster.py, uses the stack).
 
-Exactness is checked as in tests/integration/test_pipeline.py: every (store, sku) stock the API
-answers, read after a token covering everything acknowledged, against the generator's own plain
-Python totals.
+``ClusterStack`` is the cluster, held here (to kill, pause and restart its nodes), and `bazaar up
+--kafka-nodes 3` on it for the processes. Exactness is checked as in the pipeline tests: every
+(store, sku) stock the API answers, read after a token covering everything acknowledged, against
+the generator's own plain Python totals.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,16 +25,16 @@ from pathlib import Path
 import httpx
 from confluent_kafka.admin import AdminClient
 
+from bazaar.load_client import RetryingClient
 from bazaar_core.client_auth import KeyAuth
 from bazaar_core.kafka.local import LocalCluster, LocalKafka, cluster_settings
 from bazaar_core.kafka.topics import topic_specs
-from bazaar_core.loadgen.generator import Generator
+from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
 from bazaar_core.settings import Settings
 from domain.quantities import milli_str
-from tests.conftest import free_ports
 
 
-def free_block(count: int, stride: int = 1, avoid: set[int] = frozenset()) -> int:
+def free_block(count: int, stride: int = 1, avoid: frozenset[int] | set[int] = frozenset()) -> int:
     """A port ``p`` such that ``p + stride * i`` is free on 127.0.0.1 for each i < count."""
     rng = random.Random()
     for _ in range(200):
@@ -55,7 +60,8 @@ class ClusterStack:
         controller = free_block(3, 2, avoid={kafka, kafka + 2, kafka + 4})
         api = free_block(api_replicas)
         worker = free_block(workers)
-        analytics, notifier = free_ports(2)
+        analytics = free_block(1)
+        notifier = free_block(1, avoid={analytics})
         settings = Settings(
             data_dir=base / "data",
             kafka_bootstrap=f"127.0.0.1:{kafka}",
@@ -227,3 +233,171 @@ class ClusterStack:
                 self.up.kill()
                 self.up.wait()
         self.cluster.__exit__(None, None, None)
+
+
+# ---- the faults ------------------------------------------------------------------------------------
+
+FAULTS = ("broker-kill", "broker-pause", "worker-kill-wiped")
+PAUSE_S = 20.0  # a broker stopped this long (SIGSTOP/SIGCONT): a long GC pause
+
+
+def worker_pid(port: int) -> int:
+    """The process of `up`'s worker on ``port`` (its own process group)."""
+    wanted = ["-m", "bazaar.cli", "worker", "--port", str(port)]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            if argv[1 : 1 + len(wanted)] == wanted:
+                return int(entry.name)
+    raise LookupError(f"no worker on port {port}")
+
+
+def wait_healthy(url: str, timeout: float = 180.0) -> float:
+    started = time.monotonic()
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"{url} not healthy after {timeout:.0f} s")
+        time.sleep(0.3)
+
+
+def run_fault(stack: ClusterStack, client: RetryingClient, fault: str, gen: Generator, checked: list[Generator]) -> dict[str, object]:
+    """Post ``gen``'s events in thirds: the first, then ``fault``, the second while it lasts, the
+    third once it healed; then compare every stock of ``gen`` and of the earlier ``checked`` days."""
+    bodies = [wire_body(b) for b in gen.events()]
+    third = len(bodies) // 3
+    client.post_all(bodies[:third])
+    before = client.delivery.figures()
+    events = stack.settings.events_topic
+    started = time.monotonic()
+    target: str
+    if fault in ("broker-kill", "broker-pause"):
+        victim = stack.busiest_node(events)
+        assert victim.pid is not None
+        target = f"node-{victim.node.node_id}"
+        os.killpg(victim.pid, signal.SIGKILL if fault == "broker-kill" else signal.SIGSTOP)
+        client.post_all(bodies[third : 2 * third])
+        stack.wait_led_elsewhere(victim.node.node_id, events)
+        if fault == "broker-kill":
+            victim.restart()
+            victim.wait_ready()
+        else:
+            time.sleep(max(0.0, PAUSE_S - (time.monotonic() - started)))
+            os.killpg(victim.pid, signal.SIGCONT)
+        client.post_all(bodies[2 * third :])
+        stack.wait_in_sync()
+    elif fault == "worker-kill-wiped":
+        port = stack.worker_ports[0]
+        target = f"worker-{port}"
+        assert stack.up is not None
+        stack.up.send_signal(signal.SIGSTOP)  # `up` restarts it only once its disk is empty
+        try:
+            os.killpg(worker_pid(port), signal.SIGKILL)
+            time.sleep(0.5)
+            shutil.rmtree(stack.settings.data_dir / f"worker-{port}", ignore_errors=True)
+        finally:
+            stack.up.send_signal(signal.SIGCONT)
+        client.post_all(bodies[third : 2 * third])
+        wait_healthy(f"http://127.0.0.1:{port}/health")
+        client.post_all(bodies[2 * third :])
+    else:
+        raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
+    healed_s = time.monotonic() - started
+    after = client.delivery.figures()
+    low = high = total = 0
+    wrong_keys: dict[str, tuple[str | None, str | None]] = {}
+    for day in [*checked, gen]:
+        count, wrong = stack.wrong_stock(day, client.delivery.token)
+        total += count
+        wrong_keys.update(wrong)
+        for want, got in wrong.values():
+            if got is None or (want is not None and float(got) < float(want)):
+                low += 1
+            else:
+                high += 1
+    unacked = len({b["event_id"] for b in bodies} - client.delivery.acked_ids)
+    return {
+        "fault": fault,
+        "target": target,
+        "events_posted": len(bodies),
+        "events_acked": after["events_acked"] - before["events_acked"] + third,
+        "events_unacked": unacked,
+        "stocks_checked": total,
+        "stocks_below_expected": low,
+        "stocks_above_expected": high,
+        "wrong_examples": dict(list(wrong_keys.items())[:5]),
+        "heal_s": round(healed_s, 1),
+        "http_503": after["http_503"] - before["http_503"],
+        "other_failures": after["other_failures"] - before["other_failures"],
+        "retries": after["retries"] - before["retries"],
+        "longest_batch_s": after["longest_batch_s"],
+    }
+
+
+def day(seed: int, prefix: str, stores: int, events_per_store: int) -> Generator:
+    ids = [f"{prefix}-{i}" for i in range(stores)]
+    return Generator(GenConfig(stores=stores, events_per_store_day=events_per_store, skus=30, seed=seed, store_ids=ids))
+
+
+def run_suite(
+    base: Path, results: Path, faults: tuple[str, ...] = FAULTS, *, stores: int = 6, events_per_store: int = 90
+) -> dict[str, object]:
+    """Every fault in turn on one stack, each on a day of its own; the figures to ``results`` (JSON)."""
+    stack = ClusterStack(base).start()
+    client = RetryingClient(stack.api_urls, stack.auth, give_up_s=120)
+    report: dict[str, object] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **stack.timings, "faults": []}
+    checked: list[Generator] = []
+    try:
+        for i, fault in enumerate(faults):
+            gen = day(100 + i, f"f{i}", stores, events_per_store)
+            outcome = run_fault(stack, client, fault, gen, checked)
+            checked.append(gen)
+            report["faults"].append(outcome)  # type: ignore[attr-defined]
+            _write(results, report)
+            print(json.dumps(outcome), flush=True)
+        check = stack.bazaar("topics", "--check")
+        report["topics_check"] = check.stdout.strip().splitlines()[-1:] + ([f"exit {check.returncode}"] if check.returncode else [])
+        report["client_total"] = client.delivery.figures()
+        report["rss_mib"] = stack.jvm_rss_mib()
+        _write(results, report)
+        return report
+    finally:
+        client.close()
+        stack.close()
+
+
+def _write(path: Path, report: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+# ---- the subcommand --------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma-separated, in order (default {','.join(FAULTS)})")
+    parser.add_argument("--stores", type=int, default=20, help="stores per fault's day of load (default 20)")
+    parser.add_argument("--events-per-store", type=int, default=300, help="events per store per fault (default 300)")
+    parser.add_argument("--dir", type=Path, default=Path(".bazaar/chaos"), help="the cluster's and stack's files (emptied first)")
+    parser.add_argument("--out", type=Path, default=Path("test-artifacts/faults/chaos.json"), help="the results file (JSON)")
+
+
+def run(args: argparse.Namespace) -> int:
+    faults = tuple(f for f in args.faults.split(",") if f)
+    unknown = set(faults) - set(FAULTS)
+    if unknown:
+        print(f"bazaar chaos: unknown fault(s) {', '.join(sorted(unknown))}; one of {', '.join(FAULTS)}", file=sys.stderr)
+        return 2
+    shutil.rmtree(args.dir, ignore_errors=True)
+    args.dir.mkdir(parents=True)
+    report = run_suite(args.dir.resolve(), args.out, faults, stores=args.stores, events_per_store=args.events_per_store)
+    bad = [f for f in report["faults"] if f["stocks_below_expected"] or f["stocks_above_expected"] or f["events_unacked"]]  # type: ignore[attr-defined]
+    print(f"bazaar chaos: {len(faults)} fault(s), {'all exact' if not bad else f'{len(bad)} NOT exact'}; figures in {args.out}")
+    return 1 if bad else 0

@@ -28,7 +28,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": ("bazaar.demo", "`up` (broker, worker, API, notifier, analytics) plus a simulated day of POS traffic with a live display"),
     "schema": ("bazaar.schema_cmd", "print or write the JSON Schema of the event contract"),
-    "topics": ("bazaar.topics_cmd", "create the app's topics idempotently"),
+    "topics": ("bazaar.topics_cmd", "create the app's topics idempotently; `--check` lists those that differ from the settings"),
+    "chaos": (
+        "bazaar.chaos",
+        "faults on a local three-node cluster under load (broker kill, pause, a wiped worker), each checked exact",
+    ),
     "notifier": ("bazaar.run_notifier", "post alerts to registered webhooks (signed, retried, exactly once)"),
     "catalog": ("bazaar.catalog_cmd", "catalog tools: `catalog import FILE` loads products from CSV through the API"),
     "analytics": ("bazaar.run_analytics", "sink the ledger into ClickHouse (embedded chDB by default) and serve reports"),

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
+from bazaar.chaos import ClusterStack
 from bazaar.load_client import RetryingClient
 from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
-from tests.clusterstack import ClusterStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.cluster]
 
