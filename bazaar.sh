@@ -112,15 +112,16 @@ lock() {
 KUSTOMIZE_VERSION=v5.8.2  # renders deploy/k8s for tests/unit/test_deploy_k8s.py, which reads this line
 
 # kustomize, built once from the Go module proxy with the machine's own Go (no toolchain download),
-# kept out of the work tree like uv. Without Go, setup goes on: only the manifest test needs it, and
-# it says what is missing.
+# kept out of the work tree like uv. Without Go, or when the build fails, setup goes on: only the
+# manifest test needs it, and it fails saying so.
 ensure_kustomize() {
   local bin=${XDG_CACHE_HOME:-$HOME/.cache}/bazaar/kustomize-$KUSTOMIZE_VERSION/kustomize go=go
   [ -x "$bin" ] && return
   command -v go >/dev/null || go=/usr/local/go/bin/go
   command -v "$go" >/dev/null || { say "go not found: kustomize not built (tests/unit/test_deploy_k8s.py needs it)"; return 0; }
   say "building kustomize $KUSTOMIZE_VERSION with go install (once)"
-  GOBIN=$(dirname "$bin") GOTOOLCHAIN=local GOFLAGS=-buildvcs=false "$go" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  GOBIN=$(dirname "$bin") GOTOOLCHAIN=local GOFLAGS=-buildvcs=false "$go" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" ||
+    say "kustomize $KUSTOMIZE_VERSION did not build (above); tests/unit/test_deploy_k8s.py will fail until it does"
 }
 
 ensure_web() {
