@@ -137,6 +137,25 @@ def test_probes_ask_the_pages_each_process_serves():
         assert probes[name]["livenessProbe"]["httpGet"]["path"] == "/livez", name
     # the notifier's port has no liveness page (docs/deploy.md): it is asked to listen
     assert "tcpSocket" in probes["bazaar-notifier"]["livenessProbe"]
+    # and each page asked is one its process serves without a token (probes carry none)
+    from api.authz import PUBLIC
+    from api.routes import health
+    from clickhouse import web as analytics_web
+    from streams import web as worker_web
+
+    public = {
+        "bazaar-api": {r.path for r in health.router.routes if PUBLIC in r.dependencies},
+        "bazaar-worker": {p for p, page in worker_web.PAGES.items() if page.permission is None},
+        "bazaar-analytics": {p for p, page in analytics_web.PAGES.items() if page.permission is None},
+        "bazaar-notifier": set(re.findall(r'self\.path == "([^"]+)"', (ROOT / "bazaar" / "run_notifier.py").read_text())),
+    }
+    for name, container in probes.items():
+        asked = {
+            container[p]["httpGet"]["path"]
+            for p in ("startupProbe", "readinessProbe", "livenessProbe")
+            if "httpGet" in container.get(p, {})
+        }
+        assert asked <= public[name], (name, asked - public[name])
 
 
 def test_each_process_listens_on_every_interface_at_its_own_port():
