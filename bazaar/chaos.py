@@ -27,6 +27,7 @@ from confluent_kafka.admin import AdminClient
 
 from bazaar.load_client import RetryingClient
 from bazaar_core.client_auth import KeyAuth
+from bazaar_core.kafka.config import admin_config
 from bazaar_core.kafka.local import LocalCluster, LocalKafka, cluster_settings
 from bazaar_core.kafka.topics import topic_specs
 from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
@@ -121,7 +122,7 @@ class ClusterStack:
         return self.cluster.nodes[node_id - 1]
 
     def _admin(self) -> AdminClient:
-        return AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap, "log_level": 0})
+        return AdminClient(admin_config(self.settings, {"log_level": 0}))
 
     def leaders(self, topic: str) -> dict[int, int]:
         """Partition -> the node id leading it (-1: none)."""
