@@ -160,6 +160,8 @@ def test_a_refused_event_is_shown_with_the_reason(page, stack):
     }""")
     page.reload()
     page.wait_for_selector("li.ev.rejected")
+    # named from the catalog on the phone, once it is read (the refusal may come first after a reload)
+    page.locator("li.ev.rejected .reason", has_text="Tapal Danedar 190g").wait_for()
     reason = page.locator("li.ev.rejected .reason").inner_text()
     assert "Tapal Danedar 190g" in reason and "quantity" in reason, reason  # the product, what to do
     assert not reason.startswith("422"), reason
