@@ -226,7 +226,7 @@ main() {
       setup
       checks
       # CI's bounded set: the slow tests (a cluster or a broker of their own, fault runs) on demand
-      [ $# -gt 0 ] || set -- -q -m "not slow"
+      [ $# -gt 0 ] || set -- -q -m "not slow" --durations=25
       exec .venv/bin/python -m pytest "$@"
       ;;
     *)
