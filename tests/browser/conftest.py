@@ -55,6 +55,7 @@ STORES = (
     "b-day",
     "b-day-ur",
     "b-fix",
+    "b-fix-ur",
 )
 PRODUCTS = [
     {

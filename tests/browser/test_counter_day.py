@@ -220,8 +220,13 @@ def quick_keys(stack, store: str) -> list[str]:
     return [i["sku"] for i in stack.http.get(f"/v1/stores/{store}/quick-keys").json()["items"]]
 
 
-def test_refused_fixed_and_counted_once_waiting_cancelled_camera(page, context, stack):
-    store = "b-fix"
+# what the refused sale's explanation must say, in the store's language: the product, and "Edit"
+EXPLAINED = {"en": ("Tapal Danedar 190g", "Edit"), "ur": ("ٹپال دانے دار", "ترمیم")}
+
+
+@pytest.mark.parametrize("store,lang", [("b-fix", "en"), ("b-fix-ur", "ur")])
+def test_refused_fixed_and_counted_once_waiting_cancelled_camera(page, context, stack, store, lang):
+    name, edit = EXPLAINED[lang]
     post_count(stack, store, {TEA: "20"})
     # a camera that shows the tea's barcode, where the browser has BarcodeDetector
     page.add_init_script(f"""
@@ -244,13 +249,14 @@ def test_refused_fixed_and_counted_once_waiting_cancelled_camera(page, context, 
     page.reload()
     refused = page.locator("li.ev.rejected")
     refused.wait_for()
-    refused.locator(".reason", has_text="Tapal Danedar 190g").wait_for()  # named once the catalog is read
+    refused.locator(".reason", has_text=name).wait_for()  # named once the catalog is read
+    assert page.evaluate("() => document.documentElement.lang") == lang
     text = refused.locator(".reason").inner_text()
-    assert "Tapal Danedar 190g" in text and "Edit" in text, text
+    assert name in text and edit in text, text
     assert "422" not in text and "lines[" not in text and "unknown unit" not in text, text
     assert page.locator(".badge .refused").get_attribute("data-refused") == "1"
-    no_axe_violations(page, "a refused event")
-    shot(page, "counter-refused-explained")
+    no_axe_violations(page, f"a refused event ({lang})")
+    shot(page, f"counter-refused-explained-{lang}")
 
     refused.locator("button.edit").click()
     line = page.locator(f"li.line[data-sku='{TEA}']")
