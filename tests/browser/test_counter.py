@@ -112,6 +112,25 @@ def test_offline_sales_survive_a_reload_and_sync_once(page, context, stack):
     assert page.errors == []
 
 
+def test_a_double_tap_and_a_scan_while_saving_record_each_line_once(page, context, stack):
+    store = "b-double"
+    post_count(stack, store, {"tapal-danedar-190g": "20", "milk-pack-1l": "6"})
+    pair_counter(page, stack, store)
+    context.set_offline(True)
+    add(page, "tapal", "2")
+    # two taps in one breath: the second lands before the page has drawn the empty bill
+    page.evaluate("() => { const b = document.querySelector('#record'); b.click(); b.click(); }")
+    add(page, "milk", "1")  # the next customer's scan, straight away, while the phone may still be saving
+    page.click("#record")
+    wait_for(lambda: count(page, "waiting") == 2, message="two bills waiting")
+    context.set_offline(False)
+    wait_for(lambda: count(page, "waiting") == 0 and count(page, "synced") == 2, timeout=60, message="the bills to go out")
+    token = rw_token(page)
+    assert on_hand(stack, store, "tapal-danedar-190g", token) == "18"
+    assert on_hand(stack, store, "milk-pack-1l", token) == "5"
+    assert page.errors == []
+
+
 def test_goods_received_adjustment_and_count(page, stack):
     store = "b-goods"
     post_count(stack, store, {"tapal-danedar-190g": "10"})

@@ -85,7 +85,8 @@ def test_a_day_at_the_counter(page, stack, analytics, store, lang):
     assert page.locator("button.result").first.get_attribute("data-sku") == RICE
     page.locator(f"button.result[data-sku='{RICE}']").click()
     rice_qty = page.locator(f"li.line[data-sku='{RICE}'] input.qty")
-    assert page.evaluate("() => document.activeElement.classList.contains('qty')"), "the focus waits in the weight"
+    # the focus waits in the weight (moved there once the new line is drawn)
+    page.wait_for_function("() => document.activeElement.classList.contains('qty')", timeout=5_000)
 
     # a scanner's burst with the focus in that quantity: the product is added, no quantity changes
     page.keyboard.type(TEA_BARCODE + "\n")

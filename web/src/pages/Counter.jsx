@@ -166,6 +166,7 @@ export function Counter() {
   const videoRef = useRef(null);
   const focusSku = useRef(null);
   const addRef = useRef(null);
+  const recording = useRef(false);
 
   const results = useMemo(() => (query.trim() ? search(catalog.entries, query, 8) : []), [query, catalog]);
   const nameOf = (sku) => { const p = catalog.bySku.get(sku); return p ? productName(p, lang) : sku; };
@@ -301,7 +302,16 @@ export function Counter() {
   }
 
   async function voidSale(sale, why) {
-    await outbox.enqueue(voidOf(sale, { terminalId: terminalId(), why }));
+    if (recording.current) return;
+    recording.current = true;
+    try {
+      await outbox.enqueue(voidOf(sale, { terminalId: terminalId(), why }));
+    } catch {
+      setErrors([t('record_failed')]);
+      return;
+    } finally {
+      recording.current = false;
+    }
     setMessage(t('void_recorded'));
   }
 
@@ -336,14 +346,30 @@ export function Counter() {
       })).filter(Boolean);
       if (odd.length) { setConfirm(odd); setErrors([]); return; }
     }
-    if (editing !== null && records.some((r) => r.seq === editing && r.state === 'rejected')) await outbox.fix(editing, built.event);
-    else await outbox.enqueue(built.event);
-    const paid = mode === 'sale' ? parseNumber(cash, 2) : { error: 'none' };
+    // One bill per tap: a double tap, or a scan while the phone is still saving, must never
+    // record these lines twice. The bill leaves the screen before the write, so what is scanned
+    // meanwhile starts the next bill; if the write fails, the bill comes back in front of it.
+    if (recording.current) return;
+    recording.current = true;
+    const fixing = editing !== null && records.some((r) => r.seq === editing && r.state === 'rejected');
+    const kept = { lines, cash, note, original, editing };
+    clear();
+    try {
+      if (fixing) await outbox.fix(kept.editing, built.event);
+      else await outbox.enqueue(built.event);
+    } catch {
+      setLines((now) => [...kept.lines, ...now]);
+      setCash(kept.cash); setNote(kept.note); setOriginal(kept.original); setEditing(kept.editing);
+      setErrors([t('record_failed')]);
+      return;
+    } finally {
+      recording.current = false;
+    }
+    const paid = mode === 'sale' ? parseNumber(kept.cash, 2) : { error: 'none' };
     if (mode === 'sale') {
       const store = currentStore(state);
       setBill({ storeId: state.storeId, event: built.event, store: { name: store.name }, cash: paid.error ? null : String(paid.value) });
     }
-    clear();
     setMessage(t('recorded', { type: t(mode) }));
     searchRef.current?.focus();
   }
