@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("bazaar.demo", "`up` (broker, worker, API, notifier, analytics) plus a simulated day of POS traffic with a live display"),
     "schema": ("bazaar.schema_cmd", "print or write the JSON Schema of the event contract"),
     "topics": ("bazaar.topics_cmd", "create the app's topics idempotently; `--check` lists those that differ from the settings"),
+    "repartition": (
+        "bazaar.repartition_cmd",
+        "copy the state to a new generation of topics with more partitions (`--pass first`, then `--pass final`)",
+    ),
     "chaos": (
         "bazaar.chaos",
         "faults on a local three-node cluster under load (broker kill, pause, a wiped worker), each checked exact",

@@ -29,3 +29,8 @@ def parked_group_prefix(settings: Settings) -> str:
 def dlq_reader_group(settings: Settings) -> str:
     """``bazaar dlq``: reads the dead letters from the beginning, never commits."""
     return f"{settings.topic_prefix}-dlq-reader"
+
+
+def repartition_reader_group(settings: Settings) -> str:
+    """``bazaar repartition``: reads the old generation's topics (and the progress), never commits."""
+    return f"{settings.topic_prefix}-repartition-reader-"
