@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
@@ -66,6 +67,7 @@ def _sink_agent(p: AnalyticsPipeline, feed: Feed) -> None:
             async for event in manual.events():
                 batch = [event]
                 take_fetched(app, queue, batch, limit)
+                feed.moved_at = time.monotonic()  # (the liveness probe: this feed is not stuck)
                 for taken in batch:
                     msg = taken.message
                     if gaps is not None:  # offsets Faust skipped go in first (a row inserted twice is deduped)

@@ -1,5 +1,7 @@
-"""`bazaar notifier`: post alerts to the registered webhooks (``bazaar_core.notifier.service``), with ``/health``
-and ``/metrics`` on its own port (``BAZAAR_NOTIFIER_PORT``, 6070)."""
+"""`bazaar notifier`: post alerts to the registered webhooks (``bazaar_core.notifier.service``), with ``/health``,
+``/metrics`` and its probes ``/ready`` (its alerts consumer assigned and caught up) and ``/livez`` (not
+stuck) on its own port (``BAZAAR_NOTIFIER_PORT``, 6070). The probes are public and say a status and
+what it is about, no figure."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from bazaar_core.settings import get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, help="port of /health and /metrics (default BAZAAR_NOTIFIER_PORT=6070)")
+    parser.add_argument("--port", type=int, help="port of /health, /ready, /livez and /metrics (default BAZAAR_NOTIFIER_PORT=6070)")
 
 
 def serve_http(host: str, port: int, notifier) -> ThreadingHTTPServer:
@@ -27,10 +29,17 @@ def serve_http(host: str, port: int, notifier) -> ThreadingHTTPServer:
             if self.path == "/health":
                 status = notifier.status()
                 self._send(200 if notifier.healthy else 503, json.dumps(status).encode(), "application/json")
+            elif self.path == "/ready":
+                self._probe(notifier.readiness())
+            elif self.path == "/livez":
+                self._probe(notifier.liveness())
             elif self.path == "/metrics":
                 self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
             else:
                 self._send(404, b'{"error": "not_found"}', "application/json")
+
+        def _probe(self, verdict) -> None:
+            self._send(200 if verdict.ok else 503, json.dumps(verdict.body()).encode(), "application/json")
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)

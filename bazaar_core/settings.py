@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     analytics_batch_max: int = 500  # most ledger entries in one insert
     analytics_batch_seconds: float = 1.0  # longest an entry waits for its batch to fill
     clickhouse_fault_file: str = ""  # for tests: inserts fail while this file exists (ClickHouse "down")
+    # Its probes (domain/probes.py): /ready once every feed is at most this many messages behind
+    # (lag plus buffered); /livez fails when a feed behind has not moved for this long while
+    # ClickHouse and the broker answer.
+    analytics_ready_lag: int = Field(10_000, ge=0)
+    analytics_stall_s: float = Field(120.0, gt=0)
 
     # Notifier (webhooks for alerts)
     notifier_host: str = "127.0.0.1"
@@ -132,6 +137,11 @@ class Settings(BaseSettings):
     webhook_max_pending: int = Field(1000, ge=1)  # unfinished deliveries one webhook holds in memory; beyond, they wait on the topic
     webhook_degraded_backlog: int = Field(100, ge=1)  # notifier /health says degraded when a webhook has this many pending ...
     webhook_degraded_age_s: float = Field(60.0, gt=0)  # ... or its oldest pending delivery is this old
+    # Its probes (domain/probes.py): /ready once its alerts consumer is assigned and at most this many
+    # messages behind; /livez fails when its event loop does not answer, its consumer loop has not
+    # turned, or it is behind and has not moved, for this long.
+    notifier_ready_lag: int = Field(1_000, ge=0)
+    notifier_stall_s: float = Field(120.0, gt=0)
 
     # Access (docs/access.md): API keys exchanged for short-lived EdDSA JWTs, store-scoped roles
     auth_required: bool = True  # false only for a benchmark's with/without comparison and local experiments

@@ -7,6 +7,7 @@ stock processing; it is the only process that opens the analytics database (chDB
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,9 +30,11 @@ from clickhouse.rows import (
     store_rows,
 )
 from clickhouse.sink import Sink, TableSpec
+from domain import probes
 from schemas.deadletters import DeadLetter
 
 DEAD_LETTER_TIMEOUT_S = 30.0  # one attempt to get the broker's ack for a batch's dead letters
+LAG_FRESH_S = 10.0  # a lag measured longer ago than this is not known (agents.analytics measures it every second)
 
 
 class DeadLettersNotWritten(RuntimeError):
@@ -72,10 +75,23 @@ class Feed:
     contiguous: bool = False
     next_offset: dict[int, int] = field(default_factory=dict)  # partition -> next offset to consume
     lag: int = 0
+    measured_at: float | None = None  # monotonic: when ``lag`` was last known over assigned partitions
+    moved_at: float = field(default_factory=time.monotonic)  # when the agent last took messages, or had none to take
 
     @property
     def backlog(self) -> int:
         return self.sink.pending + self.lag
+
+    def probe(self, now: float) -> probes.Feed:
+        """This feed as the probes judge it (``clickhouse.web``)."""
+        state = self.sink.state
+        return probes.Feed(
+            self.sink.table,
+            self.backlog if self.measured_at is not None else None,
+            None if self.measured_at is None else now - self.measured_at,
+            now - self.moved_at,
+            waiting=state.unreachable is not None or state.dead_letter_error is not None,
+        )
 
 
 @dataclass
@@ -92,20 +108,29 @@ class AnalyticsPipeline:
         return self.feeds[0]
 
     async def refresh_lag(self) -> None:
-        """Consumer lag per feed: high watermark - next offset to consume, over assigned partitions."""
+        """Consumer lag per feed: high watermark - next offset to consume, over assigned partitions.
+        A feed's lag counts as measured only when it has partitions assigned and the broker has told
+        the high watermark of each (none is known before the first fetch)."""
         consumer = self.app.consumer
         assigned = list(consumer.assignment())
         highwaters = await consumer.highwaters(*assigned) if assigned else {}
+        now = time.monotonic()
         for feed in self.feeds:
-            lag = 0
+            lag, known = 0, None
             for tp in assigned:
                 if tp.topic != feed.topic.get_topic_name():
                     continue
                 position = feed.next_offset.get(tp.partition)
                 if position is None:
                     position = faust_fence.committed_offset(consumer, tp) or 0  # the next offset to read
-                lag += max(0, (highwaters.get(tp) or 0) - position)
+                high = highwaters.get(tp)
+                known = (known is not False) and high is not None
+                lag += max(0, (high or 0) - position)
             feed.lag = lag
+            if known:
+                feed.measured_at = now
+                if feed.backlog == 0:  # nothing to do is not being stuck: idle counts from when work came
+                    feed.moved_at = now
             metrics.LAG.labels(feed.sink.table).set(lag)
             metrics.BACKLOG.labels(feed.sink.table).set(feed.backlog)
 

@@ -4,24 +4,31 @@
 (the API's /v1/reports routes and `bazaar report` ask here); ``/health``, ``/metrics`` (Prometheus,
 with the sink backlog) and ``/status`` (feeds, offsets, dead letters, ledger rows stored and distinct).
 
+``/ready`` and ``/livez`` are its probes (``domain.probes``): ready once each feed has partitions
+assigned and is at most ``BAZAAR_ANALYTICS_READY_LAG`` messages behind (caught up), alive unless a
+feed is behind and has not moved for ``BAZAAR_ANALYTICS_STALL_S`` while ClickHouse and the broker
+answer (stuck); the event loop that answers them is the one the sinks run on.
+
 ``/health`` says what failed: ``degraded`` with ``clickhouse: unreachable`` while ClickHouse does not
 answer or inserts fail for a transient reason (the sinks wait and retry), or while the broker does
 not take dead letters; messages ClickHouse refused (or that could not be read) were dead-lettered
 and the feeds went on, so they are counted and named there but do not make the process degraded.
 
-Access (``PAGES``, ``bazaar_core.page_access``): every page but liveness wants a Bearer token (the
-API asks with its own service token; ``bazaar report`` and operators with theirs). ``/livez`` and
-Faust's index ``/`` say only that the process answers; ``/health`` is public for probes and says
-``status`` and ``clickhouse`` alone, its detail (problems, backlogs, dead letters) only to a token
-holding ``ops:read``. ``/metrics`` and ``/status`` need ``ops:read``, the reports ``reports:read``
-(at ``store_id`` when one is named); a store-scoped caller asking for every store gets its own
-stores only (``scope``: narrowed by what the caller asks, never widened).
+Access (``PAGES``, ``bazaar_core.page_access``): every page but the probes and Faust's index wants a
+Bearer token (the API asks with its own service token; ``bazaar report`` and operators with theirs).
+``/livez``, ``/ready`` and the index ``/`` say only a status and which feeds it is about (no figure:
+those are on ``/status``); ``/health`` is public for probes and says ``status`` and ``clickhouse``
+alone, its detail (problems, backlogs, dead letters) only to a token holding ``ops:read``.
+``/metrics`` and ``/status`` need ``ops:read``, the reports ``reports:read`` (at ``store_id`` when
+one is named); a store-scoped caller asking for every store gets its own stores only (``scope``:
+narrowed by what the caller asks, never widened).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -29,9 +36,10 @@ from prometheus_client import generate_latest
 
 from bazaar_core.page_access import PRINCIPAL, Page, PageGuard, forbidden, guarded
 from clickhouse import formats, reports
-from clickhouse.app import AnalyticsPipeline
+from clickhouse.app import LAG_FRESH_S, AnalyticsPipeline
 from clickhouse.errors import BadParameter, UnknownReport
 from clickhouse.migrate import applied
+from domain import probes
 from domain.access import ALL_STORES, Permission, Principal, decide
 
 log = logging.getLogger("bazaar.streams.analytics_web")
@@ -43,6 +51,7 @@ P = Permission
 PAGES: dict[str, Page] = {
     "/": Page(None),  # Faust's own index: {"status": "OK"}
     "/livez": Page(None),
+    "/ready": Page(None),
     "/health": Page(None),  # the detail for ops:read only (health_view)
     "/metrics": Page(P.OPS_READ),
     "/status": Page(P.OPS_READ),
@@ -72,7 +81,13 @@ def register_views(p: AnalyticsPipeline) -> None:
 
     @page("/livez")
     async def livez(web, request) -> Any:
-        return web.json({"status": "alive"})
+        verdict = liveness(p)
+        return web.json(verdict.body(), status=200 if verdict.ok else 503)
+
+    @page("/ready")
+    async def ready(web, request) -> Any:
+        verdict = readiness(p)
+        return web.json(verdict.body(), status=200 if verdict.ok else 503)
 
     @page("/health")
     async def health(web, request) -> Any:
@@ -138,6 +153,18 @@ def register_views(p: AnalyticsPipeline) -> None:
             headers = {"Content-Disposition": f'attachment; filename="{name}.csv"', "X-Bazaar-Rounding": formats.ROUNDING_NOTE}
             return web.bytes(formats.to_csv(table), content_type="text/csv", headers=headers)
         return web.bytes(formats.to_json(table), content_type=JSON)
+
+
+def readiness(p: AnalyticsPipeline) -> probes.Verdict:
+    """Caught up: every feed assigned, measured lately and at most ``analytics_ready_lag`` behind."""
+    now = time.monotonic()
+    return probes.readiness([f.probe(now) for f in p.feeds], p.settings.analytics_ready_lag, LAG_FRESH_S)
+
+
+def liveness(p: AnalyticsPipeline) -> probes.Verdict:
+    """Not stuck: no feed behind and idle for ``analytics_stall_s`` unless it waits on ClickHouse or the broker."""
+    now = time.monotonic()
+    return probes.liveness([f.probe(now) for f in p.feeds], p.settings.analytics_stall_s, LAG_FRESH_S)
 
 
 def health_body(p: AnalyticsPipeline) -> dict[str, Any]:

@@ -50,7 +50,10 @@
   ``X-Bazaar-Alert-Id``, for receivers to drop.
 * **Health**: ``status()`` says ``degraded``, naming the webhook and why, while a webhook's backlog
   or the age of its oldest pending delivery passes ``webhook_degraded_backlog`` /
-  ``webhook_degraded_age_s``; per-webhook gauges and counters are on ``/metrics``.
+  ``webhook_degraded_age_s``; per-webhook gauges and counters are on ``/metrics``. The probes:
+  ``readiness()`` once the alerts consumer is assigned and caught up (``notifier_ready_lag``),
+  ``liveness()`` unless its event loop or its consumer loop stopped turning, or it is behind and
+  has not moved (``watch``).
 """
 
 from __future__ import annotations
@@ -81,9 +84,11 @@ from bazaar_core.kafka.writer import RecordWriter
 from bazaar_core.logs import stopping
 from bazaar_core.notifier.egress import Egress, Unresolved, system_resolver
 from bazaar_core.notifier.registrations import opened, sealing_key
+from bazaar_core.notifier.watch import CONSUMER_LOOP, EVENT_LOOP, LAG_EVERY_S, ConsumerWatch
 from bazaar_core.settings import Settings
 from domain import webhooks as signing
 from domain.netrules import RefusedUrl
+from domain.probes import Verdict
 from domain.webhooks import CircuitBreaker
 from schemas.alerts import AlertMessageAdapter
 from schemas.webhooks import DeadLetter, Delivery, Webhook, WebhookRecord, pair_key
@@ -183,6 +188,8 @@ class Notifier:
         self._view: tuple[dict, ...] = ()  # per-webhook state, rebuilt on the loop, read by other threads
         self.subscribed = False
         self.assigned: list[int] = []
+        self.watch = ConsumerWatch()
+        self._lag_task: asyncio.Task | None = None
         PENDING.set_function(self.tracker.pending)
         _COLLECTOR.notifier = weakref.ref(self)
 
@@ -217,6 +224,14 @@ class Notifier:
     def healthy(self) -> bool:
         """Up and consuming (``degraded`` is still healthy: restarting would not bring a receiver back)."""
         return self.subscribed and self.hook_follower.ready and self.outcome_follower.ready
+
+    def readiness(self) -> Verdict:
+        """``/ready``: consuming, and the alerts consumer assigned and caught up (``domain.probes``)."""
+        return self.watch.readiness(self.healthy, self.settings)
+
+    def liveness(self) -> Verdict:
+        """``/livez``: the event loop and the consumer loop turn, and the consumer is not stuck behind."""
+        return self.watch.liveness(self.subscribed, self.settings)
 
     def _refresh_view(self) -> None:
         s, now = self.settings, time.monotonic()
@@ -256,7 +271,18 @@ class Notifier:
     async def _watch(self) -> None:
         while not self._stop.is_set():
             self._refresh_view()
+            self.watch.turn(EVENT_LOOP)
             await self._sleep(VIEW_EVERY_S)
+
+    async def _observe_lag(self, consumer: Consumer) -> None:
+        """Measure how far the alerts consumer is behind, every ``LAG_EVERY_S`` until stopping."""
+        s = self.settings
+        while not self._stop.is_set():
+            try:
+                await self._in_pool(self.watch.measure, consumer, s.alerts_topic, list(self.assigned), self._stop.is_set)
+            except KafkaException as exc:  # the broker away: the measure goes stale, readiness says so
+                log.debug("alerts lag not measured", extra={"error": str(exc)})
+            await self._sleep(LAG_EVERY_S)
 
     # ---- followers (their threads) ------------------------------------------------------------------
 
@@ -353,12 +379,16 @@ class Notifier:
         }
         consumer = self._consumer = Consumer(consumer_config(s, s.notifier_group, overrides))
         consumer.subscribe([s.alerts_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.watch.turn(CONSUMER_LOOP)
         self.subscribed = True
+        self._lag_task = asyncio.get_running_loop().create_task(self._observe_lag(consumer))
         paused = False
         try:
             while not self._stop.is_set():
                 msgs = await self._in_pool(consumer.consume, 200, 0.3)
+                self.watch.turn(CONSUMER_LOOP)
                 if msgs:
+                    self.watch.moved()
                     # registrations made before these alerts
                     await self._in_pool(self.hook_follower.wait_caught_up, 5.0)
                     for msg in msgs:
@@ -368,7 +398,7 @@ class Notifier:
                 if busy != paused and self.assigned:
                     parts = [TopicPartition(s.alerts_topic, p) for p in self.assigned]
                     consumer.pause(parts) if busy else consumer.resume(parts)
-                    paused = busy
+                    paused = self.watch.paused = busy
                     log.warning(
                         "alerts consumer %s: %d outcome records wait for the broker", "paused" if busy else "resumed", self._recording
                     )
@@ -481,6 +511,8 @@ class Notifier:
             for t in late:
                 t.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        if self._lag_task is not None:  # its query in the consumer's pool ends before the consumer closes
+            await asyncio.gather(self._lag_task, return_exceptions=True)
         if self._consumer is not None:
             await self._commit(self._consumer)
             await self._in_pool(self._consumer.close)

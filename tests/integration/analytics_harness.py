@@ -49,6 +49,18 @@ class Analytics:
         assert resp.status_code == 200, resp.text
         return resp.json()
 
+    def probe(self, page: str) -> tuple[int, dict]:
+        """(status, body) of a probe page (``/ready``, ``/livez``), asked without a token as Kubernetes does."""
+        resp = httpx.get(f"{self.url}{page}", timeout=10)
+        return resp.status_code, resp.json()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until ``/ready`` says caught up."""
+        deadline, last = time.monotonic() + timeout, None
+        while (last := self.probe("/ready"))[0] != 200:
+            assert time.monotonic() < deadline, f"analytics not ready within {timeout:.0f} s: {last}\n{self.log_tail()}"
+            time.sleep(0.2)
+
     def wait_rows(self, distinct: int, timeout: float = 60.0) -> dict:
         """Until the ledger holds ``distinct`` (store, sku, event) rows and nothing is pending."""
         deadline, last = time.monotonic() + timeout, {}

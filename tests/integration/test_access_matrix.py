@@ -114,6 +114,7 @@ def stack(kafka_bootstrap, tmp_path_factory) -> Iterator[Stack]:
     try:
         running.start()
         analytics.start()
+        analytics.wait_ready()  # its /ready is in the matrix: a public page that answers (200)
         keys = {role: make_key(running.settings, role, scope_of(role), name=f"matrix {role.value}") for role in ROLES}
         http = httpx.Client(timeout=60)
         stack = Stack(running, analytics, keys, {}, {}, http)

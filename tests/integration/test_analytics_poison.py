@@ -4,7 +4,9 @@ on embedded chDB), with the sink's default batch size so that one POST is one in
 * one POST of 101 events in 101 months (ClickHouse used to refuse that insert, "too many partitions",
   and the sink retried it forever): a normal sale posted next is in `daily_sales` within 60 s;
 * ledger messages ClickHouse refuses, or that cannot be read, put straight on the ledger topic: they
-  are on the dead-letter topic (source "analytics") and the good messages after them are inserted.
+  are on the dead-letter topic (source "analytics") and the good messages after them are inserted;
+* its probes: not ready while more than its bound wait for a ClickHouse that is down, yet alive (a
+  restart would not bring ClickHouse back); ready again once they are in.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
@@ -35,6 +38,8 @@ def stack(kafka_bootstrap, tmp_path_factory):
         "apoison",
         analytics_batch_max=500,
         analytics_batch_seconds=1.0,  # the defaults: 101 events, one insert
+        analytics_ready_lag=20,  # (the probes' test: a backlog of a few dozen is "behind")
+        clickhouse_fault_file=str(base / "clickhouse-down"),  # ClickHouse "down" while it exists
     )
     running = Running(settings, [settings.worker_port]).start()
     analytics = Analytics(running).start()
@@ -124,9 +129,7 @@ def test_ledger_messages_refused_or_unreadable_are_dead_lettered_and_the_feed_go
         ("good", json.dumps(good[0]).encode()),
         ("good", json.dumps(good[1]).encode()),
     ]
-    producer = Producer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True, "partitioner": "murmur2_random"}
-    )
+    producer = _producer(settings)
     where: list = []
     for label, value in messages:  # one key: one partition, in this order, past the API and the stock worker
         producer.produce(
@@ -169,3 +172,37 @@ def test_ledger_messages_refused_or_unreadable_are_dead_lettered_and_the_feed_go
     assert health["last_dead_letter"]["id"] in ids.values()
     ledger = analytics.status()["feeds"]["ledger"]
     assert ledger["pending"] == 0 and ledger["dead_lettered"] == {"total": 2, "refused": 1, "unreadable": 1}
+
+
+def _producer(settings) -> Producer:
+    return Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True, "partitioner": "murmur2_random"}
+    )
+
+
+def test_not_ready_while_behind_a_clickhouse_outage_yet_alive_and_ready_once_caught_up(stack):
+    running, analytics = stack
+    settings, store = running.settings, f"ready-{uuid.uuid4().hex[:6]}"
+    analytics.wait_ready()
+    assert analytics.probe("/livez") == (200, {"status": "alive"})
+    entries = [_ledger_entry(store, "1") for _ in range(settings.analytics_ready_lag + 10)]
+    fault = Path(settings.clickhouse_fault_file)
+    fault.touch()
+    try:
+        producer = _producer(settings)
+        for entry in entries:
+            producer.produce(settings.ledger_topic, key=store.encode(), value=json.dumps(entry).encode())
+        assert producer.flush(30) == 0
+        deadline = time.monotonic() + 30
+        while (ready := analytics.probe("/ready")) != (503, {"status": "behind", "feeds": ["ledger"]}):
+            assert time.monotonic() < deadline, f"not behind within 30 s: {ready} {analytics.status()['feeds']['ledger']}"
+            time.sleep(0.2)
+        assert analytics.status()["feeds"]["ledger"]["backlog"] > settings.analytics_ready_lag
+        assert analytics.probe("/livez") == (200, {"status": "alive"})  # waiting on ClickHouse, not stuck
+    finally:
+        fault.unlink(missing_ok=True)
+    analytics.wait_ready(timeout=60)
+    # ready means caught up: all but at most the bound in ClickHouse (a batch may still be on its way)
+    inserted = len(_report(running, "movement_history", store_id=store, sku="atta"))
+    assert len(entries) - settings.analytics_ready_lag <= inserted <= len(entries)
+    assert analytics.probe("/livez") == (200, {"status": "alive"})

@@ -294,3 +294,45 @@ def test_a_receiver_the_notifiers_rules_refuse_is_dead_lettered_without_a_reques
     finally:
         child.stop()
         receiver.stop()
+
+
+def test_ready_once_its_alerts_consumer_has_caught_up_and_alive_all_along(settings_factory):
+    """The notifier's probes: ``/ready`` says 503 (``unmeasured``, then maybe ``behind``) until its
+    alerts consumer is assigned and has read what is on the topic (``notifier_ready_lag=0`` here),
+    then 200; ``/livez`` says alive. Neither says a figure."""
+    (notifier_port,) = free_ports(1)
+    settings = settings_factory(notifier_port=notifier_port, notifier_ready_lag=0)
+    all_topics(settings)
+    backlog = [make_alert(sku=f"backlog-{i}") for i in range(40)]
+    produce_alerts(settings, *backlog)
+    base = f"http://127.0.0.1:{notifier_port}"
+
+    def alerts_read() -> int:
+        lines = httpx.get(f"{base}/metrics").text.splitlines()
+        return int(sum(float(line.split()[-1]) for line in lines if line.startswith("bazaar_notifier_alerts_total{")))
+
+    child = notifier(settings)
+    child.start()
+    try:
+        seen: list[tuple[int, dict]] = []
+        deadline = time.monotonic() + 60
+        while not seen or seen[-1][0] != 200:
+            assert time.monotonic() < deadline, f"not ready within 60 s: {seen[-3:]}\n{child.log_path.read_text()[-2000:]}"
+            try:
+                r = httpx.get(f"{base}/ready", timeout=5)
+            except httpx.TransportError:  # its port is not open yet
+                time.sleep(0.05)
+                continue
+            seen.append((r.status_code, r.json()))
+            time.sleep(0.05)
+        assert seen[0] == (503, {"status": "unmeasured", "feeds": ["alerts"]}), seen[0]  # the port opens before the consumer
+        assert {body["status"] for _, body in seen[:-1]} <= {"unmeasured", "behind"} and seen[-1] == (200, {"status": "ready"})
+        # ready: its position was at the topic's end (what it read is counted a moment after)
+        wait_until(lambda: alerts_read() == len(backlog), timeout=5, what="the backlog counted as read")
+        livez = httpx.get(f"{base}/livez")
+        assert (livez.status_code, livez.json()) == (200, {"status": "alive"})
+        produce_alerts(settings, *[make_alert(sku=f"later-{i}") for i in range(5)])
+        wait_until(lambda: alerts_read() == len(backlog) + 5, what="the later alerts read")
+        wait_until(lambda: httpx.get(f"{base}/ready").status_code == 200, what="ready again")
+    finally:
+        child.stop()

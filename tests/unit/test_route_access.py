@@ -92,6 +92,7 @@ def test_the_event_routes_own_check_refuses_only_roles_that_may_write_no_event()
 # ---- the internal ports -----------------------------------------------------------------------------
 
 PUBLIC_PAGES = {"/", "/livez", "/health"}  # Faust's index ({"status": "OK"}), liveness, readiness
+ANALYTICS_PUBLIC = PUBLIC_PAGES | {"/ready"}  # its readiness (caught up) apart from /health (serving)
 
 
 def served(app) -> set[str]:
@@ -101,11 +102,11 @@ def served(app) -> set[str]:
     return {route.resource.canonical for route in web.web_app.router.routes()}
 
 
-def check_pages(paths: set[str], table: dict[str, Page]) -> None:
+def check_pages(paths: set[str], table: dict[str, Page], public: set[str] = PUBLIC_PAGES) -> None:
     assert paths, "no page found"
     assert not paths - set(table), f"pages declaring no access: {sorted(paths - set(table))}"
     assert not set(table) - paths, f"declared pages that are not served: {sorted(set(table) - paths)}"
-    assert {p for p, page in table.items() if page.permission is None} == PUBLIC_PAGES
+    assert {p for p, page in table.items() if page.permission is None} == public
     for path, page in table.items():
         if "{store_id}" in path:
             assert page.store == "path:store_id", path
@@ -127,5 +128,5 @@ def test_every_analytics_page_declares_its_access(tmp_path):
 
     pipeline = build(Settings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1"), None, None)  # type: ignore[arg-type]  # no query at build
     web.register_views(pipeline)
-    check_pages(served(pipeline.app), web.PAGES)
+    check_pages(served(pipeline.app), web.PAGES, ANALYTICS_PUBLIC)
     assert web.PAGES["/reports/{name}"] == Page(Permission.REPORTS_READ, "query:store_id")
