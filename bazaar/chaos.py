@@ -5,7 +5,9 @@ load, and by tests/faults/ (the cluster test, tests/integration/test_cluster.py,
 ``ClusterStack`` is the cluster, held here (to kill, pause and restart its nodes), and `bazaar up
 --kafka-nodes 3` on it for the processes. Exactness is checked as in the pipeline tests: every
 (store, sku) stock the API answers, read after a token covering everything acknowledged, against
-the generator's own plain Python totals.
+the generator's own plain Python totals; then every report checked (``chaos_checks``) against the
+plain Python model of the same events, once the analytics process holds them all; then every alert
+the API lists against the deliveries a webhook receiver of the suite's own counted by alert id.
 """
 
 from __future__ import annotations
@@ -14,17 +16,21 @@ import argparse
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from confluent_kafka.admin import AdminClient
 
+from bazaar.chaos_checks import WebhookReceiver, model_of, register_webhook, settle_webhooks, wait_analytics, wrong_reports
 from bazaar.load_client import RetryingClient
 from bazaar_core.client_auth import KeyAuth
 from bazaar_core.kafka.config import admin_config
@@ -73,6 +79,8 @@ class ClusterStack:
             analytics_port=analytics,
             notifier_port=notifier,
             analytics_url=f"http://127.0.0.1:{analytics}",
+            webhook_allow_http=True,  # the suite's webhook receiver listens on http://127.0.0.1
+            webhook_allow_private=True,
         )
         self.settings = cluster_settings(settings, 3)
         self.workers, self.api_replicas = workers, api_replicas
@@ -90,6 +98,14 @@ class ClusterStack:
     @property
     def worker_ports(self) -> list[int]:
         return [self.settings.worker_port + i for i in range(self.workers)]
+
+    @property
+    def analytics_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.analytics_port}"
+
+    @property
+    def notifier_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.notifier_port}"
 
     def start(self) -> ClusterStack:
         started = time.monotonic()
@@ -219,6 +235,38 @@ class ClusterStack:
                     wrong[f"{store}|{sku}"] = (want.get(sku), got.get(sku))
         return sum(len(w) for w in by_store.values()), wrong
 
+    def report(self, name: str, query: dict[str, Any]) -> dict:
+        """A report's JSON from any API replica that answers (retried through restarts and 503s)."""
+        assert self.http is not None
+        for attempt in range(60):
+            url = self.api_urls[attempt % len(self.api_urls)]
+            try:
+                resp = self.http.get(f"{url}/v1/reports/{name}", params=query, timeout=120)
+            except httpx.HTTPError:
+                time.sleep(1)
+                continue
+            if resp.status_code == 200:
+                return resp.json()
+            if resp.status_code < 500:
+                raise RuntimeError(f"report {name} {query} answered {resp.status_code}: {resp.text[:300]}")
+            time.sleep(1)
+        raise RuntimeError(f"report {name} {query} not answered")
+
+    def child_pid(self, *command: str) -> int:
+        """The process of `up`'s child running ``bazaar <command>`` (its own process group)."""
+        assert self.up is not None
+        wanted = ["-m", "bazaar.cli", *command]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                    parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                if parent == self.up.pid and argv[1:] == [*wanted, ""]:
+                    return int(entry.name)
+        raise LookupError(f"no child of bazaar up runs bazaar {' '.join(command)}")
+
     def bazaar(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, **self.settings.to_env()}
         return subprocess.run([sys.executable, "-m", "bazaar.cli", *args], env=env, capture_output=True, text=True, timeout=timeout)
@@ -238,22 +286,8 @@ class ClusterStack:
 
 # ---- the faults ------------------------------------------------------------------------------------
 
-FAULTS = ("broker-kill", "broker-pause", "worker-kill-wiped")
+FAULTS = ("broker-kill", "broker-pause", "worker-kill-wiped", "api-kill", "analytics-kill", "notifier-kill")
 PAUSE_S = 20.0  # a broker stopped this long (SIGSTOP/SIGCONT): a long GC pause
-
-
-def worker_pid(port: int) -> int:
-    """The process of `up`'s worker on ``port`` (its own process group)."""
-    wanted = ["-m", "bazaar.cli", "worker", "--port", str(port)]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            except OSError:
-                continue
-            if argv[1 : 1 + len(wanted)] == wanted:
-                return int(entry.name)
-    raise LookupError(f"no worker on port {port}")
 
 
 def wait_healthy(url: str, timeout: float = 180.0) -> float:
@@ -269,16 +303,52 @@ def wait_healthy(url: str, timeout: float = 180.0) -> float:
         time.sleep(0.3)
 
 
-def run_fault(stack: ClusterStack, client: RetryingClient, fault: str, gen: Generator, checked: list[Generator]) -> dict[str, object]:
+@dataclass
+class Suite:
+    """One stack for every fault in turn, and what has been posted to it so far."""
+
+    stack: ClusterStack
+    client: RetryingClient
+    receiver: WebhookReceiver
+    checked: list[Generator] = field(default_factory=list)  # the days of the faults before
+    bodies: list[dict] = field(default_factory=list)  # every event body posted, in order (re-sends too)
+
+
+def kill_child(suite: Suite, during: list[dict], health_url: str, *command: str) -> dict[str, Any]:
+    """SIGKILL `up`'s child running ``bazaar <command>``, post ``during`` while it is gone, and time
+    until it answers ``health_url`` again (restarted by `up`; if not, ``restarted_by_up`` is false)."""
+    pid = suite.stack.child_pid(*command)
+    os.killpg(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    suite.client.post_all(during)
+    try:
+        back_s: float | None = round(time.monotonic() - killed + wait_healthy(health_url), 1)
+    except TimeoutError:
+        back_s = None
+    try:
+        restarted = suite.stack.child_pid(*command) != pid
+    except LookupError:
+        restarted = False
+    return {"restarted_by_up": restarted, "answers_again_s": back_s}
+
+
+def run_fault(suite: Suite, fault: str, gen: Generator) -> dict[str, object]:
     """Post ``gen``'s events in thirds: the first, then ``fault``, the second while it lasts, the
-    third once it healed; then compare every stock of ``gen`` and of the earlier ``checked`` days."""
+    third once it healed; then compare every stock of ``gen`` and of the earlier days, every report
+    and every webhook delivery."""
+    stack, client, receiver = suite.stack, suite.client, suite.receiver
+    assert stack.http is not None
+    fault_started = time.monotonic()
     bodies = [wire_body(b) for b in gen.events()]
+    suite.bodies.extend(bodies)
     third = len(bodies) // 3
     client.post_all(bodies[:third])
     before = client.delivery.figures()
+    duplicates_before, bad_before = receiver.duplicates(), receiver.bad_signatures
     events = stack.settings.events_topic
     started = time.monotonic()
     target: str
+    extra: dict[str, Any] = {}
     if fault in ("broker-kill", "broker-pause"):
         victim = stack.busiest_node(events)
         assert victim.pid is not None
@@ -300,7 +370,7 @@ def run_fault(stack: ClusterStack, client: RetryingClient, fault: str, gen: Gene
         assert stack.up is not None
         stack.up.send_signal(signal.SIGSTOP)  # `up` restarts it only once its disk is empty
         try:
-            os.killpg(worker_pid(port), signal.SIGKILL)
+            os.killpg(stack.child_pid("worker", "--port", str(port)), signal.SIGKILL)
             time.sleep(0.5)
             shutil.rmtree(stack.settings.data_dir / f"worker-{port}", ignore_errors=True)
         finally:
@@ -308,13 +378,32 @@ def run_fault(stack: ClusterStack, client: RetryingClient, fault: str, gen: Gene
         client.post_all(bodies[third : 2 * third])
         wait_healthy(f"http://127.0.0.1:{port}/health")
         client.post_all(bodies[2 * third :])
+    elif fault in ("api-kill", "analytics-kill", "notifier-kill"):
+        command: tuple[str, ...]
+        if fault == "api-kill":  # the last replica: the clients' tokens come from the first
+            api_port = stack.api_urls[-1].rsplit(":", 1)[1]
+            target, url, command = f"api-{api_port}", f"{stack.api_urls[-1]}/health", ("api", "--port", api_port)
+        elif fault == "analytics-kill":
+            target, url, command = "analytics", f"{stack.analytics_url}/health", ("analytics",)
+        else:
+            target, url, command = "notifier", f"{stack.notifier_url}/health", ("notifier",)
+            # while deliveries go on: once the first of this day's alerts reached the receiver, which
+            # answers it only a moment later
+            deadline = time.monotonic() + 20
+            while not receiver.delivered(set(gen.stores)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            extra["delivered_before_kill"] = len(receiver.delivered(set(gen.stores)))
+        extra.update(kill_child(suite, bodies[third : 2 * third], url, *command))
+        client.post_all(bodies[2 * third :])
     else:
         raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
-    healed_s = time.monotonic() - started
+    healed_s = extra["answers_again_s"] if "answers_again_s" in extra else round(time.monotonic() - started, 1)
     after = client.delivery.figures()
+
+    # every stock
     low = high = total = 0
     wrong_keys: dict[str, tuple[str | None, str | None]] = {}
-    for day in [*checked, gen]:
+    for day in [*suite.checked, gen]:
         count, wrong = stack.wrong_stock(day, client.delivery.token)
         total += count
         wrong_keys.update(wrong)
@@ -324,6 +413,16 @@ def run_fault(stack: ClusterStack, client: RetryingClient, fault: str, gen: Gene
             else:
                 high += 1
     unacked = len({b["event_id"] for b in bodies} - client.delivery.acked_ids)
+
+    # every report, once the analytics process holds every ledger row of what was posted
+    model = model_of(suite.bodies)
+    caught_up_s = wait_analytics(stack.http, stack.analytics_url, len(model.rows))
+    reports_checked, reports_wrong = wrong_reports(stack.report, model, gen.stores)
+
+    # every webhook, by alert id, for every store so far
+    stores = [s for day in [*suite.checked, gen] for s in day.stores]
+    webhooks = settle_webhooks(stack.http, stack.api_urls, receiver, stores)
+    suite.checked.append(gen)
     return {
         "fault": fault,
         "target": target,
@@ -334,12 +433,42 @@ def run_fault(stack: ClusterStack, client: RetryingClient, fault: str, gen: Gene
         "stocks_below_expected": low,
         "stocks_above_expected": high,
         "wrong_examples": dict(list(wrong_keys.items())[:5]),
-        "heal_s": round(healed_s, 1),
+        "heal_s": healed_s,
+        **extra,
         "http_503": after["http_503"] - before["http_503"],
         "other_failures": after["other_failures"] - before["other_failures"],
         "retries": after["retries"] - before["retries"],
         "longest_batch_s": after["longest_batch_s"],
+        "analytics_caught_up_s": None if caught_up_s is None else round(caught_up_s, 1),
+        "reports_checked": reports_checked,
+        "reports_wrong": len(reports_wrong),
+        "report_differences": reports_wrong[:3],
+        **webhooks,
+        "webhook_duplicates": receiver.duplicates() - duplicates_before,
+        # the notifier's one window (docs/alerts-and-webhooks.md): killed between a 2xx and the ack of
+        # its record, it posts that alert again; at most the webhook's deliveries in flight
+        "webhook_duplicates_allowed": stack.settings.webhook_concurrency if fault == "notifier-kill" else 0,
+        "webhook_bad_signatures": receiver.bad_signatures - bad_before,
+        "wall_s": round(time.monotonic() - fault_started, 1),
     }
+
+
+def problems(outcome: dict[str, Any]) -> list[str]:
+    """What a fault's figures show wrong; empty when everything was exact."""
+    out = []
+    if outcome["events_unacked"] or outcome["events_acked"] < outcome["events_posted"]:
+        out.append(f"{outcome['events_unacked']} events never acknowledged")
+    if outcome["stocks_below_expected"] or outcome["stocks_above_expected"]:
+        out.append(f"stocks wrong: {outcome['stocks_below_expected']} below, {outcome['stocks_above_expected']} above")
+    if outcome["reports_wrong"] or outcome["analytics_caught_up_s"] is None:
+        out.append(f"{outcome['reports_wrong']} of {outcome['reports_checked']} reports wrong")
+    if outcome["webhook_missing"] or outcome["webhook_unexpected"] or outcome["webhook_bad_signatures"]:
+        out.append(f"webhooks: {outcome['webhook_missing']} missing, {outcome['webhook_unexpected']} unexpected")
+    if outcome["webhook_duplicates"] > outcome["webhook_duplicates_allowed"]:
+        out.append(f"{outcome['webhook_duplicates']} webhook deliveries duplicated")
+    if outcome.get("restarted_by_up") is False or ("restarted_by_up" in outcome and outcome["answers_again_s"] is None):
+        out.append(f"{outcome['target']} did not come back")
+    return out
 
 
 def day(seed: int, prefix: str, stores: int, events_per_store: int) -> Generator:
@@ -349,28 +478,35 @@ def day(seed: int, prefix: str, stores: int, events_per_store: int) -> Generator
 
 def run_suite(
     base: Path, results: Path, faults: tuple[str, ...] = FAULTS, *, stores: int = 6, events_per_store: int = 90
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Every fault in turn on one stack, each on a day of its own; the figures to ``results`` (JSON)."""
+    suite_started = time.monotonic()
     stack = ClusterStack(base).start()
+    receiver = WebhookReceiver(secrets.token_urlsafe(24))
     client = RetryingClient(stack.api_urls, stack.auth, give_up_s=120)
-    report: dict[str, object] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **stack.timings, "faults": []}
-    checked: list[Generator] = []
+    suite = Suite(stack, client, receiver)
+    days = [day(100 + i, f"f{i}", stores, events_per_store) for i in range(len(faults))]
+    report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **stack.timings, "faults": []}
     try:
-        for i, fault in enumerate(faults):
-            gen = day(100 + i, f"f{i}", stores, events_per_store)
-            outcome = run_fault(stack, client, fault, gen, checked)
-            checked.append(gen)
-            report["faults"].append(outcome)  # type: ignore[attr-defined]
+        assert stack.http is not None
+        report["webhook_id"] = register_webhook(
+            stack.http, stack.api_urls[0], stack.notifier_url, receiver, [s for d in days for s in d.stores]
+        )
+        for fault, gen in zip(faults, days, strict=True):
+            outcome = run_fault(suite, fault, gen)
+            report["faults"].append(outcome)
             _write(results, report)
             print(json.dumps(outcome), flush=True)
         check = stack.bazaar("topics", "--check")
         report["topics_check"] = check.stdout.strip().splitlines()[-1:] + ([f"exit {check.returncode}"] if check.returncode else [])
         report["client_total"] = client.delivery.figures()
         report["rss_mib"] = stack.jvm_rss_mib()
+        report["suite_wall_s"] = round(time.monotonic() - suite_started, 1)
         _write(results, report)
         return report
     finally:
         client.close()
+        receiver.close()
         stack.close()
 
 
@@ -399,6 +535,8 @@ def run(args: argparse.Namespace) -> int:
     shutil.rmtree(args.dir, ignore_errors=True)
     args.dir.mkdir(parents=True)
     report = run_suite(args.dir.resolve(), args.out, faults, stores=args.stores, events_per_store=args.events_per_store)
-    bad = [f for f in report["faults"] if f["stocks_below_expected"] or f["stocks_above_expected"] or f["events_unacked"]]  # type: ignore[attr-defined]
+    bad = {f["fault"]: problems(f) for f in report["faults"] if problems(f)}
+    for fault, wrong in bad.items():
+        print(f"bazaar chaos: {fault}: {'; '.join(wrong)}", file=sys.stderr)
     print(f"bazaar chaos: {len(faults)} fault(s), {'all exact' if not bad else f'{len(bad)} NOT exact'}; figures in {args.out}")
     return 1 if bad else 0

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 from bazaar_core.loadgen.generator import Generator
-from tests.analytics_model import Catalog, Model, from_us, milli, paisa, us
+from bazaar_core.loadgen.report_model import Catalog, Model, difference, from_us, milli, paisa
 
 Ask = Callable[..., dict]  # ask(report_name, **params) -> the report's JSON body
 
@@ -116,30 +115,10 @@ def with_voids(bodies: list[dict]) -> list[dict]:
 # ---- comparing ------------------------------------------------------------------------------
 
 
-def _norm(value: Any, like: Any) -> Any:
-    """A report's JSON value in the model's terms (Decimal, microseconds, str, ...)."""
-    if value is None:
-        return None
-    if isinstance(like, Decimal):
-        return Decimal(value)
-    if isinstance(like, int) and not isinstance(like, bool) and isinstance(value, str) and "T" in value:
-        return us(value)
-    if isinstance(like, int) and not isinstance(like, bool) and isinstance(value, str):
-        return int(value)
-    return value
-
-
 def compare(body: dict, expected: list[dict], label: str) -> None:
     """The report's rows equal the model's, in order, on every column the model computes."""
-    got = body["rows"]
-    assert len(got) == len(expected), f"{label}: {len(got)} rows, expected {len(expected)}\n got {got[:5]}\n want {expected[:5]}"
-    for i, (g, e) in enumerate(zip(got, expected)):
-        for col, want in e.items():
-            like = want
-            if want is None:  # pick the kind from another row of the model
-                like = next((r[col] for r in expected if r[col] is not None), None)
-            have = _norm(g[col], like)
-            assert have == want, f"{label}: row {i} column {col}: {g[col]!r} != {want!r}\n row {g}\n want {e}"
+    differs = difference(body, expected, label)
+    assert differs is None, differs
 
 
 def local_days(model: Model) -> list[date]:

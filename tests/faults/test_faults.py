@@ -1,9 +1,14 @@
 """The fault suite on a three-node cluster of its own (issue 30), one stack for every fault in turn:
 a broker SIGKILLed (the leader of the most events partitions) and restarted, a broker paused 20 s
 (SIGSTOP/SIGCONT), a worker SIGKILLed with its data directory deleted (it rebuilds from the
-changelogs). Clients retry every unacknowledged batch with the same event ids; after each fault
-every (store, sku) stock of every day so far equals the generator's totals. The figures go to
-test-artifacts/faults/results.json (`bazaar chaos` runs the same by hand with a longer load)."""
+changelogs), an API replica SIGKILLed behind clients that fail over to the other, the analytics
+process SIGKILLed, the notifier SIGKILLed while it delivers. Clients retry every unacknowledged
+batch with the same event ids. After each fault: every (store, sku) stock of every day so far
+equals the generator's totals; every report checked equals the plain Python model of the same
+events; every alert the API lists for the suite's stores reached the suite's webhook receiver, by
+alert id, none twice (but for the notifier's one documented window when it is the one killed).
+The figures go to test-artifacts/faults/results.json (`bazaar chaos` runs the same by hand with a
+longer load)."""
 
 from __future__ import annotations
 
@@ -12,15 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from bazaar.chaos import FAULTS, run_suite
+from bazaar.chaos import FAULTS, problems, run_suite
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 RESULTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "faults" / "results.json"
+RESTARTED = ("api-kill", "analytics-kill", "notifier-kill")  # `up` brings the killed process back
 
 
-@pytest.mark.timeout(600)
-def test_every_fault_heals_with_every_stock_exact(tmp_path):
+@pytest.mark.timeout(1200)
+def test_every_fault_heals_with_every_stock_report_and_webhook_exact(tmp_path):
     report = run_suite(tmp_path, RESULTS, FAULTS, stores=6, events_per_store=90)
     outcomes = report["faults"]
     assert [o["fault"] for o in outcomes] == list(FAULTS)
@@ -28,6 +34,21 @@ def test_every_fault_heals_with_every_stock_exact(tmp_path):
         assert o["events_unacked"] == 0 and o["events_acked"] >= o["events_posted"], o
         assert o["stocks_checked"] > 100, o
         assert (o["stocks_below_expected"], o["stocks_above_expected"]) == (0, 0), o
+        assert o["analytics_caught_up_s"] is not None, o
+        assert o["reports_checked"] >= 20 and o["reports_wrong"] == 0, o["report_differences"]
+        assert o["webhooks_expected"] > 0, o
+        assert o["webhooks_delivered"] == o["webhooks_expected"], o
+        assert (o["webhook_missing"], o["webhook_unexpected"], o["webhook_bad_signatures"]) == (0, 0, 0), o
+        assert o["webhook_duplicates"] <= o["webhook_duplicates_allowed"], o
+        assert problems(o) == [], o
+    for o in outcomes:
+        if o["fault"] in RESTARTED:
+            assert o["restarted_by_up"] is True and o["answers_again_s"] is not None, o
+    assert [o["webhook_duplicates_allowed"] > 0 for o in outcomes] == [f == "notifier-kill" for f in FAULTS]
+    api = next(o for o in outcomes if o["fault"] == "api-kill")
+    assert api["other_failures"] + api["http_503"] > 0 and api["retries"] > 0, api  # the clients saw it and failed over
+    notifier = next(o for o in outcomes if o["fault"] == "notifier-kill")
+    assert notifier["delivered_before_kill"] > 0, notifier  # killed while it delivered
     assert report["topics_check"] and "as expected" in report["topics_check"][0], report["topics_check"]
     assert json.loads(RESULTS.read_text())["faults"] == outcomes
     print(json.dumps(report, indent=1))
