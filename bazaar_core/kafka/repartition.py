@@ -212,6 +212,7 @@ class Repartition:
     def __init__(self, old: Settings, new: Settings, pass_: str = "first", *, lag_wait_s: float = 120.0, say=print) -> None:
         self.old, self.new, self.pass_, self.lag_wait_s, self.say = old, new, pass_, lag_wait_s, say
         self.admin = AdminClient(admin_config(old))
+        self._failures: list[str] = []  # the producer's failed deliveries and fatal errors
 
     def run(self) -> Pass:
         started = time.monotonic()
@@ -230,7 +231,6 @@ class Repartition:
         ensure_topics(new, topic_specs(new), topic_configs(new))
         ensure_topics(new, {progress_topic(new): 1}, {progress_topic(new): {"cleanup.policy": "compact"}})
         producer = Producer(producer_config(new, {**COPY_PRODUCER, "error_cb": self._error, "on_delivery": self._delivered}))
-        self._failures: list[str] = []
         for c in copies(old, new):
             if c.source in topics:
                 copied = self._copy(c, producer, progress.get(c.source, {}).get("next", {}))
@@ -292,7 +292,9 @@ class Repartition:
 
     def _read(self, c: Copy, producer: Producer, copied: Copied, todo: set[int]) -> None:
         group = f"{repartition_reader_group(self.old)}{uuid.uuid4().hex[:8]}"  # never commits
-        consumer = Consumer(consumer_config(self.old, group, {"enable.partition.eof": True, "fetch.max.bytes": 64 << 20}))
+        consumer = Consumer(
+            consumer_config(self.old, group, {"enable.partition.eof": True, "fetch.max.bytes": 64 << 20, "fetch.wait.max.ms": 50})
+        )
         target, route, n = c.target, c.route, self.new.partitions
         per_target = copied.per_target
         start, end = copied.start, copied.end
@@ -300,7 +302,7 @@ class Repartition:
             consumer.assign([TopicPartition(c.source, p, start[p] if start[p] > 0 else OFFSET_BEGINNING) for p in todo])
             idle_since = time.monotonic()
             while todo:
-                batch = consumer.consume(READ_BATCH, 1.0)
+                batch = consumer.consume(READ_BATCH, 0.1)  # as many as are there: a small topic waits for no more
                 if not batch:
                     if time.monotonic() - idle_since > 60:
                         raise RepartitionError(f"{c.source}: nothing read for 60 s from partitions {sorted(todo)}")
