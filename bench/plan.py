@@ -36,6 +36,10 @@ class Plan:
     # recovery: stores x skus keys from each store's opening stock count, plus a little traffic
     recovery_stores: int = 5_000
     recovery_events_per_store: int = 2
+    # repartition: a stock changelog of this many keys (stores x skus) copied between these partition
+    # counts (bazaar repartition), then a worker recovering from the copy on an empty disk
+    repartition_keys: int = 1_000_000
+    repartition_partitions: tuple[int, int] = (8, 32)
     # scale: the same day per store (opening count of every sku, then this many events) at each store count
     scale_stores: tuple[int, ...] = (100, 1_000, 10_000)
     scale_events_per_store: int = 30
@@ -63,6 +67,8 @@ QUICK = Plan(
     sink_load_s=3.0,
     recovery_stores=50,
     recovery_events_per_store=5,
+    repartition_keys=4_000,
+    repartition_partitions=(4, 8),
     scale_stores=(10, 100),
     scale_events_per_store=5,
     stage_timeout_s=300.0,

@@ -461,6 +461,8 @@ def markdown(run: dict) -> str:
                 ],
             )
         )
+    if "repartition" in by and by["repartition"].get("status") == "ok":
+        out.append(_repartition_section(by["repartition"]))
     if "scale" in by and by["scale"].get("points"):
         out.append("\n## Scale (1 worker)\n")
         sc = by["scale"]
@@ -562,6 +564,41 @@ def markdown(run: dict) -> str:
             "logs) divided by the keys: with few keys the fixed files weigh more per key.\n"
         )
     return "".join(out)
+
+
+def _repartition_section(r: dict) -> str:
+    """The copy of a stock changelog to more partitions, and a new worker's recovery from it."""
+    return "".join(
+        [
+            f"\n## Repartition ({r['partitions_from']} -> {r['partitions_to']} partitions)\n",
+            _table(
+                [
+                    "keys",
+                    "changelog copy s",
+                    "records/s",
+                    "first pass s",
+                    "final pass s",
+                    "new worker: start -> /health",
+                    "start -> correct lookups",
+                    "RSS after MB",
+                ],
+                [
+                    [
+                        _c(r["keys"]),
+                        _c(r["changelog_copy_s"], 1),
+                        _c(r["changelog_records_per_s"]),
+                        _c(r["first_pass_s"], 1),
+                        _c(r["final_pass_s"], 1),
+                        f"{_c(r['recovery_to_health_s'], 1)} s",
+                        f"{_c(r['recovery_to_correct_s'], 1)} s",
+                        _c(r["rss_mb_after_recovery"], 1),
+                    ]
+                ],
+            ),
+            "\nThe first pass copies every topic of the old generation (the compacted ones are empty here); the final "
+            "pass finds nothing new. The new worker starts on an empty data dir and recovers every partition from the copy.\n",
+        ]
+    )
 
 
 def _sink_section(s: dict) -> str:

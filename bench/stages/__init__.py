@@ -15,6 +15,7 @@ STAGES: dict[str, str] = {
     "api": "bench.stages.api",
     "auth-cost": "bench.stages.auth_cost",
     "recovery": "bench.stages.recovery",
+    "repartition": "bench.stages.repartition",
     "scale": "bench.stages.scale",
     "memory": "bench.stages.memory",
     "clickhouse": "bench.stages.clickhouse",
