@@ -107,6 +107,7 @@ class WebhookReceiver:
         self.secret = secret
         self.answer_after_s = answer_after_s
         self.counts: Counter[str] = Counter()  # alert id -> deliveries
+        self.first_at: dict[str, float] = {}  # alert id -> when it first came (monotonic)
         self.store_of: dict[str, str] = {}
         self.bad_signatures = 0
         self._lock = threading.Lock()
@@ -149,17 +150,19 @@ class WebhookReceiver:
             store = ""
         with self._lock:
             self.counts[alert_id] += 1
+            self.first_at.setdefault(alert_id, time.monotonic())
             self.store_of[alert_id] = store
             self.bad_signatures += not valid
 
-    def duplicates(self) -> int:
-        """Deliveries beyond the first of their alert id, over the whole run."""
+    def snapshot(self) -> Counter[str]:
+        """Alert id -> deliveries so far."""
         with self._lock:
-            return sum(n - 1 for n in self.counts.values())
+            return Counter(self.counts)
 
-    def delivered(self, stores: set[str]) -> set[str]:
+    def delivered(self, stores: set[str], before: float | None = None) -> set[str]:
+        """The alert ids of ``stores`` delivered (first before ``before``, monotonic, if given)."""
         with self._lock:
-            return {aid for aid, store in self.store_of.items() if store in stores}
+            return {aid for aid, store in self.store_of.items() if store in stores and (before is None or self.first_at[aid] <= before)}
 
     def close(self) -> None:
         self._server.shutdown()

@@ -39,7 +39,7 @@ def test_every_fault_heals_with_every_stock_report_and_webhook_exact(tmp_path):
         assert o["webhooks_expected"] > 0, o
         assert o["webhooks_delivered"] == o["webhooks_expected"], o
         assert (o["webhook_missing"], o["webhook_unexpected"], o["webhook_bad_signatures"]) == (0, 0, 0), o
-        assert o["webhook_duplicates"] <= o["webhook_duplicates_allowed"], o
+        assert o["webhook_duplicates"] <= o["webhook_duplicates_allowed"] and o["webhook_duplicates_outside_window"] == 0, o
         assert problems(o) == [], o
     for o in outcomes:
         if o["fault"] in RESTARTED:
