@@ -111,6 +111,13 @@ class Stopping(Exception):
     """The notifier is stopping: a delivery gives up without an outcome (redone after restart)."""
 
 
+class ConsumerFailed(RuntimeError):
+    """The alerts consumer hit an error librdkafka cannot go on from (a static member fenced after
+    the group coordinator moved, as when a broker pauses): the notifier exits, so that its
+    supervisor (`bazaar up`, Kubernetes) starts a fresh one, which resumes from the last commit and
+    skips every delivery recorded. Staying up would leave it alive, healthy and deaf."""
+
+
 @dataclass(eq=False)
 class Job:
     """One delivery (webhook, alert) until its outcome is recorded."""
@@ -407,6 +414,9 @@ class Notifier:
 
     def _handle(self, msg) -> None:
         if msg.error() is not None:
+            if msg.error().fatal():
+                log.critical("alerts consumer failed: exiting to be restarted", extra={"error": msg.error().str()})
+                raise ConsumerFailed(msg.error().str())
             log.warning("alerts consumer error", extra={"error": msg.error().str()})
             return
         p, o = msg.partition(), msg.offset()

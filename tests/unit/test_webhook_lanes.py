@@ -21,7 +21,7 @@ from bazaar_core.kafka.follow import Record
 from bazaar_core.kafka.writer import Written
 from bazaar_core.notifier.egress import Egress, Unresolved
 from bazaar_core.notifier.registrations import sealed_record, sealing_key
-from bazaar_core.notifier.service import Notifier
+from bazaar_core.notifier.service import ConsumerFailed, Notifier
 from bazaar_core.settings import Settings
 from domain.webhooks import CircuitBreaker
 from schemas.deadletters import DeadLetter as MessageDeadLetter
@@ -557,6 +557,30 @@ def test_a_message_that_is_not_an_alert_is_dead_lettered_and_the_partition_goes_
             {"origin": "test"},
         )
         assert letters[f"{topic}|0|2"].value is None
+        await stop(n)
+
+    asyncio.run(scenario())
+
+
+def test_a_fatal_consumer_error_ends_the_notifier_and_an_ordinary_one_does_not():
+    """Fenced as a static member (seen under a broker paused 20 s by the fault suite), the consumer
+    is done: the notifier exits to be restarted rather than stay up delivering nothing."""
+
+    class Failed(Msg):
+        def __init__(self, error: KafkaError) -> None:
+            super().__init__("alerts", 0, 0, None)
+            self._error = error
+
+        def error(self) -> KafkaError:
+            return self._error
+
+    async def scenario():
+        s = settings()
+        n, _ = notifier(s, Receivers(s.webhook_timeout_s), "/ok")
+        n._handle(Failed(KafkaError(KafkaError._TRANSPORT, "broker down")))  # retried by librdkafka itself
+        fenced = KafkaError(KafkaError.FENCED_INSTANCE_ID, "Static consumer fenced", fatal=True)
+        with pytest.raises(ConsumerFailed, match="fenced"):
+            n._handle(Failed(fenced))
         await stop(n)
 
     asyncio.run(scenario())
