@@ -59,6 +59,9 @@ def test_bench_quick_runs_every_stage_exactly(tmp_path):
     assert cost["status"] == "ok" and cost["exact"] is True, cost
     assert cost["with_auth_cpu_us_per_event"] > 0 and cost["without_auth_cpu_us_per_event"] > 0 and cost["ratio"] > 0
     assert stages["recovery"]["restart_to_correct_s"] > 0
+    moved = stages["repartition"]  # the changelog copied to more partitions, a new worker recovered from it
+    assert moved["status"] == "ok" and moved["exact"] is True and moved["checked_keys"] == moved["changelog_records"] > 0, moved
+    assert moved["recovery_to_correct_s"] > 0 and moved["final_pass_records"] == 0, moved
     assert len(stages["scale"]["points"]) == 2
     for point in stages["scale"]["points"]:  # the same day per store: every sku counted, then the events
         assert point["keys"] == point["opening_count_keys"] == point["stores"] * 200, point
