@@ -23,6 +23,11 @@ one record per source topic) once the broker has acked every record copied. The 
 runs while the old generation serves; the ``final`` one once ingest has stopped and the old
 workers have committed every event (it waits for that), then seals the progress: no pass runs
 after it, since the new workers may be writing to the new changelog by then.
+
+A pass that fails (a broker lost, an unacknowledged record) records nothing for the topic it was
+copying: run it again. It copies that topic again from the last recorded offsets, so some records
+are written twice, each time in the same order; a key's last record, the one recovery and the
+readers keep, is the same, and alert and delivery ids are deduplicated by their readers.
 """
 
 from __future__ import annotations
