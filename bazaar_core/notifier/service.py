@@ -70,7 +70,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, TopicPartition
 from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -414,7 +414,8 @@ class Notifier:
 
     def _handle(self, msg) -> None:
         if msg.error() is not None:
-            if msg.error().fatal():
+            # (after a fatal error the consumer hands over _FATAL, without the fatal flag)
+            if msg.error().fatal() or msg.error().code() == KafkaError._FATAL:
                 log.critical("alerts consumer failed: exiting to be restarted", extra={"error": msg.error().str()})
                 raise ConsumerFailed(msg.error().str())
             log.warning("alerts consumer error", extra={"error": msg.error().str()})

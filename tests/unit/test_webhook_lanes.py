@@ -581,6 +581,10 @@ def test_a_fatal_consumer_error_ends_the_notifier_and_an_ordinary_one_does_not()
         fenced = KafkaError(KafkaError.FENCED_INSTANCE_ID, "Static consumer fenced", fatal=True)
         with pytest.raises(ConsumerFailed, match="fenced"):
             n._handle(Failed(fenced))
+        # what each poll hands over after it, as the fault suite's log shows
+        after = KafkaError(KafkaError._FATAL, "Fatal error: Broker: Static consumer fenced by other consumer with same group.instance.id")
+        with pytest.raises(ConsumerFailed, match="Fatal error"):
+            n._handle(Failed(after))
         await stop(n)
 
     asyncio.run(scenario())
