@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -354,6 +355,7 @@ def run_fault(suite: Suite, fault: str, gen: Generator) -> dict[str, object]:
     client.post_all(bodies[:third])
     before = client.delivery.figures()
     seen_before, bad_before = receiver.snapshot(), receiver.bad_signatures
+    said_before = len(stack.output())
     window: set[str] = set()  # alerts a notifier killed may post again (docs/alerts-and-webhooks.md)
     events = stack.settings.events_topic
     started = time.monotonic()
@@ -466,6 +468,8 @@ def run_fault(suite: Suite, fault: str, gen: Generator) -> dict[str, object]:
         "webhook_duplicates_allowed": len(window),
         "webhook_duplicates_outside_window": sum(n for aid, n in again.items() if aid not in window or n > 1),
         "webhook_bad_signatures": receiver.bad_signatures - bad_before,
+        # every child `up` restarted meanwhile, the one killed and any other (a crash the fault caused)
+        "up_restarted": re.findall(r"bazaar up: (\S+) exited with code", stack.output()[said_before:]),
         "wall_s": round(time.monotonic() - fault_started, 1),
     }
 

@@ -44,6 +44,8 @@ def test_every_fault_heals_with_every_stock_report_and_webhook_exact(tmp_path):
     for o in outcomes:
         if o["fault"] in RESTARTED:
             assert o["restarted_by_up"] is True and o["answers_again_s"] is not None, o
+        if o["fault"] in (*RESTARTED, "worker-kill-wiped"):
+            assert o["target"] in o["up_restarted"], o
     assert [o["webhook_duplicates_allowed"] > 0 for o in outcomes] == [f == "notifier-kill" for f in FAULTS]
     api = next(o for o in outcomes if o["fault"] == "api-kill")
     assert api["other_failures"] + api["http_503"] > 0 and api["retries"] > 0, api  # the clients saw it and failed over
