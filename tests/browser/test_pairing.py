@@ -279,6 +279,7 @@ def test_an_owner_key_on_the_dashboard_and_the_refusals(page, stack):
     assert page.errors == []
 
 
+@pytest.mark.slow  # waits out a real token lifetime; the renewal itself is in the default run
 def test_the_alert_stream_reopens_with_a_fresh_token(page, stack):
     store = "b-live"
     post_count(stack, store, {"milk-pack-1l": "9"})

@@ -30,6 +30,7 @@ THROUGHPUT = (
 )
 
 
+@pytest.mark.slow  # every bench stage once; `bazaar bench --quick` by hand
 @pytest.mark.timeout(280)
 def test_bench_quick_runs_every_stage_exactly(tmp_path):
     out = tmp_path / "results"

@@ -26,6 +26,7 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.slow  # the fault round runs `up` too and stops it with SIGTERM
 def test_up_serves_and_stops_on_sigterm(tmp_path):
     kafka, controller, api, worker, analytics, notifier = free_ports(6)
     settings = Settings(
