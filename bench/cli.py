@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FIELD=JSON",
         dest="overrides",
         help="override one field of the plan (bench/plan.py) for this run, e.g. "
-        "--set 'e2e_steps=[[2000, 30]]' --set 'ingest_batches=[500]'; repeatable",
+        "--set 'e2e_capacity=2000' --set 'ingest_batches=[500]'; repeatable",
     )
 
 

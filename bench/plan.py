@@ -25,13 +25,28 @@ class Plan:
     # (many short turns: on a shared machine the load of the moment varies more than the cost measured)
     auth_cost_cells: tuple[tuple[int, int, int], ...] = ((1, 4, 1_500), (10, 4, 4_000), (100, 4, 10_000))
     auth_cost_rounds: int = 6
-    # end to end: (offered events/s, seconds) steps, events per POST, about this many POSTs a second
-    # are followed by a read-your-writes lookup (the latency samples)
-    e2e_steps: tuple[tuple[float, float], ...] = ((200.0, 15.0), (2_000.0, 15.0))
+    # end to end (bench/stages/api.py): open-loop loads of this many events per POST, about this many
+    # POSTs a second followed by a read-your-writes lookup (the latency samples). First the capacity C:
+    # probes from the start rate up by the growth factor (probe_s each) until the backlog (events on
+    # the topic not yet applied) grows by more than flat_slope of the offered rate or the API accepts
+    # less than it is offered; then bisections between the last flat and the first not; then the
+    # highest flat rate is held for hold_s (C if still flat, else lower by 15 % and held again, once).
+    # Then latency steps of hold_s at these shares of C, and a second worker at the last share.
+    # e2e_capacity > 0 skips the search and takes that as C (a custom run looking at latency only).
     e2e_batch: int = 10
-    e2e_lookups_per_s: float = 20.0
-    # ClickHouse sink: the ledger of the end-to-end load (the last e2e step's events/s) offered
-    # to `bazaar analytics` for this long while its backlog is sampled
+    e2e_lookups_per_s: float = 30.0
+    e2e_start_rate: float = 500.0
+    e2e_growth: float = 1.5
+    e2e_max_rate: float = 12_000.0
+    e2e_probe_s: float = 20.0
+    e2e_bisections: int = 2
+    e2e_hold_s: float = 60.0
+    e2e_flat_slope: float = 0.02
+    e2e_shares: tuple[float, ...] = (0.25, 0.5, 0.75)
+    e2e_capacity: float = 0.0
+    # ClickHouse sink: the ledger of this end-to-end load (events/s: the 2,000) offered to
+    # `bazaar analytics` for this long while its backlog is sampled
+    sink_events_per_s: float = 2_000.0
     sink_load_s: float = 30.0
     # recovery: stores x skus keys from each store's opening stock count, plus a little traffic
     recovery_stores: int = 5_000
@@ -62,8 +77,15 @@ QUICK = Plan(
     api_stores=10,
     auth_cost_cells=((1, 2, 40), (50, 2, 200)),
     auth_cost_rounds=1,
-    e2e_steps=((50.0, 2.0), (200.0, 2.0)),
     e2e_batch=5,
+    e2e_lookups_per_s=20.0,
+    e2e_start_rate=200.0,  # one probe (the search is tested in tests/unit/test_bench_e2e.py), then held
+    e2e_max_rate=200.0,
+    e2e_probe_s=2.0,
+    e2e_bisections=0,
+    e2e_hold_s=2.0,
+    e2e_shares=(0.5,),
+    sink_events_per_s=200.0,
     sink_load_s=3.0,
     recovery_stores=50,
     recovery_events_per_store=5,

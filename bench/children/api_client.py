@@ -4,12 +4,14 @@ Phases (a JSON list), run in order over consecutive slices of the bodies file:
 
 * ``{"kind": "ingest", "batch": B, "concurrency": C, "count": N}``: N events posted B per POST
   (B = 1: the event object itself) by C concurrent clients, as fast as the API answers;
-* ``{"kind": "e2e", "rate": R, "seconds": S, "batch": B, "lookups_per_s": L}``: an open-loop
-  steady load of R events/s for S seconds (POSTs start on schedule whether or not earlier ones
-  answered); after about L POSTs a second, the stock of the POST's first line is looked up with its
-  token (``after=TOKEN``) and the time from the POST's start to that answer is recorded. A lookup
-  answered 504 (not applied within its ``timeout_ms``) or 503 (no worker answered in time) counts
-  as timed out.
+* ``{"kind": "e2e", "rate": R, "seconds": S, "batch": B, "lookups_per_s": L}`` (or ``"count": N``
+  instead of S: N events at R events/s): an open-loop steady load of R events/s (POSTs start on
+  schedule whether or not earlier ones answered); after about L POSTs a second, the stock of the
+  POST's first line is looked up with its token (``after=TOKEN``) and the time from the POST's start
+  to that answer is recorded, split into the POST (start -> 202) and the rest (202 -> the lookup's
+  answer). A lookup answered 504 (not applied within its ``timeout_ms``) or 503 (no worker answered
+  in time) counts as timed out. The step's first and last scheduled POST are given as wall-clock
+  times (``offer_started_at``, ``offer_ended_at``), for the parent to line up what it sampled.
 
 Every POST must be accepted (202); a 503 is retried (re-sending is always safe), anything else
 fails the run.
@@ -48,6 +50,11 @@ def pct(values: list[float], q: float) -> float | None:
 
 def ms(values: list[float]) -> dict:
     return {"p50_ms": _r(pct(values, 0.50)), "p99_ms": _r(pct(values, 0.99)), "max_ms": _r(max(values) if values else None)}
+
+
+def ms_tail(values: list[float]) -> dict:
+    """``ms`` and p99.9 (with fewer than 1,000 values that is the maximum, or close to it)."""
+    return {**ms(values), "p999_ms": _r(pct(values, 0.999))}
 
 
 def _r(v: float | None) -> float | None:
@@ -161,6 +168,8 @@ async def e2e(
     sample_every = max(1, round(rate / batch / lookups_per_s))
     post_latency: list[float] = []
     visible: list[float] = []
+    sampled_post: list[float] = []  # of the sampled POSTs: start -> 202, and 202 -> the lookup showing the change
+    after_post: list[float] = []
     timeline: list[list[float]] = []  # [seconds into the step at the POST, ms to visible]: does latency grow?
     timeouts = 0
     last_accepted = [0.0]
@@ -169,8 +178,9 @@ async def e2e(
         nonlocal timeouts
         started = time.perf_counter()
         answer = await poster.post(payload, n)
-        post_latency.append(time.perf_counter() - started)
-        last_accepted[0] = max(last_accepted[0], time.perf_counter())
+        accepted = time.perf_counter()
+        post_latency.append(accepted - started)
+        last_accepted[0] = max(last_accepted[0], accepted)
         if index % sample_every:
             return
         store = first["store_id"]
@@ -182,6 +192,8 @@ async def e2e(
                     await resp.read()
                     if resp.status == 200:
                         visible.append(time.perf_counter() - started)
+                        sampled_post.append(accepted - started)
+                        after_post.append(visible[-1] - sampled_post[-1])
                         timeline.append([round(started - step_started, 3), round(visible[-1] * 1000, 1)])
                     elif resp.status in (503, 504):  # not applied (504), or no worker answered (503), in time
                         timeouts += 1
@@ -195,12 +207,14 @@ async def e2e(
 
     tasks = []
     started = step_started = time.perf_counter()
+    offer_started_at = time.time()
     for index, (payload, n, first) in enumerate(work):
         delay = started + index * interval - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(index, payload, n, first)))
     offered_s = time.perf_counter() - started
+    offer_ended_at = time.time()
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - started
     return {
@@ -209,6 +223,8 @@ async def e2e(
         "batch": batch,
         "events": len(bodies),
         "offered_seconds": round(offered_s, 3),
+        "offer_started_at": offer_started_at,
+        "offer_ended_at": offer_ended_at,
         "seconds": round(elapsed, 3),
         "achieved_events_per_s": round(len(bodies) / (last_accepted[0] - started), 1),
         "sample_every": sample_every,
@@ -216,9 +232,13 @@ async def e2e(
         "timeouts": timeouts,
         "lookup_timeout_ms": LOOKUP_TIMEOUT_MS,
         # percentiles over every sample, a timed-out lookup counted as the timeout (a lower bound)
-        **ms(visible + [LOOKUP_TIMEOUT_MS / 1000] * timeouts),
+        **ms_tail(visible + [LOOKUP_TIMEOUT_MS / 1000] * timeouts),
         "answered": {"samples": len(visible), **ms(visible)},
         "post": ms(post_latency),
+        # where the time of an answered sample goes: the POST (API, producer linger, broker ack), then
+        # the rest (the worker's fetch, its batch and outputs' acks, the lookup through the API)
+        "sampled_post": ms(sampled_post),
+        "after_post": ms(after_post),
         "timeline": sorted(timeline),
     }
 

@@ -7,7 +7,7 @@
    in ClickHouse (its /metrics counters): rows/s, CPU µs per row (the analytics process, every
    thread, chDB included), RSS;
 3. offered load: copies of the ledger messages are produced at the ledger rate of the issue's end-to-end
-   load (the last ``e2e_steps`` rate, 2,000 events/s in the full run, times this ledger's messages per
+   load (``sink_events_per_s``, 2,000 events/s in the full run, times this ledger's messages per
    event) for ``sink_load_s``; the backlog (messages on the topic not yet in ClickHouse, measured
    from the topic's high watermarks and the sink's inserted counter) is sampled 4 times a second;
    flat when its fitted slope is under 5% of the offered messages/s; then the drain is timed;
@@ -51,7 +51,7 @@ def run(ctx: Context) -> list[dict]:
         flush=True,
     )
 
-    offered_events = plan.e2e_steps[-1][0]
+    offered_events = plan.sink_events_per_s
     offered_msgs = offered_events * ledger.messages / data.events
     replay = ctx.root / "messages" / "ledger-replay.pkl"
     replay.parent.mkdir(parents=True, exist_ok=True)
@@ -220,7 +220,7 @@ def _offered_load(ctx: Context, analytics: Analytics, settings: Settings, replay
     during = [(t, b) for t, b in sampler.samples if t <= sampler.load_s]
     window = max(1e-9, sampler.load_s)
     return {
-        "offered_events_per_s": ctx.plan.e2e_steps[-1][0],
+        "offered_events_per_s": ctx.plan.sink_events_per_s,
         "offered_messages_per_s": round(offered_msgs, 1),
         "seconds": round(sampler.load_s, 2),
         "messages": total,

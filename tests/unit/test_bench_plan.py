@@ -16,8 +16,8 @@ def test_no_override_keeps_the_named_plans():
 
 
 def test_overrides_change_the_fields_and_make_a_custom_run():
-    plan = plan_for(False, None, ["e2e_steps=[[2000, 30]]", "ingest_batches=[500]", "e2e_batch=20"])
-    assert plan.e2e_steps == ((2000, 30),)
+    plan = plan_for(False, None, ["e2e_shares=[0.5]", "ingest_batches=[500]", "e2e_batch=20"])
+    assert plan.e2e_shares == (0.5,)
     assert plan.ingest_batches == (500,)
     assert plan.e2e_batch == 20
     assert plan.mode == "custom"  # its results never overwrite latest-full
