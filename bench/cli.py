@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         and all(s.get("exact") is True for s in stages if s["status"] == "ok")
     )
     paths = report.write(run_info, args.out)
-    print(report.markdown(run_info).split("## Issue 7 targets")[0], flush=True)
+    print(report.markdown(run_info).split("## Targets")[0], flush=True)
     print(f"[bench] results: {', '.join(str(p) for p in paths)}", flush=True)
     if run_info["ok"] and not args.keep:
         shutil.rmtree(root, ignore_errors=True)

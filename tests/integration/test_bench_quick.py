@@ -19,6 +19,8 @@ THROUGHPUT = (
     "raw-producer",
     "raw-consumer",
     "peer-quix",
+    "peer-quix-like",
+    "peer-quix-work",
     "stream-1-worker",
     "stream-2-workers",
     "api-ingest",
@@ -49,6 +51,8 @@ def test_bench_quick_runs_every_stage_exactly(tmp_path):
         assert stage["checked_keys"] > 0, stage
         assert stage["events_per_s"] > 0, stage
     assert stages["memory"]["status"] == "ok" and stages["memory"]["exact"] is True
+    assert stages["peer-quix-like"]["commits"] > stages["peer-quix"]["commits"]  # a checkpoint per batch, not per 5 s
+    assert stages["peer-quix-work"]["output_records"] > 0  # its ledger entries and alerts, through its producer
     sink = stages["clickhouse-sink"]
     assert sink["ledger_source"].startswith("the stream-1-worker stage's ledger")  # reused, not written again
     assert sink["checks"]["after_load"]["ledger_distinct"] == sink["ledger_keys"] > 0
