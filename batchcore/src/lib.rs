@@ -1,0 +1,793 @@
+//! The stock agent's batch core (``streams/core.py`` drives it): one call per batch from the
+//! messages' raw bytes to the state writes and the records to send, with the decoded states of
+//! recently written keys kept here between batches.
+//!
+//! A batch is two calls. ``prepare`` reads every message and names the RocksDB values it needs
+//! that its cache does not hold (stock keys and sale-book buckets); ``run`` takes those values
+//! (and, for a store whose bucket of the day is new, the days its book holds) and applies the
+//! batch. Either answers a string instead when the batch holds something it leaves to the Python
+//! rules (``domain/``, the specification): then nothing here changed, and Python applies the
+//! whole batch.
+
+mod dec;
+mod json;
+mod rules;
+mod state;
+mod wire;
+
+use indexmap::IndexMap;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use rules::{Outcome, Thresholds};
+use state::State;
+use std::collections::{HashMap, HashSet, VecDeque};
+use wire::{Event, Kind};
+
+const US_PER_DAY: i64 = 86_400 * 1_000_000;
+const GRACE_DAYS: i64 = 7; // domain.voids.GRACE_DAYS
+const ORDINAL_EPOCH: i64 = 719_163; // date(1970, 1, 1).toordinal()
+
+struct Product {
+    limits: Thresholds,
+    active: Option<bool>,
+}
+
+#[derive(Default)]
+struct Catalog {
+    products: HashMap<String, Product>,
+    overrides: HashMap<String, (Option<i64>, Option<bool>)>, // "store|sku" -> (reorder point, active)
+    stores: HashMap<String, String>,                         // store -> time zone
+    zones: HashMap<String, (Vec<(i64, i64)>, i64)>,          // zone -> ([(from µs, offset µs)], valid until µs)
+}
+
+impl Catalog {
+    fn thresholds(&self, store: &str, sku: &str) -> Thresholds {
+        let Some(p) = self.products.get(sku) else { return Thresholds::default() };
+        let mut t = p.limits.clone();
+        if let Some((Some(point), _)) = self.overrides.get(&format!("{store}|{sku}")) {
+            t.reorder_point = Some(*point);
+        }
+        t
+    }
+
+    fn active(&self, store: &str, sku: &str) -> Option<bool> {
+        let p = self.products.get(sku)?;
+        match self.overrides.get(&format!("{store}|{sku}")) {
+            Some((_, Some(a))) => Some(*a),
+            _ => p.active,
+        }
+    }
+
+    fn local_day(&self, store: &str, at_us: i64) -> Result<i64, String> {
+        let offset = match self.stores.get(store) {
+            None => 0,
+            Some(zone) => {
+                let (segments, until) = self.zones.get(zone).ok_or_else(|| format!("time zone {zone} not given to the core"))?;
+                if at_us >= *until {
+                    return Err("a time past the core's time-zone table".into());
+                }
+                let i = segments.partition_point(|(from, _)| *from <= at_us);
+                if i == 0 {
+                    return Err("a time before the core's time-zone table".into());
+                }
+                segments[i - 1].1
+            }
+        };
+        Ok((at_us + offset).div_euclid(US_PER_DAY) + ORDINAL_EPOCH)
+    }
+}
+
+struct Msg {
+    partition: i64,
+    key: Option<Py<PyBytes>>,
+    leg_in: bool,
+    digest: String,
+    ev: Event,
+}
+
+/// A sale-book bucket as this batch sees it: as stored (``raw``) plus the records appended.
+#[derive(Clone)]
+struct Bucket {
+    raw: Option<Vec<u8>>,
+    new: Vec<(String, Vec<u8>)>,
+}
+
+impl Bucket {
+    fn holds(&self, id: &str) -> Result<bool, String> {
+        if self.new.iter().any(|(k, _)| k == id) {
+            return Ok(true);
+        }
+        let Some(raw) = &self.raw else { return Ok(false) };
+        let quoted = format!("\"{id}\"");
+        if !contains(raw, quoted.as_bytes()) {
+            return Ok(false);
+        }
+        let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+        Ok(v.as_object().ok_or("a bucket not an object")?.contains_key(id))
+    }
+
+    fn to_json(&self) -> Vec<u8> {
+        let mut added = Vec::new();
+        for (i, (k, rec)) in self.new.iter().enumerate() {
+            json::key(&mut added, i == 0, k);
+            added.extend_from_slice(rec);
+        }
+        match &self.raw {
+            Some(raw) if self.new.is_empty() => raw.clone(),
+            Some(raw) if raw.as_slice() != b"{}" => {
+                let mut out = raw[..raw.len() - 1].to_vec();
+                out.push(b',');
+                out.extend_from_slice(&added);
+                out.push(b'}');
+                out
+            }
+            _ => {
+                let mut out = vec![b'{'];
+                out.extend_from_slice(&added);
+                out.push(b'}');
+                out
+            }
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn book_prefix(store: &str) -> String {
+    format!("\x01{store}|")
+}
+
+fn book_key(store: &str, day: i64) -> String {
+    format!("\x01{store}|{day:06}")
+}
+
+#[derive(Default)]
+struct Counts {
+    events: IndexMap<(&'static str, &'static str), i64>,
+    outcomes: IndexMap<&'static str, i64>,
+    alerts: IndexMap<(String, String), i64>,
+    negative: i64,
+    flagged: i64,
+}
+
+/// What one batch changed, until it is handed back.
+#[derive(Default)]
+struct Batch {
+    states: IndexMap<String, (i64, State)>,
+    fed: HashMap<String, Option<Vec<u8>>>, // stock keys read from RocksDB this batch
+    buckets: IndexMap<String, (i64, Option<Bucket>)>,
+    fed_buckets: HashMap<String, Option<Vec<u8>>>,
+    fed_days: HashMap<String, Vec<i64>>,
+    records: Vec<(&'static str, i64, Option<Py<PyBytes>>, Vec<u8>)>,
+    counts: Counts,
+}
+
+#[pyclass(module = "bazaar_batchcore")]
+struct Core {
+    window_days: i64,
+    velocity_days: i64,
+    void_window_days: i64,
+    ledger_topic: &'static str,
+    alerts_topic: &'static str,
+    cache_keys: usize,
+    cache: HashMap<String, (State, u64)>,
+    order: VecDeque<(String, u64)>, // (key, stamp) oldest first; a stale stamp is skipped
+    stamp: u64,
+    catalog: Catalog,
+    msgs: Vec<Msg>,
+    needs: Vec<(i64, String, bool)>, // (partition, key, is a bucket)
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn header_text(v: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    if let Ok(b) = v.downcast::<PyBytes>() {
+        return Ok(Some(String::from_utf8(b.as_bytes().to_vec()).unwrap_or_else(|_| "\u{fffd}".into())));
+    }
+    Ok(Some(v.extract::<String>()?))
+}
+
+/// (leg, digest) from a message's headers: a dict, or pairs (``streams.checkpoint.headers_of``).
+fn legs_and_digest(h: &Bound<'_, PyAny>) -> PyResult<(Option<String>, Option<String>)> {
+    let (mut leg, mut digest) = (None, None);
+    if h.is_none() {
+        return Ok((leg, digest));
+    }
+    let mut take = |k: String, v: &Bound<'_, PyAny>| -> PyResult<()> {
+        if let Some(text) = header_text(v)? {
+            match k.as_str() {
+                "bazaar-leg" => leg = Some(text),
+                "bazaar-digest" => digest = Some(text),
+                _ => {}
+            }
+        }
+        Ok(())
+    };
+    if let Ok(d) = h.downcast::<PyDict>() {
+        for (k, v) in d.iter() {
+            take(k.extract()?, &v)?;
+        }
+    } else {
+        for item in h.try_iter()? {
+            let item = item?;
+            take(item.get_item(0)?.extract()?, &item.get_item(1)?)?;
+        }
+    }
+    Ok((leg, digest))
+}
+
+fn dec_text(milli: i64) -> String {
+    // domain.ledger._dec: milli-units as a plain decimal, no trailing zeros
+    let (neg, m) = (milli < 0, milli.unsigned_abs());
+    let (whole, part) = (m / 1000, m % 1000);
+    let mut t = if part == 0 { whole.to_string() } else { format!("{whole}.{part:03}").trim_end_matches('0').to_string() };
+    if neg {
+        t.insert(0, '-');
+    }
+    t
+}
+
+/// ``schemas.types.decimal_text`` of units of 10^-5 (a quantity times a price).
+fn amount_text(units: i128) -> Result<String, String> {
+    if units.unsigned_abs() >= 10u128.pow(28) {
+        return Err("an amount beyond 28 digits".into());
+    }
+    if units == 0 {
+        return Ok("0".into());
+    }
+    let (neg, m) = (units < 0, units.unsigned_abs());
+    let (whole, part) = (m / 100_000, m % 100_000);
+    let mut t = if part == 0 { whole.to_string() } else { format!("{whole}.{part:05}").trim_end_matches('0').to_string() };
+    if neg {
+        t.insert(0, '-');
+    }
+    Ok(t)
+}
+
+fn scale(f: &wire::Fixed, places: u32) -> i128 {
+    f.units * 10i128.pow(places - f.places)
+}
+
+struct KeyOp {
+    store: String,
+    sku: String,
+    qty: i64,
+}
+
+fn key_ops(ev: &Event, leg_in: bool) -> Vec<KeyOp> {
+    let store = if leg_in { ev.to_store_id.clone().unwrap_or_default() } else { ev.store_id.clone() };
+    let mut per: IndexMap<&str, i64> = IndexMap::new();
+    for l in &ev.lines {
+        let q = match ev.kind {
+            Kind::Sale => -l.milli,
+            Kind::Transfer if !leg_in => -l.milli,
+            _ => l.milli,
+        };
+        *per.entry(l.sku.as_str()).or_insert(0) += q;
+    }
+    per.into_iter().map(|(sku, qty)| KeyOp { store: store.clone(), sku: sku.to_string(), qty }).collect()
+}
+
+impl Core {
+    fn get_state(&mut self, b: &mut Batch, key: &str) -> Result<State, String> {
+        if let Some((_, s)) = b.states.get_mut(key) {
+            return Ok(std::mem::take(s)); // put back in its place by ``apply``
+        }
+        if let Some((s, _)) = self.cache.remove(key) {
+            return Ok(s);
+        }
+        match b.fed.get(key) {
+            Some(Some(raw)) => state::decode(raw),
+            Some(None) => Ok(State::default()),
+            None => Err(format!("key {key} was not read")),
+        }
+    }
+
+    fn days(&self, b: &Batch, store: &str) -> Result<Vec<i64>, String> {
+        let mut found: HashSet<i64> = b.fed_days.get(store).ok_or("the book's days were not read")?.iter().copied().collect();
+        let prefix = book_prefix(store);
+        for (k, (_, bucket)) in &b.buckets {
+            if let Some(rest) = k.strip_prefix(&prefix) {
+                let day: i64 = rest.parse().map_err(|_| "a book key of another form")?;
+                if bucket.is_none() {
+                    found.remove(&day);
+                } else {
+                    found.insert(day);
+                }
+            }
+        }
+        let mut v: Vec<i64> = found.into_iter().collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// ``domain.voids.record_sale`` into the batch's book.
+    #[allow(clippy::too_many_arguments)]
+    fn record_sale(&self, b: &mut Batch, partition: i64, store: &str, id: &str, at: i64, received: i64, ops: &[KeyOp]) -> Result<(), String> {
+        let day = received.div_euclid(US_PER_DAY);
+        let key = book_key(store, day);
+        let current = match b.buckets.get(&key) {
+            Some((_, bucket)) => bucket.clone(),
+            None => match b.fed_buckets.get(&key) {
+                Some(raw) => raw.clone().map(|raw| Bucket { raw: Some(raw), new: Vec::new() }),
+                None => return Err("a book bucket was not read".into()),
+            },
+        };
+        let mut bucket = match current {
+            Some(bucket) => bucket,
+            None => {
+                for old in self.days(b, store)? {
+                    if old < day - self.void_window_days - GRACE_DAYS {
+                        b.buckets.insert(book_key(store, old), (partition, None));
+                    }
+                }
+                Bucket { raw: None, new: Vec::new() }
+            }
+        };
+        if !bucket.holds(id)? {
+            let mut rec = b"[\"s\",".to_vec();
+            json::int(&mut rec, at);
+            rec.push(b',');
+            json::int(&mut rec, received);
+            rec.extend_from_slice(b",[");
+            for (i, op) in ops.iter().enumerate() {
+                if i > 0 {
+                    rec.push(b',');
+                }
+                rec.push(b'[');
+                json::str(&mut rec, &op.sku);
+                rec.push(b',');
+                json::int(&mut rec, -op.qty);
+                rec.push(b']');
+            }
+            rec.extend_from_slice(b"],\"\"]");
+            bucket.new.push((id.to_string(), rec));
+        }
+        b.buckets.insert(key, (partition, Some(bucket)));
+        Ok(())
+    }
+
+    /// ``domain.batch.Applier.apply`` for one message.
+    fn apply(&mut self, b: &mut Batch, m: &Msg, py: Python<'_>) -> Result<(), String> {
+        let ev = &m.ev;
+        let leg = if m.leg_in { "in" } else { "out" };
+        let eid = ev.event_id.as_str();
+        let event_key = format!("{eid}|{leg}");
+        let sale = ev.kind == Kind::Sale;
+        let at = ev.occurred_at.us;
+        let received = ev.received_at.as_ref().unwrap_or(&ev.occurred_at).us;
+        let window = self.window_days * US_PER_DAY;
+        let ops = key_ops(ev, m.leg_in);
+        let mut day: Option<i64> = None;
+        let mut raised: Vec<Vec<u8>> = Vec::new();
+        let mut results: Vec<rules::Res> = Vec::with_capacity(ops.len());
+        for op in &ops {
+            let key = format!("{}|{}", op.store, op.sku);
+            let mut s = self.get_state(b, &key)?;
+            let r = if ev.kind == Kind::Count {
+                rules::apply_count(&mut s, eid, at, op.qty, &m.digest, received, window)
+            } else {
+                rules::apply_movement(&mut s, eid, at, op.qty, &m.digest, received, window)
+            };
+            let d = match day {
+                Some(d) => d,
+                None => {
+                    let d = self.catalog.local_day(&op.store, at)?;
+                    day = Some(d);
+                    d
+                }
+            };
+            let limits = self.catalog.thresholds(&op.store, &op.sku);
+            let ts = rules::after_apply(
+                &mut s.alerts,
+                sale,
+                r.outcome,
+                &op.store,
+                &op.sku,
+                op.qty,
+                r.after,
+                &limits,
+                d,
+                &event_key,
+                self.velocity_days,
+            )?;
+            for t in &ts {
+                *b.counts.alerts.entry((t.ty.clone(), t.kind.clone())).or_insert(0) += 1;
+                raised.push(alert_message(t, &op.store, &op.sku, eid, ev));
+            }
+            b.states.insert(key, (m.partition, s));
+            results.push(r);
+        }
+        if sale {
+            self.record_sale(b, m.partition, &ev.store_id, eid, at, received, &ops)?;
+        }
+        if let Some(entry) = self.ledger_entry(ev, leg, &ops, &results)? {
+            b.records.push((self.ledger_topic, m.partition, m.key.as_ref().map(|k| k.clone_ref(py)), entry));
+        }
+        for alert in raised {
+            b.records.push((self.alerts_topic, m.partition, m.key.as_ref().map(|k| k.clone_ref(py)), alert));
+        }
+        *b.counts.events.entry((ev.kind.name(), leg)).or_insert(0) += 1;
+        for r in &results {
+            *b.counts.outcomes.entry(r.outcome.name()).or_insert(0) += 1;
+            if r.went_negative() {
+                b.counts.negative += 1;
+            }
+            if matches!(r.outcome, Outcome::Conflict | Outcome::BeyondWindow | Outcome::StaleCount) {
+                b.counts.flagged += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// ``domain.ledger.ledger_entry`` as orjson writes it.
+    fn ledger_entry(&self, ev: &Event, leg: &str, ops: &[KeyOp], results: &[rules::Res]) -> Result<Option<Vec<u8>>, String> {
+        // amounts: a sku's first priced line, or the exact sum of its priced lines when repeated
+        let mut money: IndexMap<&str, (i128, bool)> = IndexMap::new();
+        if matches!(ev.kind, Kind::Sale | Kind::Return | Kind::Purchase) {
+            for l in &ev.lines {
+                let Some(p) = &l.price else { continue };
+                let q = scale(l.entered.as_ref().unwrap_or(&l.quantity), 3);
+                let units = q.checked_mul(scale(p, 2)).ok_or("an amount beyond 28 digits")?;
+                amount_text(units)?;
+                match money.get_mut(l.sku.as_str()) {
+                    Some(slot) => {
+                        slot.0 += units;
+                        slot.1 = true;
+                    }
+                    None => {
+                        money.insert(l.sku.as_str(), (units, false));
+                    }
+                }
+            }
+        }
+        let mut reasons: HashMap<&str, &str> = HashMap::new();
+        if ev.kind == Kind::Adjustment {
+            for l in &ev.lines {
+                reasons.insert(l.sku.as_str(), l.reason.as_deref().or(ev.reason.as_deref()).unwrap_or("correction"));
+            }
+        }
+        let returned = if ev.kind == Kind::Return { Some(ev.reason.as_deref().unwrap_or("customer_return")) } else { None };
+        let sale = ev.kind == Kind::Sale;
+        let mut rows = Vec::new();
+        let mut n = 0;
+        for (op, r) in ops.iter().zip(results) {
+            if r.outcome == Outcome::Conflict {
+                continue;
+            }
+            if n > 0 {
+                rows.push(b',');
+            }
+            n += 1;
+            rows.extend_from_slice(b"{\"sku\":");
+            json::str(&mut rows, &op.sku);
+            rows.extend_from_slice(b",\"quantity\":");
+            json::str(&mut rows, &dec_text(op.qty));
+            rows.extend_from_slice(b",\"amount\":");
+            match money.get(op.sku.as_str()) {
+                Some((units, _)) => json::str(&mut rows, &amount_text(*units)?),
+                None => rows.extend_from_slice(b"null"),
+            }
+            rows.extend_from_slice(b",\"reason\":");
+            json::opt_str(&mut rows, reasons.get(op.sku.as_str()).copied().or(returned));
+            rows.extend_from_slice(b",\"on_hand_before\":");
+            json::str(&mut rows, &dec_text(r.before));
+            rows.extend_from_slice(b",\"on_hand_after\":");
+            json::str(&mut rows, &dec_text(r.after));
+            rows.extend_from_slice(if r.changed() { b",\"changed\":true" } else { b",\"changed\":false" });
+            rows.extend_from_slice(b",\"outcome\":");
+            let outcome = if r.outcome == Outcome::Duplicate { Outcome::Applied } else { r.outcome };
+            json::str(&mut rows, outcome.name());
+            let inactive = sale && self.catalog.active(&ev.store_id, &op.sku) == Some(false);
+            rows.extend_from_slice(if inactive { b",\"flags\":[\"inactive_product\"]}" } else { b",\"flags\":[]}" });
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        let transfer = ev.kind == Kind::Transfer;
+        let leg_in = leg == "in";
+        let mut e = Vec::with_capacity(400 + rows.len());
+        e.extend_from_slice(b"{\"v\":1,\"event_id\":");
+        json::str(&mut e, &ev.event_id);
+        e.extend_from_slice(b",\"type\":");
+        json::str(&mut e, ev.kind.name());
+        e.extend_from_slice(b",\"leg\":");
+        json::str(&mut e, leg);
+        e.extend_from_slice(b",\"store_id\":");
+        json::str(&mut e, if transfer && leg_in { ev.to_store_id.as_deref().unwrap_or("") } else { &ev.store_id });
+        e.extend_from_slice(b",\"other_store_id\":");
+        json::opt_str(&mut e, if transfer { if leg_in { Some(ev.store_id.as_str()) } else { ev.to_store_id.as_deref() } } else { None });
+        e.extend_from_slice(b",\"terminal_id\":");
+        json::str(&mut e, &ev.terminal_id);
+        e.extend_from_slice(b",\"actor\":");
+        json::opt_str(&mut e, ev.actor.as_deref());
+        e.extend_from_slice(b",\"supplier\":");
+        json::opt_str(&mut e, ev.supplier.as_deref());
+        e.extend_from_slice(b",\"occurred_at\":");
+        json::str(&mut e, &ev.occurred_at.iso);
+        e.extend_from_slice(b",\"received_at\":");
+        json::opt_str(&mut e, ev.received_at.as_ref().map(|t| t.iso.as_str()));
+        e.extend_from_slice(b",\"rows\":[");
+        e.extend_from_slice(&rows);
+        e.push(b']');
+        if ev.kind == Kind::Return {
+            e.extend_from_slice(b",\"original_event_id\":");
+            json::opt_str(&mut e, ev.original_event_id.as_deref());
+        }
+        e.push(b'}');
+        Ok(Some(e))
+    }
+
+    fn remember(&mut self, key: String, s: State) {
+        if self.cache_keys == 0 {
+            return;
+        }
+        self.stamp += 1;
+        self.order.push_back((key.clone(), self.stamp));
+        self.cache.insert(key, (s, self.stamp));
+        while self.cache.len() > self.cache_keys {
+            let Some((k, stamp)) = self.order.pop_front() else { break };
+            if self.cache.get(&k).is_some_and(|(_, st)| *st == stamp) {
+                self.cache.remove(&k);
+            }
+        }
+        if self.order.len() > 4 * self.cache_keys.max(1024) {
+            let cache = &self.cache;
+            self.order.retain(|(k, st)| cache.get(k).is_some_and(|(_, s)| s == st));
+        }
+    }
+}
+
+fn alert_message(t: &state::Trans, store: &str, sku: &str, eid: &str, ev: &Event) -> Vec<u8> {
+    let mut o = Vec::with_capacity(400);
+    o.extend_from_slice(b"{\"v\":1,\"type\":");
+    json::str(&mut o, &t.ty);
+    o.extend_from_slice(b",\"alert_id\":");
+    json::str(&mut o, &t.alert_id);
+    o.extend_from_slice(b",\"kind\":");
+    json::str(&mut o, &t.kind);
+    o.extend_from_slice(b",\"store_id\":");
+    json::str(&mut o, store);
+    o.extend_from_slice(b",\"sku\":");
+    json::str(&mut o, sku);
+    o.extend_from_slice(b",\"on_hand\":");
+    json::str(&mut o, &dec_text(t.on_hand));
+    o.extend_from_slice(b",\"threshold\":");
+    json::str(&mut o, &t.threshold);
+    o.extend_from_slice(b",\"event_id\":");
+    json::str(&mut o, eid);
+    o.extend_from_slice(b",\"occurred_at\":");
+    json::str(&mut o, &ev.occurred_at.iso);
+    o.extend_from_slice(b",\"raised_at\":");
+    json::str(&mut o, &ev.received_at.as_ref().unwrap_or(&ev.occurred_at).iso);
+    if t.ty == "cleared" {
+        o.extend_from_slice(b",\"cleared_alert_id\":");
+        json::opt_str(&mut o, t.clears.as_deref());
+    } else {
+        o.extend_from_slice(b",\"velocity\":");
+        json::opt_str(&mut o, t.velocity.as_deref());
+        o.extend_from_slice(b",\"days_of_cover\":");
+        json::opt_str(&mut o, t.cover.as_deref());
+        o.extend_from_slice(b",\"suggested_reorder\":");
+        json::opt_str(&mut o, t.suggested.as_deref());
+        o.extend_from_slice(b",\"reorder_unit\":");
+        json::opt_str(&mut o, t.unit.as_deref());
+    }
+    o.push(b'}');
+    o
+}
+
+type Opt<T> = Option<T>;
+
+#[pymethods]
+impl Core {
+    #[new]
+    fn new(
+        window_days: i64,
+        velocity_days: i64,
+        void_window_days: i64,
+        ledger_topic: String,
+        alerts_topic: String,
+        cache_keys: usize,
+    ) -> Self {
+        Core {
+            window_days,
+            velocity_days,
+            void_window_days,
+            ledger_topic: leak(ledger_topic),
+            alerts_topic: leak(alerts_topic),
+            cache_keys,
+            cache: HashMap::new(),
+            order: VecDeque::new(),
+            stamp: 0,
+            catalog: Catalog::default(),
+            msgs: Vec::new(),
+            needs: Vec::new(),
+        }
+    }
+
+    /// The catalog as the alert and ledger rules read it: products (sku, reorder point, lead time,
+    /// reorder min, reorder max, pack size, pack unit, active: quantities in milli-units), store
+    /// overrides ("store|sku", reorder point, active), stores (store, time zone) and each zone's
+    /// offsets ([(from µs, offset µs), ...], valid until µs).
+    #[allow(clippy::type_complexity)]
+    fn set_catalog(
+        &mut self,
+        products: Vec<(String, Opt<i64>, Opt<i64>, Opt<i64>, Opt<i64>, Opt<i64>, Opt<String>, Opt<bool>)>,
+        overrides: Vec<(String, Opt<i64>, Opt<bool>)>,
+        stores: Vec<(String, String)>,
+        zones: Vec<(String, Vec<(i64, i64)>, i64)>,
+    ) {
+        let mut c = Catalog::default();
+        for (sku, point, lead, min, max, pack, unit, active) in products {
+            let limits = Thresholds {
+                reorder_point: point,
+                lead_time_days: lead,
+                reorder_min: min,
+                reorder_max: max,
+                pack_size: pack,
+                pack_unit: unit,
+            };
+            c.products.insert(sku, Product { limits, active });
+        }
+        c.overrides = overrides.into_iter().map(|(k, p, a)| (k, (p, a))).collect();
+        c.stores = stores.into_iter().collect();
+        c.zones = zones.into_iter().map(|(z, s, until)| (z, (s, until))).collect();
+        self.catalog = c;
+    }
+
+    /// Drop every cached state (partitions may have moved, or the Python rules wrote keys).
+    fn forget(&mut self) {
+        self.cache.clear();
+        self.order.clear();
+        self.msgs.clear();
+        self.needs.clear();
+    }
+
+    fn cached(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Read the batch's messages ((partition, offset, key, value, headers, ...) each); the values it
+    /// needs from RocksDB: [(partition, key, store's book prefix or None)], a book prefix marking a
+    /// bucket (when it is absent, ``run`` wants the days that store's book holds). A string: the
+    /// batch is the Python rules'.
+    fn prepare<'py>(&mut self, py: Python<'py>, messages: &Bound<'py, PyList>, latest_us: i64) -> PyResult<PyObject> {
+        self.msgs.clear();
+        self.needs.clear();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut needs = Vec::new();
+        for m in messages.iter() {
+            let partition: i64 = m.get_item(0)?.extract()?;
+            let key = m.get_item(2)?;
+            let value = m.get_item(3)?;
+            let Ok(value) = value.downcast::<PyBytes>() else {
+                self.msgs.clear();
+                return Ok("a message without bytes".into_pyobject(py)?.into_any().unbind());
+            };
+            let (leg, digest) = legs_and_digest(&m.get_item(4)?)?;
+            let leg_in = match leg.as_deref() {
+                None | Some("out") => false,
+                Some("in") => true,
+                Some(_) => {
+                    self.msgs.clear();
+                    return Ok("a leg header the core does not read".into_pyobject(py)?.into_any().unbind());
+                }
+            };
+            let digest = match digest {
+                Some(d) if !d.is_empty() => d,
+                _ => {
+                    self.msgs.clear();
+                    return Ok("a message without its digest header".into_pyobject(py)?.into_any().unbind());
+                }
+            };
+            let ev = match wire::parse(value.as_bytes(), latest_us) {
+                Ok(ev) => ev,
+                Err(why) => {
+                    self.msgs.clear();
+                    return Ok(why.into_pyobject(py)?.into_any().unbind());
+                }
+            };
+            if leg_in && ev.kind != Kind::Transfer {
+                self.msgs.clear();
+                return Ok("an in leg of an event that is no transfer".into_pyobject(py)?.into_any().unbind());
+            }
+            for op in key_ops(&ev, leg_in) {
+                let k = format!("{}|{}", op.store, op.sku);
+                if !self.cache.contains_key(&k) && seen.insert(k.clone()) {
+                    needs.push((partition, k, false));
+                }
+            }
+            if ev.kind == Kind::Sale {
+                let received = ev.received_at.as_ref().unwrap_or(&ev.occurred_at).us;
+                let k = book_key(&ev.store_id, received.div_euclid(US_PER_DAY));
+                if seen.insert(k.clone()) {
+                    needs.push((partition, k, true));
+                }
+            }
+            let key = if key.is_none() { None } else { Some(key.downcast::<PyBytes>()?.clone().unbind()) };
+            self.msgs.push(Msg { partition, key, leg_in, digest, ev });
+        }
+        let out = PyList::empty(py);
+        for (p, k, bucket) in &needs {
+            let prefix: PyObject = if *bucket {
+                let store = &k[1..k.rfind('|').unwrap()];
+                PyBytes::new(py, book_prefix(store).as_bytes()).into_any().unbind()
+            } else {
+                py.None()
+            };
+            out.append(PyTuple::new(py, [p.into_pyobject(py)?.into_any().unbind(), PyBytes::new(py, k.as_bytes()).into_any().unbind(), prefix])?)?;
+        }
+        self.needs = needs;
+        Ok(out.into_any().unbind())
+    }
+
+    /// Apply the prepared batch, given the values ``prepare`` asked for (bytes or None, in its
+    /// order) and the days of each store whose bucket was absent ({book prefix: [day, ...]}).
+    /// Returns (state writes [(partition, key, value or None)], records [(topic, partition, key,
+    /// value)], events [(type, leg, n)], outcomes [(outcome, n)], alerts [(type, kind, n)],
+    /// negative, flagged, stock keys written); or a string, and nothing changed: the batch is the
+    /// Python rules'.
+    fn run<'py>(&mut self, py: Python<'py>, values: &Bound<'py, PyList>, days: &Bound<'py, PyDict>) -> PyResult<PyObject> {
+        let mut b = Batch::default();
+        let needs = std::mem::take(&mut self.needs);
+        for ((_, k, bucket), v) in needs.into_iter().zip(values.iter()) {
+            let raw = if v.is_none() { None } else { Some(v.downcast::<PyBytes>()?.as_bytes().to_vec()) };
+            if bucket {
+                b.fed_buckets.insert(k, raw);
+            } else {
+                b.fed.insert(k, raw);
+            }
+        }
+        for (prefix, list) in days.iter() {
+            let prefix: Vec<u8> = prefix.extract()?;
+            let store = String::from_utf8_lossy(&prefix[1..prefix.len() - 1]).to_string();
+            b.fed_days.insert(store, list.extract()?);
+        }
+        let msgs = std::mem::take(&mut self.msgs);
+        for m in &msgs {
+            if let Err(why) = self.apply(&mut b, m, py) {
+                // states taken out of the cache were changed: they are read from RocksDB again
+                return Ok(why.into_pyobject(py)?.into_any().unbind());
+            }
+        }
+        let writes = PyList::empty(py);
+        let keys = b.states.len();
+        for (k, (p, s)) in b.states {
+            let value = state::encode(&s);
+            writes.append((p, PyBytes::new(py, k.as_bytes()), PyBytes::new(py, &value)))?;
+            self.remember(k, s);
+        }
+        for (k, (p, bucket)) in &b.buckets {
+            let value: PyObject = match bucket {
+                Some(bucket) => PyBytes::new(py, &bucket.to_json()).into_any().unbind(),
+                None => py.None(),
+            };
+            writes.append((*p, PyBytes::new(py, k.as_bytes()), value))?;
+        }
+        let records = PyList::empty(py);
+        for (topic, p, key, value) in b.records {
+            records.append((topic, p, key, PyBytes::new(py, &value)))?;
+        }
+        let c = b.counts;
+        let events: Vec<(&str, &str, i64)> = c.events.iter().map(|((t, l), n)| (*t, *l, *n)).collect();
+        let outcomes: Vec<(&str, i64)> = c.outcomes.iter().map(|(o, n)| (*o, *n)).collect();
+        let alerts: Vec<(String, String, i64)> = c.alerts.into_iter().map(|((t, k), n)| (t, k, n)).collect();
+        let out = (writes, records, events, outcomes, alerts, c.negative, c.flagged, keys);
+        Ok(out.into_pyobject(py)?.into_any().unbind())
+    }
+}
+
+#[pymodule]
+fn bazaar_batchcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Core>()?;
+    let _ = Outcome::ALL;
+    Ok(())
+}
