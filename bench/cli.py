@@ -79,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
     )
     started_at = datetime.now(UTC)
     started = time.monotonic()
+    # a run of some stages is no full (or quick) run: named after its stages, it never lands on latest-full.*
+    mode = plan.mode if chosen == list(STAGES) else f"{plan.mode}-{'+'.join(chosen)}"
     run_info = {
-        "mode": plan.mode,
+        "mode": mode,
         "started_at": started_at.isoformat(timespec="seconds"),
         "plan": plan.__dict__,
         "machine": report.machine(),
