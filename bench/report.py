@@ -44,7 +44,23 @@ def machine() -> dict:
         "memory_gb": round(mem_kb / 1024 / 1024, 1),
         "kernel": platform.release(),
         "loadavg_start": loadavg(),
+        "stream_core": stream_core(),
     }
+
+
+def stream_core() -> str | None:
+    """The stream worker's batch core as this run's workers get it: BAZAAR_STREAM_CORE if set, else the
+    setting's default (None: no such setting); ``auto`` says which way it resolves here."""
+    import importlib.util
+
+    from bazaar_core.settings import get_settings
+
+    value = os.environ.get("BAZAAR_STREAM_CORE") or getattr(get_settings(), "stream_core", None)
+    if value is None:
+        return None
+    if value == "auto":  # rust when the extension (streams/core.py's MODULE) imports
+        value = f"auto ({'rust' if importlib.util.find_spec('bazaar_batchcore') else 'python'})"
+    return str(value)
 
 
 def git_state() -> dict:
@@ -239,7 +255,8 @@ def markdown(run: dict) -> str:
         f"Result: **{'PASS' if run['ok'] else 'FAIL'}** (every stage's final stock checked against the generator's "
         f"expected totals). {run['seconds']:,.0f} s in all.\n\n",
         f"Machine: {m['cores']} cores ({m['cpu_model']}), {m['memory_gb']} GB RAM, Linux {m['kernel']}; load average "
-        f"at start {m['loadavg_start']}, at end {m.get('loadavg_end')}. Everything (broker, workers, API, clients, "
+        f"at start {m['loadavg_start']}, at end {m.get('loadavg_end')}; stream core {m.get('stream_core') or '-'}. "
+        "Everything (broker, workers, API, clients, "
         f"peer) shares these cores, so each stage's processes compete with the broker for CPU.\n\n",
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + ".\n\n",
         f"Code: commit {run.get('git', {}).get('commit', '?')}"
@@ -314,10 +331,11 @@ def markdown(run: dict) -> str:
         )
     if run.get("targets"):
         out.append("\n## Targets\n")
-        if run["mode"] != "full":
+        plan_mode = run["mode"].split("-", 1)[0]  # a run of some stages is "<plan>-<stages>"
+        if plan_mode != "full":
             out.append(
                 "\n(quick run: sizes are too small for the targets to mean anything)\n\n"
-                if run["mode"] == "quick"
+                if plan_mode == "quick"
                 else "\n(custom run: the plan was changed with --set, see the JSON's plan; not the full run's sizes)\n\n"
             )
         out.append(
