@@ -48,7 +48,9 @@ class Plan:
     # `bazaar analytics` for this long while its backlog is sampled
     sink_events_per_s: float = 2_000.0
     sink_load_s: float = 30.0
-    # recovery: stores x skus keys from each store's opening stock count, plus a little traffic
+    # recovery: stores x skus keys from each store's opening stock count, plus a little traffic; the worker
+    # is SIGKILLed and restarted on its intact data dir, then SIGKILLed again and restarted on an empty one
+    # (its tables rebuilt from the changelog topics)
     recovery_stores: int = 5_000
     recovery_events_per_store: int = 2
     # repartition: a stock changelog of this many keys (stores x skus) copied between these partition

@@ -181,11 +181,12 @@ def targets(stages: list[dict]) -> list[dict]:
         None if not cost else cost.get("ratio", 1e9) <= cost.get("target", 1.05),
     )
     rec = by.get("recovery", {})
-    row(
-        f"recovery < 10 s with 1 M keys (keys here: {rec.get('keys')})",
-        _fmt_num(rec.get("restart_to_correct_s"), "s"),
-        None if not rec else (rec.get("restart_to_correct_s", 1e9) < 10 and rec.get("keys", 0) >= 1_000_000),
-    )
+    for label, key, bound in (("an empty disk", "empty_restart_to_correct_s", 60), ("an intact disk", "restart_to_correct_s", 5)):
+        row(
+            f"recovery from {label} < {bound} s to correct lookups with 1 M keys (issue 31; keys here: {rec.get('keys')})",
+            _fmt_num(rec.get(key), "s"),
+            None if not rec or rec.get(key) is None else (rec[key] < bound and rec.get("keys", 0) >= 1_000_000),
+        )
     sc = by.get("scale", {})
     points = sc.get("points", [])
     per_key = [p["rocksdb_bytes_per_key"] for p in points]
@@ -521,30 +522,48 @@ def markdown(run: dict) -> str:
         r = by["recovery"]
         out.append("\n## Recovery\n")
         out.append(
+            f"\n{_c(r['keys'])} keys, filled at {_c(r['events_per_s'])} events/s ({_c(r['key_writes_per_s'])} key writes/s); "
+            f"RSS before the kill {_c(r['rss_mb_before_kill'], 1)} MB, RocksDB {_c(r['rocksdb_bytes_per_key'])} B/key; "
+            f"{_c(r.get('stock_changelog_records'))} records on the stock changelog.\n"
+        )
+        restarts = r.get("restarts") or [
+            {
+                "disk": "intact",
+                "health_s": r["restart_to_health_s"],
+                "correct_s": r["restart_to_correct_s"],
+                "rss_mb_after": r["rss_mb_after_recovery"],
+            }
+        ]
+        goal = {"intact": "< 5 s", "empty": "< 60 s"}
+        out.append(
             _table(
                 [
-                    "keys",
-                    "fill events/s",
-                    "key writes/s",
+                    "data dir at restart",
                     "restart -> /health",
                     "restart -> correct lookups",
-                    "RSS before kill MB",
+                    "target",
                     "RSS after MB",
-                    "RocksDB B/key",
+                    "every key checked",
+                    "exact",
                 ],
                 [
                     [
-                        _c(r["keys"]),
-                        _c(r["events_per_s"]),
-                        _c(r["key_writes_per_s"]),
-                        f"{_c(r['restart_to_health_s'], 2)} s",
-                        f"{_c(r['restart_to_correct_s'], 2)} s",
-                        _c(r["rss_mb_before_kill"], 1),
-                        _c(r["rss_mb_after_recovery"], 1),
-                        _c(r["rocksdb_bytes_per_key"]),
+                        x["disk"],
+                        f"{_c(x['health_s'], 2)} s",
+                        f"{_c(x['correct_s'], 2)} s",
+                        goal.get(x["disk"], "-"),
+                        _c(x["rss_mb_after"], 1),
+                        f"{_c(x.get('checked_keys'))} in {_c(x.get('verify_s'), 1)} s" if x.get("checked_keys") else "-",
+                        _c(x.get("exact")) if x.get("exact") is not None else "-",
                     ]
+                    for x in restarts
                 ],
             )
+        )
+        out.append(
+            "\nSIGKILL, then restart on the intact data dir; then SIGKILL again, the data dir deleted (a worker rescheduled "
+            "onto a fresh disk), restart: the tables are rebuilt from the changelog topics. Correct lookups: "
+            f"{r.get('sample_keys')} sampled keys all answering their expected stock.\n"
         )
     if "repartition" in by and by["repartition"].get("status") == "ok":
         out.append(_repartition_section(by["repartition"]))

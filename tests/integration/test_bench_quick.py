@@ -63,7 +63,13 @@ def test_bench_quick_runs_every_stage_exactly(tmp_path):
     cost = stages["api-auth-cost"]  # with auth and without, in the same run (the full run's figure is the one read)
     assert cost["status"] == "ok" and cost["exact"] is True, cost
     assert cost["with_auth_cpu_us_per_event"] > 0 and cost["without_auth_cpu_us_per_event"] > 0 and cost["ratio"] > 0
-    assert stages["recovery"]["restart_to_correct_s"] > 0
+    recovery = stages["recovery"]  # restarted on its intact data dir, then on an empty one: exact both times
+    assert [r["disk"] for r in recovery["restarts"]] == ["intact", "empty"], recovery
+    for restart in recovery["restarts"]:
+        assert restart["exact"] is True and restart["checked_keys"] == recovery["keys"] > 0, restart
+        assert restart["correct_s"] > 0 and restart["health_s"] is not None, restart
+    assert recovery["restart_to_correct_s"] > 0 and recovery["empty_restart_to_correct_s"] > 0
+    assert recovery["deleted_bytes"] > 0 and recovery["stock_changelog_records"] >= recovery["keys"], recovery
     moved = stages["repartition"]  # the changelog copied to more partitions, a new worker recovered from it
     assert moved["status"] == "ok" and moved["exact"] is True and moved["checked_keys"] == moved["changelog_records"] > 0, moved
     assert moved["recovery_to_correct_s"] > 0 and moved["final_pass_records"] == 0, moved
