@@ -57,9 +57,14 @@ class Plan:
     # counts (bazaar repartition), then a worker recovering from the copy on an empty disk
     repartition_keys: int = 1_000_000
     repartition_partitions: tuple[int, int] = (8, 32)
-    # scale: the same day per store (opening count of every sku, then this many events) at each store count
+    # scale: at each store count, one worker applies every store's opening count of every sku (not timed),
+    # then the same traffic is written at a steady pace, scale_offered_events_per_s for scale_window_s
+    # (the window, the same at every point), spread over the stores; CPU per event and events applied per
+    # second over the window (the offered rate is meant to be above what the worker applies: a backlog
+    # throughout), then the rest drained before the stock check
     scale_stores: tuple[int, ...] = (100, 1_000, 10_000)
-    scale_events_per_store: int = 30
+    scale_window_s: float = 40.0
+    scale_offered_events_per_s: float = 6_000.0
     # limits
     stage_timeout_s: float = 1_800.0
 
@@ -94,7 +99,8 @@ QUICK = Plan(
     repartition_keys=4_000,
     repartition_partitions=(4, 8),
     scale_stores=(10, 100),
-    scale_events_per_store=5,
+    scale_window_s=2.0,
+    scale_offered_events_per_s=500.0,
     stage_timeout_s=300.0,
 )
 

@@ -1,50 +1,49 @@
-"""Scale: the same shops, more of them. Every store has the same day (its opening stock count of every
-sku, then the same number of events), so the load per store and per key is the same at every point
-and only the number of stores (and of keys: stores x skus) grows. One worker each, on a fresh
-topic holding the opening counts: once the worker has applied them, the events are written (the
-producer is many times faster than the worker) and timed until all are applied: events/s, worker
-memory and RocksDB bytes per key."""
+"""Scale: the same traffic over more stores (and keys: stores x skus), timed over windows of the same length.
+
+At each store count one worker starts on a fresh topic holding every store's opening count of every
+sku and applies them (not timed: start-up and the counts stay out). Then the window: the same
+traffic (``scale_offered_events_per_s`` for ``scale_window_s``, the generator's day spread over the
+stores) is written at a steady pace, and the worker's applied offsets (``/status``) and CPU
+(``/proc``) are read as the writing starts and as it ends. What the window gives, at every point
+over the same seconds:
+
+* events/s sustained: events the worker applied during the window over its length (the offered
+  rate is meant to be above what the worker applies, so it works on a backlog throughout:
+  ``saturated`` says whether a backlog was left at the window's end);
+* CPU µs per event: the worker's CPU over the window over the events it applied meanwhile.
+
+Flatness compares the points on both: the smaller of slowest / fastest events/s and cheapest /
+costliest CPU per event. After the window the rest is drained (``drain_s``), then every key is
+checked, memory and RocksDB bytes per key measured."""
 
 from __future__ import annotations
 
-from functools import partial
+import math
+import time
+
+from confluent_kafka import Producer
 
 from bazaar_core.loadgen.generator import GenConfig
+from bench import profile
+from bench.children.raw_producer import Deliveries
 from bench.context import Context
-from bench.data import generate
-from bench.procs import StageError
-from bench.stages import result
-from bench.stages.workers import Warm, run_workers
+from bench.data import Item, compare, generate, worker_stock
+from bench.procs import StageError, Ticker, Workers, cpu_s, du_bytes, free_ports, high_watermarks, proc_status
+from bench.stages import exactness, result
+from bench.stages.workers import batch_stats, compacted_bytes
+
+# a backlog at the window's end above this share of its messages (and above two full batches, what a
+# worker keeping up can have in flight): the worker applied less than it was offered
+SATURATED_SHARE = 0.02
 
 
 def run(ctx: Context) -> list[dict]:
     plan = ctx.plan
-    points = []
-    for stores in plan.scale_stores:
-        per_store = plan.scale_events_per_store
-        data = generate(
-            f"scale-{stores}",
-            GenConfig(stores=stores, events_per_store_day=per_store, skus=plan.skus, seed=plan.seed + 3, opening_count=True),
-        )
-        opening = stores  # the generator delivers every store's opening count first, one message each
-        head, after = data.bodies[:opening], data.bodies[opening]
-        if any(b["type"] != "count" for b in head) or (after["type"] == "count" and len(after["lines"]) == plan.skus):
-            raise StageError(f"scale-{stores}: the opening counts are not the head of the generated events")
-        settings = ctx.settings(f"bench-scale{stores}")
-        ctx.preload(data, settings, f"scale-{stores}-counts", part=slice(0, opening))
-        warm = Warm(opening, opening, partial(ctx.preload, data, settings, f"scale-{stores}-load", part=slice(opening, None)))
-        fields = run_workers(ctx, data, settings, 1, f"scale-{stores}-stores", warm=warm, compact=True)
-        points.append(
-            {
-                "stores": stores,
-                "events_per_store": per_store,
-                "opening_count_keys": stores * plan.skus,
-                "timed_events": data.events - opening,
-                **fields,
-            }
-        )
+    window_events = max(1, round(plan.scale_offered_events_per_s * plan.scale_window_s))
+    points = [_point(ctx, stores, window_events) for stores in plan.scale_stores]
     exact = all(p["exact"] for p in points)
     rates = [p["events_per_s"] for p in points]
+    cpus = [p["cpu_us_per_event"] or 0.0 for p in points]
     return [
         result(
             "scale",
@@ -53,16 +52,198 @@ def run(ctx: Context) -> list[dict]:
             checked_keys=sum(p["checked_keys"] for p in points),
             differences=sum(p["differences"] for p in points),
             events_per_s=min(rates),
-            cpu_us_per_event=max((p["cpu_us_per_event"] or 0) for p in points) or None,
-            flatness=round(min(rates) / max(rates), 3),
+            cpu_us_per_event=max(cpus) or None,
+            window_s=plan.scale_window_s,
+            offered_events_per_s=plan.scale_offered_events_per_s,
+            saturated=all(p["saturated"] for p in points),
+            **flatness(points),
             points=points,
             **marginal_bytes(points),
             **compacted_flatness(points),
-            note=f"the same day per store at each store count (its opening count of all {plan.skus} skus, applied before "
-            f"the rate window, then {plan.scale_events_per_store} events), 1 worker; events_per_s = the slowest point, "
-            "cpu_us_per_event = the costliest, flatness = slowest / fastest",
+            note=f"at each store count, 1 worker applies every store's opening count of all {plan.skus} skus (not timed), then "
+            f"{window_events:,} events ({plan.scale_offered_events_per_s:,.0f}/s offered for {plan.scale_window_s:g} s, the same at "
+            "every point) are written at a steady pace; events/s = the slowest point's events applied per second of the "
+            "window, cpu_us_per_event = the costliest point's; flatness = the smaller of slowest/fastest events/s and "
+            "cheapest/costliest CPU per event",
         )
     ]
+
+
+def flatness(points: list[dict]) -> dict:
+    """The points compared on events/s sustained over the window and on CPU per event (a point that kept
+    up with the offered rate is judged on its CPU alone: its events/s is the offered rate)."""
+    rates = [p["events_per_s"] or 0.0 for p in points]
+    cpus = [p["cpu_us_per_event"] or 0.0 for p in points]
+    if not points or min(rates) <= 0 or min(cpus) <= 0:
+        return {"flatness": None, "rate_flatness": None, "cpu_flatness": None}
+    rate_flat = round(min(rates) / max(rates), 3)
+    cpu_flat = round(min(cpus) / max(cpus), 3)
+    return {"flatness": min(rate_flat, cpu_flat), "rate_flatness": rate_flat, "cpu_flatness": cpu_flat}
+
+
+def _point(ctx: Context, stores: int, window_events: int) -> dict:
+    plan = ctx.plan
+    per_store = max(1, math.ceil(window_events / stores))
+    data = generate(
+        f"scale-{stores}",
+        GenConfig(stores=stores, events_per_store_day=per_store, skus=plan.skus, seed=plan.seed + 3, opening_count=True),
+    )
+    opening = stores  # the generator delivers every store's opening count first, one message each
+    head, after = data.bodies[:opening], data.bodies[opening]
+    if any(b["type"] != "count" for b in head) or (after["type"] == "count" and len(after["lines"]) == plan.skus):
+        raise StageError(f"scale-{stores}: the opening counts are not the head of the generated events")
+    stage = f"scale-{stores}-stores"
+    settings = ctx.settings(f"bench-scale{stores}")
+    ctx.preload(data, settings, f"scale-{stores}-counts", part=slice(0, opening))
+    rest = data.messages[opening:]
+    timed_events = data.events - opening
+
+    def last_offsets() -> dict[int, int]:
+        return {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
+
+    workers = Workers(settings, free_ports(1), ctx.log_dir).start()
+    spy = None
+    folded = ctx.root / "profiles" / f"{stage}.folded"
+    producer = _producer(settings.kafka_bootstrap, settings.events_topic)
+    try:
+        warm_s = workers.wait_applied(last_offsets(), stage=f"{stage} counts", total_events=opening, timeout=plan.stage_timeout_s)["done_s"]
+        pid = workers.pids()[0]
+        if ctx.profile:
+            spy = profile.start(pid, folded)
+        t0, applied0, cpu0 = _snapshot(workers, pid)
+        written = paced_produce(producer, settings.events_topic, rest, plan.scale_window_s, stage)
+        t1, applied1, cpu1 = _snapshot(workers, pid)
+        if spy is not None:
+            profile.stop(spy)
+            spy = None
+        if written["acked"] != len(rest):
+            raise StageError(f"{stage}: {written['acked']} of {len(rest)} messages acked ({written['failed']} failed)")
+        targets = last_offsets()
+        on_topic = sum(o + 1 for o in targets.values())
+        if on_topic != len(data.messages):
+            raise StageError(f"{stage}: {on_topic} messages on the topic, expected {len(data.messages)}")
+        drained = workers.wait_applied(targets, stage=f"{stage} drain", total_events=data.events, timeout=plan.stage_timeout_s, poll_s=0.1)
+        drained_at = workers.started_at + drained["done_s"]
+        memory = proc_status(pid)
+        batches = batch_stats([workers.url()], workers.headers)
+        checked = time.monotonic()
+        check = compare(data.expected, worker_stock(workers.url(), data.stores, timeout=plan.stage_timeout_s, headers=workers.headers))
+        verify_s = time.monotonic() - checked
+    finally:
+        if spy is not None:
+            profile.stop(spy)
+        workers.stop()
+    on_disk = du_bytes(settings.data_dir)
+    compacted = compacted_bytes(settings.data_dir)
+    window_s = t1 - t0
+    per_message = timed_events / max(1, len(rest))
+    window_messages = applied1 - applied0
+    window_events_applied = window_messages * per_message
+    left = len(data.messages) - applied1  # written but not applied when the window ended
+    cpu_per_event = round((cpu1 - cpu0) / window_events_applied * 1e6, 1) if window_events_applied > 0 else None
+    profiles = [profile.summarize(folded, cpu_per_event)] if folded.exists() else []
+    keys = len(data.expected)
+    return {
+        "stores": stores,
+        "events_per_store": per_store,
+        "opening_count_keys": stores * plan.skus,
+        "events": data.events,
+        "timed_events": timed_events,
+        "messages": len(data.messages),
+        "warm_s": round(warm_s, 3),
+        "window_s": round(window_s, 3),
+        "offered_events_per_s": round(timed_events / written["written_s"], 1) if written["written_s"] > 0 else None,
+        "write_behind_max_s": written["behind_max_s"],
+        "window_events": round(window_events_applied),
+        "events_per_s": round(window_events_applied / window_s, 1) if window_s > 0 else 0.0,
+        "cpu_us_per_event": cpu_per_event,
+        "cpu_share": round((cpu1 - cpu0) / window_s, 2) if window_s > 0 else None,
+        "backlog_at_window_end": left,
+        "saturated": left > max(SATURATED_SHARE * len(rest), 2 * settings.stream_batch_max),
+        "drain_s": round(max(0.0, drained_at - t1), 3),
+        "drain_events_per_s": round(left * per_message / (drained_at - t1), 1) if left > 0 and drained_at > t1 else None,
+        "workers": 1,
+        "keys": keys,
+        "rss_mb": round(memory["rss_kb"] / 1024, 1),
+        "peak_rss_mb": round(memory["hwm_kb"] / 1024, 1),
+        "rocksdb_bytes": on_disk,
+        "rocksdb_bytes_per_key": round(on_disk / max(1, keys), 1),
+        "compacted_sst_bytes": compacted,
+        "compacted_bytes_per_key": round(compacted / max(1, keys), 1),
+        "verify_s": round(verify_s, 2),
+        **batches,
+        **exactness(check),
+        **({"profile": profiles} if profiles else {}),
+    }
+
+
+def _snapshot(workers: Workers, pid: int, timeout: float = 30.0) -> tuple[float, int, float]:
+    """(now, messages applied over every partition, the worker's CPU seconds), read together: a worker
+    too busy to answer one /status in time is asked again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        applied = workers.applied()
+        now, cpu = time.monotonic(), cpu_s(pid)
+        if applied:
+            return now, sum(o + 1 for o in applied.values() if o >= 0), cpu
+        if now > deadline:
+            raise StageError(f"the worker's /status did not answer within {timeout:.0f} s")
+        workers.check_alive()
+        time.sleep(0.05)
+
+
+def _producer(bootstrap: str, topic: str) -> Producer:
+    """The raw producer's (and the API's) settings, connected before any window starts."""
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "partitioner": "murmur2_random",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+        }
+    )
+    producer.list_topics(topic, timeout=10)
+    return producer
+
+
+def paced_produce(producer: Producer, topic: str, items: list[Item], seconds: float, stage: str) -> dict:
+    """Write ``items`` in order, evenly over ``seconds`` (message i is due at i / n of them), then wait for
+    every ack. ``written_s``: from the first to the last message handed to the producer; ``behind_max_s``:
+    how late the most delayed message was handed over (the pace held if it stays small)."""
+    on_delivery = Deliveries()
+    ticker = Ticker(f"{stage} window", len(items), unit="msgs")
+    n = len(items)
+    started = time.monotonic()
+    sent, behind = 0, 0.0
+    while sent < n:
+        now = time.monotonic()
+        due = min(n, int((now - started) / seconds * n) + 1)
+        if due > sent:
+            behind = max(behind, now - started - (sent * seconds / n))
+        while sent < due:
+            key, value, headers = items[sent]
+            try:
+                producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+            except BufferError:
+                producer.poll(0.005)
+                continue
+            sent += 1
+        producer.poll(0)
+        ticker.update(sent)
+        if sent < n:
+            time.sleep(max(0.0, min(0.005, started + sent * seconds / n - time.monotonic())))
+    written_s = time.monotonic() - started
+    producer.flush(60)
+    ticker.update(n, force=True, note="written")
+    return {
+        "messages": n,
+        "acked": on_delivery.acked,
+        "failed": on_delivery.failed,
+        "written_s": round(written_s, 3),
+        "behind_max_s": round(behind, 3),
+    }
 
 
 def marginal_bytes(points: list[dict]) -> dict:

@@ -73,9 +73,13 @@ def test_bench_quick_runs_every_stage_exactly(tmp_path):
     moved = stages["repartition"]  # the changelog copied to more partitions, a new worker recovered from it
     assert moved["status"] == "ok" and moved["exact"] is True and moved["checked_keys"] == moved["changelog_records"] > 0, moved
     assert moved["recovery_to_correct_s"] > 0 and moved["final_pass_records"] == 0, moved
-    assert len(stages["scale"]["points"]) == 2
+    scale = stages["scale"]
+    assert len(scale["points"]) == 2
+    assert scale["flatness"] == min(scale["rate_flatness"], scale["cpu_flatness"]) > 0, scale
     for point in stages["scale"]["points"]:  # the same day per store: every sku counted, then the events
         assert point["keys"] == point["opening_count_keys"] == point["stores"] * 200, point
         assert point["timed_events"] == point["events"] - point["stores"] > 0, point
         assert point["warm_s"] > 0, point
+        # the same paced window at every point, start-up and the counts outside it
+        assert point["window_s"] >= 0.9 * scale["window_s"] and point["window_events"] > 0 and point["cpu_us_per_event"] > 0, point
         assert 0 < point["compacted_sst_bytes"] < point["rocksdb_bytes"] * 10, point
