@@ -58,6 +58,7 @@ def test_bench_quick_runs_every_stage_exactly(tmp_path):
     assert sink["checks"]["after_load"]["ledger_distinct"] == sink["ledger_keys"] > 0
     assert sink["load"]["messages"] > 0 and sink["load"]["backlog"]["samples"] > 0
     assert stages["end-to-end"]["samples"] > 0 and stages["end-to-end"]["p99_ms"] > 0
+    assert stages["end-to-end"]["capacity_events_per_s"] > 0  # C measured in the same run
     assert stages["end-to-end-2-workers"]["samples"] > 0 and stages["end-to-end-2-workers"]["workers"] == 2
     assert stages["api-ingest"]["p99_ms"] > 0
     cost = stages["api-auth-cost"]  # with auth and without, in the same run (the full run's figure is the one read)
