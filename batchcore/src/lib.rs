@@ -184,28 +184,39 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
-fn header_text(v: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+/// A header's text; None when absent, Err when it is not UTF-8 (Python reads such a header with
+/// replacement characters: the core leaves that to it).
+fn header_text(v: &Bound<'_, PyAny>) -> PyResult<Option<Result<String, ()>>> {
     if v.is_none() {
         return Ok(None);
     }
     if let Ok(b) = v.downcast::<PyBytes>() {
-        return Ok(Some(String::from_utf8(b.as_bytes().to_vec()).unwrap_or_else(|_| "\u{fffd}".into())));
+        return Ok(Some(String::from_utf8(b.as_bytes().to_vec()).map_err(|_| ())));
     }
-    Ok(Some(v.extract::<String>()?))
+    Ok(Some(Ok(v.extract::<String>()?)))
 }
 
-/// (leg, digest) from a message's headers: a dict, or pairs (``streams.checkpoint.headers_of``).
-fn legs_and_digest(h: &Bound<'_, PyAny>) -> PyResult<(Option<String>, Option<String>)> {
-    let (mut leg, mut digest) = (None, None);
+/// (leg, digest) from a message's headers: a dict, or pairs (``streams.checkpoint.headers_of``);
+/// Err when one of them is not UTF-8.
+#[allow(clippy::type_complexity)]
+fn legs_and_digest(h: &Bound<'_, PyAny>) -> PyResult<Result<(Option<String>, Option<String>), ()>> {
+    let (mut leg, mut digest, mut bad) = (None, None, false);
     if h.is_none() {
-        return Ok((leg, digest));
+        return Ok(Ok((leg, digest)));
     }
     let mut take = |k: String, v: &Bound<'_, PyAny>| -> PyResult<()> {
-        if let Some(text) = header_text(v)? {
-            match k.as_str() {
-                "bazaar-leg" => leg = Some(text),
-                "bazaar-digest" => digest = Some(text),
-                _ => {}
+        if k != "bazaar-leg" && k != "bazaar-digest" {
+            return Ok(());
+        }
+        match header_text(v)? {
+            None => {}
+            Some(Err(())) => bad = true,
+            Some(Ok(text)) => {
+                if k == "bazaar-leg" {
+                    leg = Some(text);
+                } else {
+                    digest = Some(text);
+                }
             }
         }
         Ok(())
@@ -220,7 +231,7 @@ fn legs_and_digest(h: &Bound<'_, PyAny>) -> PyResult<(Option<String>, Option<Str
             take(item.get_item(0)?.extract()?, &item.get_item(1)?)?;
         }
     }
-    Ok((leg, digest))
+    Ok(if bad { Err(()) } else { Ok((leg, digest)) })
 }
 
 fn dec_text(milli: i64) -> String {
@@ -525,6 +536,14 @@ impl Core {
         Ok(Some(e))
     }
 
+    /// Leave the batch to the Python rules. They write keys this cache may hold (and a message the
+    /// core could not read may touch any key of its store): every cached state is dropped, and the
+    /// next batches read what Python wrote.
+    fn decline(&mut self, py: Python<'_>, why: String) -> PyResult<PyObject> {
+        self.forget();
+        Ok(why.into_pyobject(py)?.into_any().unbind())
+    }
+
     fn remember(&mut self, key: String, s: State) {
         if self.cache_keys == 0 {
             return;
@@ -669,35 +688,30 @@ impl Core {
             let key = m.get_item(2)?;
             let value = m.get_item(3)?;
             let Ok(value) = value.downcast::<PyBytes>() else {
-                self.msgs.clear();
-                return Ok("a message without bytes".into_pyobject(py)?.into_any().unbind());
+                return self.decline(py, "a message without bytes".into());
             };
-            let (leg, digest) = legs_and_digest(&m.get_item(4)?)?;
+            let Ok((leg, digest)) = legs_and_digest(&m.get_item(4)?)? else {
+                return self.decline(py, "a header that is not UTF-8".into());
+            };
             let leg_in = match leg.as_deref() {
                 None | Some("out") => false,
                 Some("in") => true,
                 Some(_) => {
-                    self.msgs.clear();
-                    return Ok("a leg header the core does not read".into_pyobject(py)?.into_any().unbind());
+                    return self.decline(py, "a leg header the core does not read".into());
                 }
             };
             let digest = match digest {
                 Some(d) if !d.is_empty() => d,
                 _ => {
-                    self.msgs.clear();
-                    return Ok("a message without its digest header".into_pyobject(py)?.into_any().unbind());
+                    return self.decline(py, "a message without its digest header".into());
                 }
             };
             let ev = match wire::parse(value.as_bytes(), latest_us) {
                 Ok(ev) => ev,
-                Err(why) => {
-                    self.msgs.clear();
-                    return Ok(why.into_pyobject(py)?.into_any().unbind());
-                }
+                Err(why) => return self.decline(py, why),
             };
             if leg_in && ev.kind != Kind::Transfer {
-                self.msgs.clear();
-                return Ok("an in leg of an event that is no transfer".into_pyobject(py)?.into_any().unbind());
+                return self.decline(py, "an in leg of an event that is no transfer".into());
             }
             for op in key_ops(&ev, leg_in) {
                 let k = format!("{}|{}", op.store, op.sku);
@@ -738,6 +752,10 @@ impl Core {
     fn run<'py>(&mut self, py: Python<'py>, values: &Bound<'py, PyList>, days: &Bound<'py, PyDict>) -> PyResult<PyObject> {
         let mut b = Batch::default();
         let needs = std::mem::take(&mut self.needs);
+        if values.len() != needs.len() {
+            self.forget();
+            return Err(pyo3::exceptions::PyValueError::new_err("run: one value for each key prepare asked for"));
+        }
         for ((_, k, bucket), v) in needs.into_iter().zip(values.iter()) {
             let raw = if v.is_none() { None } else { Some(v.downcast::<PyBytes>()?.as_bytes().to_vec()) };
             if bucket {
@@ -754,8 +772,7 @@ impl Core {
         let msgs = std::mem::take(&mut self.msgs);
         for m in &msgs {
             if let Err(why) = self.apply(&mut b, m, py) {
-                // states taken out of the cache were changed: they are read from RocksDB again
-                return Ok(why.into_pyobject(py)?.into_any().unbind());
+                return self.decline(py, why);
             }
         }
         let writes = PyList::empty(py);
@@ -790,4 +807,39 @@ fn bazaar_batchcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     let _ = Outcome::ALL;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_print_as_the_ledger_prints_them() {
+        assert_eq!(dec_text(1250), "1.25");
+        assert_eq!(dec_text(1000), "1");
+        assert_eq!(dec_text(-500), "-0.5");
+        assert_eq!(dec_text(0), "0");
+        assert_eq!(dec_text(-1), "-0.001");
+    }
+
+    #[test]
+    fn amounts_print_as_decimal_text() {
+        assert_eq!(amount_text(1_000_000).unwrap(), "10"); // 10 (10^-5 units)
+        assert_eq!(amount_text(1_234_500).unwrap(), "12.345");
+        assert_eq!(amount_text(0).unwrap(), "0");
+        assert_eq!(amount_text(-50).unwrap(), "-0.0005");
+        assert!(amount_text(10i128.pow(28)).is_err());
+    }
+
+    #[test]
+    fn store_local_days_follow_the_zone_table() {
+        let mut c = Catalog::default();
+        c.stores.insert("s1".into(), "Asia/Karachi".into());
+        c.zones.insert("Asia/Karachi".into(), (vec![(0, 5 * 3_600_000_000)], 10 * US_PER_DAY));
+        // 1970-01-01T20:00Z is the 2nd in Karachi; a store not in the catalog keeps UTC days
+        assert_eq!(c.local_day("s1", 20 * 3_600_000_000).unwrap(), ORDINAL_EPOCH + 1);
+        assert_eq!(c.local_day("s9", 20 * 3_600_000_000).unwrap(), ORDINAL_EPOCH);
+        assert!(c.local_day("s1", 11 * US_PER_DAY).is_err());
+        assert!(c.local_day("s1", -1).is_err());
+    }
 }

@@ -1,5 +1,5 @@
 //! The stock rules (``domain/stock.py``) and the alert rules (``domain/alerts.py``), statement for
-//! statement; the Python modules are the specification (tests/unit/test_batchcore.py runs both).
+//! statement; the Python modules are the specification (tests/unit/test_batchcore_equivalence.py runs both).
 
 use crate::dec::Dec;
 use crate::state::{Alerts, Move, State, Trans};

@@ -308,3 +308,45 @@ pub fn encode(s: &State) -> Vec<u8> {
     out.push(b'}');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAYOUT_3: &[u8] = b"[1000,\"c1\",5000,\"d1\",0,5000,-250,900,2000,[{\"low_stock\":\"a1\"},[20400,1500,20401,500],20400,[[\"e1|out\",[[\"alert\",\"low_stock\",\"a1\",4000,\"5\",\"1.000\",\"4.000\",\"6\",\"carton\",null]]]]],-750,1500,1400]\n{\"m1\":[1100,-500,\"d2\",5000,1500],\"m2\":[1200,-250,\"d3\",4500,1600]}";
+
+    #[test]
+    fn the_current_layout_reads_and_writes_back_byte_for_byte() {
+        let s = decode(LAYOUT_3).unwrap();
+        assert_eq!(s.on_hand(), 5000 - 250 - 750);
+        assert_eq!(s.horizon, Some(1400));
+        assert_eq!(s.alerts.recent[0].1[0].unit.as_deref(), Some("carton"));
+        assert_eq!(encode(&s), LAYOUT_3);
+    }
+
+    #[test]
+    fn the_layout_before_the_horizon_reads_and_is_written_in_the_current_one() {
+        // 12 header fields, sales by day in an object, movements of 4 items
+        let old = b"[1000,\"c1\",5000,\"\",0,5000,0,null,2000,[{},{\"20400\":1500},20400,[]],-500,1100]\n{\"m1\":[1100,-500,\"d2\",5000]}";
+        let s = decode(old).unwrap();
+        assert_eq!(s.horizon, None);
+        assert_eq!(s.moves["m1"].received, None);
+        assert_eq!(s.moves["m1"].fold_key(), 1100);
+        let new = encode(&s);
+        assert_eq!(
+            new,
+            b"[1000,\"c1\",5000,\"\",0,5000,0,null,2000,[{},[20400,1500],20400,[]],-500,1100,null]\n{\"m1\":[1100,-500,\"d2\",5000]}"
+        );
+    }
+
+    #[test]
+    fn other_layouts_are_left_to_python() {
+        assert!(decode(b"[null,\"\",0,\"\",0,0,0,null,null,{},[{},[],null,[]],0,null]").is_err()); // LAYOUT_1
+        assert!(decode(b"[null,\"\",0,\"\",0,0,0,null,null,[{},[],null,[]],0,null,null,3]").is_err()); // LAYOUT_4
+    }
+
+    #[test]
+    fn a_new_state_encodes_as_python_encodes_one() {
+        assert_eq!(encode(&State::default()), b"[null,\"\",0,\"\",0,0,0,null,null,[{},[],null,[]],0,null,null]\n{}");
+    }
+}

@@ -1,0 +1,103 @@
+"""The compiled batch core (batchcore/, module ``bazaar_batchcore``) does byte for byte what the
+Python rules (domain/, the specification) do, over random event histories: the same state values
+written to RocksDB and the changelog, the same ledger and alert records, the same counters, batch
+by batch, through restarts, forgotten caches, catalog changes, batches it declines (applied by the
+Python rules, whose writes it then reads) and values stored by earlier releases.
+
+Skipped when the extension is not built, unless BAZAAR_REQUIRE_BATCHCORE=1 (CI builds it: there a
+missing extension fails).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domain.events import from_us, to_us
+from tests.unit.batchcore_harness import (
+    T0,
+    Census,
+    catalog_cache,
+    core_catalog,
+    random_catalog,
+    random_history,
+    run_history,
+    zone_table,
+)
+
+pytestmark = pytest.mark.unit
+
+REQUIRED = os.environ.get("BAZAAR_REQUIRE_BATCHCORE") == "1"
+
+
+def _core() -> Any:
+    try:
+        return importlib.import_module("bazaar_batchcore")
+    except ImportError as exc:
+        if REQUIRED:
+            raise
+        pytest.skip(f"bazaar_batchcore is not built ({exc}): cd batchcore && maturin develop --release")
+
+
+def test_the_extension_is_built_where_it_is_required() -> None:
+    if not REQUIRED:
+        pytest.skip("BAZAAR_REQUIRE_BATCHCORE is not 1")
+    assert importlib.import_module("bazaar_batchcore").Core is not None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 60))
+def test_random_histories_give_the_same_bytes_as_the_python_rules(seed: int, size: int) -> None:
+    core = _core()
+    rng = random.Random(seed)
+    history = random_history(rng, size)
+    run_history(core, history, Census(), seed)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 60))
+def test_ordinary_traffic_is_the_cores_and_the_same(seed: int, size: int) -> None:
+    """Sales, purchases, returns, adjustments, counts and transfers (late, tied, re-sent, folded,
+    in several stores and zones): the core declines none of them."""
+    core = _core()
+    rng = random.Random(seed)
+    history = random_history(rng, size, ordinary_only=True)
+    census = Census()
+    run_history(core, history, census, seed)
+    assert not census.declined, census.declined
+
+
+def test_a_declined_batch_leaves_the_core_reading_what_python_wrote() -> None:
+    """A void (left to the Python rules) in the middle of a key's history: the core declines the
+    batch, the Python rules apply it, and the core's next batch starts from what they wrote, not
+    from the state it had cached."""
+    core = _core()
+    census = Census()
+    for seed in range(40):
+        rng = random.Random(seed)
+        history = random_history(rng, 40)
+        run_history(core, history, census, seed)
+    assert census.declined, "no batch was declined: the decline path went untested"
+    assert census.batches > sum(census.declined.values())
+
+
+def test_zone_tables_give_the_catalogs_local_days() -> None:
+    cat = catalog_cache()
+    random_catalog(random.Random(1), cat)
+    _, _, stores, zones = core_catalog(cat)
+    tables = {name: (segments, until) for name, segments, until in zones}
+    rng = random.Random(2)
+    for store, zone in stores:
+        segments, until = tables[zone]
+        for _ in range(500):
+            at = to_us(T0) + rng.randint(-400, 400) * 86_400_000_000 + rng.randint(0, 86_400_000_000)
+            offset = [off for start, off in segments if start <= at][-1]
+            assert (at + offset) // 86_400_000_000 + 719_163 == cat.local_day(store, from_us(at))
+        assert until > to_us(T0)
+    assert zone_table("UTC")[1] == [(to_us(T0.replace(year=2000, month=1, day=1, hour=0)), 0)]
