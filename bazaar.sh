@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one entry script for bazaar-inventory, used by the README and CI.
 #
-#   ./bazaar.sh setup          chromium and fonts (apt), .venv from requirements/lock.txt, web/ build, Kafka jars, kustomize (idempotent)
+#   ./bazaar.sh setup          chromium and fonts (apt), .venv from requirements/lock.txt, the batch core (cargo), web/ build, Kafka jars, kustomize (idempotent)
 #   ./bazaar.sh demo|up|bench  setup, then that bazaar subcommand
 #   ./bazaar.sh test [ARGS]    setup, ruff and mypy (BAZAAR_CHECKS=0 skips them), then pytest (default: -q -m 'not slow')
 #   ./bazaar.sh lock [ARGS]    re-resolve requirements/*.txt from pyproject.toml (ARGS to uv, e.g. --upgrade)
@@ -73,9 +73,35 @@ ensure_python_packages() {
   echo "$want" >"$stamp"
 }
 
+# The stock agent's compiled batch core (batchcore/, a PyO3 extension: streams/core.py), built from
+# source with maturin and cargo and installed into .venv whenever its sources change. Without cargo
+# (or when the build fails) setup goes on, saying so: the worker then runs the Python rules alone
+# (BAZAAR_STREAM_CORE=auto, the default).
+ensure_batchcore() {
+  local stamp=.venv/.bazaar-batchcore.sha256 want out started
+  want=$(digest batchcore/Cargo.toml batchcore/Cargo.lock batchcore/src/*.rs)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c 'import bazaar_batchcore' 2>/dev/null; then return; fi
+  command -v cargo >/dev/null || [ ! -x "$HOME/.cargo/bin/cargo" ] || PATH="$HOME/.cargo/bin:$PATH"
+  if ! command -v cargo >/dev/null; then
+    say "cargo not found: the compiled batch core is not built; the worker runs the Python rules alone (install Rust: https://rustup.rs)"
+    return 0
+  fi
+  say "building the compiled batch core (batchcore/) with maturin and cargo, release (a minute or two the first time)"
+  out=$(mktemp -d)
+  started=$SECONDS
+  if .venv/bin/maturin build --quiet --release --locked -m batchcore/Cargo.toml -i .venv/bin/python -o "$out" &&
+     .venv/bin/pip install -q --disable-pip-version-check --no-deps --force-reinstall "$out"/bazaar_batchcore-*.whl; then
+    echo "$want" >"$stamp"
+    say "batch core built and installed in $((SECONDS - started)) s"
+  else
+    say "the batch core did not build (above); the worker runs the Python rules alone until it does"
+  fi
+  rm -rf "$out"
+}
+
 UV_VERSION=0.13.8  # the resolver behind ./bazaar.sh lock, kept in its own venv out of .venv
 
-# Resolve pyproject.toml into requirements/lock.txt (base + test + bench) and
+# Resolve pyproject.toml into requirements/lock.txt (base + test + bench + build) and
 # requirements/lock-runtime.txt (base alone, constrained to the same versions), hashes for every
 # platform's files, universal markers. The current pins are uv's preferences, so a refresh moves only
 # what pyproject no longer admits, or what ARGS ask for (--upgrade, --upgrade-package NAME).
@@ -96,14 +122,14 @@ lock() {
   done
   local compile=("$tools/bin/uv" pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes
                  --custom-compile-command "./bazaar.sh lock" --quiet)
-  "${compile[@]}" --extra test --extra bench -o "$tmp/lock.txt" "$@"
+  "${compile[@]}" --extra test --extra bench --extra build -o "$tmp/lock.txt" "$@"
   "${compile[@]}" -c "$tmp/lock.txt" -o "$tmp/lock-runtime.txt"
   for name in lock lock-runtime; do
     {
-      echo "# Locked Python dependencies of pyproject.toml ($([ $name = lock ] && echo "base + test + bench extras: setup, CI, benchmarks" || echo "base only, the versions of lock.txt: the Docker image"))."
+      echo "# Locked Python dependencies of pyproject.toml ($([ $name = lock ] && echo "base + test + bench + build extras: setup, CI, benchmarks" || echo "base only, the versions of lock.txt: the Docker image"))."
       echo "# Refresh with ./bazaar.sh lock; tests/unit/test_lock.py fails when pyproject.toml has changed since."
       echo "$header"
-      cat "$tmp/$name.txt"
+      sed "s#$tmp/#requirements/#g" "$tmp/$name.txt"  # (the runtime lock's constraint, named where it is kept)
     } >"requirements/$name.txt"
   done
   say "requirements/lock.txt: $(grep -c '^[A-Za-z0-9].*==' requirements/lock.txt) packages, confluent-kafka $(sed -n 's/^confluent-kafka==\([^ ;]*\).*/\1/p' requirements/lock.txt | head -1)"
@@ -143,6 +169,7 @@ setup() {
   ensure_fonts
   ensure_venv
   ensure_python_packages
+  ensure_batchcore
   ensure_web
   ensure_kustomize
   .venv/bin/bazaar kafka --fetch-only
@@ -165,10 +192,11 @@ word_usage() {
   case $1 in
     setup) printf '%s\n' "usage: ./bazaar.sh setup" \
       "  installs what is missing, idempotently: chromium and fonts (apt), .venv from requirements/lock.txt" \
-      "  plus the project (pip install --no-deps -e .), the web/ build, Apache Kafka's jars (Maven)," \
+      "  plus the project (pip install --no-deps -e .), the compiled batch core (batchcore/, maturin and cargo)," \
+      "  the web/ build, Apache Kafka's jars (Maven)," \
       "  kustomize (go install, for the manifest test)" ;;
     lock) printf '%s\n' "usage: ./bazaar.sh lock [uv pip compile ARGS]" \
-      "  re-resolves requirements/lock.txt (base + test + bench) and requirements/lock-runtime.txt (base, for" \
+      "  re-resolves requirements/lock.txt (base + test + bench + build) and requirements/lock-runtime.txt (base, for" \
       "  the Docker image) from pyproject.toml, with hashes; pins pyproject still admits stay as they are." \
       "  --upgrade moves every package to its newest admitted version, --upgrade-package NAME[==V] one" ;;
     test) printf '%s\n' "usage: ./bazaar.sh test [PYTEST ARGS]   (default: -q -m 'not slow'; -m slow: the slow ones)" \

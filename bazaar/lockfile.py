@@ -1,8 +1,8 @@
 """What ties the dependency locks in requirements/ to pyproject.toml (standard library only).
 
 ``./bazaar.sh lock`` resolves pyproject's dependencies with uv, with hashes, into
-``requirements/lock.txt`` (the base dependencies plus the test and bench extras: what setup, CI and
-the benchmarks install) and ``requirements/lock-runtime.txt`` (the base dependencies alone at the
+``requirements/lock.txt`` (the base dependencies plus the test, bench and build extras: what setup,
+CI and the benchmarks install) and ``requirements/lock-runtime.txt`` (the base dependencies alone at the
 same versions: what the Docker image installs). Each file's header records a digest of the
 dependency lists it was resolved from, so that tests/unit/test_lock.py fails once pyproject's lists
 change without a refresh.

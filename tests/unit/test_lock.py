@@ -37,7 +37,7 @@ def test_lock_was_made_from_the_current_pyproject(lock: Path):
 
 
 @pytest.mark.parametrize(
-    "lock, groups", [(LOCK, ("base", "test", "bench")), (RUNTIME_LOCK, ("base",))], ids=["lock.txt", "lock-runtime.txt"]
+    "lock, groups", [(LOCK, ("base", "test", "bench", "build")), (RUNTIME_LOCK, ("base",))], ids=["lock.txt", "lock-runtime.txt"]
 )
 def test_every_direct_dependency_is_locked_at_a_version_pyproject_admits(lock: Path, groups):
     locked = {}
@@ -58,9 +58,9 @@ def test_the_runtime_lock_is_the_base_dependencies_at_the_versions_of_the_full_l
     assert runtime <= full, f"versions differ between the locks: {sorted(runtime - full)}"
     runtime_names = {name for name, _, _ in runtime}
     base = {normalize(r.name) for r in direct("base")}
-    extras_only = {normalize(r.name) for r in direct("test", "bench")} - base
+    extras_only = {normalize(r.name) for r in direct("test", "bench", "build")} - base
     assert base <= runtime_names
-    assert not extras_only & runtime_names, "test or bench packages in the image's lock"
+    assert not extras_only & runtime_names, "test, bench or build packages in the image's lock"
     # the package behind the SIGSEGV investigation: one librdkafka for tests and production
     assert {v for n, v, _ in runtime if n == "confluent-kafka"} == {v for n, v, _ in full if n == "confluent-kafka"}
 
