@@ -21,6 +21,7 @@ from domain.batch import Applier
 from streams import metrics
 from streams.app import Pipeline, on_any_rebalance
 from streams.checkpoint import Checkpoint
+from streams.core import StreamCore
 from streams.sales import BatchSales
 from streams.state import BatchStates
 
@@ -45,8 +46,10 @@ def register(p: Pipeline) -> None:
     # offsets Faust skipped in a rebalance are read from the broker and applied before the event
     # that revealed them (applying an event twice is harmless: every update is idempotent)
     gaps = GapGuard.of_app(p.app, settings, metrics.GAPS.inc)
-    checkpoint = Checkpoint(settings, states, applier, p.outbox, gaps, p.progress, p.stock, p.app.consumer, sales)
-    on_any_rebalance(p.app, states.forget)  # cached states: RocksDB, recovered from the changelog, is the truth
+    # the compiled batch core when the worker runs it (streams/core.py), the Python rules above otherwise
+    core = None if p.core is None else StreamCore(p.core, settings, states, sales, p.catalog)
+    checkpoint = Checkpoint(settings, states, applier, p.outbox, gaps, p.progress, p.stock, p.app.consumer, sales, core)
+    on_any_rebalance(p.app, checkpoint.forget)  # cached states: RocksDB, recovered from the changelog, is the truth
     app, batch_max = p.app, settings.stream_batch_max
 
     @app.agent(p.events, name="stock", concurrency=1)  # >1 can commit past unprocessed (faust #606)

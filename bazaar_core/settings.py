@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     session_timeout_s: float = 10.0  # how soon a dead worker's partitions are reassigned
     stream_batch_max: int = 500  # most events the stock agent applies in one batch (one state write per key)
     stream_cache_keys: int = 50_000  # decoded (store, sku) states a worker keeps in memory between batches
+    # Which way a batch goes through the stock rules (streams/core.py): "rust", the compiled batch core
+    # (batchcore/, built by ./bazaar.sh setup), with the Python rules for the batches it leaves to them;
+    # "python", the Python rules (domain/) alone; "auto", rust when the extension imports, else python.
+    stream_core: Literal["rust", "python", "auto"] = "auto"
     # Fetched events a worker buffers ahead of the agent, and most records one fetch hands over. The
     # buffer stops fetching at 80 % full; with room for a whole fetch above that it never fills, so
     # the fetcher never hands over events one at a time waiting for room (a task per event).

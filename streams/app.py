@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 from faust.sensors.monitor import Monitor
@@ -12,6 +13,7 @@ from bazaar_core.kafka import faust_fence
 from bazaar_core.kafka.config import faust_broker
 from bazaar_core.kafka.outbox import Outbox
 from bazaar_core.settings import Settings
+from streams import core
 from streams.catalog import CatalogCache
 from streams.progress import Progress
 
@@ -27,6 +29,7 @@ class Pipeline:
     alerts: faust.TopicT  # schemas/alerts.py messages raised by the stock agent, keyed by store_id
     catalog: CatalogCache  # follows the compacted catalog topics
     outbox: Outbox  # the stock agent's writes (changelog, ledger, alerts), acked per batch
+    core: Any = None  # the compiled batch core's module (streams/core.py), None: the Python rules alone
 
 
 class _QuietMonitor(Monitor):
@@ -133,7 +136,7 @@ def build(settings: Settings) -> Pipeline:
     )
     catalog = CatalogCache(settings)
     outbox = Outbox(settings)
-    return Pipeline(settings, app, events, ledger, stock, Progress(committed), alerts, catalog, outbox)
+    return Pipeline(settings, app, events, ledger, stock, Progress(committed), alerts, catalog, outbox, core.load(settings))
 
 
 def on_any_rebalance(app: faust.App, handler) -> None:

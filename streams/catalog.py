@@ -86,6 +86,36 @@ class CatalogCache:
         override = self.overrides.get(f"{store_id}|{sku}")
         return override.active if override and override.active is not None else product.active
 
+    @property
+    def version(self) -> int:
+        """Bumped by every catalog record applied (a view built from an older one is stale)."""
+        return self._version
+
+    def core_tables(self) -> tuple[list[tuple], list[tuple], list[tuple[str, str]]]:
+        """The catalog as the compiled core takes it (``streams.core``): products (sku, reorder point,
+        lead time, reorder min, reorder max, pack size, pack unit, active; quantities in milli-units,
+        as ``thresholds`` gives them), store overrides ("store|sku", reorder point, active) and
+        stores (store, time zone)."""
+        # copies first: the follower's thread adds records meanwhile (a dict copy is atomic)
+        products, overrides, stores = dict(self.products), dict(self.overrides), dict(self.stores)
+        rows = []
+        for sku, product in products.items():
+            pack = max(product.packs, key=lambda p: p.size, default=None)
+            rows.append(
+                (
+                    sku,
+                    _milli(product.reorder_point),
+                    product.lead_time_days,
+                    _milli(product.reorder_min),
+                    _milli(product.reorder_max),
+                    _milli(pack.size) if pack else None,
+                    pack.unit if pack else None,
+                    product.active,
+                )
+            )
+        changes = [(key, _milli(o.reorder_point), o.active) for key, o in overrides.items()]
+        return rows, changes, [(store_id, store.timezone) for store_id, store in stores.items()]
+
     def local_day(self, store_id: str, at: datetime) -> int:
         """The store's local calendar day of an instant (UTC for stores not in the catalog)."""
         return at.astimezone(self._zone(store_id)).date().toordinal()

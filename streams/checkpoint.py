@@ -4,11 +4,14 @@
 
 1. the batch, with any offsets Faust skipped in a rebalance read from the broker before the event
    that revealed them (``GapGuard``);
-2. the pure rules (``domain.batch.Applier``) over the states in memory; a message that cannot be
-   applied is set aside for the dead-letter topic;
-3. RocksDB: every touched key written once, one write batch per partition (``BatchStates.flush``),
-   and its changelog record handed to the outbox; the sale book's buckets the same way
-   (``BatchSales.flush``: in any order with the stock, as a replay makes either one right);
+2. the compiled core (``streams.core``, when the worker runs it): the whole batch in one call from
+   the raw messages; or, when there is none or it leaves the batch to them, the pure rules
+   (``domain.batch.Applier``) over the states in memory, where a message that cannot be applied is
+   set aside for the dead-letter topic;
+3. RocksDB: every touched key written once, one write batch per partition (``BatchStates.flush``,
+   or the core's writes), and its changelog record handed to the outbox; the sale book's buckets
+   the same way (``BatchSales.flush``: in any order with the stock, as a replay makes either one
+   right);
 4. the outputs: ledger entries, alert transitions, dead letters (the outbox, one producer);
    the next batch is applied while the broker acks these;
 5. ``commit``: the broker has acked every record of the batch (else the process exits and the
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +40,7 @@ from bazaar_core.kafka.outbox import Outbox
 from bazaar_core.settings import Settings
 from domain.batch import Applier, BatchOutput, InvalidEvent
 from streams import metrics
+from streams.core import StreamCore
 from streams.progress import Progress
 from streams.sales import BatchSales
 from streams.state import BatchStates
@@ -73,19 +78,24 @@ class Checkpoint:
         table: Any,
         consumer: Any,
         sales: BatchSales | None = None,
+        core: StreamCore | None = None,
     ) -> None:
         self.settings, self.states, self.applier, self.outbox, self.gaps = settings, states, applier, outbox, gaps
         self.progress, self.table, self.consumer, self.sales = progress, table, consumer, sales
+        self.core = core
         self.changelog_topic = table.changelog_topic_name
 
     async def apply(self, events: list[Any]) -> Applied:
         started = time.perf_counter()
         messages, last = await self._with_gaps(events)  # 1
-        out, dead = await self._through_rules(messages)  # 2
+        ran = self.core.run(messages) if self.core is not None else None  # 2: the compiled core, ...
+        if ran is None:  # ... or the pure rules, when there is none or it leaves the batch to them
+            out, dead = await self._through_rules(messages)
+            flush = self._flush_states
+        else:
+            out, dead, flush = ran.out, [], ran.flush
         self.outbox.begin()
-        keys = self.states.flush(self._send_changelog)  # 3
-        if self.sales is not None:  # the sale book's buckets, the same way (streams/sales.py)
-            self.sales.flush(self._send_changelog)
+        keys = flush(self._send_changelog)  # 3
         for topic, partition, key, value in out.records:  # 4
             self.outbox.send(topic, partition, key, value)
         for m, error, attempts in dead:
@@ -105,6 +115,12 @@ class Checkpoint:
         for tp, offset in applied.filled:
             ack_unfetched(self.consumer, tp, offset)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - applied.started)
+
+    def forget(self) -> None:
+        """Drop every cached state (on any rebalance: RocksDB, recovered from the changelog, is the truth)."""
+        self.states.forget()
+        if self.core is not None:
+            self.core.forget()
 
     # ---- the steps ---------------------------------------------------------------------------
 
@@ -160,6 +176,12 @@ class Checkpoint:
                 states.discard()
                 if self.sales is not None:
                     self.sales.discard()
+
+    def _flush_states(self, send: Callable[[int, bytes, bytes | None], None]) -> int:
+        keys = self.states.flush(send)
+        if self.sales is not None:  # the sale book's buckets, the same way (streams/sales.py)
+            self.sales.flush(send)
+        return keys
 
     def _send_changelog(self, partition: int, key: bytes, value: bytes | None) -> None:
         self.outbox.send(self.changelog_topic, partition, key, value, changelog=True)

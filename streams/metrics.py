@@ -28,3 +28,8 @@ LOOKUP_WAITS = Gauge(
     "bazaar_stream_lookup_waits",
     "Lookups on this worker waiting for their read-your-writes token's offsets to be applied (grows when the worker falls behind)",
 )
+CORE_FALLBACK = Counter(
+    "bazaar_stream_core_fallback_total",
+    "Batches the compiled core left to the Python rules, by its reason (a void, a time in another spelling, ...)",
+    ["reason"],
+)

@@ -60,6 +60,17 @@ class BatchSales:
                     found.add(int(key[n:]))
         return sorted(found)
 
+    def stored_days(self, partition: int, prefix: bytes) -> list[int]:
+        """The days of a store's book on disk (``prefix``: its ``book_key`` without the day), without
+        this batch's changes (the compiled core keeps its own)."""
+        n, found = len(prefix), []
+        it = self._db(partition).iter()
+        it.seek(prefix)
+        while it.valid() and it.key().startswith(prefix):
+            found.append(int(it.key()[n:]))
+            it.next()
+        return found
+
     def drop(self, store_id: str, day: int) -> None:
         self._dirty[book_key(store_id, day)] = (self._partition_of(), None)
 

@@ -51,6 +51,14 @@ class BatchStates(MutableMapping[str, StockState]):
         self._dirty.clear()
         self._cache = OrderedDict()
 
+    def db(self, partition: int) -> Any:
+        """The RocksDB of one partition of the stock table."""
+        return faust_fence.partition_db(self._table, partition)
+
+    def read_many(self, partition: int, keys: list[bytes]) -> list[bytes | None]:
+        """The stored values of ``keys`` in one partition, as they are on disk (the compiled core's reads)."""
+        return self.db(partition).get(keys)
+
     def get(self, key: str, default: Any = None) -> Any:
         hit = self._dirty.get(key)
         if hit is not None:

@@ -229,6 +229,7 @@ class WorkerPages:
             {
                 "applied": {str(k): v for k, v in sorted(p.progress.applied.items())},
                 "rebalancing": bool(self.app.rebalancing),
+                "core": "python" if p.core is None else "rust",  # which way batches go (streams/core.py)
                 "catalog": {"products": len(p.catalog.products), "stores": len(p.catalog.stores), "overrides": len(p.catalog.overrides)},
             }
         )
