@@ -60,19 +60,38 @@ class _Table:
         self.data = _Store(root)
 
 
-def apply_all(messages: list, root: Path, partitions: int = 8, batch: int = 500) -> tuple[float, int, dict[str, int]]:
-    """(CPU seconds, output records, on-hand per key) of applying ``messages`` in batches."""
+def apply_all(
+    messages: list, root: Path, partitions: int = 8, batch: int = 500, core: str = "python"
+) -> tuple[float, int, dict[str, int], int]:
+    """(CPU seconds, output records, on-hand per key, batches left to the Python rules) of applying
+    ``messages`` in batches, with the sale book in RocksDB as the worker keeps it, through the
+    Python rules or (``core="rust"``) the compiled core first (streams/core.py)."""
     from bazaar_core.settings import Settings
     from domain.batch import Applier, BatchOutput
+    from streams import core as stream_core
     from streams.catalog import CatalogCache
     from streams.codec import decode
+    from streams.sales import BatchSales
     from streams.state import BatchStates
 
-    settings = Settings()
+    settings = Settings(stream_core=core)
     table = _Table(root)
     states = BatchStates(table, settings.stream_cache_keys)
-    applier = Applier(states, CatalogCache(settings), settings.late_window_days, settings.velocity_window_days, "ledger", "alerts")
-    records = 0
+    sales = BatchSales(table, lambda: states.partition)
+    catalog = CatalogCache(settings)
+    applier = Applier(
+        states,
+        catalog,
+        settings.late_window_days,
+        settings.velocity_window_days,
+        "ledger",
+        "alerts",
+        sales=sales,
+        void_window_days=settings.void_window_days,
+    )
+    module = stream_core.load(settings)
+    compiled = None if module is None else stream_core.StreamCore(module, settings, states, sales, catalog)
+    records = left = 0
 
     def send(partition: int, key: bytes, value: bytes | None) -> None:
         nonlocal records
@@ -82,21 +101,30 @@ def apply_all(messages: list, root: Path, partitions: int = 8, batch: int = 500)
     headers = [{k: (v.decode() if isinstance(v, bytes) else v) for k, v in h} for _, _, h in messages]
     started = time.process_time()
     for i in range(0, len(messages), batch):
+        if compiled is not None:
+            end = min(i + batch, len(messages))
+            ran = compiled.run([(parts[j], j, *messages[j]) for j in range(i, end)])
+            if ran is not None:
+                ran.flush(send)
+                records += len(ran.out.records)
+                continue
+            left += 1
         out = BatchOutput()
         for j in range(i, min(i + batch, len(messages))):
             key, value, _ = messages[j]
             states.partition = parts[j]
             applier.apply(out, parts[j], j, key, value, headers[j])
         states.flush(send)
+        sales.flush(send)
         records += len(out.records)
     cpu = time.process_time() - started
     stock: dict[str, int] = {}
     for db in table.data.dbs.values():
         for raw_key, raw in db.items():
-            if not raw_key.startswith(b"\x00") and not raw_key.startswith(b"__faust"):
+            if not raw_key.startswith((b"\x00", b"\x01", b"__faust")):  # stock keys alone (not the sale book)
                 stock[raw_key.decode()] = decode(raw, db, raw_key).on_hand
     table.data.close()
-    return cpu, records, stock
+    return cpu, records, stock, left
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         help="messages per batch (default 500, the worker's cap; ~35 is what it gets at 2,000 events/s end to end)",
     )
     parser.add_argument("--quick", action="store_true", help="the quick plan's smaller data set")
+    parser.add_argument(
+        "--core",
+        choices=["python", "rust"],
+        default="python",
+        help="the Python rules alone, or the compiled core first (the batches it leaves go to the Python rules)",
+    )
     parser.add_argument(
         "--cache-dir", type=Path, default=Path(tempfile.gettempdir()), help="where the generated messages are kept between runs"
     )
@@ -133,12 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     for r in range(args.rounds):
         root = Path(tempfile.mkdtemp(prefix="bazaar-apply-path-"))
         try:
-            cpu, records, stock = apply_all(window, root, batch=args.batch)
+            cpu, records, stock, left = apply_all(window, root, batch=args.batch, core=args.core)
         finally:
             shutil.rmtree(root, ignore_errors=True)
         us = cpu * 1e6 / max(1, len(window))
         best = us if best is None else min(best, us)
-        line = f"[apply-path] round {r + 1}: {len(window):,} messages, {records:,} output records, {us:.1f} µs CPU per message"
+        line = (
+            f"[apply-path] round {r + 1} ({args.core}): {len(window):,} messages, {records:,} output records, "
+            f"{us:.1f} µs CPU per message" + (f", {left} batches left to the Python rules" if args.core == "rust" else "")
+        )
         if whole:
             if data is None:
                 data = generate("main", config, messages=False)

@@ -66,6 +66,7 @@ def run_workers(
             profile.stop(spy)
         memory = [proc_status(pid) for pid in workers.pids()]
         batches = batch_stats([workers.url(port) for port in workers.ports], workers.headers)
+        core = worker_core(workers.url(workers.ports[0]), workers.headers)
         started = time.monotonic()
         check = compare(data.expected, worker_stock(workers.url(), data.stores, headers=workers.headers))
         verify_s = time.monotonic() - started
@@ -101,6 +102,7 @@ def run_workers(
         **measured,
         "startup_s": round(timing["first_s"], 3),
         "workers": count,
+        **({"core": core} if core else {}),
         "rss_mb": round(sum(m["rss_kb"] for m in memory) / 1024, 1),
         "rss_mb_each": [round(m["rss_kb"] / 1024, 1) for m in memory],
         "peak_rss_mb_each": [round(m["hwm_kb"] / 1024, 1) for m in memory],
@@ -137,6 +139,7 @@ def batch_stats(urls: list[str], headers: dict[str, str]) -> dict:
                 "bazaar_stream_batch_keys_sum",
                 "bazaar_stream_alerts_total",
                 "bazaar_stream_negative_stock_total",
+                "bazaar_stream_core_fallback_total",
             ):
                 if line.startswith((name + " ", name + "{")):
                     sums[name] = sums.get(name, 0.0) + float(line.split()[-1])
@@ -150,7 +153,18 @@ def batch_stats(urls: list[str], headers: dict[str, str]) -> dict:
         "keys_per_batch": round(sums.get("bazaar_stream_batch_keys_sum", 0.0) / count, 1),
         "alerts_per_event": round(sums.get("bazaar_stream_alerts_total", 0.0) / max(1.0, events), 3),
         "negative_per_event": round(sums.get("bazaar_stream_negative_stock_total", 0.0) / max(1.0, events), 3),
+        "core_fallback_batches": int(sums.get("bazaar_stream_core_fallback_total", 0.0)),  # left to the Python rules
     }
+
+
+def worker_core(url: str, headers: dict[str, str]) -> str | None:
+    """Which way the worker applies batches (``/status``: rust or python, streams/core.py)."""
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/status", timeout=5, headers=headers).json().get("core")
+    except (httpx.HTTPError, ValueError):
+        return None
 
 
 def compacted_bytes(data_dir: Path) -> int:

@@ -23,14 +23,26 @@ def test_small_batches_apply_it_exactly_too(tmp_path, capsys, monkeypatch):
     assert sizes == [7] and "every stock exact" in capsys.readouterr().out
 
 
+def test_the_compiled_core_applies_it_exactly_with_the_same_outputs(tmp_path, capsys):
+    """``--core rust``: the same stock and as many output records as the Python rules."""
+    pytest.importorskip("bazaar_batchcore", reason="the compiled core is not built (./bazaar.sh setup builds it)")
+    counts = {}
+    for core in ("python", "rust"):
+        assert apply_path.main(["--quick", "--rounds", "1", "--batch", "60", "--core", core, "--cache-dir", str(tmp_path)]) == 0
+        out = capsys.readouterr().out
+        assert "every stock exact" in out
+        counts[core] = out.split(" output records")[0].rsplit(" ", 1)[-1]
+    assert counts["rust"] == counts["python"]
+
+
 def test_a_difference_fails_the_run(tmp_path, monkeypatch, capsys):
     real = apply_path.apply_all
 
     def one_off(*args, **kwargs):
-        cpu, records, stock = real(*args, **kwargs)
+        cpu, records, stock, left = real(*args, **kwargs)
         key = next(iter(stock))
         stock[key] += 1  # one milli-unit wrong
-        return cpu, records, stock
+        return cpu, records, stock, left
 
     monkeypatch.setattr(apply_path, "apply_all", one_off)
     assert apply_path.main(["--quick", "--rounds", "1", "--cache-dir", str(tmp_path)]) == 1
