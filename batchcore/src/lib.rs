@@ -21,11 +21,13 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use rules::{Outcome, Thresholds};
 use state::State;
 use std::collections::{HashMap, HashSet, VecDeque};
+use serde_json::Value;
 use wire::{Event, Kind};
 
 const US_PER_DAY: i64 = 86_400 * 1_000_000;
 const GRACE_DAYS: i64 = 7; // domain.voids.GRACE_DAYS
 const ORDINAL_EPOCH: i64 = 719_163; // date(1970, 1, 1).toordinal()
+const NO_DAY: i64 = 999_999; // a book day no bucket has (the year 4707)
 
 struct Product {
     limits: Thresholds,
@@ -85,28 +87,100 @@ struct Msg {
     ev: Event,
 }
 
-/// A sale-book bucket as this batch sees it: as stored (``raw``) plus the records appended.
-#[derive(Clone)]
+/// A sale-book bucket as this batch sees it: as stored (``raw``) plus the records appended; once a
+/// stored record is replaced (a sale marked voided), every record parsed (``parsed``), written back
+/// whole as ``orjson.dumps`` of the mapping writes it.
+#[derive(Clone, Default)]
 struct Bucket {
     raw: Option<Vec<u8>>,
     new: Vec<(String, Vec<u8>)>,
+    parsed: Option<IndexMap<String, Value>>,
+}
+
+/// The record ``id`` of a stored bucket (``streams.codec.LazyMoves.get``: parsed only when the
+/// quoted id occurs in it).
+fn stored_record(raw: &[u8], id: &str) -> Result<Option<Value>, String> {
+    let quoted = format!("\"{id}\"");
+    if !contains(raw, quoted.as_bytes()) {
+        return Ok(None);
+    }
+    let v: Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+    Ok(v.as_object().ok_or("a bucket not an object")?.get(id).cloned())
 }
 
 impl Bucket {
+    fn stored(raw: Vec<u8>) -> Bucket {
+        Bucket { raw: Some(raw), ..Bucket::default() }
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Value>, String> {
+        if let Some(p) = &self.parsed {
+            return Ok(p.get(id).cloned());
+        }
+        if let Some((_, rec)) = self.new.iter().find(|(k, _)| k == id) {
+            return serde_json::from_slice(rec).map(Some).map_err(|e| e.to_string());
+        }
+        match &self.raw {
+            Some(raw) => stored_record(raw, id),
+            None => Ok(None),
+        }
+    }
+
     fn holds(&self, id: &str) -> Result<bool, String> {
+        if let Some(p) = &self.parsed {
+            return Ok(p.contains_key(id));
+        }
         if self.new.iter().any(|(k, _)| k == id) {
             return Ok(true);
         }
-        let Some(raw) = &self.raw else { return Ok(false) };
-        let quoted = format!("\"{id}\"");
-        if !contains(raw, quoted.as_bytes()) {
-            return Ok(false);
+        match &self.raw {
+            Some(raw) => Ok(stored_record(raw, id)?.is_some()),
+            None => Ok(false),
         }
-        let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-        Ok(v.as_object().ok_or("a bucket not an object")?.contains_key(id))
+    }
+
+    /// A record under a new id.
+    fn add(&mut self, id: &str, rec: Vec<u8>) -> Result<(), String> {
+        match &mut self.parsed {
+            Some(p) => {
+                p.insert(id.to_string(), serde_json::from_slice(&rec).map_err(|e| e.to_string())?);
+            }
+            None => self.new.push((id.to_string(), rec)),
+        }
+        Ok(())
+    }
+
+    /// Replace a record, keeping its place.
+    fn replace(&mut self, id: &str, rec: Value) -> Result<(), String> {
+        if self.parsed.is_none() {
+            let mut map = IndexMap::new();
+            if let Some(raw) = &self.raw {
+                let v: Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+                for (k, r) in v.as_object().ok_or("a bucket not an object")? {
+                    map.insert(k.clone(), r.clone());
+                }
+            }
+            for (k, r) in &self.new {
+                map.insert(k.clone(), serde_json::from_slice(r).map_err(|e| e.to_string())?);
+            }
+            self.parsed = Some(map);
+            self.raw = None;
+            self.new.clear();
+        }
+        self.parsed.as_mut().unwrap().insert(id.to_string(), rec);
+        Ok(())
     }
 
     fn to_json(&self) -> Vec<u8> {
+        if let Some(p) = &self.parsed {
+            let mut out = vec![b'{'];
+            for (i, (k, v)) in p.iter().enumerate() {
+                json::key(&mut out, i == 0, k);
+                out.extend_from_slice(&serde_json::to_vec(v).expect("a parsed record"));
+            }
+            out.push(b'}');
+            return out;
+        }
         let mut added = Vec::new();
         for (i, (k, rec)) in self.new.iter().enumerate() {
             json::key(&mut added, i == 0, k);
@@ -129,6 +203,46 @@ impl Bucket {
             }
         }
     }
+}
+
+/// What a void did (``domain.voids.Verdict``): its status, and the voided sale (its occurred_at
+/// and what it took from each sku) when applied.
+struct Verdict {
+    status: String,
+    sale: Option<(i64, Vec<(String, i64)>)>,
+    words: String,
+}
+
+fn words(status: &str, original: &str, store: &str, window_days: i64) -> String {
+    match status {
+        "already_voided" => format!("sale {original} was voided already: counted once"),
+        "too_old" => format!("sale {original} is older than the void window ({window_days} days): void it no more, adjust the stock"),
+        "not_a_sale" => format!("event {original} is not a sale: only a sale can be voided"),
+        "unknown_sale" => format!("no sale {original} of store {store} is known (another store's, not received yet, or too old)"),
+        other => other.to_string(),
+    }
+}
+
+fn rec_str(rec: &Value, i: usize) -> Result<&str, String> {
+    rec.get(i).and_then(Value::as_str).ok_or_else(|| "a book record of another shape".to_string())
+}
+
+fn rec_int(rec: &Value, i: usize) -> Result<i64, String> {
+    rec.get(i).and_then(Value::as_i64).ok_or_else(|| "a book record of another shape".to_string())
+}
+
+/// A sale record's (occurred_at, [(sku, milli taken)]).
+fn sale_of(rec: &Value) -> Result<(i64, Vec<(String, i64)>), String> {
+    if rec_str(rec, 0)? != "s" {
+        return Err("a void's sale record is not a sale's".into());
+    }
+    let mut ops = Vec::new();
+    for op in rec.get(3).and_then(Value::as_array).ok_or("a sale record of another shape")? {
+        let sku = op.get(0).and_then(Value::as_str).ok_or("a sale record of another shape")?;
+        let milli = op.get(1).and_then(Value::as_i64).ok_or("a sale record of another shape")?;
+        ops.push((sku.to_string(), milli));
+    }
+    Ok((rec_int(rec, 1)?, ops))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -319,19 +433,32 @@ impl Core {
         Ok(v)
     }
 
-    /// ``domain.voids.record_sale`` into the batch's book.
+    /// The book's bucket ``key`` as this batch sees it (None: absent).
+    fn bucket(&self, b: &Batch, key: &str) -> Result<Option<Bucket>, String> {
+        match b.buckets.get(key) {
+            Some((_, bucket)) => Ok(bucket.clone()),
+            None => match b.fed_buckets.get(key) {
+                Some(raw) => Ok(raw.clone().map(Bucket::stored)),
+                None => Err("a book bucket was not read".into()),
+            },
+        }
+    }
+
+    /// ``domain.voids._put``: a record under the day it was received (unless there already); a new
+    /// day's first record drops the store's buckets past the window and grace.
     #[allow(clippy::too_many_arguments)]
-    fn record_sale(&self, b: &mut Batch, partition: i64, store: &str, id: &str, at: i64, received: i64, ops: &[KeyOp]) -> Result<(), String> {
+    fn put(&self, b: &mut Batch, partition: i64, store: &str, received: i64, id: &str, rec: Vec<u8>) -> Result<(), String> {
         let day = received.div_euclid(US_PER_DAY);
         let key = book_key(store, day);
-        let current = match b.buckets.get(&key) {
-            Some((_, bucket)) => bucket.clone(),
-            None => match b.fed_buckets.get(&key) {
-                Some(raw) => raw.clone().map(|raw| Bucket { raw: Some(raw), new: Vec::new() }),
-                None => return Err("a book bucket was not read".into()),
-            },
-        };
-        let mut bucket = match current {
+        if let Some((p, Some(bucket))) = b.buckets.get_mut(&key) {
+            // (in place: a busy store's bucket of the day is not copied for each sale)
+            if !bucket.holds(id)? {
+                bucket.add(id, rec)?;
+            }
+            *p = partition;
+            return Ok(());
+        }
+        let mut bucket = match self.bucket(b, &key)? {
             Some(bucket) => bucket,
             None => {
                 for old in self.days(b, store)? {
@@ -339,30 +466,135 @@ impl Core {
                         b.buckets.insert(book_key(store, old), (partition, None));
                     }
                 }
-                Bucket { raw: None, new: Vec::new() }
+                Bucket::default()
             }
         };
         if !bucket.holds(id)? {
-            let mut rec = b"[\"s\",".to_vec();
-            json::int(&mut rec, at);
-            rec.push(b',');
-            json::int(&mut rec, received);
-            rec.extend_from_slice(b",[");
-            for (i, op) in ops.iter().enumerate() {
-                if i > 0 {
-                    rec.push(b',');
-                }
-                rec.push(b'[');
-                json::str(&mut rec, &op.sku);
-                rec.push(b',');
-                json::int(&mut rec, -op.qty);
-                rec.push(b']');
-            }
-            rec.extend_from_slice(b"],\"\"]");
-            bucket.new.push((id.to_string(), rec));
+            bucket.add(id, rec)?;
         }
         b.buckets.insert(key, (partition, Some(bucket)));
         Ok(())
+    }
+
+    /// ``domain.voids.record_sale`` into the batch's book.
+    #[allow(clippy::too_many_arguments)]
+    fn record_sale(&self, b: &mut Batch, partition: i64, store: &str, id: &str, at: i64, received: i64, ops: &[KeyOp]) -> Result<(), String> {
+        let mut rec = b"[\"s\",".to_vec();
+        json::int(&mut rec, at);
+        rec.push(b',');
+        json::int(&mut rec, received);
+        rec.extend_from_slice(b",[");
+        for (i, op) in ops.iter().enumerate() {
+            if i > 0 {
+                rec.push(b',');
+            }
+            rec.push(b'[');
+            json::str(&mut rec, &op.sku);
+            rec.push(b',');
+            json::int(&mut rec, -op.qty);
+            rec.push(b']');
+        }
+        rec.extend_from_slice(b"],\"\"]");
+        self.put(b, partition, store, received, id, rec)
+    }
+
+    /// ``domain.voids.find``: (bucket key, record) of ``id`` in the store's book, newest bucket first.
+    fn find(&self, b: &Batch, store: &str, id: &str) -> Result<Option<(String, Value)>, String> {
+        for day in self.days(b, store)?.into_iter().rev() {
+            let key = book_key(store, day);
+            let rec = match b.buckets.get(&key) {
+                Some((_, Some(bucket))) => bucket.get(id)?,
+                Some((_, None)) => None,
+                None => match b.fed_buckets.get(&key) {
+                    Some(Some(raw)) => stored_record(raw, id)?,
+                    Some(None) => None,
+                    None => return Err("a book bucket was not read".into()),
+                },
+            };
+            if let Some(rec) = rec {
+                return Ok(Some((key, rec)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// ``domain.voids.judge_void``.
+    #[allow(clippy::too_many_arguments)]
+    fn judge_void(
+        &self,
+        b: &mut Batch,
+        partition: i64,
+        store: &str,
+        void_id: &str,
+        original: &str,
+        at: i64,
+        received: i64,
+        other_kind: bool,
+    ) -> Result<Verdict, String> {
+        let window = self.void_window_days;
+        if let Some((_, rec)) = self.find(b, store, void_id)? {
+            if rec_str(&rec, 0)? == "v" {
+                let verdict = rec_str(&rec, 4)?.to_string();
+                if verdict != "applied" {
+                    let words = words(&verdict, original, store, window);
+                    return Ok(Verdict { status: verdict, sale: None, words });
+                }
+                let sale = match self.find(b, store, original)? {
+                    Some((_, again)) => Some(sale_of(&again)?),
+                    None => None,
+                };
+                return Ok(Verdict { status: verdict, sale, words: String::new() });
+            }
+        }
+        let mut sale = None;
+        let status = match self.find(b, store, original)? {
+            None => if other_kind { "not_a_sale" } else { "unknown_sale" },
+            Some((_, rec)) if rec_str(&rec, 0)? != "s" => "not_a_sale",
+            Some((key, mut rec)) => {
+                let voided_by = rec_str(&rec, 4)?.to_string();
+                if !voided_by.is_empty() && voided_by != void_id {
+                    "already_voided"
+                } else if received - rec_int(&rec, 2)? > window * US_PER_DAY {
+                    "too_old"
+                } else {
+                    if voided_by.is_empty() {
+                        rec.as_array_mut().ok_or("a book record of another shape")?[4] = Value::String(void_id.to_string());
+                        let mut bucket = self.bucket(b, &key)?.ok_or("a book bucket gone")?;
+                        bucket.replace(original, rec.clone())?;
+                        b.buckets.insert(key, (partition, Some(bucket)));
+                    }
+                    sale = Some(sale_of(&rec)?);
+                    "applied"
+                }
+            }
+        };
+        let mut rec = b"[\"v\",".to_vec();
+        json::int(&mut rec, at);
+        rec.push(b',');
+        json::int(&mut rec, received);
+        rec.push(b',');
+        json::str(&mut rec, original);
+        rec.push(b',');
+        json::str(&mut rec, status);
+        rec.push(b']');
+        self.put(b, partition, store, received, void_id, rec)?;
+        let words = if status == "applied" { String::new() } else { words(status, original, store, window) };
+        Ok(Verdict { status: status.to_string(), sale, words })
+    }
+
+    /// A stock key's state as the batch sees it, without taking it (``states.get``: None if absent).
+    fn peek(&self, b: &Batch, key: &str) -> Result<Option<State>, String> {
+        if let Some((_, s)) = b.states.get(key) {
+            return Ok(Some(s.clone()));
+        }
+        if let Some((s, _)) = self.cache.get(key) {
+            return Ok(Some(s.clone()));
+        }
+        match b.fed.get(key) {
+            Some(Some(raw)) => state::decode(raw).map(Some),
+            Some(None) => Ok(None),
+            None => Err(format!("key {key} was not read")),
+        }
     }
 
     /// ``domain.batch.Applier.apply`` for one message.
@@ -375,11 +607,42 @@ impl Core {
         let at = ev.occurred_at.us;
         let received = ev.received_at.as_ref().unwrap_or(&ev.occurred_at).us;
         let window = self.window_days * US_PER_DAY;
-        let ops = key_ops(ev, m.leg_in);
+        let mut ops = key_ops(ev, m.leg_in);
         let mut day: Option<i64> = None;
         let mut raised: Vec<Vec<u8>> = Vec::new();
         let mut results: Vec<rules::Res> = Vec::with_capacity(ops.len());
-        for op in &ops {
+        let mut verdict: Option<Verdict> = None;
+        let mut at = at;
+        if ev.is_void() {
+            // ``domain.voids.apply_recorded``
+            let store = ev.store_id.as_str();
+            let original = ev.original_event_id.as_deref().ok_or("a void without its sale")?;
+            let span = (self.void_window_days + GRACE_DAYS) * US_PER_DAY;
+            let mut found = Vec::with_capacity(ops.len());
+            let mut other = false;
+            for op in &ops {
+                let s = self.peek(b, &format!("{store}|{}", op.sku))?;
+                if let Some(m) = s.as_ref().and_then(|s| s.moves.get(original)) {
+                    other |= received - m.fold_key() <= span;
+                }
+                found.push(s.map_or(0, |s| s.on_hand()));
+            }
+            let v = self.judge_void(b, m.partition, store, eid, original, at, received, other)?;
+            match &v.sale {
+                Some((sale_at, took)) if v.status == "applied" => {
+                    ops = took.iter().map(|(sku, milli)| KeyOp { store: store.to_string(), sku: sku.clone(), qty: *milli }).collect();
+                    at = *sale_at;
+                }
+                _ => {
+                    for (op, on_hand) in ops.iter_mut().zip(&found) {
+                        op.qty = 0;
+                        results.push(rules::Res { outcome: Outcome::NotApplied, before: *on_hand, after: *on_hand });
+                    }
+                }
+            }
+            verdict = Some(v);
+        }
+        for op in if results.is_empty() { &ops[..] } else { &ops[..0] } {
             let key = format!("{}|{}", op.store, op.sku);
             let mut s = self.get_state(b, &key)?;
             let r = if ev.kind == Kind::Count {
@@ -390,7 +653,7 @@ impl Core {
             let d = match day {
                 Some(d) => d,
                 None => {
-                    let d = self.catalog.local_day(&op.store, at)?;
+                    let d = self.catalog.local_day(&op.store, ev.occurred_at.us)?; // (a void's own, not its sale's)
                     day = Some(d);
                     d
                 }
@@ -419,7 +682,13 @@ impl Core {
         if sale {
             self.record_sale(b, m.partition, &ev.store_id, eid, at, received, &ops)?;
         }
-        if let Some(entry) = self.ledger_entry(ev, leg, &ops, &results)? {
+        if let Some(v) = &verdict {
+            if matches!(v.status.as_str(), "too_old" | "not_a_sale" | "unknown_sale") && !results.is_empty() {
+                *b.counts.alerts.entry(("alert".into(), "void_unmatched".into())).or_insert(0) += 1;
+                raised.push(unmatched_alert(ev, v, &ops[0].sku, results[0].after));
+            }
+        }
+        if let Some(entry) = self.ledger_entry(ev, leg, &ops, &results, verdict.as_ref())? {
             b.records.push((self.ledger_topic, m.partition, m.key.as_ref().map(|k| k.clone_ref(py)), entry));
         }
         for alert in raised {
@@ -431,7 +700,7 @@ impl Core {
             if r.went_negative() {
                 b.counts.negative += 1;
             }
-            if matches!(r.outcome, Outcome::Conflict | Outcome::BeyondWindow | Outcome::StaleCount) {
+            if matches!(r.outcome, Outcome::Conflict | Outcome::BeyondWindow | Outcome::StaleCount | Outcome::NotApplied) {
                 b.counts.flagged += 1;
             }
         }
@@ -439,7 +708,14 @@ impl Core {
     }
 
     /// ``domain.ledger.ledger_entry`` as orjson writes it.
-    fn ledger_entry(&self, ev: &Event, leg: &str, ops: &[KeyOp], results: &[rules::Res]) -> Result<Option<Vec<u8>>, String> {
+    fn ledger_entry(
+        &self,
+        ev: &Event,
+        leg: &str,
+        ops: &[KeyOp],
+        results: &[rules::Res],
+        verdict: Option<&Verdict>,
+    ) -> Result<Option<Vec<u8>>, String> {
         // amounts: a sku's first priced line, or the exact sum of its priced lines when repeated
         let mut money: IndexMap<&str, (i128, bool)> = IndexMap::new();
         if matches!(ev.kind, Kind::Sale | Kind::Return | Kind::Purchase) {
@@ -522,7 +798,11 @@ impl Core {
         e.extend_from_slice(b",\"supplier\":");
         json::opt_str(&mut e, ev.supplier.as_deref());
         e.extend_from_slice(b",\"occurred_at\":");
-        json::str(&mut e, &ev.occurred_at.iso);
+        match verdict {
+            // an applied void is placed at its sale's occurred_at, where the stock rules applied it
+            Some(Verdict { status, sale: Some((sale_at, _)), .. }) if status == "applied" => json::str(&mut e, &utc_iso(*sale_at)),
+            _ => json::str(&mut e, &ev.occurred_at.iso),
+        }
         e.extend_from_slice(b",\"received_at\":");
         json::opt_str(&mut e, ev.received_at.as_ref().map(|t| t.iso.as_str()));
         e.extend_from_slice(b",\"rows\":[");
@@ -531,6 +811,12 @@ impl Core {
         if ev.kind == Kind::Return {
             e.extend_from_slice(b",\"original_event_id\":");
             json::opt_str(&mut e, ev.original_event_id.as_deref());
+            if let Some(v) = verdict {
+                e.extend_from_slice(b",\"void\":");
+                json::str(&mut e, &v.status);
+                e.extend_from_slice(b",\"void_occurred_at\":");
+                json::str(&mut e, &ev.occurred_at.iso);
+            }
         }
         e.push(b'}');
         Ok(Some(e))
@@ -562,6 +848,48 @@ impl Core {
             self.order.retain(|(k, st)| cache.get(k).is_some_and(|(_, s)| s == st));
         }
     }
+}
+
+/// ``datetime.isoformat()`` of a UTC instant (``domain.events.from_us``).
+fn utc_iso(us: i64) -> String {
+    let (secs, micro) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000));
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = wire::civil_from_days(days);
+    let mut s = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60);
+    if micro != 0 {
+        s.push_str(&format!(".{micro:06}"));
+    }
+    s.push_str("+00:00");
+    s
+}
+
+/// ``domain.voids.unmatched_alert``: a void that matched no sale it may undo, on its first sku.
+fn unmatched_alert(ev: &Event, v: &Verdict, sku: &str, on_hand: i64) -> Vec<u8> {
+    let store = ev.store_id.as_str();
+    let eid = ev.event_id.as_str();
+    let mut o = Vec::with_capacity(600);
+    o.extend_from_slice(b"{\"v\":1,\"type\":\"alert\",\"alert_id\":");
+    json::str(&mut o, &rules::alert_uuid(&format!("{store}|{sku}|void_unmatched|{eid}")));
+    o.extend_from_slice(b",\"kind\":\"void_unmatched\",\"store_id\":");
+    json::str(&mut o, store);
+    o.extend_from_slice(b",\"sku\":");
+    json::str(&mut o, sku);
+    o.extend_from_slice(b",\"on_hand\":");
+    json::str(&mut o, &dec_text(on_hand));
+    o.extend_from_slice(b",\"threshold\":\"0\",\"velocity\":null,\"days_of_cover\":null,\"suggested_reorder\":null,\"reorder_unit\":null,\"event_id\":");
+    json::str(&mut o, eid);
+    o.extend_from_slice(b",\"occurred_at\":");
+    json::str(&mut o, &ev.occurred_at.iso);
+    o.extend_from_slice(b",\"raised_at\":");
+    json::str(&mut o, &ev.received_at.as_ref().unwrap_or(&ev.occurred_at).iso);
+    o.extend_from_slice(b",\"original_event_id\":");
+    json::opt_str(&mut o, ev.original_event_id.as_deref());
+    o.extend_from_slice(b",\"reason\":");
+    json::str(&mut o, &v.status);
+    o.extend_from_slice(b",\"detail\":");
+    json::str(&mut o, &v.words);
+    o.push(b'}');
+    o
 }
 
 fn alert_message(t: &state::Trans, store: &str, sku: &str, eid: &str, ev: &Event) -> Vec<u8> {
@@ -717,6 +1045,20 @@ impl Core {
                 let k = format!("{}|{}", op.store, op.sku);
                 if !self.cache.contains_key(&k) && seen.insert(k.clone()) {
                     needs.push((partition, k, false));
+                }
+            }
+            if ev.is_void() {
+                // every bucket a void may find its sale or itself in: the window and its grace, and
+                // an absent one so that ``run`` is told the days the book holds (one outside the
+                // buckets read: the batch is the Python rules')
+                let received = ev.received_at.as_ref().unwrap_or(&ev.occurred_at).us;
+                let day = received.div_euclid(US_PER_DAY);
+                let first = day - self.void_window_days - GRACE_DAYS - 1;
+                for d in (first..=day + 1).chain(std::iter::once(NO_DAY)) {
+                    let k = book_key(&ev.store_id, d);
+                    if seen.insert(k.clone()) {
+                        needs.push((partition, k, true));
+                    }
                 }
             }
             if ev.kind == Kind::Sale {

@@ -13,6 +13,7 @@ pub enum Outcome {
     BeforeCount,
     StaleCount,
     BeyondWindow,
+    NotApplied,
 }
 
 impl Outcome {
@@ -24,10 +25,18 @@ impl Outcome {
             Outcome::BeforeCount => "before_count",
             Outcome::StaleCount => "stale_count",
             Outcome::BeyondWindow => "beyond_window",
+            Outcome::NotApplied => "not_applied",
         }
     }
-    pub const ALL: [Outcome; 6] =
-        [Outcome::Applied, Outcome::Duplicate, Outcome::Conflict, Outcome::BeforeCount, Outcome::StaleCount, Outcome::BeyondWindow];
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Applied,
+        Outcome::Duplicate,
+        Outcome::Conflict,
+        Outcome::BeforeCount,
+        Outcome::StaleCount,
+        Outcome::BeyondWindow,
+        Outcome::NotApplied,
+    ];
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -20,6 +20,13 @@ pub enum Kind {
     Transfer,
 }
 
+impl Event {
+    /// A return that voids a sale (``schemas.events.Return.is_void``).
+    pub fn is_void(&self) -> bool {
+        self.kind == Kind::Return && self.reason.as_deref() == Some("void")
+    }
+}
+
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
@@ -155,6 +162,19 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// (year, month, day) of a day count since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 fn leap(y: i64) -> bool {
@@ -311,15 +331,18 @@ pub fn parse(value: &[u8], latest_us: i64) -> Res<Event> {
             ev.to_store_id = Some(t.to_string());
         }
         Kind::Return => {
-            match opt_str(o, "reason")? {
-                None | Some("customer_return") => {}
-                Some(_) => return Err("a void, or an unknown return reason: the Python rules (voids)".into()),
+            let reason = opt_str(o, "reason")?;
+            if !matches!(reason, None | Some("customer_return") | Some("void")) {
+                return Err("reason".into());
             }
             if let Some(orig) = opt_str(o, "original_event_id")? {
                 if !is_uuid(orig) {
                     return Err("original_event_id".into());
                 }
                 ev.original_event_id = Some(orig.to_string());
+            }
+            if reason == Some("void") && ev.original_event_id.is_none() {
+                return Err("a void without original_event_id".into());
             }
             ev.reason = opt_str(o, "reason")?.map(str::to_string);
         }

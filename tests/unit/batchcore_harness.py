@@ -222,7 +222,7 @@ def random_history(rng: random.Random, n_events: int, ordinary_only: bool = Fals
         void_window_days=rng.choice([1, 3, 35]),
         cache_keys=rng.choice([0, 2, 1000]),
         py_cache_keys=rng.choice([0, 3]),
-        seed_keys={} if ordinary_only else seeded_keys(rng),
+        seed_keys=seeded_keys(rng, legacy=not ordinary_only),
     )
     clock = to_us(T0)
     instants: list[int] = [clock]  # occurred_at instants already used: ties happen
@@ -238,9 +238,9 @@ def random_history(rng: random.Random, n_events: int, ordinary_only: bool = Fals
             log.append((p, offsets[p], key, value, headers))
             offsets[p] += 1
 
-    kinds = ["sale"] * 6 + ["purchase"] * 2 + ["count"] * 2 + ["transfer"] * 2 + ["return", "adjustment"]
+    kinds = ["sale"] * 6 + ["purchase"] * 2 + ["count"] * 2 + ["transfer"] * 2 + ["return", "adjustment", "resend", "replay", "conflict"]
     if not ordinary_only:
-        kinds += ["void", "resend", "replay", "conflict", "garbage"]
+        kinds += ["void", "void", "garbage"]
     for _ in range(n_events):
         step = rng.random()
         if step < 0.05:
@@ -292,13 +292,16 @@ def random_history(rng: random.Random, n_events: int, ordinary_only: bool = Fals
             sales = [b for b in posted if b["type"] == "sale" and (b["store_id"] == store or rng.random() < 0.2)]
             others = [b for b in posted if b["type"] != "sale"]
             pick = rng.random()
+            body["lines"] = _lines(rng, "sale")
             if sales and pick < 0.7:
-                body["original_event_id"] = rng.choice(sales[-6:])["event_id"]
+                voided = rng.choice(sales[-6:])
+                body["original_event_id"] = voided["event_id"]
+                if rng.random() < 0.8:  # what a till sends: the sale's own lines
+                    body["lines"] = voided["lines"]
             elif others and pick < 0.85:
                 body["original_event_id"] = rng.choice(others)["event_id"]
             else:
                 body["original_event_id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            body["lines"] = _lines(rng, "sale")
         else:
             body["type"] = kind
             body["lines"] = _lines(rng, kind)
@@ -336,14 +339,15 @@ def random_history(rng: random.Random, n_events: int, ordinary_only: bool = Fals
             h.steps.append(("restart",))
         elif r < 0.14:
             h.steps.append(("forget",))
-        elif r < 0.17 and not ordinary_only:
+        elif r < 0.17:
             h.steps.append(("catalog", rng.getrandbits(32)))
     return h
 
 
-def seeded_keys(rng: random.Random) -> dict[str, bytes]:
+def seeded_keys(rng: random.Random, legacy: bool) -> dict[str, bytes]:
     """Stock keys as an earlier release stored them (LAYOUT_2_TWO_LINES: no horizon, movements
-    without receive times, sales by day in an object; now and then LAYOUT_1_ONE_ARRAY)."""
+    without receive times, sales by day in an object; with ``legacy`` now and then
+    LAYOUT_1_ONE_ARRAY, which the core leaves to the Python rules)."""
     out: dict[str, bytes] = {}
     for store in STORES:
         for sku in SKUS:
@@ -369,7 +373,7 @@ def seeded_keys(rng: random.Random) -> dict[str, bytes]:
             header = codec._header(state)[:12]
             if rng.random() < 0.5:  # sales as an object, as the first releases wrote them
                 header[9][1] = {str(d): n for d, n in state.alerts.sales.items()}
-            if rng.random() < 0.15:  # LAYOUT_1_ONE_ARRAY: the core leaves it to the Python rules
+            if legacy and rng.random() < 0.15:  # LAYOUT_1_ONE_ARRAY: the core leaves it to the Python rules
                 value = orjson.dumps([*header[:9], state.moves, header[9], header[10], header[11]])
             else:
                 value = orjson.dumps(header) + b"\n" + orjson.dumps(state.moves)
@@ -409,6 +413,11 @@ class Census:
     events: int = 0
     records: int = 0
     writes: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)  # what the histories exercised (the Python rules' counts)
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    kinds: Counter[tuple[str, str]] = field(default_factory=Counter)
+    voids: Counter[str] = field(default_factory=Counter)  # void verdicts
+    core_voids: Counter[str] = field(default_factory=Counter)  # void verdicts in batches the core applied
 
 
 class Divergence(AssertionError):
@@ -497,11 +506,17 @@ class Pair:
         census.events += len(batch)
         got = self.core_batch(batch)
         out, sent, keys, dead = self.python_batch(batch)
+        census.outcomes.update(out.outcomes)
+        census.alerts.update(out.alerts)
+        census.kinds.update(out.events)
+        verdicts = [v for t, _, _, value in out.records if t == LEDGER for v in [orjson.loads(value).get("void")] if v]
+        census.voids.update(verdicts)
         if isinstance(got, str):
             census.declined[_norm_reason(got)] += 1
         else:
             writes, records, events, outcomes, alerts, negative, flagged, core_keys = got
             census.records += len(records)
+            census.core_voids.update(verdicts)
             census.writes += len(writes)
             _same("state writes (RocksDB and changelog)", _by_key(sent), _by_key(writes), batch)
             _same("records (topic, partition, key, value)", out.records, [tuple(r) for r in records], batch)
@@ -567,7 +582,11 @@ def run_history(core_module: Any, h: History, census: Census, catalog_seed: int)
 
 
 def main(argv: list[str]) -> None:
+    import logging
+
     import bazaar_batchcore
+
+    logging.getLogger("bazaar").setLevel(logging.ERROR)  # (every flagged event logs a warning)
 
     histories = int(argv[1]) if len(argv) > 1 else 200
     for ordinary in (True, False):
@@ -576,11 +595,15 @@ def main(argv: list[str]) -> None:
             rng = random.Random(seed)
             h = random_history(rng, rng.randint(5, 60), ordinary_only=ordinary)
             run_history(bazaar_batchcore, h, census, seed)
-        label = "ordinary traffic (sales, purchases, returns, adjustments, counts, transfers)" if ordinary else "everything"
+        label = "ordinary traffic (sales, purchases, returns, adjustments, counts, transfers, re-sends)" if ordinary else "everything"
         declined = sum(census.declined.values())
         print(f"{label}: {histories} histories, {census.batches} batches, {census.events} messages, {declined} declined")
         for why, n in census.declined.most_common():
             print(f"  {n:6d}  {why}")
+        print(f"  events {dict(census.kinds)}")
+        print(f"  key outcomes {dict(census.outcomes)}")
+        print(f"  alerts {dict(census.alerts)}")
+        print(f"  void verdicts {dict(census.voids)}, of them applied by the core {dict(census.core_voids)}")
 
 
 if __name__ == "__main__":
