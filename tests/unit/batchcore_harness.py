@@ -10,8 +10,8 @@ RocksDB is a dict: ``prepare``'s keys are answered from it and ``run``'s writes 
 the core declines is applied by Python alone, and its changelog records written to the dict, as
 the worker would write them to the one RocksDB both read.
 
-``python -m tests.unit.batchcore_harness [histories]`` prints how often the core declined a batch,
-and why.
+``python -m tests.unit.batchcore_harness [histories [longest [first seed]]]`` prints how often the
+core declined a batch, and why, and what the histories exercised.
 """
 
 from __future__ import annotations
@@ -126,15 +126,15 @@ def catalog_cache() -> CatalogCache:
 
 
 def random_catalog(rng: random.Random, cat: CatalogCache) -> None:
-    points = [None, "0", "1", "1.5", "4", "10"]
+    points = [None, "0", "1", "1.5", "4", "10", "0.333", "999999.999", "-2"]
     cat.products.clear()
     cat.overrides.clear()
     cat.stores.clear()
     for sku in CATALOG_SKUS:
-        packs = [Pack(unit="carton", size=Decimal(rng.choice(["12", "0.5", "2.25"])))] if rng.random() < 0.5 else []
+        packs = [Pack(unit="carton", size=Decimal(rng.choice(["12", "0.5", "2.25", "0.007", "144"])))] if rng.random() < 0.5 else []
         if packs and rng.random() < 0.3:
             packs.append(Pack(unit="box", size=packs[0].size))  # a tie: the first largest pack
-        rmin, rmax = rng.choice([None, "0", "2", "3.5"]), rng.choice([None, None, "6", "20"])
+        rmin, rmax = rng.choice([None, "0", "2", "3.5", "0.001"]), rng.choice([None, None, "6", "20", "7.777", "999999"])
         cat.products[sku] = Product(
             sku=sku,
             name=sku.title(),
@@ -144,7 +144,7 @@ def random_catalog(rng: random.Random, cat: CatalogCache) -> None:
             reorder_point=_dec(rng.choice(points)),
             reorder_min=_dec(rmin),
             reorder_max=_dec(rmax),
-            lead_time_days=rng.choice([None, 0, 1, 3, 7]),
+            lead_time_days=rng.choice([None, 0, 1, 3, 7, 365]),
         )
     for store in STORES:
         for sku in SKUS:
@@ -163,7 +163,7 @@ def _dec(text: str | None) -> Decimal | None:
 
 # ---- histories ---------------------------------------------------------------------------------
 
-Message = tuple[int, int, bytes | None, bytes, list[tuple[str, bytes]]]  # partition, offset, key, value, headers
+Message = tuple[int, int, bytes | None, bytes, Any]  # partition, offset, key, value, headers (pairs or a dict)
 
 
 @dataclass
@@ -179,12 +179,14 @@ class History:
 
 
 def _qty(rng: random.Random, lo: int = 1, hi: int = 5000) -> str:
+    if rng.random() < 0.03:  # now and then a figure near the contract's bound (1,000,000 a line)
+        hi = max(hi, rng.choice([999_999_999, 1_000_000_000, 123_456_789]))
     n = rng.randint(lo, hi)
     return str(Decimal(n) / 1000) if rng.random() < 0.8 else f"{n // 1000}.{n % 1000:03d}"
 
 
 def _price(rng: random.Random) -> str:
-    return rng.choice(["10.00", "0", "99.99", "12.5", "1", "1234567.89"])
+    return rng.choice(["10.00", "0", "99.99", "12.5", "1", "1234567.89", "10000000", "0.01", "3.33"])
 
 
 def _lines(rng: random.Random, kind: str) -> list[dict[str, Any]]:
@@ -231,11 +233,12 @@ def random_history(rng: random.Random, n_events: int, ordinary_only: bool = Fals
     offsets = Counter[int]()
 
     def emit(body: dict[str, Any], received_us: int) -> None:
-        event = EventAdapter.validate_python({**body, "received_at": from_us(received_us)})
+        stamped = rng.random() > 0.03  # (a producer before received_at was stamped: occurred_at stands in)
+        event = EventAdapter.validate_python({**body, "received_at": from_us(received_us)} if stamped else body)
         items, _ = messages([event])
         for key, value, headers in items:
             p = PARTITION[key.decode()]
-            log.append((p, offsets[p], key, value, headers))
+            log.append((p, offsets[p], key, value, dict(headers) if rng.random() < 0.3 else headers))
             offsets[p] += 1
 
     kinds = ["sale"] * 6 + ["purchase"] * 2 + ["count"] * 2 + ["transfer"] * 2 + ["return", "adjustment", "resend", "replay", "conflict"]
@@ -347,7 +350,7 @@ def random_history(rng: random.Random, n_events: int, ordinary_only: bool = Fals
 def seeded_keys(rng: random.Random, legacy: bool) -> dict[str, bytes]:
     """Stock keys as an earlier release stored them (LAYOUT_2_TWO_LINES: no horizon, movements
     without receive times, sales by day in an object; with ``legacy`` now and then
-    LAYOUT_1_ONE_ARRAY, which the core leaves to the Python rules)."""
+    LAYOUT_1_ONE_ARRAY or LAYOUT_4_SPILLED, which the core leaves to the Python rules)."""
     out: dict[str, bytes] = {}
     for store in STORES:
         for sku in SKUS:
@@ -373,8 +376,13 @@ def seeded_keys(rng: random.Random, legacy: bool) -> dict[str, bytes]:
             header = codec._header(state)[:12]
             if rng.random() < 0.5:  # sales as an object, as the first releases wrote them
                 header[9][1] = {str(d): n for d, n in state.alerts.sales.items()}
-            if legacy and rng.random() < 0.15:  # LAYOUT_1_ONE_ARRAY: the core leaves it to the Python rules
+            r = rng.random()
+            if legacy and r < 0.1:  # LAYOUT_1_ONE_ARRAY: the core leaves it to the Python rules
                 value = orjson.dumps([*header[:9], state.moves, header[9], header[10], header[11]])
+            elif legacy and r < 0.2:  # LAYOUT_4_SPILLED: each movement under a key of its own (the same)
+                value = orjson.dumps([*header, len(state.moves)])
+                for event_id, move in state.moves.items():
+                    out[f"\x00{store}|{sku}|{event_id}"] = orjson.dumps(move)
             else:
                 value = orjson.dumps(header) + b"\n" + orjson.dumps(state.moves)
             out[f"{store}|{sku}"] = value
@@ -436,7 +444,7 @@ class Pair:
         self.table = FakeTable(root)
         self.rocks: dict[int, dict[bytes, bytes]] = {0: {}, 1: {}}  # the core's RocksDB
         for key, value in h.seed_keys.items():
-            p = PARTITION[key.split("|")[0]]
+            p = PARTITION[key.lstrip("\x00").split("|")[0]]
             self.rocks[p][key.encode()] = value
             self.table.data._db_for_partition(p)[key.encode()] = value
         self.latest_us = to_us(datetime.now(UTC))
@@ -589,11 +597,13 @@ def main(argv: list[str]) -> None:
     logging.getLogger("bazaar").setLevel(logging.ERROR)  # (every flagged event logs a warning)
 
     histories = int(argv[1]) if len(argv) > 1 else 200
+    longest = int(argv[2]) if len(argv) > 2 else 60
+    first = int(argv[3]) if len(argv) > 3 else 0
     for ordinary in (True, False):
         census = Census()
-        for seed in range(histories):
+        for seed in range(first, first + histories):
             rng = random.Random(seed)
-            h = random_history(rng, rng.randint(5, 60), ordinary_only=ordinary)
+            h = random_history(rng, rng.randint(5, longest), ordinary_only=ordinary)
             run_history(bazaar_batchcore, h, census, seed)
         label = "ordinary traffic (sales, purchases, returns, adjustments, counts, transfers, re-sends)" if ordinary else "everything"
         declined = sum(census.declined.values())
