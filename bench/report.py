@@ -547,6 +547,7 @@ def markdown(run: dict) -> str:
                     "restart -> /health",
                     "restart -> correct lookups",
                     "target",
+                    "worker CPU meanwhile (cores)",
                     "RSS after MB",
                     "every key checked",
                     "exact",
@@ -557,6 +558,7 @@ def markdown(run: dict) -> str:
                         f"{_c(x['health_s'], 2)} s",
                         f"{_c(x['correct_s'], 2)} s",
                         goal.get(x["disk"], "-"),
+                        f"{_c(x['cpu_s'], 1)} s ({_c(x.get('cpu_share'), 2)})" if x.get("cpu_s") is not None else "-",
                         _c(x["rss_mb_after"], 1),
                         f"{_c(x.get('checked_keys'))} in {_c(x.get('verify_s'), 1)} s" if x.get("checked_keys") else "-",
                         _c(x.get("exact")) if x.get("exact") is not None else "-",
@@ -568,7 +570,9 @@ def markdown(run: dict) -> str:
         out.append(
             "\nSIGKILL, then restart on the intact data dir; then SIGKILL again, the data dir deleted (a worker rescheduled "
             "onto a fresh disk), restart: the tables are rebuilt from the changelog topics. Correct lookups: "
-            f"{r.get('sample_keys')} sampled keys all answering their expected stock.\n"
+            f"{r.get('sample_keys')} sampled keys all answering their expected stock. Worker CPU: the restarted "
+            "process's CPU seconds from its start to correct lookups (cores: over those seconds; below 1 on a busy "
+            "machine means it waited for a core).\n"
         )
     if "repartition" in by and by["repartition"].get("status") == "ok":
         out.append(_repartition_section(by["repartition"]))

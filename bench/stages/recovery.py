@@ -16,14 +16,16 @@ from __future__ import annotations
 import random
 import shutil
 import time
+from pathlib import Path
 
 import httpx
 
 from bazaar_core.kafka.topics import stock_changelog
 from bazaar_core.loadgen.generator import GenConfig, _milli
+from bench import profile
 from bench.context import Context
 from bench.data import compare, generate, worker_stock
-from bench.procs import StageError, Workers, du_bytes, high_watermarks, proc_status, rate
+from bench.procs import StageError, Workers, cpu_s, du_bytes, high_watermarks, proc_status, rate
 from bench.stages import exactness, result
 
 SAMPLE = 200
@@ -48,6 +50,7 @@ def run(ctx: Context) -> list[dict]:
         on_disk = du_bytes(settings.data_dir)
         if not worker_dir.is_dir() or du_bytes(worker_dir) == 0:
             raise StageError(f"recovery: the worker's data dir {worker_dir} is missing or empty after the fill")
+        spy_dir = ctx.root / "profiles" if ctx.profile else None
         intact = _restart(workers, port, data, sample, plan.stage_timeout_s, "intact")
         changelog = sum(high_watermarks(settings.kafka_bootstrap, stock_changelog(settings), settings.partitions).values())
         workers.kill(port)
@@ -55,9 +58,22 @@ def run(ctx: Context) -> list[dict]:
         shutil.rmtree(worker_dir)
         if worker_dir.exists():
             raise StageError(f"recovery: {worker_dir} still exists after deleting it")
-        empty = _restart(workers, port, data, sample, plan.stage_timeout_s, "empty", killed=True)
+        empty = _restart(
+            workers,
+            port,
+            data,
+            sample,
+            plan.stage_timeout_s,
+            "empty",
+            killed=True,
+            spy_to=spy_dir / "recovery-empty.folded" if spy_dir else None,
+        )
     finally:
         workers.stop()
+    empty["cpu_us_per_changelog_record"] = round(empty["cpu_s"] / changelog * 1e6, 1) if changelog else None
+    profiles = (
+        [profile.summarize(spy_dir / "recovery-empty.folded", None)] if spy_dir and (spy_dir / "recovery-empty.folded").exists() else []
+    )
     fill = rate(timing["messages"], data.events, timing)
     keys = len(data.expected)
     checks = [intact.pop("check"), empty.pop("check")]
@@ -91,6 +107,7 @@ def run(ctx: Context) -> list[dict]:
             rocksdb_bytes=on_disk,
             rocksdb_bytes_per_key=round(on_disk / max(1, keys), 1),
             verify_s=round(intact["verify_s"] + empty["verify_s"], 2),
+            **({"profile": profiles} if profiles else {}),
             **exactness(
                 {
                     "exact": all(c["exact"] for c in checks),
@@ -108,20 +125,32 @@ def run(ctx: Context) -> list[dict]:
     ]
 
 
-def _restart(workers: Workers, port: int, data, sample: list[str], timeout: float, disk: str, killed: bool = False) -> dict:
+def _restart(
+    workers: Workers, port: int, data, sample: list[str], timeout: float, disk: str, killed: bool = False, spy_to: Path | None = None
+) -> dict:
     """SIGKILL the worker (unless ``killed`` already), start it again, and time it until /health and until
-    every sampled key is correct; then check every key."""
+    every sampled key is correct, with the CPU it used meanwhile (and py-spy's samples into ``spy_to``);
+    then check every key."""
     if not killed:
         workers.kill(port)
     restarted = workers.restart(port)
-    healthy_s, correct_s = _until_correct(workers, data.expected, sample, restarted, timeout)
-    after = proc_status(workers.pids()[0])
+    pid = workers.pids()[0]
+    spy = profile.start(pid, spy_to) if spy_to is not None else None
+    try:
+        healthy_s, correct_s = _until_correct(workers, data.expected, sample, restarted, timeout)
+        cpu = cpu_s(pid)  # the new process's own: from its start to the last sampled key correct
+    finally:
+        if spy is not None:
+            profile.stop(spy)
+    after = proc_status(pid)
     started = time.monotonic()
     check = compare(data.expected, worker_stock(workers.url(), data.stores, timeout=timeout, headers=workers.headers))
     return {
         "disk": disk,
         "health_s": healthy_s,
         "correct_s": correct_s,
+        "cpu_s": round(cpu, 2),
+        "cpu_share": round(cpu / correct_s, 2) if correct_s else None,
         "rss_mb_after": round(after["rss_kb"] / 1024, 1),
         "verify_s": round(time.monotonic() - started, 2),
         "exact": check["exact"],

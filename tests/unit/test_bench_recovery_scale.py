@@ -69,6 +69,8 @@ def _recovery(keys: int, intact: float, empty: float) -> dict:
             "disk": "intact",
             "health_s": 1.0,
             "correct_s": intact,
+            "cpu_s": 3.0,
+            "cpu_share": 0.75,
             "rss_mb_after": 200.0,
             "checked_keys": keys,
             "verify_s": 30.0,
@@ -78,6 +80,8 @@ def _recovery(keys: int, intact: float, empty: float) -> dict:
             "disk": "empty",
             "health_s": empty - 0.5,
             "correct_s": empty,
+            "cpu_s": 44.0,
+            "cpu_share": 0.8,
             "rss_mb_after": 300.0,
             "checked_keys": keys,
             "verify_s": 30.0,
@@ -176,7 +180,7 @@ def test_markdown_shows_both_restarts_and_each_scale_window():
     run["targets"] = report.targets(run["stages"])
     text = report.markdown(run)
     assert "stream core rust" in text
-    assert "| intact | 1.00 s | 4.00 s | < 5 s | 200.0 | 1,000,000 in 30.0 s | yes |" in text
-    assert "| empty | 54.50 s | 55.00 s | < 60 s | 300.0 | 1,000,000 in 30.0 s | yes |" in text
+    assert "| intact | 1.00 s | 4.00 s | < 5 s | 3.0 s (0.75) | 200.0 | 1,000,000 in 30.0 s | yes |" in text
+    assert "| empty | 54.50 s | 55.00 s | < 60 s | 44.0 s (0.80) | 300.0 | 1,000,000 in 30.0 s | yes |" in text
     assert "Flatness 0.67: events/s 0.75 (slowest/fastest), CPU per event 0.67 (cheapest/costliest); windows of 40.0 s" in text
     assert "| 10,000 | 2,000,000 | 24 | 3.0 | 40.1 | 6,000 | 3,000 | 300 | 50,000 | 12.0 |" in text
