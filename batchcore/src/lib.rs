@@ -246,7 +246,8 @@ fn sale_of(rec: &Value) -> Result<(i64, Vec<(String, i64)>), String> {
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    // (a busy store's bucket of the day is searched once for each of its sales)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 fn book_prefix(store: &str) -> String {
@@ -433,12 +434,13 @@ impl Core {
         Ok(v)
     }
 
-    /// The book's bucket ``key`` as this batch sees it (None: absent).
-    fn bucket(&self, b: &Batch, key: &str) -> Result<Option<Bucket>, String> {
+    /// The book's bucket ``key`` as this batch sees it (None: absent), to be changed and put back
+    /// in ``b.buckets`` (a value read from RocksDB is moved there, not copied).
+    fn bucket(&self, b: &mut Batch, key: &str) -> Result<Option<Bucket>, String> {
         match b.buckets.get(key) {
             Some((_, bucket)) => Ok(bucket.clone()),
-            None => match b.fed_buckets.get(key) {
-                Some(raw) => Ok(raw.clone().map(Bucket::stored)),
+            None => match b.fed_buckets.get_mut(key) {
+                Some(raw) => Ok(raw.take().map(Bucket::stored)),
                 None => Err("a book bucket was not read".into()),
             },
         }
