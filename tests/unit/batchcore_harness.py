@@ -367,6 +367,8 @@ def seeded_keys(rng: random.Random, legacy: bool) -> dict[str, bytes]:
                 delta = -rng.randint(1, 3000)
                 state.moves[str(uuid.UUID(int=rng.getrandbits(128)))] = [at, delta, "0123456789abcdef", state.on_hand, 0][:4]
                 state.moved += delta
+            if rng.random() < 0.3:  # movements it folded by occurred_at (the horizon is folded_until + 1)
+                state.base, state.folded_until = -rng.randint(1, 2000), to_us(T0) - 21 * 3_600_000_000
             state.oldest = min((m[0] for m in state.moves.values()), default=None)
             state.updated_at = to_us(T0) - 3_600_000_000
             if rng.random() < 0.5:
