@@ -33,19 +33,20 @@ import orjson
 import rocksdict
 
 from api.ingest import messages
+from bazaar_core.settings import Settings
 from domain.batch import Applier, BatchOutput, InvalidEvent
 from domain.events import from_us, to_us
-from domain.quantities import to_milli
 from domain.stock import StockState
 from schemas.catalog import Pack, Product, Store, StoreProduct
 from schemas.events import EventAdapter
 from streams import codec
 from streams.catalog import CatalogCache
 from streams.checkpoint import headers_of
+from streams.core import StreamCore, zone_segments
 from streams.sales import BatchSales
 from streams.state import BatchStates
 
-LEDGER, ALERTS = "ledger", "alerts"
+LEDGER, ALERTS = Settings().ledger_topic, Settings().alerts_topic
 ZONES = {"s1": "Asia/Karachi", "s2": "America/New_York", "s4": "Australia/Lord_Howe"}  # s3: not in the catalog (UTC)
 STORES = ["s1", "s2", "s3", "s4"]
 PARTITION = {"s1": 0, "s2": 1, "s3": 0, "s4": 1}
@@ -90,30 +91,12 @@ def zone_table(name: str) -> tuple[str, list[tuple[int, int]], int]:
     return name, segments, until * second
 
 
-def _milli(q: Decimal | None) -> int | None:
-    return None if q is None else to_milli(q)
-
-
 def core_catalog(cat: CatalogCache) -> tuple[list, list, list, list]:
-    """``Core.set_catalog``'s arguments from the worker's catalog cache."""
-    products = []
-    for sku, p in cat.products.items():
-        pack = max(p.packs, key=lambda k: k.size, default=None)
-        products.append(
-            (
-                sku,
-                _milli(p.reorder_point),
-                p.lead_time_days,
-                _milli(p.reorder_min),
-                _milli(p.reorder_max),
-                _milli(pack.size) if pack else None,
-                pack.unit if pack else None,
-                p.active,
-            )
-        )
-    overrides = [(key, _milli(o.reorder_point), o.active) for key, o in cat.overrides.items()]
-    stores = [(s, store.timezone) for s, store in cat.stores.items()]
-    zones = [zone_table(z) for z in sorted({store.timezone for store in cat.stores.values()})]
+    """``Core.set_catalog``'s arguments from the worker's catalog cache, as ``streams.core`` makes
+    them (``CatalogCache.core_tables``, ``streams.core.zone_segments``)."""
+    products, overrides, stores = cat.core_tables()
+    until = to_us(ZONE_UNTIL)
+    zones = [(z, zone_segments(ZoneInfo(z), until), until) for z in sorted({zone for _, zone in stores})]
     return products, overrides, stores, zones
 
 
@@ -163,6 +146,7 @@ def _dec(text: str | None) -> Decimal | None:
 
 # ---- histories ---------------------------------------------------------------------------------
 
+Record = tuple[str, int, bytes | None, bytes]
 Message = tuple[int, int, bytes | None, bytes, Any]  # partition, offset, key, value, headers (pairs or a dict)
 
 
@@ -441,7 +425,7 @@ def _norm_reason(why: str) -> str:
 class Pair:
     """The Python worker and the core over one history."""
 
-    def __init__(self, core_module: Any, h: History, root: Path, cat: CatalogCache, census: Census) -> None:
+    def __init__(self, core_module: Any, h: History, root: Path, cat: CatalogCache, census: Census, core: bool = True) -> None:
         self.mod, self.h, self.cat, self.census = core_module, h, cat, census
         self.table = FakeTable(root)
         self.rocks: dict[int, dict[bytes, bytes]] = {0: {}, 1: {}}  # the core's RocksDB
@@ -451,7 +435,8 @@ class Pair:
             self.table.data._db_for_partition(p)[key.encode()] = value
         self.latest_us = to_us(datetime.now(UTC))
         self.start_python()
-        self.start_core()
+        if core:
+            self.start_core()
 
     def start_python(self) -> None:
         self.states = BatchStates(self.table, cache_keys=self.h.py_cache_keys)
@@ -576,6 +561,95 @@ def _same(what: str, python: Any, core: Any, batch: list[Message]) -> None:
     else:
         lines += [f"  python {python!r}", f"  core   {core!r}"]
     raise Divergence("\n".join(lines))
+
+
+class Worker:
+    """The stock agent as ``streams.checkpoint.Checkpoint`` runs a batch: the compiled core through
+    ``streams.core.StreamCore`` first, the Python rules when it leaves the batch to them, over
+    RocksDB (rocksdict) with both caches."""
+
+    def __init__(self, core_module: Any, h: History, root: Path, cat: CatalogCache) -> None:
+        self.mod, self.h, self.cat = core_module, h, cat
+        self.table = FakeTable(root)
+        self.settings = Settings(
+            late_window_days=h.window_days,
+            velocity_window_days=h.velocity_days,
+            void_window_days=h.void_window_days,
+            stream_cache_keys=h.cache_keys,
+            stream_core="rust",
+        )
+        self.start()
+
+    def start(self) -> None:
+        h, settings = self.h, self.settings
+        self.states = BatchStates(self.table, cache_keys=h.py_cache_keys)
+        self.sales = BatchSales(self.table, lambda: self.states.partition)
+        self.applier = Applier(
+            self.states,
+            self.cat,
+            h.window_days,
+            h.velocity_days,
+            settings.ledger_topic,
+            settings.alerts_topic,
+            sales=self.sales,
+            void_window_days=h.void_window_days,
+        )
+        self.core = StreamCore(self.mod, settings, self.states, self.sales, self.cat)
+
+    def forget(self) -> None:  # Checkpoint.forget
+        self.states.forget()
+        self.core.forget()
+
+    def batch(self, batch: list[Message]) -> tuple[list[Record], list[tuple[int, bytes, bytes | None]], bool]:
+        """(records, changelog records, whether the core applied it)."""
+        sent: list[tuple[int, bytes, bytes | None]] = []
+        send = lambda p, k, v: sent.append((p, k, v))  # noqa: E731
+        ran = self.core.run([(*m, None) for m in batch])
+        if ran is not None:
+            ran.flush(send)
+            return list(ran.out.records), sent, True
+        out = BatchOutput()
+        for partition, offset, key, value, headers in batch:
+            self.states.partition = partition
+            try:
+                self.applier.apply(out, partition, offset, key, value, headers_of(headers))
+            except InvalidEvent:
+                pass
+        self.states.flush(send)
+        self.sales.flush(send)
+        return out.records, sent, False
+
+
+def run_through_worker(core_module: Any, h: History, census: Census, catalog_seed: int) -> None:
+    """A history through the Python rules alone and through the worker running the core
+    (``Worker``): the same changelog and output records, batch by batch."""
+    cat = catalog_cache()
+    random_catalog(random.Random(catalog_seed), cat)
+    with tempfile.TemporaryDirectory() as tmp:
+        pair = Pair(core_module, h, Path(tmp) / "python", cat, census, core=False)
+        worker = Worker(core_module, h, Path(tmp) / "worker", cat)
+        for key, value in h.seed_keys.items():
+            worker.table.data._db_for_partition(PARTITION[key.lstrip("\x00").split("|")[0]])[key.encode()] = value
+        try:
+            for step in h.steps:
+                if step[0] == "restart":
+                    pair.start_python()
+                    worker.start()
+                elif step[0] == "forget":
+                    worker.forget()
+                elif step[0] == "catalog":
+                    random_catalog(random.Random(step[1]), cat)
+                else:
+                    census.batches += 1
+                    out, sent, _, _ = pair.python_batch(step[1])
+                    records, changelog, ran = worker.batch(step[1])
+                    if not ran:
+                        census.declined["left to the Python rules"] += 1
+                    _same("changelog records", sent, changelog, step[1])
+                    _same("records (topic, partition, key, value)", out.records, records, step[1])
+        finally:
+            pair.table.data.close()
+            worker.table.data.close()
 
 
 def run_history(core_module: Any, h: History, census: Census, catalog_seed: int) -> None:

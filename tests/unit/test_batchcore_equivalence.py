@@ -28,6 +28,7 @@ from tests.unit.batchcore_harness import (
     random_catalog,
     random_history,
     run_history,
+    run_through_worker,
     zone_table,
 )
 
@@ -51,7 +52,7 @@ def test_the_extension_is_built_where_it_is_required() -> None:
     assert importlib.import_module("bazaar_batchcore").Core is not None
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 60))
 def test_random_histories_give_the_same_bytes_as_the_python_rules(seed: int, size: int) -> None:
     core = _core()
@@ -60,7 +61,7 @@ def test_random_histories_give_the_same_bytes_as_the_python_rules(seed: int, siz
     run_history(core, history, Census(), seed)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 60))
 def test_ordinary_traffic_is_the_cores_and_the_same(seed: int, size: int) -> None:
     """Sales, purchases, returns, adjustments, counts and transfers (late, tied, re-sent with the
@@ -74,13 +75,24 @@ def test_ordinary_traffic_is_the_cores_and_the_same(seed: int, size: int) -> Non
     assert not census.declined, census.declined
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 60))
+def test_the_worker_running_the_core_sends_what_the_python_rules_send(seed: int, size: int) -> None:
+    """The worker's own path (streams.core.StreamCore reading RocksDB, the Python rules for the
+    batches it leaves, both caches, as streams/checkpoint.py runs a batch): the same changelog and
+    output records as the Python rules alone."""
+    core = _core()
+    rng = random.Random(seed)
+    run_through_worker(core, random_history(rng, size), Census(), seed)
+
+
 def test_declined_batches_and_voids() -> None:
     """Over fixed histories: batches the core declines (a message that breaks the contract, a value
     in LAYOUT_1_ONE_ARRAY) are applied by the Python rules, and the core's next batches start from
     what they wrote, not from states it had cached; voids of every verdict are the core's."""
     core = _core()
     census = Census()
-    for seed in range(40):
+    for seed in range(25):
         rng = random.Random(seed)
         history = random_history(rng, 40)
         run_history(core, history, census, seed)
@@ -90,6 +102,8 @@ def test_declined_batches_and_voids() -> None:
 
 
 def test_zone_tables_give_the_catalogs_local_days() -> None:
+    """streams.core's zone tables (what the core is given) say each store's local day as the
+    catalog does, and agree with a table built apart here."""
     cat = catalog_cache()
     random_catalog(random.Random(1), cat)
     _, _, stores, zones = core_catalog(cat)
@@ -97,6 +111,7 @@ def test_zone_tables_give_the_catalogs_local_days() -> None:
     rng = random.Random(2)
     for store, zone in stores:
         segments, until = tables[zone]
+        assert zone_table(zone) == (zone, segments, until)
         for _ in range(500):
             at = to_us(T0) + rng.randint(-400, 400) * 86_400_000_000 + rng.randint(0, 86_400_000_000)
             offset = [off for start, off in segments if start <= at][-1]
