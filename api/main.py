@@ -6,7 +6,8 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.telemetry import TelemetryConfig
 from starlette.middleware.gzip import GZipMiddleware
 
 from api import errors, metrics, openapi
@@ -119,8 +120,38 @@ class GzipReads:
             await self.app(scope, receive, send)
 
 
+class IngestLane:
+    """``POST /v1/events``, the route every terminal calls, straight to its endpoint.
+
+    FastAPI's routing (every route tried in turn), its request handler (dependency solving, exit
+    stacks, telemetry hooks) and Starlette's exception middleware cost a single-event POST about as
+    much as validating and producing its event. The route declares no parameter FastAPI would
+    fill in and makes its answer itself, so this calls it with the request and renders an
+    ``ApiError`` with the app's own handler, as the exception middleware would: the same status,
+    body and headers. The route stays registered, for the OpenAPI document and for any request this
+    lane does not take (other methods, a ``root_path``). Inside the guard, the security headers and
+    the views' readiness, like every route."""
+
+    def __init__(self, app, endpoint, on_error) -> None:
+        self.app, self.endpoint, self.on_error = app, endpoint, on_error
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["path"] != events.PATH or scope["method"] != "POST" or scope.get("root_path"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        try:
+            response = await self.endpoint(request)
+        except errors.ApiError as exc:
+            response = await self.on_error(request, exc)
+        await response(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="bazaar-inventory", version="1", lifespan=lifespan)
+    # FastAPI's OpenTelemetry hooks: no tracer, meter or logger provider is set up in these
+    # processes, yet each request asked whether one was (environment lookups included)
+    off: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+    app = FastAPI(title="bazaar-inventory", version="1", lifespan=lifespan, telemetry=off)
     app.state.settings = settings or get_settings()
     errors.install(app, on_error=metrics.count_rejected)
     for module in (events, stock, health, reports, store_lists):
@@ -129,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(pages.router)  # the web app's pages, last: JSON routes come first
     openapi.install(app)
+    app.add_middleware(IngestLane, endpoint=events.post_events, on_error=app.exception_handlers[errors.ApiError])
     app.add_middleware(ViewsReady)
     app.add_middleware(GzipReads)
     app.add_middleware(Guard, settings=app.state.settings)  # before any route or view wait

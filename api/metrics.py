@@ -18,9 +18,15 @@ INGEST_SECONDS = Histogram(
 BROKER_UP = Gauge("bazaar_api_broker_up", "1 while the API's producer reaches a Kafka broker")
 
 
+_accepted: dict[str, Counter] = {}  # the counter's child of each event type, made when first counted (as labels() would)
+
+
 def count_accepted(types: Iterable[str]) -> None:
     for t, n in Tally(types).items():
-        EVENTS_ACCEPTED.labels(type=t).inc(n)
+        child = _accepted.get(t)
+        if child is None:
+            child = _accepted[t] = EVENTS_ACCEPTED.labels(type=t)
+        child.inc(n)
 
 
 def count_rejected(error: str) -> None:

@@ -69,7 +69,13 @@ class EventProducer:
         self._stop = threading.Event()
         self._wake_monitor = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._pump_task: asyncio.Task | None = None  # serves delivery reports on the event loop while requests wait
+        # serves delivery reports on the event loop while requests wait: timer callbacks on that loop
+        self._pump_loop: asyncio.AbstractEventLoop | None = None
+        self._pump_timer: asyncio.Handle | None = None
+        self._pump_idle = PUMP_INTERVAL_S
+        self._pump_active = False
+        # no ack comes sooner than librdkafka's linger after a produce: the pump's first look
+        self._first_ack_s = min(0.05, float(self._config.get("linger.ms", 0)) / 1000) or PUMP_INTERVAL_S
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -164,9 +170,15 @@ class EventProducer:
                         handed = await self._produce_when_room(key, value, headers, report, loop, deadline)
                 if not handed:
                     acks.set(i, DeliveryResult(error=BROKER_DOWN if self._down else QUEUE_FULL))
-            if not acks.future.done():
+            future = acks.future
+            if not future.done():
                 self._pump_on(loop)
-                await asyncio.wait([acks.future], timeout=max(0.0, deadline - loop.time()))
+                # resolved by the last ack, or by this timer at the deadline (missing results then time out)
+                timer = loop.call_at(deadline, _done, future)
+                try:
+                    await future
+                finally:
+                    timer.cancel()
         finally:
             with self._pending_lock:
                 self._pending.discard(acks)
@@ -212,27 +224,36 @@ class EventProducer:
     # ---- internals ---------------------------------------------------------------------------
 
     def _pump_on(self, loop: asyncio.AbstractEventLoop) -> None:
-        task = self._pump_task
-        if task is None or task.done() or task.get_loop() is not loop:
-            self._pump_task = loop.create_task(self._pump())
+        """While requests wait for acks, serve delivery reports on the event loop: ``producer.poll(0)``
+        from a timer callback, at once again after it served any, else after 1, 2, then every 4 ms
+        (acks take a linger and a broker round trip), the first look a linger after the pump starts.
+        Served by the poll thread instead, each report would take the GIL from the loop and wake it
+        through its self-pipe: that hand-over cost more CPU per request than parsing its events. A
+        timer callback, not a task sleeping in a loop: a wake then makes no future or task step."""
+        if self._pump_active and self._pump_loop is loop and not loop.is_closed():
+            return
+        self._pump_loop, self._pump_active, self._pump_idle = loop, True, PUMP_INTERVAL_S
+        self._pump_timer = loop.call_later(self._first_ack_s, self._pump_tick)
 
     def _pumping(self) -> bool:
-        task = self._pump_task  # (a task of a loop that stopped never finishes: do not count on it)
-        return task is not None and not task.done() and task.get_loop().is_running()
+        loop = self._pump_loop  # (a loop that stopped never runs its timers: do not count on it)
+        return self._pump_active and loop is not None and loop.is_running()
 
-    async def _pump(self) -> None:
-        """While requests wait for acks, serve delivery reports here, on the event loop, every
-        millisecond or so. Served by the poll thread instead, each report would take the GIL from
-        the loop and wake it through its self-pipe: that hand-over cost more CPU per request than
-        parsing its events."""
-        producer, idle = self._producer, PUMP_INTERVAL_S
-        while self._pending and producer is not None and not self._stop.is_set():
-            if producer.poll(0):
-                idle = PUMP_INTERVAL_S
-                await asyncio.sleep(0)
-            else:  # acks take a linger and a broker round trip: back off up to 4 ms while none come
-                await asyncio.sleep(idle)
-                idle = min(idle * 2, PUMP_INTERVAL_S * 4)
+    def _pump_tick(self) -> None:
+        loop, producer = self._pump_loop, self._producer
+        if loop is None or producer is None or not self._pending or self._stop.is_set():
+            self._pump_active, self._pump_timer = False, None
+            return
+        served = 0
+        try:
+            served = producer.poll(0)
+        finally:  # (a report's callback that raised must not leave the pump stopped but counted as running)
+            if served:
+                self._pump_idle = PUMP_INTERVAL_S
+                self._pump_timer = loop.call_soon(self._pump_tick)
+            else:
+                self._pump_timer = loop.call_later(self._pump_idle, self._pump_tick)
+                self._pump_idle = min(self._pump_idle * 2, PUMP_INTERVAL_S * 4)
 
     def _poll_loop(self) -> None:
         """Delivery reports and errors when no request waits (the loop's pump serves them otherwise)."""

@@ -34,6 +34,7 @@ from schemas.answers import Accepted, IngestFailure
 from schemas.events import Event, EventBatch
 
 router = APIRouter(prefix="/v1", tags=["events"])
+PATH = "/v1/events"  # (api.main.IngestLane takes POSTs here past the router)
 
 ACK_GRACE_S = 1.0  # librdkafka's message.timeout.ms fires first; this only bounds the wait
 # The route's own check, before the body is read: every role that may write any event may write a
