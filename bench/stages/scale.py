@@ -1,7 +1,9 @@
 """Scale: the same traffic over more stores (and keys: stores x skus), timed over windows of the same length.
 
 At each store count one worker starts on a fresh topic holding every store's opening count of every
-sku and applies them (not timed: start-up and the counts stay out). Then the window: the same
+sku and applies them (not timed: start-up and the counts stay out); it is stopped, its RocksDB
+flushed and compacted (bytes per key with one count each: the same history at every point), and
+started again on the same data dir. Then the window: the same
 traffic (``scale_offered_events_per_s`` for ``scale_window_s``, the generator's day spread over the
 stores) is written at a steady pace, and the worker's applied offsets (``/status``) and CPU
 (``/proc``) are read as the writing starts and as it ends. What the window gives, at every point
@@ -14,13 +16,19 @@ over the same seconds:
 
 Flatness compares the points on both: the smaller of slowest / fastest events/s and cheapest /
 costliest CPU per event. After the window the rest is drained (``drain_s``), then every key is
-checked, memory and RocksDB bytes per key measured."""
+checked, memory and RocksDB bytes per key measured.
+
+The same traffic over fewer stores is more traffic per store and per key (2,400 events a store in
+the window at 100 stores, 24 at 10,000): a store's sale book for the day and a key's movements
+inside the late window grow with it, so the small points carry bigger states; each point reports
+its events per store and per key."""
 
 from __future__ import annotations
 
 import math
 import time
 
+import httpx
 from confluent_kafka import Producer
 
 from bazaar_core.loadgen.generator import GenConfig
@@ -101,18 +109,37 @@ def _point(ctx: Context, stores: int, window_events: int) -> dict:
     def last_offsets() -> dict[int, int]:
         return {p: hw - 1 for p, hw in high_watermarks(settings.kafka_bootstrap, settings.events_topic, settings.partitions).items()}
 
-    workers = Workers(settings, free_ports(1), ctx.log_dir).start()
+    ports = free_ports(1)
+    workers = Workers(settings, ports, ctx.log_dir).start()
+    try:
+        warm_s = workers.wait_applied(last_offsets(), stage=f"{stage} counts", total_events=opening, timeout=plan.stage_timeout_s)["done_s"]
+    finally:
+        workers.stop()
+    # what the keys cost on disk with the same history at every point (one opening count each): the memory
+    # target's measure; the window's traffic gives a key more history the fewer the stores
+    counts_compacted = compacted_bytes(settings.data_dir)
+    workers = Workers(settings, ports, ctx.log_dir).start()  # the same port: the same data dir
     spy = None
     folded = ctx.root / "profiles" / f"{stage}.folded"
     producer = _producer(settings.kafka_bootstrap, settings.events_topic)
     try:
-        warm_s = workers.wait_applied(last_offsets(), stage=f"{stage} counts", total_events=opening, timeout=plan.stage_timeout_s)["done_s"]
+        # a restarted worker reports nothing applied until new events come (its committed offsets say the
+        # counts are in): settled = healthy, owning every partition, committed past the counts
+        counts = last_offsets()
+        base = {p: o + 1 for p, o in counts.items()}  # messages each partition held before the window
+        deadline = time.monotonic() + plan.stage_timeout_s
+        while not workers.settled(counts):
+            if time.monotonic() > deadline:
+                raise StageError(f"{stage}: the restarted worker did not settle within {plan.stage_timeout_s:.0f} s")
+            workers.check_alive()
+            time.sleep(0.1)
+        restart_s = time.monotonic() - workers.started_at
         pid = workers.pids()[0]
         if ctx.profile:
             spy = profile.start(pid, folded)
-        t0, applied0, cpu0 = _snapshot(workers, pid)
+        t0, applied0, cpu0 = _snapshot(workers, pid, base)
         written = paced_produce(producer, settings.events_topic, rest, plan.scale_window_s, stage)
-        t1, applied1, cpu1 = _snapshot(workers, pid)
+        t1, applied1, cpu1 = _snapshot(workers, pid, base)
         if spy is not None:
             profile.stop(spy)
             spy = None
@@ -122,6 +149,8 @@ def _point(ctx: Context, stores: int, window_events: int) -> dict:
         on_topic = sum(o + 1 for o in targets.values())
         if on_topic != len(data.messages):
             raise StageError(f"{stage}: {on_topic} messages on the topic, expected {len(data.messages)}")
+        # (the partitions the window wrote to: the others show nothing applied in this worker's life)
+        targets = {p: o for p, o in targets.items() if o + 1 > base.get(p, 0)}
         drained = workers.wait_applied(targets, stage=f"{stage} drain", total_events=data.events, timeout=plan.stage_timeout_s, poll_s=0.1)
         drained_at = workers.started_at + drained["done_s"]
         memory = proc_status(pid)
@@ -151,6 +180,7 @@ def _point(ctx: Context, stores: int, window_events: int) -> dict:
         "timed_events": timed_events,
         "messages": len(data.messages),
         "warm_s": round(warm_s, 3),
+        "restart_s": round(restart_s, 3),
         "window_s": round(window_s, 3),
         "offered_events_per_s": round(timed_events / written["written_s"], 1) if written["written_s"] > 0 else None,
         "write_behind_max_s": written["behind_max_s"],
@@ -168,8 +198,12 @@ def _point(ctx: Context, stores: int, window_events: int) -> dict:
         "peak_rss_mb": round(memory["hwm_kb"] / 1024, 1),
         "rocksdb_bytes": on_disk,
         "rocksdb_bytes_per_key": round(on_disk / max(1, keys), 1),
+        "counts_compacted_sst_bytes": counts_compacted,
+        "counts_compacted_bytes_per_key": round(counts_compacted / max(1, keys), 1),
         "compacted_sst_bytes": compacted,
         "compacted_bytes_per_key": round(compacted / max(1, keys), 1),
+        "window_events_per_store": round(timed_events / stores, 1),
+        "window_events_per_key": round(timed_events / max(1, keys), 2),
         "verify_s": round(verify_s, 2),
         **batches,
         **exactness(check),
@@ -177,15 +211,21 @@ def _point(ctx: Context, stores: int, window_events: int) -> dict:
     }
 
 
-def _snapshot(workers: Workers, pid: int, timeout: float = 30.0) -> tuple[float, int, float]:
-    """(now, messages applied over every partition, the worker's CPU seconds), read together: a worker
-    too busy to answer one /status in time is asked again."""
+def _snapshot(workers: Workers, pid: int, base: dict[int, int], timeout: float = 30.0) -> tuple[float, int, float]:
+    """(now, messages applied over every partition, the worker's CPU seconds), read together; ``base``:
+    the messages each partition held when this worker started (applied before, or by its committed
+    offsets). A worker too busy to answer one /status in time is asked again."""
     deadline = time.monotonic() + timeout
     while True:
-        applied = workers.applied()
+        try:
+            resp = workers.http.get(f"{workers.url()}/status", timeout=2)
+            applied = {int(p): o for p, o in resp.json().get("applied", {}).items()} if resp.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            applied = None
         now, cpu = time.monotonic(), cpu_s(pid)
-        if applied:
-            return now, sum(o + 1 for o in applied.values() if o >= 0), cpu
+        if applied is not None:
+            done = {p: max(n, applied.get(p, -1) + 1) for p, n in base.items()}
+            return now, sum(done.values()) + sum(o + 1 for p, o in applied.items() if p not in base), cpu
         if now > deadline:
             raise StageError(f"the worker's /status did not answer within {timeout:.0f} s")
         workers.check_alive()
@@ -259,7 +299,13 @@ def marginal_bytes(points: list[dict]) -> dict:
 
 
 def compacted_flatness(points: list[dict]) -> dict:
-    per_key = [p["compacted_bytes_per_key"] for p in points if p.get("compacted_bytes_per_key")]
+    """Compacted RocksDB bytes per key once every key has its opening count (the same history at every
+    point: the memory target), and after the window's traffic (more history per key with fewer stores)."""
+    per_key = [p["counts_compacted_bytes_per_key"] for p in points if p.get("counts_compacted_bytes_per_key")]
     if len(per_key) != len(points) or not per_key:
         return {}
-    return {"compacted_bytes_per_key": per_key, "compacted_flatness": round(min(per_key) / max(per_key), 3)}
+    return {
+        "compacted_bytes_per_key": per_key,
+        "compacted_flatness": round(min(per_key) / max(per_key), 3),
+        "compacted_bytes_per_key_after_traffic": [p.get("compacted_bytes_per_key") for p in points],
+    }

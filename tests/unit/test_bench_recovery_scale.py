@@ -164,6 +164,7 @@ def test_markdown_shows_both_restarts_and_each_scale_window():
             peak_rss_mb=rss + 10,
             rocksdb_bytes=stores * 200 * 300,
             rocksdb_bytes_per_key=300.0,
+            counts_compacted_bytes_per_key=70.0,
             compacted_bytes_per_key=75.0,
         )
         for stores, eps, cpu, rss in ((100, 4000.0, 200.0, 250.0), (10000, 3000.0, 300.0, 900.0))
@@ -184,3 +185,18 @@ def test_markdown_shows_both_restarts_and_each_scale_window():
     assert "| empty | 54.50 s | 55.00 s | < 60 s | 44.0 s (0.80) | 300.0 | 1,000,000 in 30.0 s | yes |" in text
     assert "Flatness 0.67: events/s 0.75 (slowest/fastest), CPU per event 0.67 (cheapest/costliest); windows of 40.0 s" in text
     assert "| 10,000 | 2,000,000 | 24 | 3.0 | 40.1 | 6,000 | 3,000 | 300 | 50,000 | 12.0 |" in text
+    assert "| 300 | 70 / 75 |" in text  # compacted bytes per key: after the counts / after the window
+
+
+def test_memory_flatness_reads_the_states_after_the_counts_not_after_the_window():
+    points = [
+        {"counts_compacted_bytes_per_key": 80.0, "compacted_bytes_per_key": 2000.0},
+        {"counts_compacted_bytes_per_key": 72.0, "compacted_bytes_per_key": 75.0},
+    ]
+    out = scale.compacted_flatness(points)
+    assert out == {
+        "compacted_bytes_per_key": [80.0, 72.0],
+        "compacted_flatness": 0.9,
+        "compacted_bytes_per_key_after_traffic": [2000.0, 75.0],
+    }
+    assert scale.compacted_flatness([{"compacted_bytes_per_key": 75.0}]) == {}
