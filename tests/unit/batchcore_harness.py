@@ -227,7 +227,7 @@ def random_history(rng: random.Random, n_events: int, ordinary_only: bool = Fals
 
     kinds = ["sale"] * 6 + ["purchase"] * 2 + ["count"] * 2 + ["transfer"] * 2 + ["return", "adjustment", "resend", "replay", "conflict"]
     if not ordinary_only:
-        kinds += ["void", "void", "garbage"]
+        kinds += ["void", "void", "garbage", "clash"]
     for _ in range(n_events):
         step = rng.random()
         if step < 0.05:
@@ -260,11 +260,17 @@ def random_history(rng: random.Random, n_events: int, ordinary_only: bool = Fals
         if rng.random() < 0.25:
             occurred = rng.choice(instants[-10:])
         else:
-            occurred = clock - rng.choice([0, rng.randint(0, 3_600_000_000), rng.randint(0, 3 * 86_400_000_000)])
+            # (a terminal's clock may run ahead of the server's, by up to the allowed skew)
+            occurred = clock + rng.choice(
+                [0, -rng.randint(0, 3_600_000_000), -rng.randint(0, 3 * 86_400_000_000), rng.randint(0, 3_600_000_000)]
+            )
         occurred = max(occurred, to_us(T0) - 5 * 86_400_000_000)
         instants.append(occurred)
+        clash = kind == "clash" and posted  # another event under an id already used (another kind, maybe)
+        if kind == "clash":
+            kind = rng.choice(["sale", "count", "purchase", "transfer", "void"])
         body: dict[str, Any] = {
-            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "event_id": rng.choice(posted)["event_id"] if clash else str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "store_id": store,
             "terminal_id": rng.choice(["t1", "t-2", "térm\t3 ☃"]),
             "occurred_at": _time(rng, occurred),
