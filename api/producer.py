@@ -296,11 +296,12 @@ class _Acks:
     """The delivery results of one request's messages; its future is resolved (on the request's
     loop) once every message has a result. Filled in by the poll thread, or by the request itself."""
 
-    __slots__ = ("future", "_loop", "_results", "_missing", "_lock")
+    __slots__ = ("future", "_loop", "_thread", "_results", "_missing", "_lock")
 
     def __init__(self, count: int, loop: asyncio.AbstractEventLoop) -> None:
         self.future: asyncio.Future = loop.create_future()
         self._loop = loop
+        self._thread = threading.get_ident()  # made by a request, on its loop's thread
         self._results: list[DeliveryResult | None] = [None] * count
         self._missing = count
         self._lock = threading.Lock()
@@ -332,19 +333,14 @@ class _Acks:
         if self._loop.is_closed():  # nobody waits any more
             return
         try:
-            if self._loop is _running_loop():
+            # on the loop's own thread while it runs (the pump): at once. (Not get_running_loop():
+            # in this Python it asks the kernel for the process id on every call.)
+            if threading.get_ident() == self._thread and self._loop.is_running():
                 _done(self.future)
             else:
                 self._loop.call_soon_threadsafe(_done, self.future)
         except RuntimeError:  # the loop closed meanwhile
             pass
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _done(fut: asyncio.Future) -> None:
