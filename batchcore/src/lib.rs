@@ -28,6 +28,9 @@ const US_PER_DAY: i64 = 86_400 * 1_000_000;
 const GRACE_DAYS: i64 = 7; // domain.voids.GRACE_DAYS
 const ORDINAL_EPOCH: i64 = 719_163; // date(1970, 1, 1).toordinal()
 const NO_DAY: i64 = 999_999; // a book day no bucket has (the year 4707)
+// A store's buckets past the void window and grace are dropped only with its next new day's first
+// record: a void's reads reach this many days further back, for a store idle that long.
+const IDLE_DAYS: i64 = 30;
 
 struct Product {
     limits: Thresholds,
@@ -1050,12 +1053,13 @@ impl Core {
                 }
             }
             if ev.is_void() {
-                // every bucket a void may find its sale or itself in: the window and its grace, and
-                // an absent one so that ``run`` is told the days the book holds (one outside the
-                // buckets read: the batch is the Python rules')
+                // every bucket a void may find its sale or itself in: the window and its grace, the
+                // days a store idle for a while has not dropped yet, and an absent one so that
+                // ``run`` is told the days the book holds (one outside the buckets read: the batch
+                // is the Python rules')
                 let received = ev.received_at.as_ref().unwrap_or(&ev.occurred_at).us;
                 let day = received.div_euclid(US_PER_DAY);
-                let first = day - self.void_window_days - GRACE_DAYS - 1;
+                let first = day - self.void_window_days - GRACE_DAYS - 1 - IDLE_DAYS;
                 for d in (first..=day + 1).chain(std::iter::once(NO_DAY)) {
                     let k = book_key(&ev.store_id, d);
                     if seen.insert(k.clone()) {
