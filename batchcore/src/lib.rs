@@ -270,6 +270,9 @@ struct Counts {
     flagged: i64,
 }
 
+/// A record to send: (topic, partition, key, value).
+type OutRecord = (&'static str, i64, Option<Py<PyBytes>>, Vec<u8>);
+
 /// What one batch changed, until it is handed back.
 #[derive(Default)]
 struct Batch {
@@ -278,7 +281,7 @@ struct Batch {
     buckets: IndexMap<String, (i64, Option<Bucket>)>,
     fed_buckets: HashMap<String, Option<Vec<u8>>>,
     fed_days: HashMap<String, Vec<i64>>,
-    records: Vec<(&'static str, i64, Option<Py<PyBytes>>, Vec<u8>)>,
+    records: Vec<OutRecord>,
     counts: Counts,
 }
 
@@ -1177,6 +1180,32 @@ mod tests {
         assert_eq!(amount_text(0).unwrap(), "0");
         assert_eq!(amount_text(-50).unwrap(), "-0.0005");
         assert!(amount_text(10i128.pow(28)).is_err());
+    }
+
+    #[test]
+    fn utc_instants_print_as_isoformat() {
+        assert_eq!(utc_iso(0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(utc_iso(1_790_000_000_123_456), "2026-09-21T14:13:20.123456+00:00");
+        assert_eq!(utc_iso(951_782_400_000_000), "2000-02-29T00:00:00+00:00");
+        assert_eq!(utc_iso(-1), "1969-12-31T23:59:59.999999+00:00");
+    }
+
+    #[test]
+    fn a_bucket_is_written_as_orjson_writes_its_mapping() {
+        let mut b = Bucket::stored(br#"{"a":["s",1,2,[["rice",500]],""],"b":["v",3,4,"a","applied"]}"#.to_vec());
+        assert!(b.holds("a").unwrap());
+        assert!(!b.holds("rice").unwrap()); // quoted in the bucket, but no record's id
+        b.add("c", br#"["s",5,6,[],""]"#.to_vec()).unwrap();
+        assert_eq!(b.to_json(), br#"{"a":["s",1,2,[["rice",500]],""],"b":["v",3,4,"a","applied"],"c":["s",5,6,[],""]}"#);
+        let mut rec = b.get("a").unwrap().unwrap();
+        rec[4] = Value::String("v1".into());
+        b.replace("a", rec).unwrap(); // in its place
+        b.add("d", br#"["s",7,8,[],""]"#.to_vec()).unwrap();
+        assert_eq!(
+            b.to_json(),
+            br#"{"a":["s",1,2,[["rice",500]],"v1"],"b":["v",3,4,"a","applied"],"c":["s",5,6,[],""],"d":["s",7,8,[],""]}"#
+        );
+        assert_eq!(Bucket::default().to_json(), b"{}");
     }
 
     #[test]
