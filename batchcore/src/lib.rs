@@ -100,15 +100,19 @@ struct Bucket {
     parsed: Option<IndexMap<String, Value>>,
 }
 
-/// The record ``id`` of a stored bucket (``streams.codec.LazyMoves.get``: parsed only when the
-/// quoted id occurs in it).
+/// The record ``id`` of a stored bucket (``streams.codec.LazyMoves.get``). A bucket is orjson's
+/// {event id: record}, each record an array of integers and strings without quotes in them:
+/// ``"id":`` occurs only where ``id`` is a key (a string in a record is followed by ``,`` or
+/// ``]``), so only that record is parsed, not the whole bucket.
 fn stored_record(raw: &[u8], id: &str) -> Result<Option<Value>, String> {
-    let quoted = format!("\"{id}\"");
-    if !contains(raw, quoted.as_bytes()) {
+    let key = format!("\"{id}\":");
+    let Some(at) = memchr::memmem::find(raw, key.as_bytes()) else {
         return Ok(None);
+    };
+    match serde_json::Deserializer::from_slice(&raw[at + key.len()..]).into_iter::<Value>().next() {
+        Some(Ok(rec)) => Ok(Some(rec)),
+        _ => Err("a book record that is not JSON".into()),
     }
-    let v: Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-    Ok(v.as_object().ok_or("a bucket not an object")?.get(id).cloned())
 }
 
 impl Bucket {
@@ -246,11 +250,6 @@ fn sale_of(rec: &Value) -> Result<(i64, Vec<(String, i64)>), String> {
         ops.push((sku.to_string(), milli));
     }
     Ok((rec_int(rec, 1)?, ops))
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    // (a busy store's bucket of the day is searched once for each of its sales)
-    memchr::memmem::find(hay, needle).is_some()
 }
 
 fn book_prefix(store: &str) -> String {
