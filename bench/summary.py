@@ -92,6 +92,15 @@ def _rss_at(keys: int) -> Callable[[Stages], float | None]:
     return get
 
 
+def _counts_flatness(by: Stages) -> float | None:
+    """Compacted bytes per key flatness, from runs that measured it once every key had its opening count
+    (before 05aba26 it was taken after the traffic, which gives a key more history the fewer the stores)."""
+    points = by["scale"].get("points") or []
+    if not points or any("counts_compacted_bytes_per_key" not in p for p in points):
+        return None
+    return _num(by["scale"].get("compacted_flatness"))
+
+
 def figures(plan: Plan) -> list[Figure]:
     """The headline figures, for the shares of C and the store counts of ``plan``."""
     out = [
@@ -194,7 +203,7 @@ def figures(plan: Plan) -> list[Figure]:
     two_million = [s for s in plan.scale_stores if s * plan.skus == 2_000_000]
     if two_million:
         out.append(Figure("worker RSS at 2 M keys, MB", "scale", "scale", "scale", 0, _rss_at(2_000_000)))
-    out.append(Figure("RocksDB bytes per key flatness (compacted)", "scale", "scale", "scale", 2, _field("scale", "compacted_flatness")))
+    out.append(Figure("RocksDB bytes per key flatness (compacted, after the counts)", "scale", "scale", "scale", 2, _counts_flatness))
     return out
 
 
@@ -231,8 +240,9 @@ def _json(value):
     return json.loads(json.dumps(value))  # tuples as lists, as the runs' JSON holds them
 
 
-def summarize(runs: list[dict], plan: Plan, last: int, stages: set[str] | None = None) -> list[dict]:
-    """One row per figure: median, min, max over the newest ``last`` runs that count for it, and which."""
+def summarize(runs: list[dict], plan: Plan, last: int, stages: set[str] | None = None, since: str = "") -> list[dict]:
+    """One row per figure: median, min, max over the newest ``last`` runs that count for it, and which;
+    ``since``: only runs started at or after this ISO time (the runs of the final code)."""
     reference = _json(asdict(plan))
     rows = []
     for fig in figures(plan):
@@ -242,6 +252,8 @@ def summarize(runs: list[dict], plan: Plan, last: int, stages: set[str] | None =
         for run in reversed(runs):
             if len(values) >= last:
                 break
+            if since and str(run.get("started_at", "")) < since:
+                continue
             by = {s.get("name"): s for s in run["stages"]}
             source = by.get(fig.source)
             if not source or source.get("status") != "ok" or source.get("exact") is False:
@@ -309,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--last", type=int, default=5, help="runs per figure (default 5)")
     parser.add_argument("--stage", action="append", default=[], help="only the figures of these `bazaar bench --stages` keys (repeatable)")
     parser.add_argument("--mode", default="full", choices=("full", "quick"), help="which runs (default full)")
+    parser.add_argument("--since", default="", help="only runs started at or after this time (ISO, UTC: 2026-12-06T03:00)")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where the runs' JSON is (default bench/results/)")
     parser.add_argument("--out", type=Path, help="also write the markdown here (default bench/results/summary-<mode>.md; '-': do not)")
     args = parser.parse_args(argv)
@@ -317,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = {s.strip() for item in args.stage for s in item.split(",") if s.strip()} or None
     plan = FULL if args.mode == "full" else QUICK
     runs = load_runs(args.results, args.mode)
-    rows = summarize(runs, plan, args.last, stages)
+    rows = summarize(runs, plan, args.last, stages, args.since)
     text = markdown(rows, runs, args.mode, args.last)
     print(text, end="")
     out = args.out or args.results / f"summary-{args.mode}.md"

@@ -183,3 +183,20 @@ def test_main_prints_and_writes_the_table_with_the_hosts(tmp_path, capsys):
     assert f"| {STREAM} | 1,234 | 1,234 - 1,234 | 1 |" in printed
     assert "| 20261201T010000-full.json | c0ffee1 | Test CPU 9000 | 2 | 0.25 -> 1.75 | rust |" in printed
     assert "the last 3 full runs" in printed
+
+
+def test_since_keeps_only_the_runs_started_from_then(tmp_path):
+    _write(tmp_path, [_run(d, stream_1_worker={"events_per_s": 1000.0 * d}) for d in (1, 2, 3, 4)])
+    rows = {r["figure"]: r for r in summary.summarize(summary.load_runs(tmp_path, "full"), FULL, 5, since="2026-12-03T00:00")}
+    assert (rows[STREAM]["median"], rows[STREAM]["runs"]) == (3500.0, 2)
+
+
+def test_bytes_per_key_flatness_counts_only_runs_that_measured_it_after_the_counts(tmp_path):
+    before = [{"stores": 100, "compacted_bytes_per_key": 2000.0}, {"stores": 10_000, "compacted_bytes_per_key": 73.0}]
+    after = [{"stores": s, "counts_compacted_bytes_per_key": 30.0} for s in (100, 10_000)]
+    _write(
+        tmp_path,
+        [_run(1, scale={"points": before, "compacted_flatness": 0.04}), _run(2, scale={"points": after, "compacted_flatness": 0.98})],
+    )
+    row = _rows(tmp_path)["RocksDB bytes per key flatness (compacted, after the counts)"]
+    assert (row["median"], row["runs"]) == (0.98, 1)
