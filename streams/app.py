@@ -95,6 +95,7 @@ def build(settings: Settings) -> Pipeline:
     faust_fence.apply({settings.events_topic})
     faust_fence.limit_fetch_wait(settings.stream_fetch_wait_ms, settings.stream_fetch_min_bytes)
     faust_fence.fast_lz4()
+    faust_fence.fast_recovery()
     app = make_app(settings)
     events = app.topic(
         settings.events_topic,

@@ -256,3 +256,118 @@ def test_the_fence_fires_on_a_renamed_or_changed_name(monkeypatch):
     with pytest.raises(faust_fence.FenceError, match="re-verify"):
         faust_fence.verify()
     assert mode.utils.queues.ThrowableQueue  # (still importable: only our expectations changed)
+
+
+class _Recovering:
+    """The parts of Faust's ``Recovery`` its changelog loop uses, with Faust's own methods for the
+    remaining-offset checks and the buffer flush; it stops once the queue has been emptied."""
+
+    from faust.tables.recovery import Recovery as _R
+
+    need_recovery = _R.need_recovery
+    active_remaining = _R.active_remaining
+    standby_remaining = _R.standby_remaining
+    standby_remaining_total = _R.standby_remaining_total
+    flush_buffers = _R.flush_buffers
+    num_samples_required_for_estimate = 1000
+
+    def __init__(self, queue, table, active, highwaters):
+        from collections import Counter, deque
+
+        self.tables = SimpleNamespace(changelog_queue=queue, standbys_ready=False)
+        self.tables.on_standbys_ready = lambda: setattr(self.tables, "standbys_ready", True)
+        self.tp_to_table = dict.fromkeys(active, table)
+        self.active_tps, self.standby_tps = set(active), set()
+        self.active_offsets, self.standby_offsets = Counter(dict.fromkeys(active, -1)), Counter()
+        self.active_highwaters, self.standby_highwaters = Counter(highwaters), Counter()
+        self._active_events_received_at, self._standby_events_received_at = {}, {}
+        self.buffers, self.buffer_sizes = defaultdict(list), {}
+        self._processing_times, self._last_active_event_processed_at = deque(), None
+        self._last_flush_at = None
+        self._actives_span = self._standbys_span = None
+        self.in_recovery = True
+        self.signal_recovery_end = asyncio.Event()
+        self.app = SimpleNamespace(in_transaction=False)
+        self._queue = queue
+
+    @property
+    def should_stop(self):
+        return self._queue.empty()
+
+    def _set_recovery_ended(self):
+        self.in_recovery = False
+
+
+class _Table:
+    recovery_buffer_size = standby_buffer_size = 3
+
+    def __init__(self):
+        self.applied = []  # each batch written, as (partition, offset, key, value) tuples
+
+    async def on_changelog_event(self, event):
+        pass
+
+    def apply_changelog_batch(self, batch):
+        self.applied.append([(e.message.tp.partition, e.message.offset, e.message.key, e.message.value) for e in batch])
+
+
+def _changelog_event(tp, offset, key, value):
+    return SimpleNamespace(message=SimpleNamespace(tp=tp, offset=offset, key=key, value=value))
+
+
+def _recover(slurp, records, extra=()):
+    from faust.types import TP as FaustTP
+    from mode.utils.queues import FlowControlEvent, ThrowableQueue
+
+    tps = [FaustTP("stock-changelog", 0), FaustTP("stock-changelog", 1)]
+
+    async def go():
+        queue = ThrowableQueue(maxsize=1000, flow_control=FlowControlEvent())
+        for partition, offset, key, value in records:
+            queue.put_nowait(_changelog_event(tps[partition], offset, key, value))
+        for event in extra:
+            queue.put_nowait(event)
+        table = _Table()
+        recovering = _Recovering(queue, table, tps, {tps[0]: 6, tps[1]: 3})
+        await slurp(recovering)
+        return table.applied, recovering
+
+    return asyncio.run(go())
+
+
+RECORDS = [  # (partition, offset, key, value); a value None deletes the key
+    (0, 0, b"s1|a", b"1"),
+    (1, 0, b"s2|a", b"5"),
+    (0, 1, b"s1|b", b"2"),
+    (0, 2, b"s1|a", None),
+    (1, 1, b"s2|b", b"6"),
+    (0, 1, b"s1|b", b"stale"),  # re-delivered below the offset already seen: skipped
+    (0, 3, b"s1|a", b"3"),
+    (1, 2, b"s2|a", None),
+    (0, 4, b"s1|c", b"4"),
+    (0, 5, b"s1|b", b"7"),
+    (1, 3, b"s2|c", b"8"),
+    (0, 6, b"s1|c", None),
+]
+
+
+def test_the_bulk_changelog_loop_writes_what_fausts_loop_writes_and_ends_recovery():
+    ours, ours_state = _recover(faust_fence._slurp_changelogs, RECORDS)
+    theirs, theirs_state = _recover(faust_fence._faust_slurp, RECORDS)
+    assert ours == theirs  # the same batches, in the same order, deletes included
+    written = [r for batch in ours for r in batch]
+    assert (0, 1, b"s1|b", b"stale") not in written and len(written) == len(RECORDS) - 1
+    assert all(len(batch) <= _Table.recovery_buffer_size for batch in ours)
+    for state in (ours_state, theirs_state):
+        assert dict(state.active_offsets) == dict(state.active_highwaters)
+        assert not state.in_recovery and state.signal_recovery_end.is_set() and state.tables.standbys_ready
+        assert not any(state.buffers.values())  # the tail was flushed when recovery ended
+
+
+def test_a_changelog_event_of_a_partition_not_recovering_is_dropped():
+    from faust.types import TP as FaustTP
+
+    stray = _changelog_event(FaustTP("stock-changelog", 7), 0, b"s9|a", b"9")
+    applied, state = _recover(faust_fence._slurp_changelogs, RECORDS, extra=[stray])
+    assert [r for batch in applied for r in batch if r[0] == 7] == []
+    assert not state.in_recovery
