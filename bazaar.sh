@@ -84,6 +84,7 @@ ensure_batchcore() {
   command -v cargo >/dev/null || [ ! -x "$HOME/.cargo/bin/cargo" ] || PATH="$HOME/.cargo/bin:$PATH"
   if ! command -v cargo >/dev/null; then
     say "cargo not found: the compiled batch core is not built; the worker runs the Python rules alone (install Rust: https://rustup.rs)"
+    drop_batchcore
     return 0
   fi
   say "building the compiled batch core (batchcore/) with maturin and cargo, release (a minute or two the first time)"
@@ -95,8 +96,18 @@ ensure_batchcore() {
     say "batch core built and installed in $((SECONDS - started)) s"
   else
     say "the batch core did not build (above); the worker runs the Python rules alone until it does"
+    drop_batchcore
   fi
   rm -rf "$out"
+}
+
+# A core built from other sources than these must not run: the Python rules are the specification
+drop_batchcore() {
+  rm -f .venv/.bazaar-batchcore.sha256
+  if .venv/bin/pip show -q bazaar-batchcore >/dev/null 2>&1; then
+    .venv/bin/pip uninstall -y -q bazaar-batchcore
+    say "removed the batch core built from earlier sources"
+  fi
 }
 
 UV_VERSION=0.13.8  # the resolver behind ./bazaar.sh lock, kept in its own venv out of .venv
