@@ -88,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
         "machine": report.machine(),
         "versions": report.versions(base.kafka_version),
         "git": report.git_state(),
-        "work_dir": str(root),
     }
     print(f"[bench] {plan.mode} run: stages {', '.join(chosen)}; broker on {base.kafka_bootstrap}; work dir {root}", flush=True)
     stages: list[dict] = []

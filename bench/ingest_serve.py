@@ -152,7 +152,7 @@ def main() -> None:
     )
     load_start = os.getloadavg()
     started = time.monotonic()
-    result: dict = {"bench": "ingest_serve", "trees": trees, "cells": [], "work_dir": str(root)}
+    result: dict = {"bench": "ingest_serve", "trees": trees, "cells": []}
     with LocalKafka(base) as broker:
         ctx = Context(FULL, root, base, broker)
         per_round = sum(c["count"] for c in cells)
