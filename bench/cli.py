@@ -42,11 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bazaar_core.kafka.local import KafkaSetupError, LocalKafka
-    from bazaar_core.settings import Settings, get_settings
     from bench import report
     from bench.context import Context
     from bench.plan import plan_for
-    from bench.procs import free_ports
+    from bench.procs import local_settings
 
     chosen = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in STAGES]
@@ -63,20 +62,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"bazaar bench: {exc}", file=sys.stderr)
         return 2
-    defaults = get_settings()
     root = Path(tempfile.mkdtemp(prefix=f"bazaar-bench-{plan.mode}-"))
-    port, controller = free_ports(2)
-    base = Settings(
-        data_dir=root,
-        kafka_bootstrap=f"127.0.0.1:{port}",
-        kafka_controller_port=controller,
-        kafka_cache_dir=defaults.kafka_cache_dir,
-        kafka_version=defaults.kafka_version,
-        kafka_heap=defaults.kafka_heap,
-        kafka_jvm_opts=defaults.kafka_jvm_opts,
-        partitions=defaults.partitions,
-        log_level=defaults.log_level,
-    )
+    base = local_settings(root)
     started_at = datetime.now(UTC)
     started = time.monotonic()
     # a run of some stages is no full (or quick) run: named after its stages, it never lands on latest-full.*

@@ -32,12 +32,12 @@ from pathlib import Path
 from bazaar_core.client_auth import API_KEY_ENV
 from bazaar_core.kafka.local import LocalKafka
 from bazaar_core.loadgen.generator import GenConfig
-from bazaar_core.settings import Settings, get_settings
+from bazaar_core.settings import Settings
 from bench import auth
 from bench.context import Context
 from bench.data import generate, save_bodies
 from bench.plan import FULL
-from bench.procs import cpu_s, free_ports, high_watermarks, run_child, settings_env
+from bench.procs import cpu_s, high_watermarks, local_settings, run_child, settings_env
 
 CELLS = "1x1x1000,1x4x3000,10x4x6000,100x4x20000,500x4x30000"
 
@@ -136,20 +136,8 @@ def main() -> None:
     cells = parse_cells(args.cells)
     spy_side, spy_batch = (args.spy.split(":")[0], int(args.spy.split(":")[1])) if args.spy else (None, None)
 
-    defaults = get_settings()
     root = Path(tempfile.mkdtemp(prefix="bazaar-ingest-serve-"))
-    port, controller = free_ports(2)
-    base = Settings(
-        data_dir=root,
-        kafka_bootstrap=f"127.0.0.1:{port}",
-        kafka_controller_port=controller,
-        kafka_cache_dir=defaults.kafka_cache_dir,
-        kafka_version=defaults.kafka_version,
-        kafka_heap=defaults.kafka_heap,
-        kafka_jvm_opts=defaults.kafka_jvm_opts,
-        partitions=defaults.partitions,
-        log_level=defaults.log_level,
-    )
+    base = local_settings(root)
     load_start = os.getloadavg()
     started = time.monotonic()
     result: dict = {"bench": "ingest_serve", "trees": trees, "cells": []}

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 from confluent_kafka import Consumer, TopicPartition
 
-from bazaar_core.settings import Settings
+from bazaar_core.settings import Settings, get_settings
 from bazaar_core.supervisor import Child, tail
 from bench import auth
 
@@ -41,6 +41,24 @@ def free_ports(count: int) -> list[int]:
         for s in socks:
             s.bind(("127.0.0.1", 0))
         return [s.getsockname()[1] for s in socks]
+
+
+def local_settings(root: Path) -> Settings:
+    """Settings for a broker of the run's own on free loopback ports, data under ``root``; the rest
+    (Kafka version, heap, partitions, log level) from the environment's defaults."""
+    defaults = get_settings()
+    port, controller = free_ports(2)
+    return Settings(
+        data_dir=root,
+        kafka_bootstrap=f"127.0.0.1:{port}",
+        kafka_controller_port=controller,
+        kafka_cache_dir=defaults.kafka_cache_dir,
+        kafka_version=defaults.kafka_version,
+        kafka_heap=defaults.kafka_heap,
+        kafka_jvm_opts=defaults.kafka_jvm_opts,
+        partitions=defaults.partitions,
+        log_level=defaults.log_level,
+    )
 
 
 def proc_status(pid: int | str = "self") -> dict[str, int]:

@@ -27,22 +27,25 @@ class Deliveries:
             self.failed += 1
 
 
+def producer_config(bootstrap: str) -> dict:
+    """The bare producer's settings: the API's own (idempotent, acks=all, lz4, a 5 ms linger)."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+    }
+
+
 def run(args: argparse.Namespace) -> dict:
     return produce(args.bootstrap, args.topic, load_messages(args.messages), "raw-producer", show=progress)
 
 
 def produce(bootstrap: str, topic: str, items: list, stage: str, show=None) -> dict:
     """Produce every message (key, value, headers) and wait for every ack; timing starts once connected."""
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "partitioner": "murmur2_random",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-        }
-    )
+    producer = Producer(producer_config(bootstrap))
     on_delivery = Deliveries()
     producer.list_topics(topic, timeout=10)  # connected (and the idempotent producer id fetched) before the clock starts
     started, cpu_started = time.perf_counter(), time.process_time()

@@ -33,7 +33,7 @@ from confluent_kafka import Producer
 
 from bazaar_core.loadgen.generator import GenConfig
 from bench import profile
-from bench.children.raw_producer import Deliveries
+from bench.children.raw_producer import Deliveries, producer_config
 from bench.context import Context
 from bench.data import Item, compare, generate, worker_stock
 from bench.procs import StageError, Ticker, Workers, cpu_s, du_bytes, free_ports, high_watermarks, proc_status
@@ -234,16 +234,7 @@ def _snapshot(workers: Workers, pid: int, base: dict[int, int], timeout: float =
 
 def _producer(bootstrap: str, topic: str) -> Producer:
     """The raw producer's (and the API's) settings, connected before any window starts."""
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "partitioner": "murmur2_random",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-        }
-    )
+    producer = Producer(producer_config(bootstrap))
     producer.list_topics(topic, timeout=10)
     return producer
 
