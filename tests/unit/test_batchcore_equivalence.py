@@ -52,7 +52,7 @@ def test_the_extension_is_built_where_it_is_required() -> None:
     assert importlib.import_module("bazaar_batchcore").Core is not None
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 60))
 def test_random_histories_give_the_same_bytes_as_the_python_rules(seed: int, size: int) -> None:
     core = _core()
@@ -61,7 +61,7 @@ def test_random_histories_give_the_same_bytes_as_the_python_rules(seed: int, siz
     run_history(core, history, Census(), seed)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 60))
 def test_ordinary_traffic_is_the_cores_and_the_same(seed: int, size: int) -> None:
     """Sales, purchases, returns, adjustments, counts and transfers (late, tied, re-sent with the
@@ -75,7 +75,7 @@ def test_ordinary_traffic_is_the_cores_and_the_same(seed: int, size: int) -> Non
     assert not census.declined, census.declined
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 60))
 def test_the_worker_running_the_core_sends_what_the_python_rules_send(seed: int, size: int) -> None:
     """The worker's own path (streams.core.StreamCore reading RocksDB, the Python rules for the
@@ -92,7 +92,7 @@ def test_declined_batches_and_voids() -> None:
     what they wrote, not from states it had cached; voids of every verdict are the core's."""
     core = _core()
     census = Census()
-    for seed in range(40):
+    for seed in range(24):
         rng = random.Random(seed)
         history = random_history(rng, 30)
         run_history(core, history, census, seed)
