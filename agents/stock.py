@@ -17,13 +17,9 @@ from collections import deque
 
 from bazaar_core.kafka.fetched import take_fetched
 from bazaar_core.kafka.gapfill import GapGuard
-from domain.batch import Applier
 from streams import metrics
 from streams.app import Pipeline, on_any_rebalance
-from streams.checkpoint import Checkpoint
-from streams.core import StreamCore
-from streams.sales import BatchSales
-from streams.state import BatchStates
+from streams.checkpoint import Checkpoint, batch_rules
 
 log = logging.getLogger("bazaar.agents.stock")
 MAX_INFLIGHT = 4  # batches whose outputs the broker has not acked yet
@@ -31,23 +27,11 @@ MAX_INFLIGHT = 4  # batches whose outputs the broker has not acked yet
 
 def register(p: Pipeline) -> None:
     settings = p.settings
-    states = BatchStates(p.stock, settings.stream_cache_keys)
-    sales = BatchSales(p.stock, lambda: states.partition)  # the sale book, beside the stock (domain/voids.py)
-    applier = Applier(
-        states,
-        p.catalog,
-        settings.late_window_days,
-        settings.velocity_window_days,
-        settings.ledger_topic,
-        settings.alerts_topic,
-        sales=sales,
-        void_window_days=settings.void_window_days,
-    )
+    # the compiled batch core when the worker runs it (streams/core.py), the Python rules otherwise
+    states, sales, applier, core = batch_rules(settings, p.stock, p.catalog, p.core)
     # offsets Faust skipped in a rebalance are read from the broker and applied before the event
     # that revealed them (applying an event twice is harmless: every update is idempotent)
     gaps = GapGuard.of_app(p.app, settings, metrics.GAPS.inc)
-    # the compiled batch core when the worker runs it (streams/core.py), the Python rules above otherwise
-    core = None if p.core is None else StreamCore(p.core, settings, states, sales, p.catalog)
     checkpoint = Checkpoint(settings, states, applier, p.outbox, gaps, p.progress, p.stock, p.app.consumer, sales, core)
     on_any_rebalance(p.app, checkpoint.forget)  # cached states: RocksDB, recovered from the changelog, is the truth
     app, batch_max = p.app, settings.stream_batch_max

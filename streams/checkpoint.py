@@ -66,6 +66,27 @@ class Applied:
     last: dict[int, int] = field(default_factory=dict)  # partition -> last offset
 
 
+def batch_rules(
+    settings: Settings, table: Any, catalog: Any, extension: Any | None
+) -> tuple[BatchStates, BatchSales, Applier, StreamCore | None]:
+    """The stock agent's ways through a batch over ``table``: its states and sale book in RocksDB,
+    the Python rules over them, and the compiled core when ``extension`` is given."""
+    states = BatchStates(table, settings.stream_cache_keys)
+    sales = BatchSales(table, lambda: states.partition)  # the sale book, beside the stock (domain/voids.py)
+    applier = Applier(
+        states,
+        catalog,
+        settings.late_window_days,
+        settings.velocity_window_days,
+        settings.ledger_topic,
+        settings.alerts_topic,
+        sales=sales,
+        void_window_days=settings.void_window_days,
+    )
+    core = None if extension is None else StreamCore(extension, settings, states, sales, catalog)
+    return states, sales, applier, core
+
+
 class Checkpoint:
     def __init__(
         self,

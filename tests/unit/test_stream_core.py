@@ -23,13 +23,10 @@ import rocksdict
 from api import ingest
 from bazaar_core.loadgen.generator import GenConfig, Generator, wire_body
 from bazaar_core.settings import Settings
-from domain.batch import Applier
 from schemas.catalog import Pack, Product, Store, StoreProduct
 from streams import core as stream_core
 from streams.catalog import CatalogCache
-from streams.checkpoint import Checkpoint
-from streams.sales import BatchSales
-from streams.state import BatchStates
+from streams.checkpoint import Checkpoint, batch_rules
 
 pytestmark = pytest.mark.unit
 
@@ -115,21 +112,8 @@ class _Worker:
     def start(self) -> None:
         """A (re)started worker: nothing cached, RocksDB as it was."""
         s = self.settings
-        states = BatchStates(self.table, s.stream_cache_keys)
-        sales = BatchSales(self.table, lambda: states.partition)
-        applier = Applier(
-            states,
-            self.catalog,
-            s.late_window_days,
-            s.velocity_window_days,
-            s.ledger_topic,
-            s.alerts_topic,
-            sales=sales,
-            void_window_days=s.void_window_days,
-        )
-        core = None
-        if self.compiled:
-            core = stream_core.StreamCore(batchcore, s, states, sales, self.catalog)
+        states, sales, applier, core = batch_rules(s, self.table, self.catalog, batchcore if self.compiled else None)
+        if core is not None:
             run = core.run
 
             def counted(messages):
