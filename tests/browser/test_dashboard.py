@@ -58,7 +58,8 @@ def test_an_owner_of_two_stores_switches_between_them(page, stack):
     sign_in_owner(page, stack, ["b-online", "b-goods"], "/?store=b-online")
     milk = page.locator("tr[data-sku='milk-pack-1l'] .on-hand")
     milk.wait_for()
-    # the store list is the key's: two stores, however many the chain has
+    # the store list is the key's: two stores, however many the chain has (it loads beside the stock)
+    page.wait_for_function("() => document.querySelectorAll('header select option').length >= 2")
     assert sorted(page.eval_on_selector_all("header select option", "os => os.map(o => o.value)")) == ["b-goods", "b-online"]
     with page.expect_response(lambda r: "/v1/stores/b-goods/stock" in r.url):
         page.select_option("header select", "b-goods")
