@@ -18,6 +18,7 @@ from bazaar_core.kafka.admin import ensure_topics
 from bazaar_core.kafka.local import LocalKafka
 from bazaar_core.settings import Settings
 from domain import tokens
+from tests.conftest import stack_settings
 from tests.integration.apps import api
 
 pytestmark = pytest.mark.integration
@@ -81,13 +82,23 @@ def consume(settings: Settings, n: int, timeout: float = 20.0) -> list:
     return out
 
 
-@pytest.fixture
-def app(settings_factory) -> Iterator[tuple[TestClient, Settings]]:
-    settings = settings_factory()
+def _serve(settings: Settings) -> Iterator[tuple[TestClient, Settings]]:
     ensure_topics(settings, {settings.events_topic: settings.partitions})
     topic_size(settings)  # every partition has its leader
     with api(settings) as client:
         yield client, settings
+
+
+@pytest.fixture
+def app(settings_factory) -> Iterator[tuple[TestClient, Settings]]:
+    yield from _serve(settings_factory())
+
+
+@pytest.fixture(scope="module")
+def refusing(kafka_bootstrap, tmp_path_factory) -> Iterator[tuple[TestClient, Settings]]:
+    """One API for the module's refusals: none of them may produce, so its topic stays empty
+    throughout (each test still asserts so), and the start-up is paid once."""
+    yield from _serve(stack_settings(kafka_bootstrap, tmp_path_factory.mktemp("refusing"), "refusing"))
 
 
 # ---- accepted --------------------------------------------------------------------------------------
@@ -191,8 +202,8 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
-def test_bad_input_is_rejected_and_nothing_is_produced(app, case):
-    client, settings = app
+def test_bad_input_is_rejected_and_nothing_is_produced(refusing, case):
+    client, settings = refusing
     body, status, error, index, field = BAD[case]
     before = topic_size(settings)
     if isinstance(body, bytes):
@@ -211,9 +222,9 @@ def test_bad_input_is_rejected_and_nothing_is_produced(app, case):
     "content_type",
     [None, "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/csv"],
 )
-def test_a_valid_event_not_sent_as_json_is_415_and_not_produced(app, content_type):
+def test_a_valid_event_not_sent_as_json_is_415_and_not_produced(refusing, content_type):
     """What a web page can make a browser send to any site without a preflight is refused."""
-    client, settings = app
+    client, settings = refusing
     headers = {"content-type": content_type} if content_type else {}
     r = client.post("/v1/events", content=json.dumps(sale()).encode(), headers=headers)
     assert (r.status_code, r.json()["error"]) == (415, "unsupported_media_type"), r.text
